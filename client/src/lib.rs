@@ -1,0 +1,20 @@
+//! The device client and the TUF 1.0 core shared with the `repo` tool.
+//!
+//! Bytes from outside become typed values in one place each: [`verify::Unverified`] parses
+//! and checks structure, [`verify::Verified`] exists only once signatures met a threshold,
+//! and [`trusted::TrustedMetadata`] enforces the specification's order of updates.
+
+pub mod artifact;
+pub mod canonical;
+pub mod datetime;
+pub mod error;
+pub mod fs;
+pub mod hash;
+pub mod key;
+pub mod limits;
+pub mod metadata;
+pub mod names;
+pub mod trusted;
+pub mod verify;
+
+pub use error::{Error, Result};
