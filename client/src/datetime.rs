@@ -23,7 +23,9 @@ impl UtcTime {
 
     /// Seconds since the Unix epoch.
     pub fn from_unix(seconds: i64) -> Option<Self> {
-        OffsetDateTime::from_unix_timestamp(seconds).ok().map(UtcTime)
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .ok()
+            .map(UtcTime)
     }
 
     /// Seconds since the Unix epoch.

@@ -391,7 +391,10 @@ mod tests {
     #[test]
     fn path_patterns() {
         assert!(path_matches("policy.xml", "policy.xml"));
-        assert!(path_matches("releases/*/armv7/*", "releases/2.4.1/armv7/app.tar"));
+        assert!(path_matches(
+            "releases/*/armv7/*",
+            "releases/2.4.1/armv7/app.tar"
+        ));
         assert!(!path_matches("releases/*", "releases/2.4.1/app.tar"));
         assert!(path_matches("*.xm?", "policy.xml"));
         assert!(!path_matches("policy.xml", "policy.xmlx"));

@@ -84,7 +84,9 @@ impl TargetName {
 
     /// The last segment (`app.tar.zst`).
     pub fn basename(&self) -> &str {
-        self.0.rsplit_once('/').map_or(self.0.as_str(), |(_, base)| base)
+        self.0
+            .rsplit_once('/')
+            .map_or(self.0.as_str(), |(_, base)| base)
     }
 
     /// The path under `targets/` with consistent snapshots: `dir/<hash>.<basename>`.

@@ -209,10 +209,13 @@ impl TrustedMetadata {
             let parent = self.targets.get(delegator).ok_or(Error::Order(
                 "a delegated role needs its delegator loaded first",
             ))?;
-            let delegations = parent.delegations.as_ref().ok_or_else(|| Error::NotListed {
-                listed_by: delegator.clone(),
-                role: role.clone(),
-            })?;
+            let delegations = parent
+                .delegations
+                .as_ref()
+                .ok_or_else(|| Error::NotListed {
+                    listed_by: delegator.clone(),
+                    role: role.clone(),
+                })?;
             let delegated = delegations
                 .roles
                 .iter()

@@ -168,11 +168,15 @@ pub fn tally_signatures(
             continue;
         }
         let Some(key) = keys.get(id) else {
-            tally.rejected.push(RejectedSignature::MissingKey(id.clone()));
+            tally
+                .rejected
+                .push(RejectedSignature::MissingKey(id.clone()));
             continue;
         };
         if seen_ids.contains(id) || seen_keys.contains(&key) {
-            tally.rejected.push(RejectedSignature::Duplicate(id.clone()));
+            tally
+                .rejected
+                .push(RejectedSignature::Duplicate(id.clone()));
             continue;
         }
         match key.verify(message, &signature.sig) {

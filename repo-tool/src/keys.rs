@@ -45,7 +45,12 @@ pub struct PrivateKey {
 
 impl std::fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PrivateKey({} from {})", self.key_id.short(), self.path.display())
+        write!(
+            f,
+            "PrivateKey({} from {})",
+            self.key_id.short(),
+            self.path.display()
+        )
     }
 }
 
@@ -92,11 +97,10 @@ impl PrivateKey {
 }
 
 fn read_key_text(path: &Path) -> Result<String, KeyError> {
-    let bytes =
-        updater::fs::read_bounded(path, MAX_KEY_FILE).map_err(|source| KeyError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+    let bytes = updater::fs::read_bounded(path, MAX_KEY_FILE).map_err(|source| KeyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     String::from_utf8(bytes).map_err(|_| KeyError::NotKey {
         path: path.to_owned(),
     })

@@ -1,1 +1,16 @@
+//! The `repo` tool: builds and signs a static TUF repository offline.
+//!
+//! Each command is a module; `main.rs` only parses arguments and prints.
 
+pub mod add;
+pub mod ingest;
+pub mod init;
+pub mod keys;
+pub mod parallel;
+pub mod period;
+pub mod progress;
+pub mod sign;
+pub mod signer;
+pub mod status;
+pub mod verify_repo;
+pub mod workspace;

@@ -1,1 +1,310 @@
-fn main(){}
+//! `repo`: builds, signs and checks a static TUF update repository, offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+use repo_tool::add::{add, Release};
+use repo_tool::init::{init, InitConfig, TOP_LEVEL_ROLES};
+use repo_tool::keys::{generate, PrivateKey};
+use repo_tool::period::Period;
+use repo_tool::sign::sign;
+use repo_tool::status::status;
+use repo_tool::verify_repo::{served_dir, verify_repository};
+use repo_tool::workspace::Workspace;
+use updater::datetime::UtcTime;
+
+/// Exit code when the repository fails verification.
+const EXIT_UNTRUSTED: u8 = 1;
+/// Exit code for bad arguments or input that could not be used.
+const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "repo",
+    version,
+    about = "Build, sign and check a static TUF update repository, offline.",
+    long_about = "Build, sign and check a static TUF update repository, offline.\n\n\
+        A repository folder holds the admin's settings and staged (unsigned) index, and a \
+        public/ folder that is what gets served: metadata/ and targets/.\n\n\
+        Typical use:\n  \
+        repo keygen keys/root   (and targets, snapshot, timestamp)\n  \
+        repo init myrepo --key root=keys/root.pub --key targets=keys/targets.pub \\\n      \
+        --key snapshot=keys/snapshot.pub --key timestamp=keys/timestamp.pub --sign keys/root.pem\n  \
+        repo add myrepo build/ --release 2.4.1 --platform armv7\n  \
+        repo sign myrepo --key keys/targets.pem --key keys/snapshot.pem --key keys/timestamp.pem\n  \
+        repo verify myrepo --root myrepo/public/metadata/1.root.json\n\n\
+        Exit codes: 0 success; 1 the repository failed verification; 2 bad arguments or input."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate an ed25519 key pair: STEM.pem (private, PKCS#8, mode 0600) and STEM.pub.
+    Keygen {
+        /// Path and name of the key files, without extension (e.g. keys/targets).
+        stem: PathBuf,
+    },
+    /// Create a repository with a signed 1.root.json.
+    Init {
+        /// Folder to create (must not exist, or be empty).
+        repo: PathBuf,
+        /// TOML file with a [roles.NAME] table per role: keys, threshold, expires.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A key for a role, as ROLE=FILE (public or private PEM); repeat for several.
+        #[arg(long = "key", value_name = "ROLE=FILE")]
+        keys: Vec<String>,
+        /// Signature threshold for a role, as ROLE=N (default 1).
+        #[arg(long = "threshold", value_name = "ROLE=N")]
+        thresholds: Vec<String>,
+        /// Expiry period for a role, as ROLE=PERIOD such as timestamp=1d (defaults: root 365d,
+        /// targets 90d, snapshot 7d, timestamp 1d).
+        #[arg(long = "expires", value_name = "ROLE=PERIOD")]
+        expires: Vec<String>,
+        /// Private root key(s) to sign 1.root.json with; must meet the root threshold.
+        #[arg(long = "sign", value_name = "KEY", required = true)]
+        sign: Vec<PathBuf>,
+    },
+    /// Stage every file of a release folder into the index (published by `repo sign`).
+    Add {
+        /// The repository folder.
+        repo: PathBuf,
+        /// Folder of release files; its layout is kept under releases/RELEASE/PLATFORM/.
+        dir: PathBuf,
+        /// Release version, e.g. 2.4.1.
+        #[arg(long)]
+        release: String,
+        /// Platform the files are for, e.g. armv7.
+        #[arg(long)]
+        platform: String,
+        /// No progress bar, even on a terminal.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Sign and publish new targets, snapshot and timestamp metadata.
+    Sign {
+        /// The repository folder.
+        repo: PathBuf,
+        /// Private key file(s); together they must meet the threshold of targets, snapshot
+        /// and timestamp.
+        #[arg(long = "key", value_name = "KEY", required = true)]
+        keys: Vec<PathBuf>,
+    },
+    /// Verify a served repository as a device would: every signature, threshold, version,
+    /// expiry, and every artifact's length and hashes.
+    Verify {
+        /// The repository folder (or its public/ folder, or any served copy).
+        repo: PathBuf,
+        /// The root.json to trust, obtained out of band (e.g. the one devices ship with).
+        #[arg(long)]
+        root: PathBuf,
+        /// Judge expiry at this time (YYYY-MM-DDTHH:MM:SSZ) instead of now, e.g. to check that
+        /// the repository will still be valid when a release ships.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// No progress bar, even on a terminal.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Show each role's version, expiry and signatures present and missing.
+    Status {
+        /// The repository folder.
+        repo: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn split_assignment(text: &str) -> Result<(String, String)> {
+    let (role, value) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{text:?} must be ROLE=VALUE"))?;
+    if !TOP_LEVEL_ROLES.contains(&role) {
+        return Err(anyhow!(
+            "unknown role {role:?}: roles are root, targets, snapshot and timestamp"
+        ));
+    }
+    Ok((role.to_owned(), value.to_owned()))
+}
+
+fn load_private_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
+    paths
+        .iter()
+        .map(|p| PrivateKey::load(p).map_err(Into::into))
+        .collect()
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Keygen { stem } => {
+            let (private, public, id) = generate(&stem)?;
+            println!(
+                "wrote {} (private, keep offline) and {}\nkey id {id}",
+                private.display(),
+                public.display()
+            );
+        }
+        Command::Init {
+            repo,
+            config,
+            keys,
+            thresholds,
+            expires,
+            sign,
+        } => {
+            let mut config = match config {
+                Some(path) => InitConfig::load(&path)?,
+                None => InitConfig::default(),
+            };
+            for text in &keys {
+                let (role, path) = split_assignment(text)?;
+                config.roles.entry(role).or_default().keys.push(path.into());
+            }
+            for text in &thresholds {
+                let (role, n) = split_assignment(text)?;
+                let n = n
+                    .parse()
+                    .with_context(|| format!("threshold {n:?} is not a number"))?;
+                config.roles.entry(role).or_default().threshold = Some(n);
+            }
+            for text in &expires {
+                let (role, period) = split_assignment(text)?;
+                let period: Period = period.parse().map_err(|e: String| anyhow!(e))?;
+                config.roles.entry(role).or_default().expires = Some(period);
+            }
+            let signing = load_private_keys(&sign)?;
+            let ws = Workspace::new(&repo);
+            init(&ws, &config, &signing)?;
+            println!(
+                "created {} with metadata/1.root.json; serve {}",
+                repo.display(),
+                ws.public_dir().display()
+            );
+        }
+        Command::Add {
+            repo,
+            dir,
+            release,
+            platform,
+            quiet,
+        } => {
+            let summary = add(
+                &Workspace::new(&repo),
+                &dir,
+                &Release {
+                    version: release.clone(),
+                    platform: platform.clone(),
+                },
+                quiet,
+            )?;
+            if summary.already_present {
+                println!("release {release} for {platform} is already staged with the same bytes; nothing changed");
+            } else {
+                println!(
+                    "staged release {release} for {platform}: {} file(s), {} bytes; run `repo sign` to publish",
+                    summary.files, summary.bytes
+                );
+            }
+        }
+        Command::Sign { repo, keys } => {
+            let keys = load_private_keys(&keys)?;
+            let published = sign(&Workspace::new(&repo), &keys)?;
+            for (role, version) in published {
+                println!("published {role} version {version}");
+            }
+        }
+        Command::Verify {
+            repo,
+            root,
+            at,
+            quiet,
+        } => {
+            let root_bytes = updater::fs::read_bounded(&root, updater::limits::MAX_ROOT_BYTES)?;
+            let now = match at {
+                Some(text) => UtcTime::parse(&text).map_err(|e| anyhow!(e))?,
+                None => UtcTime::now(),
+            };
+            let served = served_dir(&repo);
+            match verify_repository(&served, &root_bytes, now, quiet) {
+                Err(e) => {
+                    eprintln!(
+                        "error: repository {} is not trustworthy: {e}",
+                        served.display()
+                    );
+                    return Ok(ExitCode::from(EXIT_UNTRUSTED));
+                }
+                Ok(report) => {
+                    for (role, version, expires) in &report.roles {
+                        println!(
+                            "{:<12} version {version:<5} expires {expires}",
+                            role.as_str()
+                        );
+                    }
+                    if !report.bad_artifacts.is_empty() {
+                        for e in &report.bad_artifacts {
+                            eprintln!("error: {e}");
+                        }
+                        eprintln!(
+                            "error: {} of {} artifacts failed verification",
+                            report.bad_artifacts.len(),
+                            report.artifacts
+                        );
+                        return Ok(ExitCode::from(EXIT_UNTRUSTED));
+                    }
+                    println!(
+                        "ok: {} artifact(s), {} bytes, every signature, version, expiry and hash verified",
+                        report.artifacts, report.bytes
+                    );
+                }
+            }
+        }
+        Command::Status { repo } => {
+            let report = status(&Workspace::new(&repo))?;
+            println!(
+                "{:<10} {:>7}  {:<20}  {:<10}  signed by",
+                "role", "version", "expires", "signatures"
+            );
+            for role in &report.roles {
+                let signers: Vec<&str> = role.signed_by.iter().map(|k| k.short()).collect();
+                let count = format!("{}/{}", role.signed_by.len(), role.threshold);
+                let missing = if role.missing() > 0 {
+                    format!(" ({} missing)", role.missing())
+                } else {
+                    String::new()
+                };
+                println!(
+                    "{:<10} {:>7}  {:<20}  {:<10}  {}{missing}",
+                    role.role,
+                    role.version,
+                    role.expires.to_string(),
+                    count,
+                    signers.join(", ")
+                );
+                for problem in &role.problems {
+                    println!("           ! {problem}");
+                }
+            }
+            if report.staged_changes > 0 {
+                println!(
+                    "{} staged change(s) to the index not yet signed",
+                    report.staged_changes
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

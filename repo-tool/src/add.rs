@@ -1,0 +1,281 @@
+//! `repo add`: stages every file of a release folder into the index.
+//!
+//! All work happens in `staged/.incoming-<pid>/` first; only when every file has been read,
+//! hashed and checked does anything move into `staged/targets/` and the staged index
+//! change. Any error removes the incoming folder, so the repository is left as it was.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::json;
+use updater::hash::FileDigest;
+use updater::metadata::{HexDigest, TargetInfo};
+use updater::names::TargetName;
+
+use crate::ingest::copy_and_hash;
+use crate::parallel;
+use crate::progress::Progress;
+use crate::workspace::Workspace;
+
+/// What one release folder is.
+#[derive(Clone, Debug)]
+pub struct Release {
+    pub version: String,
+    pub platform: String,
+}
+
+/// One file of the release folder, about to be ingested.
+struct SourceFile {
+    path: PathBuf,
+    name: TargetName,
+    kind: &'static str,
+}
+
+/// What `repo add` did.
+#[derive(Debug)]
+pub struct AddSummary {
+    pub files: usize,
+    pub bytes: u64,
+    pub already_present: bool,
+}
+
+/// Checks a release version or platform: one path segment of safe characters.
+pub fn check_label(what: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value != "."
+        && value != ".."
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-~".contains(c));
+    if !ok {
+        bail!("{what} {value:?} must be 1-128 characters of letters, digits and . _ + - ~");
+    }
+    Ok(())
+}
+
+/// The kind of an artifact, from its name: bundles are archives unpacked into the release
+/// folder; `pre-install*` / `post-install*` are maintenance scripts; anything else a file.
+fn kind_of(relative: &str) -> &'static str {
+    let base = relative.rsplit('/').next().unwrap_or(relative);
+    if base.starts_with("pre-install") {
+        "pre-install"
+    } else if base.starts_with("post-install") {
+        "post-install"
+    } else if [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz"]
+        .iter()
+        .any(|ext| base.ends_with(ext))
+    {
+        "bundle"
+    } else {
+        "file"
+    }
+}
+
+/// Walks `dir` and returns its regular files in name order. Symlinks are followed only
+/// when they stay inside `dir`; special files are refused.
+fn collect_files(dir: &Path, release: &Release) -> Result<Vec<SourceFile>> {
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("{} is not a folder", dir.display());
+    }
+    let real_dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let path = entry.path();
+        let file_type = entry.file_type();
+        let source = if file_type.is_dir() {
+            continue;
+        } else if file_type.is_symlink() {
+            let target = path
+                .canonicalize()
+                .with_context(|| format!("symlink {} is broken", path.display()))?;
+            if !target.starts_with(&real_dir) {
+                bail!(
+                    "symlink {} points outside {} (to {}); a release may only hold its own files",
+                    path.display(),
+                    dir.display(),
+                    target.display()
+                );
+            }
+            if !target.is_file() {
+                bail!(
+                    "symlink {} does not point to a regular file",
+                    path.display()
+                );
+            }
+            target
+        } else if file_type.is_file() {
+            path.to_owned()
+        } else {
+            bail!(
+                "{} is not a regular file (device, FIFO or socket); a release holds files only",
+                path.display()
+            );
+        };
+        let relative = path
+            .strip_prefix(dir)
+            .context("walked outside the folder")?;
+        let mut parts = Vec::new();
+        for component in relative.components() {
+            match component {
+                Component::Normal(part) => parts.push(
+                    part.to_str()
+                        .ok_or_else(|| anyhow!("{} is not a UTF-8 name", path.display()))?,
+                ),
+                _ => bail!("{} has an unexpected path component", path.display()),
+            }
+        }
+        let relative = parts.join("/");
+        let name = format!(
+            "releases/{}/{}/{}",
+            release.version, release.platform, relative
+        );
+        let name = TargetName::new(name.clone())
+            .map_err(|e| anyhow!("{} cannot be a target name: {name:?} {e}", path.display()))?;
+        files.push(SourceFile {
+            path: source,
+            name,
+            kind: kind_of(&relative),
+        });
+    }
+    if files.is_empty() {
+        bail!("{} holds no files", dir.display());
+    }
+    Ok(files)
+}
+
+fn target_info(digest: &FileDigest, release: &Release, kind: &str) -> TargetInfo {
+    TargetInfo {
+        length: digest.length,
+        hashes: BTreeMap::from([
+            ("sha256".to_owned(), HexDigest(digest.sha256.0.to_vec())),
+            ("sha512".to_owned(), HexDigest(digest.sha512.0.to_vec())),
+        ]),
+        custom: Some(json!({
+            "release": release.version,
+            "platform": release.platform,
+            "kind": kind,
+        })),
+    }
+}
+
+/// Adds the files of `dir` as `release`. Adding the same release again with the same bytes
+/// changes nothing; with different bytes (or a different set of files) it is refused:
+/// a published release never changes.
+pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result<AddSummary> {
+    ws.check_exists()?;
+    check_label("release", &release.version)?;
+    check_label("platform", &release.platform)?;
+    let files = collect_files(dir, release)?;
+    let mut index = ws.staged_targets()?;
+    let prefix = format!("releases/{}/{}/", release.version, release.platform);
+    let existing: BTreeMap<TargetName, TargetInfo> = index
+        .targets
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with(&prefix))
+        .map(|(n, i)| (n.clone(), i.clone()))
+        .collect();
+
+    let incoming = ws
+        .staged_dir()
+        .join(format!(".incoming-{}", std::process::id()));
+    std::fs::create_dir_all(&incoming)
+        .with_context(|| format!("creating {}", incoming.display()))?;
+    let result = (|| -> Result<AddSummary> {
+        let total: u64 = files
+            .iter()
+            .map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
+            .sum();
+        let progress = Progress::bytes(total, "hashing", quiet);
+        let numbered: Vec<(usize, &SourceFile)> = files.iter().enumerate().collect();
+        let results = parallel::map(&numbered, true, |(i, file)| {
+            copy_and_hash(&file.path, &incoming.join(i.to_string()), &progress)
+                .with_context(|| format!("reading {}", file.path.display()))
+        });
+        progress.finish();
+        let mut digests = Vec::with_capacity(files.len());
+        for result in results {
+            match result {
+                Some(Ok(d)) => digests.push(d),
+                Some(Err(e)) => return Err(e),
+                None => bail!("ingest stopped early"),
+            }
+        }
+
+        let new: BTreeMap<&TargetName, TargetInfo> = files
+            .iter()
+            .zip(&digests)
+            .map(|(f, d)| (&f.name, target_info(d, release, f.kind)))
+            .collect();
+        if !existing.is_empty() {
+            check_same_release(release, &existing, &new)?;
+            return Ok(AddSummary {
+                files: files.len(),
+                bytes: total,
+                already_present: true,
+            });
+        }
+
+        // Everything checked: move into staging, then record in the staged index.
+        let staged = ws.staged_artifacts_dir();
+        for (i, (file, digest)) in files.iter().zip(&digests).enumerate() {
+            let by_512 = Workspace::artifact_path(&staged, &file.name, &digest.sha512.to_hex());
+            let by_256 = Workspace::artifact_path(&staged, &file.name, &digest.sha256.to_hex());
+            let parent = by_512.parent().context("artifact path has a folder")?;
+            std::fs::create_dir_all(parent)?;
+            std::fs::rename(incoming.join(i.to_string()), &by_512)?;
+            if !by_256.exists() {
+                std::fs::hard_link(&by_512, &by_256)?;
+            }
+        }
+        for (name, info) in new {
+            index.targets.insert(name.clone(), info);
+        }
+        ws.write_staged_targets(&index)?;
+        Ok(AddSummary {
+            files: files.len(),
+            bytes: total,
+            already_present: false,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&incoming);
+    result
+}
+
+fn check_same_release(
+    release: &Release,
+    existing: &BTreeMap<TargetName, TargetInfo>,
+    new: &BTreeMap<&TargetName, TargetInfo>,
+) -> Result<()> {
+    let differs = |what: String| -> Result<()> {
+        bail!(
+            "release {} for {} is already in the index with different content ({what}); \
+             releases never change: add it under a new release number",
+            release.version,
+            release.platform
+        )
+    };
+    for (name, info) in new {
+        match existing.get(*name) {
+            None => differs(format!("{name} is new"))?,
+            Some(old) if old.hashes != info.hashes || old.length != info.length => {
+                differs(format!("{name} has different bytes"))?
+            }
+            Some(_) => {}
+        }
+    }
+    for name in existing.keys() {
+        if !new.contains_key(name) {
+            differs(format!("{name} is missing from the folder"))?;
+        }
+    }
+    Ok(())
+}

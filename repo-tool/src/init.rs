@@ -1,0 +1,172 @@
+//! `repo init`: a new repository with a signed `1.root.json`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use updater::datetime::UtcTime;
+use updater::key::{KeyId, PublicKey};
+use updater::metadata::{RoleKeys, Root, Targets, Threshold, Version, SPEC_VERSION};
+
+use crate::keys::{load_public, PrivateKey};
+use crate::period::Period;
+use crate::signer::sign_metadata;
+use crate::workspace::{Expiry, Settings, Workspace};
+
+/// The four roles root defines, in the order they are shown.
+pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
+
+/// Keys, threshold and expiry of one role, before checking.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSetup {
+    #[serde(default)]
+    pub keys: Vec<PathBuf>,
+    pub threshold: Option<u32>,
+    pub expires: Option<Period>,
+}
+
+/// The small config file `repo init --config` reads: one table per role.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitConfig {
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleSetup>,
+}
+
+impl InitConfig {
+    /// Reads a config file; key paths in it are relative to the file's folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = updater::fs::read_bounded(path, 64 * 1024)?;
+        let text = String::from_utf8(bytes).context("config is not UTF-8")?;
+        let mut config: InitConfig =
+            toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for setup in config.roles.values_mut() {
+            for key in &mut setup.keys {
+                *key = base.join(&*key);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Checks role names and builds the root's roles.
+    fn build(
+        &self,
+    ) -> Result<(
+        BTreeMap<KeyId, PublicKey>,
+        BTreeMap<String, RoleKeys>,
+        Expiry,
+    )> {
+        for name in self.roles.keys() {
+            if !TOP_LEVEL_ROLES.contains(&name.as_str()) {
+                bail!("unknown role {name:?}: roles are root, targets, snapshot and timestamp");
+            }
+        }
+        let mut keys = BTreeMap::new();
+        let mut roles = BTreeMap::new();
+        let mut expiry = Expiry::default();
+        for role in TOP_LEVEL_ROLES {
+            let setup = self.roles.get(role).cloned().unwrap_or_default();
+            if setup.keys.is_empty() {
+                bail!("role {role} has no keys: give --key {role}=FILE");
+            }
+            let mut keyids = Vec::new();
+            for path in &setup.keys {
+                let key = load_public(path)?;
+                let id = key.key_id();
+                if keyids.contains(&id) {
+                    bail!("{} is given twice for role {role}", path.display());
+                }
+                keyids.push(id.clone());
+                keys.insert(id, key);
+            }
+            let n = setup.threshold.unwrap_or(1);
+            let threshold = Threshold::new(n)
+                .with_context(|| format!("role {role}: threshold must be at least 1"))?;
+            if n as usize > keyids.len() {
+                bail!(
+                    "role {role}: threshold {n} is more than its {} key(s)",
+                    keyids.len()
+                );
+            }
+            roles.insert(role.to_owned(), RoleKeys { keyids, threshold });
+            if let Some(period) = setup.expires {
+                match role {
+                    "root" => expiry.root = period,
+                    "targets" => expiry.targets = period,
+                    "snapshot" => expiry.snapshot = period,
+                    _ => expiry.timestamp = period,
+                }
+            }
+        }
+        Ok((keys, roles, expiry))
+    }
+}
+
+/// Creates the repository at `ws`, signing root with `signing_keys`. Everything is built in
+/// a temporary sibling folder and renamed into place, so a failure leaves nothing behind.
+pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) -> Result<()> {
+    if ws.root().exists() {
+        let empty = ws.root().is_dir() && std::fs::read_dir(ws.root())?.next().is_none();
+        if !empty {
+            bail!("{} already exists and is not empty", ws.root().display());
+        }
+    }
+    let (keys, roles, expiry) = config.build()?;
+    let now = UtcTime::now();
+    let root = Root {
+        type_: "root".into(),
+        spec_version: SPEC_VERSION.into(),
+        consistent_snapshot: true,
+        version: Version::FIRST,
+        expires: now.plus_seconds(expiry.root.seconds()),
+        keys,
+        roles,
+    };
+    let root_role = &root.roles["root"];
+    let signers = crate::sign::keys_for_role(&root.keys, root_role, "root", signing_keys)?;
+    let root_bytes = sign_metadata(&root, &signers)?;
+
+    let staged_targets = Targets {
+        type_: "targets".into(),
+        spec_version: SPEC_VERSION.into(),
+        version: Version::FIRST,
+        expires: now,
+        targets: BTreeMap::new(),
+        delegations: None,
+    };
+
+    let tmp = ws.root().with_file_name(format!(
+        ".{}.init{}",
+        ws.root()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let build = || -> Result<()> {
+        let tmp_ws = Workspace::new(&tmp);
+        std::fs::create_dir_all(tmp_ws.metadata_dir())?;
+        std::fs::create_dir_all(tmp_ws.artifacts_dir())?;
+        std::fs::create_dir_all(tmp_ws.staged_artifacts_dir())?;
+        let settings = toml::to_string_pretty(&Settings { expiry })?;
+        std::fs::write(
+            tmp_ws.settings_file(),
+            format!("# Written by `repo init`. Expiry periods may be edited; keys and thresholds live in root.\n{settings}"),
+        )?;
+        std::fs::write(tmp_ws.metadata_dir().join("1.root.json"), &root_bytes)?;
+        tmp_ws.write_staged_targets(&staged_targets)?;
+        if ws.root().exists() {
+            std::fs::remove_dir(ws.root())?;
+        }
+        std::fs::rename(&tmp, ws.root())?;
+        Ok(())
+    };
+    let result = build();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result.with_context(|| format!("creating {}", ws.root().display()))
+}

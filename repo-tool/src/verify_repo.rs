@@ -1,0 +1,169 @@
+//! `repo verify`: checks a served repository folder exactly as a device would.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use updater::artifact::check_file;
+use updater::datetime::UtcTime;
+use updater::limits::{
+    MAX_DELEGATIONS, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
+    MAX_TIMESTAMP_BYTES,
+};
+use updater::metadata::{TargetInfo, Version};
+use updater::names::{RoleName, TargetName};
+use updater::trusted::TrustedMetadata;
+use updater::Error;
+
+use crate::parallel;
+use crate::progress::Progress;
+
+/// What a verification found.
+#[derive(Debug)]
+pub struct VerifyReport {
+    /// Version and expiry of every role that verified.
+    pub roles: Vec<(RoleName, Version, UtcTime)>,
+    /// Number of artifacts checked.
+    pub artifacts: usize,
+    /// Bytes of artifacts hashed.
+    pub bytes: u64,
+    /// Every artifact that failed, with the reason.
+    pub bad_artifacts: Vec<Error>,
+}
+
+/// The folder to verify: `REPO/public` when given a repository folder, else `dir` itself.
+pub fn served_dir(dir: &Path) -> PathBuf {
+    let public = dir.join("public");
+    if !dir.join("metadata").is_dir() && public.join("metadata").is_dir() {
+        public
+    } else {
+        dir.to_owned()
+    }
+}
+
+fn read(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    updater::fs::read_bounded(path, limit)
+}
+
+/// Verifies the metadata chain from `trusted_root` and every artifact. Metadata problems
+/// stop at the first (nothing after it can be trusted); artifact problems are all listed.
+pub fn verify_repository(
+    served: &Path,
+    trusted_root: &[u8],
+    now: UtcTime,
+    quiet: bool,
+) -> Result<VerifyReport, Error> {
+    let metadata = served.join("metadata");
+    let mut trusted = TrustedMetadata::new(trusted_root, now)?;
+    for _ in 0..MAX_ROOT_ROTATIONS {
+        let next = trusted.root().version.next();
+        let path = metadata.join(format!("{next}.root.json"));
+        if !path.exists() {
+            break;
+        }
+        trusted.update_root(&read(&path, MAX_ROOT_BYTES)?)?;
+    }
+    trusted.update_timestamp(&read(
+        &metadata.join("timestamp.json"),
+        MAX_TIMESTAMP_BYTES,
+    )?)?;
+    let snapshot_meta = trusted
+        .timestamp()
+        .and_then(|t| t.snapshot_meta().cloned())
+        .ok_or(Error::Order("timestamp lists no snapshot"))?;
+    trusted.update_snapshot(
+        &read(
+            &metadata.join(format!("{}.snapshot.json", snapshot_meta.version)),
+            snapshot_meta.length.unwrap_or(MAX_SNAPSHOT_BYTES),
+        )?,
+        false,
+    )?;
+
+    // Pre-order depth-first over delegations, each role once, as a device searches.
+    let mut order = vec![(RoleName::targets(), RoleName::root())];
+    let mut visited = BTreeSet::new();
+    let mut loaded = Vec::new();
+    while let Some((role, delegator)) = order.pop() {
+        if !visited.insert(role.clone()) || visited.len() > MAX_DELEGATIONS + 1 {
+            continue;
+        }
+        let listed = trusted
+            .snapshot()
+            .and_then(|s| s.role_meta(&role).cloned())
+            .ok_or_else(|| Error::NotListed {
+                listed_by: RoleName::snapshot(),
+                role: role.clone(),
+            })?;
+        let path = metadata.join(format!("{}.{}.json", listed.version, role.file_stem()));
+        let verified = trusted.update_delegated_targets(
+            &read(&path, listed.length.unwrap_or(MAX_TARGETS_BYTES))?,
+            &role,
+            &delegator,
+        )?;
+        if let Some(delegations) = &verified.delegations {
+            for child in delegations.roles.iter().rev() {
+                order.push((child.name.clone(), role.clone()));
+            }
+        }
+        loaded.push(role);
+    }
+
+    let mut roles = vec![(
+        RoleName::root(),
+        trusted.root().version,
+        trusted.root().expires,
+    )];
+    if let Some(t) = trusted.timestamp() {
+        roles.push((RoleName::timestamp(), t.version, t.expires));
+    }
+    if let Some(s) = trusted.snapshot() {
+        roles.push((RoleName::snapshot(), s.version, s.expires));
+    }
+    let mut artifacts: Vec<(TargetName, TargetInfo)> = Vec::new();
+    for role in &loaded {
+        if let Some(t) = trusted.targets_role(role) {
+            roles.push((role.clone(), t.version, t.expires));
+            artifacts.extend(t.targets.iter().map(|(n, i)| (n.clone(), i.clone())));
+        }
+    }
+
+    let targets_dir = served.join("targets");
+    let bytes: u64 = artifacts.iter().map(|(_, i)| i.length).sum();
+    let progress = Progress::bytes(bytes, "verifying", quiet);
+    let results = parallel::map(&artifacts, false, |(name, info)| {
+        let r = check_artifact(&targets_dir, name, info);
+        progress.advance(info.length);
+        r
+    });
+    progress.finish();
+    let bad_artifacts = results
+        .into_iter()
+        .filter_map(|r| match r {
+            Some(Err(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    Ok(VerifyReport {
+        roles,
+        artifacts: artifacts.len(),
+        bytes,
+        bad_artifacts,
+    })
+}
+
+/// Checks one artifact under every name a client may fetch it by (one per listed hash).
+/// Copies that are hard links of one file are hashed once.
+fn check_artifact(targets_dir: &Path, name: &TargetName, info: &TargetInfo) -> Result<(), Error> {
+    let mut seen_inodes = BTreeSet::new();
+    for digest in info.hashes.values() {
+        let path = targets_dir.join(name.with_hash_prefix(&hex::encode(&digest.0)));
+        let meta = std::fs::metadata(&path).map_err(|e| Error::Target {
+            name: name.clone(),
+            reason: format!("{} is missing ({e})", path.display()),
+        })?;
+        if seen_inodes.insert((meta.dev(), meta.ino())) {
+            check_file(&format!("target {name}"), &path, info)?;
+        }
+    }
+    Ok(())
+}

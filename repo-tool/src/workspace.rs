@@ -1,0 +1,169 @@
+//! The on-disk layout of a repository folder, kept in one place.
+//!
+//! ```text
+//! REPO/repo.toml              admin's settings (expiry periods); never served
+//! REPO/staged/targets.json    the index being edited, unsigned; never served
+//! REPO/staged/targets/...     artifacts added but not yet signed; never served
+//! REPO/public/metadata/...    served: N.root.json, timestamp.json, N.snapshot.json, ...
+//! REPO/public/targets/...     served: <dir>/<sha512>.<name> and its <sha256> hard link
+//! ```
+//! Only `public/` is served, so nothing served ever holds a private key or an unsigned
+//! file: artifacts move there when `repo sign` publishes metadata that lists them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use updater::limits::MAX_ROOT_BYTES;
+use updater::metadata::{Root, Targets};
+use updater::names::{RoleName, TargetName};
+use updater::verify::{Unverified, Verified};
+
+use crate::period::Period;
+
+/// Paths inside one repository folder.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+/// Expiry period of each role, as kept in `repo.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Expiry {
+    pub root: Period,
+    pub targets: Period,
+    pub snapshot: Period,
+    pub timestamp: Period,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry {
+            root: Period::days(365),
+            targets: Period::days(90),
+            snapshot: Period::days(7),
+            timestamp: Period::days(1),
+        }
+    }
+}
+
+/// `repo.toml`: the admin's settings.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub expiry: Expiry,
+}
+
+impl Workspace {
+    /// The repository at `root` (which need not exist yet).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Workspace { root: root.into() }
+    }
+
+    /// The repository folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// `repo.toml`.
+    pub fn settings_file(&self) -> PathBuf {
+        self.root.join("repo.toml")
+    }
+    /// `staged/`.
+    pub fn staged_dir(&self) -> PathBuf {
+        self.root.join("staged")
+    }
+    /// `staged/targets.json`.
+    pub fn staged_targets_file(&self) -> PathBuf {
+        self.staged_dir().join("targets.json")
+    }
+    /// `staged/targets/`: artifacts added but not yet published.
+    pub fn staged_artifacts_dir(&self) -> PathBuf {
+        self.staged_dir().join("targets")
+    }
+    /// `public/`: the folder to serve.
+    pub fn public_dir(&self) -> PathBuf {
+        self.root.join("public")
+    }
+    /// `public/metadata/`.
+    pub fn metadata_dir(&self) -> PathBuf {
+        self.public_dir().join("metadata")
+    }
+    /// `public/targets/`.
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.public_dir().join("targets")
+    }
+
+    /// Fails unless this looks like a repository made by `repo init`.
+    pub fn check_exists(&self) -> Result<()> {
+        if !self.settings_file().is_file() || !self.metadata_dir().is_dir() {
+            bail!(
+                "{} is not a repository made by `repo init` (no repo.toml or public/metadata/)",
+                self.root.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads `repo.toml`.
+    pub fn settings(&self) -> Result<Settings> {
+        let path = self.settings_file();
+        let bytes = updater::fs::read_bounded(&path, 64 * 1024)?;
+        let text = String::from_utf8(bytes).context("repo.toml is not UTF-8")?;
+        toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+    }
+
+    /// The newest `N.root.json` published, verified by its own keys (the admin trusts
+    /// their own repository's newest root; devices verify the whole chain).
+    pub fn latest_root(&self) -> Result<(Verified<Root>, PathBuf)> {
+        let dir = self.metadata_dir();
+        let mut best: Option<(u64, PathBuf)> = None;
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(n) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".root.json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|(m, _)| n > *m) {
+                best = Some((n, entry.path()));
+            }
+        }
+        let (_, path) = best.with_context(|| format!("no N.root.json in {}", dir.display()))?;
+        let bytes = updater::fs::read_bounded(&path, MAX_ROOT_BYTES)?;
+        let root = Unverified::<Root>::parse(&RoleName::root(), &bytes)?;
+        let keys = root.untrusted().keys.clone();
+        let role_keys = root
+            .untrusted()
+            .role_keys(&RoleName::root())
+            .cloned()
+            .context("root has no root role")?;
+        Ok((root.verify(&keys, &role_keys)?, path))
+    }
+
+    /// The staged (unsigned) index.
+    pub fn staged_targets(&self) -> Result<Targets> {
+        let path = self.staged_targets_file();
+        let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
+    }
+
+    /// Writes the staged index atomically.
+    pub fn write_staged_targets(&self, targets: &Targets) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(targets)?;
+        let path = self.staged_targets_file();
+        updater::fs::write_atomic(&path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Where an artifact lives under `base` (`public/targets` or `staged/targets`) when
+    /// fetched by the digest `hash_hex`.
+    pub fn artifact_path(base: &Path, name: &TargetName, hash_hex: &str) -> PathBuf {
+        base.join(name.with_hash_prefix(hash_hex))
+    }
+}
