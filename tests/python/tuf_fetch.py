@@ -1,0 +1,45 @@
+"""Reads a repository with python-tuf (an independent TUF client) and downloads every target.
+
+usage: tuf_fetch.py BASE_URL ROOT_JSON WORKDIR
+Prints one JSON line per target: {"name", "length", "sha512"} of the bytes downloaded.
+Exits non-zero on any verification failure.
+"""
+import hashlib
+import json
+import os
+import sys
+
+from tuf.ngclient import Updater
+
+
+def main():
+    base_url, root_path, workdir = sys.argv[1:4]
+    metadata_dir = os.path.join(workdir, "metadata")
+    target_dir = os.path.join(workdir, "targets")
+    os.makedirs(metadata_dir, exist_ok=True)
+    os.makedirs(target_dir, exist_ok=True)
+    with open(root_path, "rb") as f:
+        root_bytes = f.read()
+    updater = Updater(
+        bootstrap=root_bytes,
+        metadata_dir=metadata_dir,
+        metadata_base_url=f"{base_url}/metadata/",
+        target_base_url=f"{base_url}/targets/",
+        target_dir=target_dir,
+    )
+    updater.refresh()
+    # Every target of the top-level index and of each delegated role it lists.
+    names = list(updater._trusted_set.targets.targets)
+    for name in sorted(names):
+        info = updater.get_targetinfo(name)
+        if info is None:
+            sys.exit(f"python-tuf cannot find target {name}")
+        path = updater.download_target(info, os.path.join(target_dir, name.replace("/", "_")))
+        with open(path, "rb") as f:
+            data = f.read()
+        print(json.dumps({"name": name, "length": len(data),
+                          "sha512": hashlib.sha512(data).hexdigest()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
