@@ -226,14 +226,17 @@ pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result
 
         // Everything checked: move into staging, then record in the staged index.
         let staged = ws.staged_artifacts_dir();
-        for (i, (file, digest)) in files.iter().zip(&digests).enumerate() {
-            let by_512 = Workspace::artifact_path(&staged, &file.name, &digest.sha512.to_hex());
-            let by_256 = Workspace::artifact_path(&staged, &file.name, &digest.sha256.to_hex());
-            let parent = by_512.parent().context("artifact path has a folder")?;
-            std::fs::create_dir_all(parent)?;
-            std::fs::rename(incoming.join(i.to_string()), &by_512)?;
-            if !by_256.exists() {
-                std::fs::hard_link(&by_512, &by_256)?;
+        for (i, file) in files.iter().enumerate() {
+            let info = &new[&file.name];
+            let paths = Workspace::served_paths(&staged, &file.name, &info.hashes);
+            let by_512 = Workspace::artifact_path(&staged, &file.name, &digests[i].sha512.to_hex());
+            for path in std::iter::once(&by_512).chain(paths.iter().filter(|p| **p != by_512)) {
+                std::fs::create_dir_all(path.parent().context("artifact path has a folder")?)?;
+                if path == &by_512 {
+                    std::fs::rename(incoming.join(i.to_string()), path)?;
+                } else if !path.exists() {
+                    std::fs::hard_link(&by_512, path)?;
+                }
             }
         }
         for (name, info) in new {

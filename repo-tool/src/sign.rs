@@ -214,10 +214,9 @@ fn publish_artifacts(ws: &Workspace, targets: &Targets) -> Result<()> {
     let staged = ws.staged_artifacts_dir();
     let public = ws.artifacts_dir();
     for (name, info) in &targets.targets {
-        for digest in info.hashes.values() {
-            let hex = hex::encode(&digest.0);
-            let from = Workspace::artifact_path(&staged, name, &hex);
-            let to = Workspace::artifact_path(&public, name, &hex);
+        let froms = Workspace::served_paths(&staged, name, &info.hashes);
+        let tos = Workspace::served_paths(&public, name, &info.hashes);
+        for (from, to) in froms.into_iter().zip(tos) {
             if from.exists() {
                 let parent = to.parent().context("artifact path has a folder")?;
                 std::fs::create_dir_all(parent)?;

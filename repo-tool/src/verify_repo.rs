@@ -17,6 +17,7 @@ use updater::Error;
 
 use crate::parallel;
 use crate::progress::Progress;
+use crate::workspace::Workspace;
 
 /// What a verification found.
 #[derive(Debug)]
@@ -155,8 +156,7 @@ pub fn verify_repository(
 /// Copies that are hard links of one file are hashed once.
 fn check_artifact(targets_dir: &Path, name: &TargetName, info: &TargetInfo) -> Result<(), Error> {
     let mut seen_inodes = BTreeSet::new();
-    for digest in info.hashes.values() {
-        let path = targets_dir.join(name.with_hash_prefix(&hex::encode(&digest.0)));
+    for path in Workspace::served_paths(targets_dir, name, &info.hashes) {
         let meta = std::fs::metadata(&path).map_err(|e| Error::Target {
             name: name.clone(),
             reason: format!("{} is missing ({e})", path.display()),

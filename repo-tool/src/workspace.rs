@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use updater::limits::MAX_ROOT_BYTES;
-use updater::metadata::{Root, Targets};
+use updater::metadata::{Hashes, Root, Targets};
 use updater::names::{RoleName, TargetName};
 use updater::verify::{Unverified, Verified};
 
@@ -162,8 +162,25 @@ impl Workspace {
     }
 
     /// Where an artifact lives under `base` (`public/targets` or `staged/targets`) when
-    /// fetched by the digest `hash_hex`.
+    /// fetched by the digest `hash_hex`, as the specification names it.
     pub fn artifact_path(base: &Path, name: &TargetName, hash_hex: &str) -> PathBuf {
         base.join(name.with_hash_prefix(hash_hex))
+    }
+
+    /// Every path under `base` a client may fetch an artifact by, all hard links of one
+    /// file: `dir/<hash>.<base>` for each listed hash (the specification, python-tuf), and
+    /// `<sha256>.<dir>/<base>` because `tough` puts the prefix before the whole name.
+    pub fn served_paths(base: &Path, name: &TargetName, hashes: &Hashes) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = hashes
+            .values()
+            .map(|d| Self::artifact_path(base, name, &hex::encode(&d.0)))
+            .collect();
+        if let Some(sha256) = hashes.get("sha256") {
+            let tough = base.join(format!("{}.{name}", hex::encode(&sha256.0)));
+            if !paths.contains(&tough) {
+                paths.push(tough);
+            }
+        }
+        paths
     }
 }

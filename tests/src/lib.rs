@@ -1,1 +1,337 @@
+//! Helpers for the end-to-end tests: the real binaries, real servers on 127.0.0.1, real
+//! files on disk. Each test gets its own temporary folder.
 
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use repo_tool::keys::PrivateKey;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The workspace's top folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_owned()
+}
+
+/// A binary of the workspace, built by `cargo build --workspace --bins` (the test command
+/// does that first).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` before the tests (tests/run-all.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Output of one run of a binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Panics unless the run succeeded.
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, Some(0), "command failed: {self:#?}");
+        self
+    }
+
+    /// Panics unless the run failed with `code` and stderr contains `needle`.
+    pub fn fails_with(self, code: i32, needle: &str) -> Self {
+        assert_eq!(self.code, Some(code), "wrong exit code: {self:#?}");
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}: {self:#?}"
+        );
+        self
+    }
+}
+
+/// Runs `repo` with `args`.
+pub fn repo<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Run::from(
+        Command::new(bin("repo"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run repo"),
+    )
+}
+
+/// `keys.example/NAME`.
+pub fn example_key(name: &str) -> PathBuf {
+    workspace_root().join("keys.example").join(name)
+}
+
+/// `fixtures/releases/RELEASE/PLATFORM`.
+pub fn fixture_release(release: &str, platform: &str) -> PathBuf {
+    workspace_root()
+        .join("fixtures/releases")
+        .join(release)
+        .join(platform)
+}
+
+/// A repository built with the real `repo` binary in a temporary folder.
+pub struct DemoRepo {
+    pub tmp: TempDir,
+    pub path: PathBuf,
+}
+
+impl DemoRepo {
+    /// `repo init` with the example keys, plus `extra` arguments.
+    pub fn init_with(extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("repo");
+        let mut args: Vec<String> = vec!["init".into(), path.display().to_string()];
+        for role in ["root", "targets", "snapshot", "timestamp"] {
+            args.push("--key".into());
+            args.push(format!(
+                "{role}={}",
+                example_key(&format!("{role}.pub")).display()
+            ));
+        }
+        args.push("--sign".into());
+        args.push(example_key("root.pem").display().to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        repo(&args).ok();
+        DemoRepo { tmp, path }
+    }
+
+    /// `repo init` with the example keys.
+    pub fn init() -> Self {
+        Self::init_with(&[])
+    }
+
+    /// A repository with release 1.0.0 for armv7 and x86_64, signed.
+    pub fn signed() -> Self {
+        let r = Self::init();
+        r.add("1.0.0", "armv7").ok();
+        r.add("1.0.0", "x86_64").ok();
+        r.sign().ok();
+        r
+    }
+
+    /// `repo add` of a fixture release.
+    pub fn add(&self, release: &str, platform: &str) -> Run {
+        self.add_dir(&fixture_release(release, platform), release, platform)
+    }
+
+    /// `repo add` of any folder.
+    pub fn add_dir(&self, dir: &Path, release: &str, platform: &str) -> Run {
+        repo([
+            OsStr::new("add"),
+            self.path.as_os_str(),
+            dir.as_os_str(),
+            OsStr::new("--release"),
+            OsStr::new(release),
+            OsStr::new("--platform"),
+            OsStr::new(platform),
+        ])
+    }
+
+    /// `repo sign` with the example targets, snapshot and timestamp keys.
+    pub fn sign(&self) -> Run {
+        self.sign_with(&[
+            example_key("targets.pem"),
+            example_key("snapshot.pem"),
+            example_key("timestamp.pem"),
+        ])
+    }
+
+    /// `repo sign` with the given key files.
+    pub fn sign_with(&self, keys: &[PathBuf]) -> Run {
+        let mut args: Vec<String> = vec!["sign".into(), self.path.display().to_string()];
+        for k in keys {
+            args.push("--key".into());
+            args.push(k.display().to_string());
+        }
+        repo(&args)
+    }
+
+    /// `repo verify` against the first root, plus `extra` arguments.
+    pub fn verify(&self, extra: &[&str]) -> Run {
+        let mut args: Vec<String> = vec![
+            "verify".into(),
+            self.path.display().to_string(),
+            "--root".into(),
+            self.root_json().display().to_string(),
+            "--quiet".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        repo(&args)
+    }
+
+    /// The served folder.
+    pub fn public(&self) -> PathBuf {
+        self.path.join("public")
+    }
+
+    /// `public/metadata/FILE`.
+    pub fn metadata(&self, file: &str) -> PathBuf {
+        self.public().join("metadata").join(file)
+    }
+
+    /// The first root, as a device would ship it.
+    pub fn root_json(&self) -> PathBuf {
+        self.metadata("1.root.json")
+    }
+
+    /// The path under `public/targets` of `name` by its SHA-512.
+    pub fn artifact(&self, name: &str) -> PathBuf {
+        let targets: Value = read_json(&self.metadata("1.targets.json"));
+        let sha512 = targets["signed"]["targets"][name]["hashes"]["sha512"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} is not in 1.targets.json"))
+            .to_owned();
+        let (dir, base) = name.rsplit_once('/').unwrap_or(("", name));
+        self.public()
+            .join("targets")
+            .join(dir)
+            .join(format!("{sha512}.{base}"))
+    }
+}
+
+/// Reads a JSON file.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read json")).expect("valid json")
+}
+
+/// Writes a JSON file the way `repo` does.
+pub fn write_json(path: &Path, value: &Value) {
+    std::fs::write(path, serde_json::to_vec_pretty(value).expect("json")).expect("write json");
+}
+
+/// Replaces the `signed` body of a metadata file (after `edit`) and signs it with `keys`,
+/// as an attacker holding those keys would.
+pub fn resign(path: &Path, keys: &[&Path], edit: impl FnOnce(&mut Value)) {
+    let mut signed = read_json(path)["signed"].take();
+    edit(&mut signed);
+    let keys: Vec<PrivateKey> = keys
+        .iter()
+        .map(|k| PrivateKey::load(k).expect("key"))
+        .collect();
+    let refs: Vec<&PrivateKey> = keys.iter().collect();
+    let bytes = repo_tool::signer::sign_value(signed, &refs).expect("sign");
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// Every file and folder under `dir` with its mode and content, to compare a tree before
+/// and after a command that must leave it as it was.
+pub fn tree_state(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+    let mut state = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            let rel = path
+                .strip_prefix(dir)
+                .expect("inside")
+                .display()
+                .to_string();
+            let content = if meta.is_dir() {
+                stack.push(path.clone());
+                Vec::new()
+            } else if meta.file_type().is_symlink() {
+                std::fs::read_link(&path)
+                    .expect("link")
+                    .display()
+                    .to_string()
+                    .into_bytes()
+            } else {
+                std::fs::read(&path).expect("read")
+            };
+            state.insert(rel, (meta.permissions().mode(), content));
+        }
+    }
+    state
+}
+
+/// A python interpreter with python-tuf installed: `$TUF_PYTHON`, or the workspace's
+/// `.venv` that the test command creates.
+pub fn tuf_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TUF_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = workspace_root().join(".venv/bin/python");
+    assert!(
+        venv.is_file(),
+        "python-tuf is not installed: run tests/run-all.sh, which installs it into .venv"
+    );
+    venv
+}
+
+/// A static HTTP server on 127.0.0.1 serving one folder, stopped on drop.
+pub struct StaticServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl StaticServer {
+    /// Serves `dir` on a free port of 127.0.0.1.
+    pub fn start(dir: &Path) -> Self {
+        let mut child = Command::new("python3")
+            .arg(workspace_root().join("tests/python/serve.py"))
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start python3 http server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("server prints its port");
+        let port = line.trim().parse().expect("port number");
+        let server = StaticServer { child, port };
+        // Bounded wait until it accepts connections.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

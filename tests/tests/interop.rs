@@ -1,0 +1,84 @@
+//! Independent TUF clients read what `repo` writes: python-tuf over real HTTP on
+//! 127.0.0.1, and `tough` from the same folder.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use e2e_tests::{fixture_release, read_json, tuf_python, workspace_root, DemoRepo, StaticServer};
+use updater::hash::Sha512;
+
+/// Every target name the index lists, with the SHA-512 of its source file in fixtures/.
+fn expected_targets(repo: &DemoRepo) -> BTreeMap<String, String> {
+    let targets = read_json(&repo.metadata("1.targets.json"));
+    let listed = targets["signed"]["targets"].as_object().expect("targets");
+    listed
+        .keys()
+        .map(|name| {
+            let parts: Vec<&str> = name.splitn(4, '/').collect();
+            let source = fixture_release(parts[1], parts[2]).join(parts[3]);
+            let bytes = std::fs::read(&source).expect("fixture file");
+            (name.clone(), Sha512::digest(&bytes).to_hex())
+        })
+        .collect()
+}
+
+#[test]
+fn python_tuf_downloads_every_target_over_http() {
+    let repo = DemoRepo::signed();
+    let expected = expected_targets(&repo);
+    assert_eq!(expected.len(), 8);
+    let server = StaticServer::start(&repo.public());
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(tuf_python())
+        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
+        .arg(server.url())
+        .arg(repo.root_json())
+        .arg(work.path())
+        .output()
+        .expect("run python-tuf");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "python-tuf refused the repository: {stderr}"
+    );
+    let got: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+            (
+                v["name"].as_str().unwrap().to_owned(),
+                v["sha512"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn tough_loads_the_repository_and_reads_every_target() {
+    use tough::IntoVec;
+
+    let repo = DemoRepo::signed();
+    let expected = expected_targets(&repo);
+    let root = std::fs::read(repo.root_json()).unwrap();
+    let base = url::Url::from_directory_path(repo.public()).unwrap();
+    let loaded = tough::RepositoryLoader::new(
+        &root,
+        base.join("metadata/").unwrap(),
+        base.join("targets/").unwrap(),
+    )
+    .load()
+    .await
+    .expect("tough loads the repository");
+    let mut got = BTreeMap::new();
+    for name in loaded.targets().signed.targets.keys() {
+        let stream = loaded
+            .read_target(name)
+            .await
+            .expect("tough reads the target")
+            .expect("target is listed");
+        let bytes = stream.into_vec().await.expect("tough verifies the bytes");
+        got.insert(name.raw().to_owned(), Sha512::digest(&bytes).to_hex());
+    }
+    assert_eq!(got, expected);
+}
