@@ -24,7 +24,7 @@ impl std::fmt::Display for RejectedSignature {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RejectedSignature::NotAuthorized(k) => {
-                write!(f, "key {} is not a key of this role", k.short())
+                write!(f, "key {} is not trusted for this role", k.short())
             }
             RejectedSignature::MissingKey(k) => write!(f, "key {} is not listed", k.short()),
             RejectedSignature::Duplicate(k) => {
