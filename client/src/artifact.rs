@@ -41,7 +41,12 @@ pub fn check_digest(
         if actual != expected.0.as_slice() {
             return Err(Error::HashMismatch {
                 what: what.into(),
-                algorithm: if algorithm == "sha512" { "SHA-512" } else { "SHA-256" }.into(),
+                algorithm: if algorithm == "sha512" {
+                    "SHA-512"
+                } else {
+                    "SHA-256"
+                }
+                .into(),
                 expected: hex::encode(&expected.0),
                 actual: hex::encode(actual),
             });

@@ -29,14 +29,22 @@ fn flipped_byte_in_an_artifact() {
     let run = r
         .verify(&[])
         .fails_with(1, &format!("target {FIRMWARE}: SHA-512 digest is"));
-    assert!(run.stderr.contains("1 of 8 artifacts failed verification"), "{run:#?}");
+    assert!(
+        run.stderr.contains("1 of 8 artifacts failed verification"),
+        "{run:#?}"
+    );
 }
 
 #[test]
 fn truncated_artifact() {
     let r = DemoRepo::signed();
     let path = r.artifact(FIRMWARE);
-    OpenOptions::new().write(true).open(&path).unwrap().set_len(4000).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(4000)
+        .unwrap();
     r.verify(&[]).fails_with(
         1,
         &format!("target {FIRMWARE}: length is 4000 bytes, metadata says 4096"),
@@ -50,11 +58,9 @@ fn edited_field_in_signed_metadata() {
     let mut file = read_json(&path);
     file["signed"]["targets"][APP]["length"] = 9999.into();
     write_json(&path, &file);
-    r.verify(&[]).fails_with(
-        1,
-        "targets: 0 of 1 required signatures are valid (key ",
-    )
-    .fails_with(1, "the signature does not match the signed bytes");
+    r.verify(&[])
+        .fails_with(1, "targets: 0 of 1 required signatures are valid (key ")
+        .fails_with(1, "the signature does not match the signed bytes");
 }
 
 #[test]
@@ -109,7 +115,9 @@ fn expired_metadata() {
     let timestamp = read_json(&r.metadata("timestamp.json"));
     let expires = timestamp["signed"]["expires"].as_str().unwrap().to_owned();
     // Still valid one second before expiry; refused at it.
-    let before = updater::datetime::UtcTime::parse(&expires).unwrap().plus_seconds(-1);
+    let before = updater::datetime::UtcTime::parse(&expires)
+        .unwrap()
+        .plus_seconds(-1);
     r.verify(&["--at", &before.to_string()]).ok();
     r.verify(&["--at", &expires])
         .fails_with(1, &format!("timestamp expired at {expires}"));
