@@ -27,6 +27,13 @@ pub struct RoleSetup {
     pub expires: Option<Period>,
 }
 
+/// Keys, roles and expiry periods that `init` writes into root and `repo.toml`.
+type RootRoles = (
+    BTreeMap<KeyId, PublicKey>,
+    BTreeMap<String, RoleKeys>,
+    Expiry,
+);
+
 /// The small config file `repo init --config` reads: one table per role.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,13 +59,7 @@ impl InitConfig {
     }
 
     /// Checks role names and builds the root's roles.
-    fn build(
-        &self,
-    ) -> Result<(
-        BTreeMap<KeyId, PublicKey>,
-        BTreeMap<String, RoleKeys>,
-        Expiry,
-    )> {
+    fn build(&self) -> Result<RootRoles> {
         for name in self.roles.keys() {
             if !TOP_LEVEL_ROLES.contains(&name.as_str()) {
                 bail!("unknown role {name:?}: roles are root, targets, snapshot and timestamp");
