@@ -17,17 +17,17 @@ mkdir -p "$bench"
 
 many=$bench/data/many
 big=$bench/data/big
-if [ ! -f "$many/.done" ]; then
+if [ ! -f "$bench/data/many.done" ]; then
   echo "generating 2000 x 1 MiB in $many"
   rm -rf "$many"; mkdir -p "$many"
   for i in $(seq -w 1 2000); do head -c 1048576 /dev/urandom > "$many/file-$i.bin"; done
-  touch "$many/.done"
+  touch "$bench/data/many.done"
 fi
-if [ ! -f "$big/.done" ]; then
+if [ ! -f "$bench/data/big.done" ]; then
   echo "generating 1 x 1 GiB in $big"
   rm -rf "$big"; mkdir -p "$big"
   head -c 1073741824 /dev/urandom > "$big/image.bin"
-  touch "$big/.done"
+  touch "$bench/data/big.done"
 fi
 
 k=keys.example
@@ -39,9 +39,9 @@ fresh_repo() {
 
 openssl_both() {
   # Both digests at once, one per core, over every file of the set.
-  find "$1" -type f ! -name .done -print0 | xargs -0 openssl dgst -sha512 > /dev/null &
+  find "$1" -type f -print0 | xargs -0 openssl dgst -sha512 > /dev/null &
   local a=$!
-  find "$1" -type f ! -name .done -print0 | xargs -0 openssl dgst -sha256 > /dev/null &
+  find "$1" -type f -print0 | xargs -0 openssl dgst -sha256 > /dev/null &
   local b=$!
   wait $a; wait $b
 }
@@ -57,7 +57,7 @@ for set in many big; do
   repo_wall=$(sed 's/.*wall_s=\([0-9.]*\).*/\1/' <<< "$repo_line")
   repo_rss=$(sed 's/.*peak_rss_mib=\([0-9.]*\).*/\1/' <<< "$repo_line")
   ref_wall=$(sed 's/.*wall_s=\([0-9.]*\).*/\1/' <<< "$ref_line")
-  bytes=$(du -sb --exclude=.done "$dir" | cut -f1)
+  bytes=$(du -sb "$dir" | cut -f1)
   python3 - "$set" "$bytes" "$repo_wall" "$ref_wall" "$repo_rss" <<'PY'
 import sys
 name, size, repo, ref, rss = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
