@@ -6,6 +6,11 @@
 //! it and hands the buffer back. So one large file keeps both cores busy, and many files are
 //! spread over all cores by `parallel::map`.
 //!
+//! Hashing uses the system's OpenSSL libcrypto: its SHA-512 has the AVX2/BMI2 code path
+//! that ring, AWS-LC and RustCrypto lack (measured here: 818 MB/s against 560 MB/s), and
+//! SHA-512 of one file cannot be spread over cores. Devices verify with ring; this is the
+//! admin's bulk path only.
+//!
 //! The copy is written with `O_DIRECT` where the filesystem allows it: the bytes go from our
 //! buffer to the disk without a second copy through the page cache, which on a busy machine
 //! otherwise costs as much CPU as both hashes together.
@@ -16,7 +21,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use ring::digest;
 use updater::hash::{FileDigest, Sha256, Sha512, STREAM_CHUNK};
 
 use crate::progress::Progress;
@@ -109,7 +113,7 @@ pub fn copy_and_hash(
         let sha256_thread = scope.spawn(move || sha256_stage(sha256_in, to_writer));
         let writer_thread = scope.spawn(move || write_stage(output, direct, writer_in, to_reader));
 
-        let mut sha512 = digest::Context::new(&digest::SHA512);
+        let mut sha512 = openssl::sha::Sha512::new();
         let mut length = 0u64;
         let read = (|| -> std::io::Result<()> {
             let mut fresh = BUFFERS;
@@ -142,18 +146,16 @@ pub fn copy_and_hash(
         if written != length {
             return Err(std::io::Error::other("copy is shorter than what was read"));
         }
-        let mut d512 = [0u8; 64];
-        d512.copy_from_slice(sha512.finish().as_ref());
         Ok(FileDigest {
             length,
-            sha512: Sha512(d512),
+            sha512: Sha512(sha512.finish()),
             sha256: Sha256(sha256),
         })
     })
 }
 
 fn sha256_stage(input: Receiver<Chunk>, next: SyncSender<Chunk>) -> [u8; 32] {
-    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut ctx = openssl::sha::Sha256::new();
     for chunk in input {
         ctx.update(chunk.data());
         if next.send(chunk).is_err() {
@@ -161,9 +163,7 @@ fn sha256_stage(input: Receiver<Chunk>, next: SyncSender<Chunk>) -> [u8; 32] {
             break;
         }
     }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
+    ctx.finish()
 }
 
 /// Writes every chunk in order; returns the number of bytes of data written.
