@@ -196,7 +196,8 @@ pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result
             .sum();
         let progress = Progress::bytes(total, "hashing", quiet);
         let numbered: Vec<(usize, &SourceFile)> = files.iter().enumerate().collect();
-        let results = parallel::map(&numbered, true, |(i, file)| {
+        // Two files per core: while one waits for its O_DIRECT writes, the other hashes.
+        let results = parallel::map(&numbered, 2, true, |(i, file)| {
             copy_and_hash(&file.path, &incoming.join(i.to_string()), &progress)
                 .with_context(|| format!("reading {}", file.path.display()))
         });

@@ -3,17 +3,19 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Applies `job` to every item using all cores. Stops handing out work after the first
-/// error when `stop_on_error` is set; every result is returned either way.
+/// Applies `job` to every item using `per_core` threads per core. Stops handing out work
+/// after the first error when `stop_on_error` is set; every result is returned either way.
 pub fn map<T: Sync, R: Send, E: Send>(
     items: &[T],
+    per_core: usize,
     stop_on_error: bool,
     job: impl Fn(&T) -> Result<R, E> + Sync,
 ) -> Vec<Option<Result<R, E>>> {
-    let threads = std::thread::available_parallelism()
+    let threads = (std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(items.len().max(1));
+        * per_core.max(1))
+    .min(items.len().max(1));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Result<R, E>>>> =

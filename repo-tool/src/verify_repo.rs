@@ -131,7 +131,7 @@ pub fn verify_repository(
     let targets_dir = served.join("targets");
     let bytes: u64 = artifacts.iter().map(|(_, i)| i.length).sum();
     let progress = Progress::bytes(bytes, "verifying", quiet);
-    let results = parallel::map(&artifacts, false, |(name, info)| {
+    let results = parallel::map(&artifacts, 1, false, |(name, info)| {
         let r = check_artifact(&targets_dir, name, info);
         progress.advance(info.length);
         r
