@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# repo hashes with the system's OpenSSL libcrypto.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config
+fi
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
