@@ -97,6 +97,10 @@ fn stopped() -> std::io::Error {
     std::io::Error::other("copy pipeline stopped")
 }
 
+/// Files up to this size are copied by one thread: for them, starting two more threads
+/// and handing chunks between them costs more than it saves.
+const SMALL_FILE: u64 = 4 * STREAM_CHUNK as u64;
+
 /// Copies `source` to the new file `dest` and returns the digests of the bytes copied.
 pub fn copy_and_hash(
     source: &Path,
@@ -105,6 +109,9 @@ pub fn copy_and_hash(
 ) -> std::io::Result<FileDigest> {
     let mut input = File::open(source)?;
     let (output, direct) = create_output(dest)?;
+    if input.metadata()?.len() <= SMALL_FILE {
+        return copy_and_hash_serial(input, output, direct, progress);
+    }
     let (to_sha256, sha256_in) = sync_channel::<Chunk>(BUFFERS);
     let (to_writer, writer_in) = sync_channel::<Chunk>(BUFFERS);
     let (to_reader, reader_in) = sync_channel::<Chunk>(BUFFERS);
@@ -151,6 +158,40 @@ pub fn copy_and_hash(
             sha512: Sha512(sha512.finish()),
             sha256: Sha256(sha256),
         })
+    })
+}
+
+/// The same copy on one thread: read, hash both ways, write, chunk by chunk.
+fn copy_and_hash_serial(
+    mut input: File,
+    mut output: File,
+    direct: bool,
+    progress: &Progress,
+) -> std::io::Result<FileDigest> {
+    let mut sha512 = openssl::sha::Sha512::new();
+    let mut sha256 = openssl::sha::Sha256::new();
+    let mut chunk = Chunk::new();
+    let mut length = 0u64;
+    loop {
+        chunk.len = read_full(&mut input, chunk.space())?;
+        sha512.update(chunk.data());
+        sha256.update(chunk.data());
+        length += chunk.len as u64;
+        progress.advance(chunk.len as u64);
+        if direct && chunk.len % DIRECT_ALIGN != 0 {
+            output.write_all(chunk.padded())?;
+            output.set_len(length)?;
+        } else {
+            output.write_all(chunk.data())?;
+        }
+        if chunk.len < STREAM_CHUNK {
+            break;
+        }
+    }
+    Ok(FileDigest {
+        length,
+        sha512: Sha512(sha512.finish()),
+        sha256: Sha256(sha256.finish()),
     })
 }
 
