@@ -52,7 +52,9 @@ for set in many big; do
   dir=$bench/data/$set
   cat "$dir"/* > /dev/null   # warm the page cache for both sides alike
   fresh_repo
+  sync                       # start from a quiet disk: no writeback left from earlier runs
   repo_line=$(python3 scripts/measure.py "repo add" -- "$repo" add "$bench/repo" "$dir" --release 1.0.0 --platform bench --quiet)
+  sync
   ref_line=$(python3 scripts/measure.py "openssl sha512+sha256" -- bash -c "openssl_both '$dir'")
   repo_wall=$(sed 's/.*wall_s=\([0-9.]*\).*/\1/' <<< "$repo_line")
   repo_rss=$(sed 's/.*peak_rss_mib=\([0-9.]*\).*/\1/' <<< "$repo_line")
