@@ -106,21 +106,30 @@ pub struct DemoRepo {
     pub path: PathBuf,
 }
 
-impl DemoRepo {
-    /// `repo init` with the example keys, plus `extra` arguments.
-    pub fn init_with(extra: &[&str]) -> Self {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let path = tmp.path().join("repo");
-        let mut args: Vec<String> = vec!["init".into(), path.display().to_string()];
-        for role in ["root", "targets", "snapshot", "timestamp"] {
+/// Arguments of `repo init PATH` with the example key of every role not in `skip_roles`,
+/// signed by the example root key.
+pub fn init_args(path: &Path, skip_roles: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["init".into(), path.display().to_string()];
+    for role in ["root", "targets", "snapshot", "timestamp"] {
+        if !skip_roles.contains(&role) {
             args.push("--key".into());
             args.push(format!(
                 "{role}={}",
                 example_key(&format!("{role}.pub")).display()
             ));
         }
-        args.push("--sign".into());
-        args.push(example_key("root.pem").display().to_string());
+    }
+    args.push("--sign".into());
+    args.push(example_key("root.pem").display().to_string());
+    args
+}
+
+impl DemoRepo {
+    /// `repo init` with the example keys, plus `extra` arguments.
+    pub fn init_with(extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = tmp.path().join("repo");
+        let mut args = init_args(&path, &[]);
         args.extend(extra.iter().map(|s| s.to_string()));
         repo(&args).ok();
         DemoRepo { tmp, path }

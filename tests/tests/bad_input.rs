@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use e2e_tests::{example_key, fixture_release, repo, tree_state, DemoRepo, Run};
+use e2e_tests::{example_key, fixture_release, init_args, repo, tree_state, DemoRepo, Run};
 
 /// Runs `action` on a signed repository with a staged second release, and checks that it
 /// fails with `needle` in its message and changes nothing.
@@ -170,19 +170,8 @@ fn bad_release_label() {
 fn init_refuses_a_threshold_above_the_key_count_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("repo");
-    let mut args: Vec<String> = vec!["init".into(), path.display().to_string()];
-    for role in ["root", "targets", "snapshot", "timestamp"] {
-        args.push("--key".into());
-        args.push(format!(
-            "{role}={}",
-            example_key(&format!("{role}.pub")).display()
-        ));
-    }
+    let mut args = init_args(&path, &[]);
     args.extend(["--threshold".into(), "root=2".into()]);
-    args.extend([
-        "--sign".into(),
-        example_key("root.pem").display().to_string(),
-    ]);
     repo(&args).fails_with(2, "threshold 2 is more than its 1 key(s)");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
@@ -220,19 +209,8 @@ fn keys_made_by_openssl_work() {
         .unwrap();
     assert!(status.success());
     let path = tmp.path().join("repo");
-    let mut args: Vec<String> = vec!["init".into(), path.display().to_string()];
-    for role in ["root", "snapshot", "timestamp"] {
-        args.push("--key".into());
-        args.push(format!(
-            "{role}={}",
-            example_key(&format!("{role}.pub")).display()
-        ));
-    }
+    let mut args = init_args(&path, &["targets"]);
     args.push(format!("--key=targets={}", pem.display()));
-    args.extend([
-        "--sign".into(),
-        example_key("root.pem").display().to_string(),
-    ]);
     repo(&args).ok();
     let r = e2e_tests::DemoRepo { tmp, path };
     r.add("1.0.0", "armv7").ok();
