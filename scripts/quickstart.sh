@@ -4,6 +4,7 @@
 # independent TUF client) download every artifact from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
 cargo build --release -q --bins
 repo=target/release/repo
 demo=target/demo
@@ -20,8 +21,6 @@ $repo status "$demo"
 $repo verify "$demo" --root "$demo/public/metadata/1.root.json"
 
 # Serve it and read it with python-tuf, as a device would.
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*'
 port_file=$(mktemp)
 python3 tests/python/serve.py "$demo/public" > "$port_file" &
 server=$!

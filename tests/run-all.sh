@@ -4,15 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# repo hashes with the system's OpenSSL libcrypto.
-if ! pkg-config --exists openssl 2>/dev/null; then
-  apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config
-fi
-
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*'
+bash scripts/install-deps.sh
 export TUF_PYTHON="$PWD/.venv/bin/python"
 
 cargo fmt --all -- --check

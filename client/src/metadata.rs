@@ -126,7 +126,7 @@ impl fmt::Debug for HexDigest {
 }
 
 /// Which top-level roles a metadata type is.
-pub trait Role: serde::de::DeserializeOwned + Serialize {
+pub trait Role: serde::de::DeserializeOwned + Serialize + Clone {
     /// The `_type` field this metadata carries.
     const TYPE: &'static str;
     /// Its `version` field.

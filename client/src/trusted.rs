@@ -28,10 +28,7 @@ impl TrustedMetadata {
     /// Starts from a root that is trusted because it came with the device (or from the
     /// admin). It must still be signed by a threshold of its own root keys.
     pub fn new(root_bytes: &[u8], reference_time: UtcTime) -> Result<Self> {
-        let root = Unverified::<Root>::parse(&RoleName::root(), root_bytes)?;
-        let keys = root.untrusted().keys.clone();
-        let role_keys = root_role_keys(root.untrusted())?;
-        let root = root.verify(&keys, &role_keys)?;
+        let root = verify_self_signed_root(root_bytes)?;
         Ok(TrustedMetadata {
             reference_time,
             root,
@@ -88,9 +85,7 @@ impl TrustedMetadata {
                 found: new.untrusted().version,
             });
         }
-        let keys = new.untrusted().keys.clone();
-        let role_keys = root_role_keys(new.untrusted())?;
-        self.root = new.verify(&keys, &role_keys)?;
+        self.root = verify_with_own_keys(new)?;
         Ok(&self.root)
     }
 
@@ -275,6 +270,18 @@ impl TrustedMetadata {
         }
         Ok(())
     }
+}
+
+/// A root signed by a threshold of its own root keys. Says nothing about whether that root
+/// should be trusted: that comes from where it was obtained, or from the previous root.
+pub fn verify_self_signed_root(bytes: &[u8]) -> Result<Verified<Root>> {
+    verify_with_own_keys(Unverified::<Root>::parse(&RoleName::root(), bytes)?)
+}
+
+fn verify_with_own_keys(root: Unverified<Root>) -> Result<Verified<Root>> {
+    let keys = root.untrusted().keys.clone();
+    let role_keys = root_role_keys(root.untrusted())?;
+    root.verify(&keys, &role_keys)
 }
 
 fn root_role_keys(root: &Root) -> Result<crate::metadata::RoleKeys> {

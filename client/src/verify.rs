@@ -106,13 +106,18 @@ impl<T> Unverified<T> {
         &self.signatures
     }
 
+    /// Which signatures count towards `role_keys` and why the others do not.
+    pub fn tally(&self, keys: &BTreeMap<KeyId, PublicKey>, role_keys: &RoleKeys) -> SignatureTally {
+        tally_signatures(&self.canonical, &self.signatures, keys, role_keys)
+    }
+
     /// Checks that a threshold of `role_keys` signed, without consuming.
     pub fn check_signatures(
         &self,
         keys: &BTreeMap<KeyId, PublicKey>,
         role_keys: &RoleKeys,
     ) -> Result<()> {
-        let tally = tally_signatures(&self.canonical, &self.signatures, keys, role_keys);
+        let tally = self.tally(keys, role_keys);
         if tally.valid.len() as u64 >= u64::from(role_keys.threshold.get()) {
             Ok(())
         } else {
@@ -148,7 +153,7 @@ pub struct SignatureTally {
 }
 
 /// Counts the valid signatures by distinct keys of `role_keys` over `message`.
-pub fn tally_signatures(
+fn tally_signatures(
     message: &[u8],
     signatures: &[Signature],
     keys: &BTreeMap<KeyId, PublicKey>,

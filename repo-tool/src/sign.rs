@@ -111,7 +111,8 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)
     targets.spec_version = SPEC_VERSION.into();
     let targets_bytes = sign_metadata(&targets, &targets_keys)?;
 
-    let snapshot_version = match read_timestamp(ws)? {
+    let previous_timestamp = read_timestamp(ws)?;
+    let snapshot_version = match &previous_timestamp {
         Some(t) => t
             .snapshot_meta()
             .map_or(Version::FIRST, |m| m.version.next()),
@@ -135,7 +136,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)
     };
     let snapshot_bytes = sign_metadata(&snapshot, &snapshot_keys)?;
 
-    let timestamp_version = match read_timestamp(ws)? {
+    let timestamp_version = match &previous_timestamp {
         Some(t) => t.version.next(),
         None => Version::FIRST,
     };

@@ -1,14 +1,14 @@
 //! `repo status`: per role, its version, expiry, and signatures present and missing.
 
-use std::collections::BTreeMap;
+use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
-use updater::key::{KeyId, PublicKey};
+use updater::key::KeyId;
 use updater::limits::{MAX_ROOT_BYTES, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES};
-use updater::metadata::{Role, RoleKeys, Root, Snapshot, Targets, Timestamp};
+use updater::metadata::{Role, Root, Snapshot, Targets, Timestamp};
 use updater::names::RoleName;
-use updater::verify::{tally_signatures, Unverified};
+use updater::verify::Unverified;
 
 use crate::sign::latest_version;
 use crate::workspace::Workspace;
@@ -38,25 +38,31 @@ pub struct RepoStatus {
     pub staged_changes: usize,
 }
 
+/// Reads `path` (at most `limit` bytes) as role `role` and tallies its signatures against
+/// root's keys for that role; returns the status and the parsed body.
 fn role_status<T: Role>(
+    root: &Root,
     role: &str,
-    bytes: &[u8],
-    keys: &BTreeMap<KeyId, PublicKey>,
-    role_keys: &RoleKeys,
-) -> Result<RoleStatus> {
+    path: &Path,
+    limit: u64,
+) -> Result<(RoleStatus, T)> {
     let name = RoleName::new(role).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let parsed = Unverified::<T>::parse(&name, bytes)?;
-    let value: serde_json::Value = serde_json::from_slice(bytes)?;
-    let canonical = updater::canonical::to_canonical_bytes(&value["signed"])?;
-    let tally = tally_signatures(&canonical, parsed.signatures(), keys, role_keys);
-    Ok(RoleStatus {
+    let role_keys = root
+        .roles
+        .get(role)
+        .with_context(|| format!("root defines no {role} role"))?;
+    let parsed = Unverified::<T>::parse(&name, &updater::fs::read_bounded(path, limit)?)?;
+    let tally = parsed.tally(&root.keys, role_keys);
+    let body = parsed.untrusted().clone();
+    let status = RoleStatus {
         role: role.into(),
-        version: parsed.untrusted().version().get(),
-        expires: parsed.untrusted().expires(),
+        version: body.version().get(),
+        expires: body.expires(),
         signed_by: tally.valid,
         threshold: role_keys.threshold.get(),
         problems: tally.rejected.iter().map(ToString::to_string).collect(),
-    })
+    };
+    Ok((status, body))
 }
 
 /// Reads the status of every role.
@@ -64,47 +70,22 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
     ws.check_exists()?;
     let (root, root_path) = ws.latest_root()?;
     let dir = ws.metadata_dir();
-    let mut roles = vec![role_status::<Root>(
-        "root",
-        &updater::fs::read_bounded(&root_path, MAX_ROOT_BYTES)?,
-        &root.keys,
-        &root.roles["root"],
-    )?];
+    let mut roles = vec![role_status::<Root>(&root, "root", &root_path, MAX_ROOT_BYTES)?.0];
     let mut published_targets: Option<Targets> = None;
     if let Some(v) = latest_version(ws, "targets")? {
-        let bytes =
-            updater::fs::read_bounded(&dir.join(format!("{v}.targets.json")), MAX_TARGETS_BYTES)?;
-        roles.push(role_status::<Targets>(
-            "targets",
-            &bytes,
-            &root.keys,
-            &root.roles["targets"],
-        )?);
-        published_targets = Some(
-            Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?
-                .untrusted()
-                .clone(),
-        );
+        let path = dir.join(format!("{v}.targets.json"));
+        let (status, body) = role_status::<Targets>(&root, "targets", &path, MAX_TARGETS_BYTES)?;
+        roles.push(status);
+        published_targets = Some(body);
     }
     if let Some(v) = latest_version(ws, "snapshot")? {
-        let bytes =
-            updater::fs::read_bounded(&dir.join(format!("{v}.snapshot.json")), MAX_SNAPSHOT_BYTES)?;
-        roles.push(role_status::<Snapshot>(
-            "snapshot",
-            &bytes,
-            &root.keys,
-            &root.roles["snapshot"],
-        )?);
+        let path = dir.join(format!("{v}.snapshot.json"));
+        roles.push(role_status::<Snapshot>(&root, "snapshot", &path, MAX_SNAPSHOT_BYTES)?.0);
     }
     let timestamp = dir.join("timestamp.json");
     if timestamp.exists() {
-        let bytes = updater::fs::read_bounded(&timestamp, MAX_TIMESTAMP_BYTES)?;
-        roles.push(role_status::<Timestamp>(
-            "timestamp",
-            &bytes,
-            &root.keys,
-            &root.roles["timestamp"],
-        )?);
+        roles
+            .push(role_status::<Timestamp>(&root, "timestamp", &timestamp, MAX_TIMESTAMP_BYTES)?.0);
     }
     let staged = ws.staged_targets()?;
     let staged_changes = match &published_targets {

@@ -16,8 +16,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use updater::limits::MAX_ROOT_BYTES;
 use updater::metadata::{Hashes, Root, Targets};
-use updater::names::{RoleName, TargetName};
-use updater::verify::{Unverified, Verified};
+use updater::names::TargetName;
+use updater::trusted::verify_self_signed_root;
+use updater::verify::Verified;
 
 use crate::period::Period;
 
@@ -136,14 +137,7 @@ impl Workspace {
         }
         let (_, path) = best.with_context(|| format!("no N.root.json in {}", dir.display()))?;
         let bytes = updater::fs::read_bounded(&path, MAX_ROOT_BYTES)?;
-        let root = Unverified::<Root>::parse(&RoleName::root(), &bytes)?;
-        let keys = root.untrusted().keys.clone();
-        let role_keys = root
-            .untrusted()
-            .role_keys(&RoleName::root())
-            .cloned()
-            .context("root has no root role")?;
-        Ok((root.verify(&keys, &role_keys)?, path))
+        Ok((verify_self_signed_root(&bytes)?, path))
     }
 
     /// The staged (unsigned) index.

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what building and testing need beyond the Rust toolchain, on a fresh Debian
+# machine: OpenSSL's libcrypto headers (repo hashes with libcrypto) and python-tuf 7 in a
+# local virtual environment, .venv/. Used by the quick start and the test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! pkg-config --exists openssl 2>/dev/null; then
+  apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*'
