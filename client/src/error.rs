@@ -119,6 +119,12 @@ pub enum Error {
     },
     #[error("target {name}: {reason}")]
     Target { name: TargetName, reason: String },
+    #[error("{} holds no trusted root.json: run `updater init ROOT` first", .dir.display())]
+    NotInitialized { dir: PathBuf },
+    #[error("{what}: not found on any mirror")]
+    NotFound { what: String },
+    #[error("{what}: could not be fetched ({})", .failures.join("; "))]
+    Fetch { what: String, failures: Vec<String> },
     #[error("{0}")]
     Order(&'static str),
 }

@@ -106,12 +106,93 @@ impl PublicKey {
                 key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig))
                     .map_err(|_| SignatureError::Mismatch)
             }
+            ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => {
+                // The point inside the key's SubjectPublicKeyInfo; signatures are DER.
+                let point = spki_public_key(&self.keyval.public, &OID_EC_PUBLIC_KEY)?;
+                ring::signature::UnparsedPublicKey::new(
+                    &ring::signature::ECDSA_P256_SHA256_ASN1,
+                    point,
+                )
+                .verify(message, signature)
+                .map_err(|_| SignatureError::Mismatch)
+            }
+            ("rsa", "rsassa-pss-sha256") => {
+                let rsa_key = spki_public_key(&self.keyval.public, &OID_RSA_ENCRYPTION)?;
+                ring::signature::UnparsedPublicKey::new(
+                    &ring::signature::RSA_PSS_2048_8192_SHA256,
+                    rsa_key,
+                )
+                .verify(message, signature)
+                .map_err(|_| SignatureError::Mismatch)
+            }
             (keytype, scheme) => Err(SignatureError::UnsupportedScheme {
                 keytype: keytype.into(),
                 scheme: scheme.into(),
             }),
         }
     }
+}
+
+/// DER of the algorithm OID `id-ecPublicKey` (1.2.840.10045.2.1).
+const OID_EC_PUBLIC_KEY: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// DER of the algorithm OID `rsaEncryption` (1.2.840.113549.1.1.1).
+const OID_RSA_ENCRYPTION: [u8; 11] = [
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+];
+
+/// The subject public key bits of a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), checked to be
+/// of the algorithm `oid`. This is the form securesystemslib writes for ECDSA and RSA keys.
+fn spki_public_key(pem: &str, oid: &[u8]) -> Result<Vec<u8>, SignatureError> {
+    use base64::Engine;
+    let body: String = pem
+        .trim()
+        .strip_prefix("-----BEGIN PUBLIC KEY-----")
+        .and_then(|rest| rest.trim_end().strip_suffix("-----END PUBLIC KEY-----"))
+        .ok_or(SignatureError::MalformedKey)?
+        .split_whitespace()
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| SignatureError::MalformedKey)?;
+    let (info, rest) = der_take(&der, 0x30)?;
+    if !rest.is_empty() {
+        return Err(SignatureError::MalformedKey);
+    }
+    let (algorithm, info) = der_take(info, 0x30)?;
+    if !algorithm.starts_with(oid) {
+        return Err(SignatureError::MalformedKey);
+    }
+    let (bits, rest) = der_take(info, 0x03)?;
+    match (bits.split_first(), rest.is_empty()) {
+        // The first byte counts unused bits; a key always uses whole bytes.
+        (Some((0, key)), true) => Ok(key.to_vec()),
+        _ => Err(SignatureError::MalformedKey),
+    }
+}
+
+/// Splits one DER element with tag `tag` off the front of `der`: (its content, the rest).
+fn der_take(der: &[u8], tag: u8) -> Result<(&[u8], &[u8]), SignatureError> {
+    let malformed = SignatureError::MalformedKey;
+    let (&found, der) = der.split_first().ok_or(malformed.clone())?;
+    let (&first, mut der) = der.split_first().ok_or(malformed.clone())?;
+    if found != tag {
+        return Err(malformed);
+    }
+    let length = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || der.len() < count {
+            return Err(malformed);
+        }
+        let (bytes, rest) = der.split_at(count);
+        der = rest;
+        bytes.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b))
+    };
+    if der.len() < length {
+        return Err(malformed);
+    }
+    Ok(der.split_at(length))
 }
 
 /// One entry of a metadata file's `signatures` list.

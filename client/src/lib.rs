@@ -6,6 +6,7 @@
 
 pub mod artifact;
 pub mod canonical;
+pub mod client;
 pub mod datetime;
 pub mod error;
 pub mod fs;
@@ -13,7 +14,10 @@ pub mod hash;
 pub mod key;
 pub mod limits;
 pub mod metadata;
+pub mod mirrors;
 pub mod names;
+pub mod store;
+pub mod transport;
 pub mod trusted;
 pub mod verify;
 

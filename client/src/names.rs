@@ -178,16 +178,23 @@ impl RoleName {
     /// ASCII letters, digits and `-._~` percent-encoded, as python-tuf does, so that `/`,
     /// `\` and `%` can never form a path.
     pub fn file_stem(&self) -> String {
-        let mut out = String::with_capacity(self.0.len());
-        for byte in self.0.bytes() {
-            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                out.push(byte as char);
-            } else {
-                out.push_str(&format!("%{byte:02X}"));
-            }
-        }
-        out
+        percent_encode(&self.0, false)
     }
+}
+
+/// Percent-encodes every byte except ASCII letters, digits and `-._~` (and `/` if
+/// `keep_slash`): python-tuf's quoting of role names, and, keeping `/`, of target paths in
+/// URLs.
+pub fn percent_encode(text: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || (keep_slash && byte == b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 impl<'de> Deserialize<'de> for RoleName {

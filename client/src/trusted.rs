@@ -21,7 +21,9 @@ pub struct TrustedMetadata {
     root: Verified<Root>,
     timestamp: Option<Verified<Timestamp>>,
     snapshot: Option<Verified<Snapshot>>,
-    targets: BTreeMap<RoleName, Verified<Targets>>,
+    /// Targets roles by (delegator, role): a role reached through another delegator is
+    /// verified again against that delegator's keys, never trusted on an earlier path's word.
+    targets: BTreeMap<(RoleName, RoleName), Verified<Targets>>,
 }
 
 impl TrustedMetadata {
@@ -60,12 +62,16 @@ impl TrustedMetadata {
 
     /// The trusted top-level targets, once loaded.
     pub fn targets(&self) -> Option<&Verified<Targets>> {
-        self.targets.get(&RoleName::targets())
+        self.targets_role(&RoleName::targets(), &RoleName::root())
     }
 
-    /// A trusted targets role (top-level or delegated), once loaded.
-    pub fn targets_role(&self, role: &RoleName) -> Option<&Verified<Targets>> {
-        self.targets.get(role)
+    /// Targets role `role` as verified against `delegator` (root for `targets`), once loaded.
+    pub fn targets_role(
+        &self,
+        role: &RoleName,
+        delegator: &RoleName,
+    ) -> Option<&Verified<Targets>> {
+        self.targets.get(&(delegator.clone(), role.clone()))
     }
 
     /// Accepts root version N+1: signed by a threshold of the trusted root's keys and of
@@ -201,9 +207,16 @@ impl TrustedMetadata {
         let new = if delegator == &RoleName::root() {
             new.verify(&self.root.keys, self.root_keys_for(role)?)?
         } else {
-            let parent = self.targets.get(delegator).ok_or(Error::Order(
-                "a delegated role needs its delegator loaded first",
-            ))?;
+            // The delegator's content is the same whichever path verified it (snapshot
+            // pins one version), so any verified copy gives its delegations.
+            let parent = self
+                .targets
+                .iter()
+                .find(|((_, r), _)| r == delegator)
+                .map(|(_, t)| t)
+                .ok_or(Error::Order(
+                    "a delegated role needs its delegator loaded first",
+                ))?;
             let delegations = parent
                 .delegations
                 .as_ref()
@@ -229,8 +242,9 @@ impl TrustedMetadata {
             });
         }
         self.check_not_expired(role, new.expires)?;
-        self.targets.insert(role.clone(), new);
-        Ok(&self.targets[role])
+        let key = (delegator.clone(), role.clone());
+        self.targets.insert(key.clone(), new);
+        Ok(&self.targets[&key])
     }
 
     fn root_keys_for(&self, role: &RoleName) -> Result<&crate::metadata::RoleKeys> {

@@ -62,6 +62,12 @@ impl<T: Role> Unverified<T> {
             .ok_or_else(|| malformed("no \"signatures\" list".into()))?;
         let signatures: Vec<Signature> =
             serde_json::from_value(signatures_value).map_err(|e| malformed(e.to_string()))?;
+        // Two signatures under one key id make the file ambiguous; python-tuf refuses such
+        // files as a whole, and so do we.
+        let mut seen = BTreeSet::new();
+        if let Some(dup) = signatures.iter().find(|s| !seen.insert(&s.keyid)) {
+            return Err(malformed(format!("key {} signs more than once", dup.keyid)));
+        }
 
         let found_type = signed_value
             .get("_type")

@@ -106,7 +106,7 @@ pub fn verify_repository(
                 order.push((child.name.clone(), role.clone()));
             }
         }
-        loaded.push(role);
+        loaded.push((role, delegator));
     }
 
     let mut roles = vec![(
@@ -121,8 +121,8 @@ pub fn verify_repository(
         roles.push((RoleName::snapshot(), s.version, s.expires));
     }
     let mut artifacts: Vec<(TargetName, TargetInfo)> = Vec::new();
-    for role in &loaded {
-        if let Some(t) = trusted.targets_role(role) {
+    for (role, delegator) in &loaded {
+        if let Some(t) = trusted.targets_role(role, delegator) {
             roles.push((role.clone(), t.version, t.expires));
             artifacts.extend(t.targets.iter().map(|(n, i)| (n.clone(), i.clone())));
         }

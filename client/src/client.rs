@@ -1,0 +1,367 @@
+//! The TUF client workflow: from the device's trusted root to a verified target on disk.
+//!
+//! Each step first offers the trusted set what the device already has (its own verified
+//! copies, which become the reference for rollback checks), then what the mirrors serve.
+//! Every accepted file is written back to the metadata store under its unversioned name.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::artifact::{check_digest, check_file};
+use crate::datetime::UtcTime;
+use crate::error::{Error, Result};
+use crate::hash::{DualHasher, STREAM_CHUNK};
+use crate::limits::{
+    MAX_DELEGATIONS, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
+    MAX_TIMESTAMP_BYTES,
+};
+use crate::metadata::{RoleKeys, TargetInfo};
+use crate::mirrors::{Attempt, Mirrors};
+use crate::names::{percent_encode, RoleName, TargetName};
+use crate::store::MetadataStore;
+use crate::transport::FetchError;
+use crate::trusted::{verify_self_signed_root, TrustedMetadata};
+
+/// A verified target: its name, what the index says of it, and which role listed it.
+#[derive(Debug, Clone)]
+pub struct FoundTarget {
+    pub name: TargetName,
+    pub info: TargetInfo,
+    pub role: RoleName,
+}
+
+/// One device's view of one repository.
+pub struct Client {
+    store: MetadataStore,
+    metadata: Mirrors,
+    trusted: TrustedMetadata,
+    refreshed: bool,
+}
+
+impl Client {
+    /// Makes `root_bytes` the device's trusted root. The root must be signed by a threshold
+    /// of its own keys; whether to trust it at all is the owner's decision, made here.
+    pub fn init(store: &MetadataStore, root_bytes: &[u8]) -> Result<()> {
+        verify_self_signed_root(root_bytes)?;
+        store.write(&RoleName::root(), root_bytes)
+    }
+
+    /// A client on the store's trusted root. `now` is the update's start time: every expiry
+    /// in this update is judged against it.
+    pub fn open(store: MetadataStore, metadata: Mirrors, now: UtcTime) -> Result<Self> {
+        let root = store
+            .read(&RoleName::root(), MAX_ROOT_BYTES)?
+            .ok_or_else(|| Error::NotInitialized {
+                dir: store.dir().to_path_buf(),
+            })?;
+        let trusted = TrustedMetadata::new(&root, now)?;
+        Ok(Client {
+            store,
+            metadata,
+            trusted,
+            refreshed: false,
+        })
+    }
+
+    /// The metadata verified so far.
+    pub fn trusted(&self) -> &TrustedMetadata {
+        &self.trusted
+    }
+
+    /// Brings root, timestamp, snapshot and top-level targets up to date, in the
+    /// specification's order. Runs once per client; later calls do nothing.
+    pub fn refresh(&mut self) -> Result<()> {
+        if self.refreshed {
+            return Ok(());
+        }
+        self.update_root()?;
+        self.update_timestamp()?;
+        self.update_snapshot()?;
+        self.load_targets(&RoleName::targets(), &RoleName::root())?;
+        self.refreshed = true;
+        Ok(())
+    }
+
+    /// Walks the root chain: version N+1 while the mirrors have it, each signed by a
+    /// threshold of the old root and of itself, at most [`MAX_ROOT_ROTATIONS`] steps.
+    fn update_root(&mut self) -> Result<()> {
+        let before = self.fast_forward_keys();
+        for _ in 0..MAX_ROOT_ROTATIONS {
+            let next = self.trusted.root().version.next();
+            let path = format!("{next}.root.json");
+            let trusted = &mut self.trusted;
+            let fetched = self.metadata.fetch(&path, &path, MAX_ROOT_BYTES, |bytes| {
+                trusted.update_root(&bytes)?;
+                Ok(bytes)
+            });
+            match fetched {
+                Ok(bytes) => self.store.write(&RoleName::root(), &bytes)?,
+                Err(Error::NotFound { .. }) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        // Fast-forward recovery: when the timestamp or snapshot keys change, the versions
+        // signed by the old keys say nothing any more, and must not block the new ones.
+        if self.fast_forward_keys() != before {
+            self.store.remove(&RoleName::timestamp())?;
+            self.store.remove(&RoleName::snapshot())?;
+        }
+        Ok(())
+    }
+
+    fn fast_forward_keys(&self) -> [Option<RoleKeys>; 2] {
+        let root = self.trusted.root();
+        [RoleName::timestamp(), RoleName::snapshot()].map(|role| root.role_keys(&role).cloned())
+    }
+
+    fn update_timestamp(&mut self) -> Result<()> {
+        let role = RoleName::timestamp();
+        if let Ok(Some(local)) = self.store.read(&role, MAX_TIMESTAMP_BYTES) {
+            // Our own copy is the rollback reference. If it no longer verifies (new keys)
+            // or has expired, the checks below still apply to what is fetched.
+            let _ = self.trusted.update_timestamp(&local);
+        }
+        let trusted = &mut self.trusted;
+        let fetched = self.metadata.fetch(
+            "timestamp.json",
+            "timestamp.json",
+            MAX_TIMESTAMP_BYTES,
+            |bytes| match trusted.update_timestamp(&bytes) {
+                Ok(_) => Ok(Some(bytes)),
+                // The same version again: nothing new, keep the one we have.
+                Err(Error::EqualVersion { .. }) => Ok(None),
+                Err(e) => Err(e),
+            },
+        )?;
+        if let Some(bytes) = fetched {
+            self.store.write(&role, &bytes)?;
+        }
+        Ok(())
+    }
+
+    fn update_snapshot(&mut self) -> Result<()> {
+        let role = RoleName::snapshot();
+        if let Ok(Some(local)) = self.store.read(&role, MAX_SNAPSHOT_BYTES) {
+            if self.trusted.update_snapshot(&local, true).is_ok() {
+                return Ok(());
+            }
+        }
+        let listed = self
+            .trusted
+            .timestamp()
+            .and_then(|t| t.snapshot_meta())
+            .cloned()
+            .ok_or(Error::Order("snapshot needs a trusted timestamp first"))?;
+        let path = self.metadata_path(&role, listed.version.get());
+        let limit = listed.length.unwrap_or(MAX_SNAPSHOT_BYTES);
+        let trusted = &mut self.trusted;
+        let bytes = self.metadata.fetch(&path, &path, limit, |bytes| {
+            trusted.update_snapshot(&bytes, false)?;
+            Ok(bytes)
+        })?;
+        self.store.write(&role, &bytes)
+    }
+
+    /// Loads targets role `role` (delegated by `delegator`) unless already loaded: the
+    /// stored copy if it still matches snapshot, else a fresh one from the mirrors.
+    fn load_targets(&mut self, role: &RoleName, delegator: &RoleName) -> Result<()> {
+        if self.trusted.targets_role(role, delegator).is_some() {
+            return Ok(());
+        }
+        let listed = self
+            .trusted
+            .snapshot()
+            .and_then(|s| s.role_meta(role))
+            .cloned()
+            .ok_or_else(|| Error::NotListed {
+                listed_by: RoleName::snapshot(),
+                role: role.clone(),
+            })?;
+        let limit = listed.length.unwrap_or(MAX_TARGETS_BYTES);
+        if let Ok(Some(local)) = self.store.read(role, limit) {
+            if self
+                .trusted
+                .update_delegated_targets(&local, role, delegator)
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        let path = self.metadata_path(role, listed.version.get());
+        let trusted = &mut self.trusted;
+        let bytes = self.metadata.fetch(&path, &path, limit, |bytes| {
+            trusted.update_delegated_targets(&bytes, role, delegator)?;
+            Ok(bytes)
+        })?;
+        self.store.write(role, &bytes)
+    }
+
+    /// `N.<role>.json` with consistent snapshots, `<role>.json` without.
+    fn metadata_path(&self, role: &RoleName, version: u64) -> String {
+        if self.trusted.root().consistent_snapshot {
+            format!("{version}.{}.json", role.file_stem())
+        } else {
+            format!("{}.json", role.file_stem())
+        }
+    }
+
+    /// Finds `name` in the verified index: a pre-order depth-first search of the
+    /// delegations, each role visited once, stopping at a terminating role, at most
+    /// [`MAX_DELEGATIONS`] roles. `None` if no role that may list it does.
+    pub fn find_target(&mut self, name: &TargetName) -> Result<Option<FoundTarget>> {
+        self.refresh()?;
+        let mut to_visit = vec![(RoleName::targets(), RoleName::root())];
+        let mut visited = BTreeSet::new();
+        while let Some((role, delegator)) = to_visit.pop() {
+            if visited.len() >= MAX_DELEGATIONS {
+                break;
+            }
+            if !visited.insert(role.clone()) {
+                continue;
+            }
+            self.load_targets(&role, &delegator)?;
+            let targets = self
+                .trusted
+                .targets_role(&role, &delegator)
+                .ok_or(Error::Order("a loaded role is trusted"))?;
+            if let Some(info) = targets.targets.get(name) {
+                return Ok(Some(FoundTarget {
+                    name: name.clone(),
+                    info: info.clone(),
+                    role,
+                }));
+            }
+            let Some(delegations) = &targets.delegations else {
+                continue;
+            };
+            let mut children = Vec::new();
+            for child in &delegations.roles {
+                if !child.covers(name) {
+                    continue;
+                }
+                children.push((child.name.clone(), role.clone()));
+                if child.terminating {
+                    // Nothing after a terminating role may answer for this name.
+                    to_visit.clear();
+                    break;
+                }
+            }
+            to_visit.extend(children.into_iter().rev());
+        }
+        Ok(None)
+    }
+
+    /// Every target the verified index offers, each as the search for its name finds it.
+    pub fn all_targets(&mut self) -> Result<Vec<FoundTarget>> {
+        self.refresh()?;
+        let mut names = BTreeSet::new();
+        let mut to_visit = vec![(RoleName::targets(), RoleName::root())];
+        let mut visited = BTreeSet::new();
+        while let Some((role, delegator)) = to_visit.pop() {
+            if visited.len() >= MAX_DELEGATIONS || !visited.insert(role.clone()) {
+                continue;
+            }
+            self.load_targets(&role, &delegator)?;
+            let Some(targets) = self.trusted.targets_role(&role, &delegator) else {
+                continue;
+            };
+            names.extend(targets.targets.keys().cloned());
+            if let Some(delegations) = &targets.delegations {
+                for child in delegations.roles.iter().rev() {
+                    to_visit.push((child.name.clone(), role.clone()));
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for name in names {
+            if let Some(target) = self.find_target(&name)? {
+                found.push(target);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Where [`Client::download`] keeps `name` in `dir`: one file whose name is the target
+    /// path percent-encoded, so no target name can place a file outside `dir`.
+    pub fn local_path(dir: &Path, name: &TargetName) -> PathBuf {
+        dir.join(percent_encode(name.as_str(), false))
+    }
+
+    /// Makes a verified copy of `target` in `dir`, unless one is already there. The bytes
+    /// go to a temporary file in `dir` while their length and hashes are checked; only a
+    /// file that matches is renamed into place. Returns the file's path and whether it was
+    /// fetched (false: the copy in `dir` already matched).
+    pub fn download(
+        &self,
+        target: &FoundTarget,
+        mirrors: &Mirrors,
+        dir: &Path,
+    ) -> Result<(PathBuf, bool)> {
+        let dest = Self::local_path(dir, &target.name);
+        let what = target.name.as_str();
+        if dest.is_file() && check_file(what, &dest, &target.info).is_ok() {
+            return Ok((dest, false));
+        }
+        let remote = percent_encode(&self.target_path(target), true);
+        let partial = dir.join(format!(
+            ".{}.partial",
+            percent_encode(target.name.as_str(), false)
+        ));
+        let result = mirrors.fetch_with(what, &remote, |body| {
+            let mut file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+            let limit = target.info.length;
+            if body.announced_length.is_some_and(|n| n > limit) {
+                return Err(Attempt::Fetch(FetchError::TooLarge { limit }));
+            }
+            let mut reader = body.reader.take(limit.saturating_add(1));
+            let mut hasher = DualHasher::new();
+            let mut buf = vec![0u8; STREAM_CHUNK];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Attempt::Fetch(e.into())),
+                };
+                hasher.update(&buf[..n]);
+                file.write_all(&buf[..n])
+                    .map_err(|e| Error::io(&partial, e))?;
+            }
+            let digest = hasher.finish();
+            check_digest(
+                what,
+                &digest,
+                Some(target.info.length),
+                Some(&target.info.hashes),
+            )?;
+            file.sync_all().map_err(|e| Error::io(&partial, e))?;
+            Ok(())
+        });
+        if let Err(e) = result {
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
+        fs::rename(&partial, &dest).map_err(|e| Error::io(&dest, e))?;
+        crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        Ok((dest, true))
+    }
+
+    /// The target's path under the targets base: with consistent snapshots, prefixed by a
+    /// hash the index lists (SHA-256 where given, as python-tuf and tough ask for it).
+    fn target_path(&self, target: &FoundTarget) -> String {
+        if !self.trusted.root().consistent_snapshot {
+            return target.name.as_str().to_owned();
+        }
+        let hashes = &target.info.hashes;
+        let hash = hashes
+            .get("sha256")
+            .or_else(|| hashes.get("sha512"))
+            .or_else(|| hashes.values().next());
+        match hash {
+            Some(digest) => target.name.with_hash_prefix(&hex::encode(&digest.0)),
+            None => target.name.as_str().to_owned(),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `updater`: the device side. Keeps a verified view of a TUF repository and fetches
+//! verified targets from it. Speaks the tuf-conformance client protocol.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use updater::client::Client;
+use updater::datetime::UtcTime;
+use updater::limits::MAX_ROOT_BYTES;
+use updater::mirrors::{Mirrors, RetryPolicy};
+use updater::names::TargetName;
+use updater::store::MetadataStore;
+use updater::transport::{for_location, HttpOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "updater",
+    version,
+    about = "Verify a TUF repository from one trusted root and fetch verified targets",
+    long_about = "Verify a TUF repository from one trusted root and fetch verified targets.\n\n\
+        The device trusts one root.json, given once with `init`. Every later run walks the root \
+        chain, then timestamp, snapshot and targets (and delegated roles as needed), checking \
+        signatures, versions, expiry, lengths and hashes, and keeps what it verified in the \
+        metadata folder so that older files are refused on later runs.\n\n\
+        Mirrors are tried in the order given: `--metadata-url` and `--target-base-url` may each \
+        be repeated, and take http://, https://, file:// URLs or a local folder.\n\n\
+        Exit codes: 0 success; 1 anything refused or failed; 2 bad command line.",
+    after_help = "Examples:\n  \
+        updater --metadata-dir /var/lib/updater/metadata init /etc/updater/root.json\n  \
+        updater --metadata-dir M --metadata-url https://updates.example.com/metadata refresh\n  \
+        updater --metadata-dir M --metadata-url URL targets\n  \
+        updater --metadata-dir M --metadata-url URL --target-base-url URL/targets \\\n    \
+        --target-name releases/1.0.0/x86_64/app.bin --target-dir /var/lib/updater/downloads download"
+)]
+struct Cli {
+    /// Folder of the device's trusted metadata (root.json, timestamp.json, ...).
+    #[arg(long, global = true, value_name = "DIR")]
+    metadata_dir: Option<PathBuf>,
+    /// Where the repository's metadata is served; repeat for fallback mirrors, in order.
+    #[arg(long, global = true, value_name = "URL")]
+    metadata_url: Vec<String>,
+    /// Where the repository's targets are served; repeat for fallback mirrors, in order.
+    #[arg(long, global = true, value_name = "URL")]
+    target_base_url: Vec<String>,
+    /// A target path to download (repeatable; fetched in order, stopping at the first failure).
+    #[arg(long, global = true, value_name = "PATH")]
+    target_name: Vec<String>,
+    /// Folder that receives downloaded targets, each as one file named by its percent-encoded path.
+    #[arg(long, global = true, value_name = "DIR")]
+    target_dir: Option<PathBuf>,
+    /// PEM file of extra CA certificates for HTTPS mirrors (public roots stay trusted).
+    #[arg(long, global = true, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Seconds to wait for a connection.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
+    connect_timeout: u64,
+    /// Seconds to wait for any read; a stalled server fails after this.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
+    read_timeout: u64,
+    /// Retries of a mirror after a transient failure (server error, timeout), with backoff.
+    #[arg(long, global = true, default_value_t = 2, value_name = "N")]
+    retries: u32,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Trust ROOT (a root.json signed by a threshold of its own keys). Makes no requests.
+    Init {
+        /// The root.json to trust.
+        root: PathBuf,
+    },
+    /// Bring the trusted metadata up to date (root chain, timestamp, snapshot, targets).
+    Refresh,
+    /// Refresh, then fetch each --target-name into --target-dir, verified; skip files already there.
+    Download,
+    /// Refresh, then list every target the verified index offers.
+    Targets,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("updater: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    let dir = cli
+        .metadata_dir
+        .as_deref()
+        .context("--metadata-dir is required")?;
+    match &cli.command {
+        Command::Init { root } => init(dir, root),
+        Command::Refresh => {
+            let client = refreshed_client(cli, dir)?;
+            let t = client.trusted();
+            let version = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+            println!(
+                "up to date: root v{}, timestamp v{}, snapshot v{}, targets v{}",
+                t.root().version.get(),
+                version(t.timestamp().map(|m| m.version.get())),
+                version(t.snapshot().map(|m| m.version.get())),
+                version(t.targets().map(|m| m.version.get())),
+            );
+            Ok(())
+        }
+        Command::Download => download(cli, dir),
+        Command::Targets => {
+            let mut client = refreshed_client(cli, dir)?;
+            let targets = client.all_targets()?;
+            if targets.is_empty() {
+                println!("the index lists no targets");
+            }
+            for t in targets {
+                let sha512 = t
+                    .info
+                    .hashes
+                    .get("sha512")
+                    .or_else(|| t.info.hashes.get("sha256"))
+                    .map(|h| hex::encode(&h.0[..8]))
+                    .unwrap_or_default();
+                println!(
+                    "{:<56} {:>12} bytes  {}  ({})",
+                    t.name.as_str(),
+                    t.info.length,
+                    sha512,
+                    t.role
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn init(dir: &Path, root: &Path) -> Result<()> {
+    let bytes = updater::fs::read_bounded(root, MAX_ROOT_BYTES)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let store = MetadataStore::open(dir)?;
+    Client::init(&store, &bytes)
+        .with_context(|| format!("{} is not a usable root", root.display()))?;
+    println!("trusting {} in {}", root.display(), dir.display());
+    Ok(())
+}
+
+fn mirrors(cli: &Cli, locations: &[String], flag: &str) -> Result<Mirrors> {
+    if locations.is_empty() {
+        bail!("{flag} is required");
+    }
+    let options = HttpOptions {
+        connect_timeout: Duration::from_secs(cli.connect_timeout),
+        read_timeout: Duration::from_secs(cli.read_timeout),
+        extra_ca: cli.ca_file.clone(),
+    };
+    let transports = locations
+        .iter()
+        .map(|l| for_location(l, &options).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let retry = RetryPolicy {
+        attempts: cli.retries.saturating_add(1),
+        ..RetryPolicy::default()
+    };
+    Ok(Mirrors::new(transports, retry))
+}
+
+fn refreshed_client(cli: &Cli, dir: &Path) -> Result<Client> {
+    let store = MetadataStore::open(dir)?;
+    let metadata = mirrors(cli, &cli.metadata_url, "--metadata-url")?;
+    let mut client = Client::open(store, metadata, UtcTime::now())?;
+    client.refresh().context("refresh refused")?;
+    Ok(client)
+}
+
+fn download(cli: &Cli, dir: &Path) -> Result<()> {
+    if cli.target_name.is_empty() {
+        bail!("--target-name is required");
+    }
+    let target_dir = cli
+        .target_dir
+        .as_deref()
+        .context("--target-dir is required")?;
+    let targets = mirrors(cli, &cli.target_base_url, "--target-base-url")?;
+    let mut client = refreshed_client(cli, dir)?;
+    for raw in &cli.target_name {
+        let name = TargetName::new(raw.as_str())
+            .map_err(|e| anyhow::anyhow!("target name {raw:?} {e}"))?;
+        let Some(found) = client.find_target(&name)? else {
+            bail!("{raw}: no trusted role lists this target");
+        };
+        let (path, fetched) = client.download(&found, &targets, target_dir)?;
+        if fetched {
+            println!(
+                "{raw}: {} bytes verified -> {}",
+                found.info.length,
+                path.display()
+            );
+        } else {
+            println!("{raw}: already present and verified at {}", path.display());
+        }
+    }
+    Ok(())
+}

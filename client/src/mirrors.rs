@@ -1,0 +1,249 @@
+//! An ordered list of mirrors with failover, and retries with backoff and jitter.
+//!
+//! A file is asked of the first mirror; a transient failure (server error, broken
+//! connection, timeout) is retried there a few times with growing, jittered pauses, and then
+//! the next mirror is asked. A copy the caller refuses (it fails verification) also moves on
+//! to the next mirror: a mirror that serves bad bytes must not stop a device that another
+//! mirror could serve.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::transport::{Body, FetchError, Transport};
+
+/// How often and how patiently one mirror is asked again after a transient failure.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per mirror, the first included.
+    pub attempts: u32,
+    /// Pause after the first failure; doubled after each further one.
+    pub base_delay: Duration,
+    /// Longest pause.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before attempt `attempt` (1 for the first retry): exponential, capped, and
+    /// with up to half of it random, so a fleet that failed together does not retry together.
+    fn delay(&self, attempt: u32) -> Duration {
+        let exponential = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_delay);
+        let mut random = [0u8; 4];
+        // Without randomness the pause is still correct, only less spread out.
+        let _ = getrandom::getrandom(&mut random);
+        let fraction = f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX);
+        exponential / 2 + exponential.mul_f64(fraction / 2.0)
+    }
+}
+
+/// What one attempt at a file ended with, as the caller of [`Mirrors::fetch_with`] sees it.
+#[derive(Debug)]
+pub enum Attempt {
+    /// Moving the bytes failed; transient failures are retried.
+    Fetch(FetchError),
+    /// The bytes arrived and were refused.
+    Refused(Error),
+}
+
+impl From<FetchError> for Attempt {
+    fn from(e: FetchError) -> Self {
+        Attempt::Fetch(e)
+    }
+}
+
+impl From<Error> for Attempt {
+    fn from(e: Error) -> Self {
+        Attempt::Refused(e)
+    }
+}
+
+/// Mirrors of one part of a repository (its metadata, or its targets), in order of preference.
+pub struct Mirrors {
+    mirrors: Vec<Box<dyn Transport>>,
+    retry: RetryPolicy,
+}
+
+impl Mirrors {
+    /// Mirrors asked in the order given.
+    pub fn new(mirrors: Vec<Box<dyn Transport>>, retry: RetryPolicy) -> Self {
+        Mirrors { mirrors, retry }
+    }
+
+    /// Fetches `path` whole, at most `limit` bytes, and offers it to `accept`.
+    pub fn fetch<T>(
+        &self,
+        what: &str,
+        path: &str,
+        limit: u64,
+        mut accept: impl FnMut(Vec<u8>) -> Result<T>,
+    ) -> Result<T> {
+        self.fetch_with(what, path, |body| {
+            let bytes = body.read_limited(limit)?;
+            Ok(accept(bytes)?)
+        })
+    }
+
+    /// Opens `path` on each mirror in turn and hands the open body to `attempt`, until one
+    /// attempt succeeds. Errors: `NotFound` if every mirror says the file does not exist;
+    /// the last refusal if a copy was refused; otherwise `Fetch` with every mirror's failure.
+    pub fn fetch_with<T>(
+        &self,
+        what: &str,
+        path: &str,
+        mut attempt: impl FnMut(Body) -> Result<T, Attempt>,
+    ) -> Result<T> {
+        let mut failures = Vec::new();
+        let mut refusal = None;
+        for mirror in &self.mirrors {
+            for n in 0..self.retry.attempts.max(1) {
+                if n > 0 {
+                    std::thread::sleep(self.retry.delay(n));
+                }
+                let result = mirror
+                    .open(path)
+                    .map_err(Attempt::Fetch)
+                    .and_then(&mut attempt);
+                match result {
+                    Ok(value) => return Ok(value),
+                    Err(Attempt::Refused(e)) => {
+                        refusal = Some(e);
+                        break;
+                    }
+                    Err(Attempt::Fetch(e)) => {
+                        let transient = e.is_transient();
+                        failures.push(format!("{}/{path}: {e}", mirror.base()));
+                        if !transient {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(e) = refusal {
+            return Err(e);
+        }
+        let all_missing = failures.len() == self.mirrors.len()
+            && failures.iter().all(|f| f.ends_with(": not found"));
+        if all_missing {
+            return Err(Error::NotFound { what: what.into() });
+        }
+        Err(Error::Fetch {
+            what: what.into(),
+            failures,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    struct Scripted {
+        answers: Vec<Result<&'static [u8], FetchError>>,
+        calls: Arc<AtomicU32>,
+    }
+
+    impl Transport for Scripted {
+        fn open(&self, _path: &str) -> Result<Body, FetchError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
+            let answer = self.answers[n.min(self.answers.len() - 1)].clone();
+            answer.map(|bytes| Body {
+                reader: Box::new(bytes),
+                announced_length: None,
+            })
+        }
+        fn base(&self) -> &str {
+            "scripted"
+        }
+    }
+
+    fn mirror(
+        answers: Vec<Result<&'static [u8], FetchError>>,
+    ) -> (Box<dyn Transport>, Arc<AtomicU32>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        let t = Scripted {
+            answers,
+            calls: calls.clone(),
+        };
+        (Box::new(t), calls)
+    }
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        }
+    }
+
+    #[test]
+    fn transient_errors_are_retried_then_next_mirror_serves() {
+        let (a, a_calls) = mirror(vec![Err(FetchError::Status(500))]);
+        let (b, b_calls) = mirror(vec![Ok(b"good")]);
+        let mirrors = Mirrors::new(vec![a, b], quick());
+        let got = mirrors.fetch("f", "f", 100, Ok).unwrap();
+        assert_eq!(got, b"good");
+        assert_eq!(a_calls.load(Ordering::SeqCst), 3);
+        assert_eq!(b_calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn not_found_is_not_retried_and_reported_as_such() {
+        let (a, a_calls) = mirror(vec![Err(FetchError::NotFound)]);
+        let (b, _) = mirror(vec![Err(FetchError::NotFound)]);
+        let mirrors = Mirrors::new(vec![a, b], quick());
+        let err = mirrors.fetch("2.root.json", "2.root.json", 100, Ok);
+        assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
+        assert_eq!(a_calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_refused_copy_moves_on_and_the_refusal_is_reported() {
+        let (a, _) = mirror(vec![Ok(b"bad")]);
+        let (b, _) = mirror(vec![Ok(b"good")]);
+        let mirrors = Mirrors::new(vec![a, b], quick());
+        let check = |bytes: Vec<u8>| {
+            if bytes == b"good" {
+                Ok(())
+            } else {
+                Err(Error::Order("refused"))
+            }
+        };
+        assert!(mirrors.fetch("f", "f", 100, check).is_ok());
+        let (c, _) = mirror(vec![Ok(b"bad")]);
+        let mirrors = Mirrors::new(vec![c], quick());
+        assert!(matches!(
+            mirrors.fetch("f", "f", 100, check),
+            Err(Error::Order("refused"))
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(300),
+        };
+        for _ in 0..20 {
+            let first = policy.delay(1);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let late = policy.delay(10);
+            assert!(late >= Duration::from_millis(150) && late <= Duration::from_millis(300));
+        }
+    }
+}
