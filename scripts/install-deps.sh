@@ -8,4 +8,4 @@ if ! pkg-config --exists openssl 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*'
+.venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*' 'cryptography>=42'

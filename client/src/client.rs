@@ -306,7 +306,7 @@ impl Client {
         }
         let remote = percent_encode(&self.target_path(target), true);
         let partial = dir.join(format!(
-            ".{}.partial",
+            ".%partial.{}",
             percent_encode(target.name.as_str(), false)
         ));
         let result = mirrors.fetch_with(what, &remote, |body| {

@@ -1,24 +1,81 @@
 """Serves a folder over HTTP on 127.0.0.1 on a free port, printing the port first.
 
-Used by the tests and the quick start; never binds any other address.
+Used by the tests, the quick start and the benchmarks; never binds any other address.
+Options make it misbehave the way a broken or hostile mirror does:
+
+  --log FILE        append the path of every request to FILE, one per line
+  --status CODE     answer every request with CODE and no body (a broken mirror)
+  --stall NAME      for files named NAME: announce the full length, send half, then stall
+  --endless NAME    for files named NAME: send bytes without end and no length, and log
+                    "sent N NAME" to the --log file when the client hangs up
 """
+import argparse
 import functools
 import http.server
+import os
 import sys
+import time
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
+class Handler(http.server.SimpleHTTPRequestHandler):
+    options = None
+
     def log_message(self, *args):
         pass
 
+    def _log(self, line):
+        if self.options.log:
+            with open(self.options.log, "a") as f:
+                f.write(line + "\n")
+
+    def do_GET(self):
+        self._log(self.path)
+        name = os.path.basename(self.path)
+        if self.options.status:
+            self.send_response(self.options.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if name in self.options.stall:
+            data = open(self.translate_path(self.path), "rb").read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            time.sleep(3600)
+            return
+        if name in self.options.endless:
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            sent, chunk = 0, b"{" * 65536
+            try:
+                while True:
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            except OSError:
+                pass
+            self._log(f"sent {sent} {name}")
+            return
+        super().do_GET()
+
 
 def main():
-    root = sys.argv[1]
-    handler = functools.partial(QuietHandler, directory=root)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root")
+    parser.add_argument("--log")
+    parser.add_argument("--status", type=int)
+    parser.add_argument("--stall", action="append", default=[])
+    parser.add_argument("--endless", action="append", default=[])
+    options = parser.parse_args()
+    Handler.options = options
+    handler = functools.partial(Handler, directory=options.root)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

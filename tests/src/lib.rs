@@ -309,9 +309,16 @@ pub struct StaticServer {
 impl StaticServer {
     /// Serves `dir` on a free port of 127.0.0.1.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with::<&str>(dir, &[])
+    }
+
+    /// Serves `dir` with options of `tests/python/serve.py` (`--log FILE`, `--status CODE`,
+    /// `--stall NAME`, `--endless NAME`).
+    pub fn start_with<S: AsRef<OsStr>>(dir: &Path, options: &[S]) -> Self {
         let mut child = Command::new("python3")
             .arg(workspace_root().join("tests/python/serve.py"))
             .arg(dir)
+            .args(options)
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
             .spawn()
@@ -343,4 +350,144 @@ impl Drop for StaticServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `command`, killing it and failing the test if it has not ended by `deadline`: a
+/// hang shows up as a failure, not as a test run that never ends.
+pub fn run_bounded(command: &mut Command, deadline: Duration) -> Run {
+    use std::io::Read;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Drained on threads so that a chatty child never blocks on a full pipe.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let end = Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let run = Run {
+        code: status.and_then(|s| s.code()),
+        stdout: stdout.join().expect("stdout thread"),
+        stderr: stderr.join().expect("stderr thread"),
+    };
+    assert!(
+        status.is_some(),
+        "{command:?} did not end within {deadline:?}: {run:#?}"
+    );
+    run
+}
+
+/// A device: a metadata folder and a target folder in one temporary folder, driven through
+/// the real `updater` binary.
+pub struct Device {
+    pub tmp: TempDir,
+    pub metadata_dir: PathBuf,
+    pub target_dir: PathBuf,
+}
+
+impl Default for Device {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Device {
+    /// A device with empty folders.
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let metadata_dir = tmp.path().join("metadata");
+        let target_dir = tmp.path().join("targets");
+        std::fs::create_dir(&metadata_dir).expect("mkdir");
+        std::fs::create_dir(&target_dir).expect("mkdir");
+        Device {
+            tmp,
+            metadata_dir,
+            target_dir,
+        }
+    }
+
+    /// A device that trusts `root`.
+    pub fn trusting(root: &Path) -> Self {
+        let device = Self::new();
+        device.updater(&["init".as_ref(), root.as_os_str()]).ok();
+        device
+    }
+
+    /// Runs `updater --metadata-dir M ARGS`, with a deadline of two minutes.
+    pub fn updater<S: AsRef<OsStr>>(&self, args: &[S]) -> Run {
+        run_bounded(
+            Command::new(bin("updater"))
+                .arg("--metadata-dir")
+                .arg(&self.metadata_dir)
+                .args(args),
+            Duration::from_secs(120),
+        )
+    }
+
+    /// `refresh` from the metadata mirrors `mirrors` (base URLs of served repositories).
+    pub fn refresh(&self, mirrors: &[&str]) -> Run {
+        let mut args: Vec<String> = Vec::new();
+        for m in mirrors {
+            args.extend(["--metadata-url".into(), format!("{m}/metadata")]);
+        }
+        args.push("refresh".into());
+        self.updater(&args)
+    }
+
+    /// `download` of `names` from the mirrors `mirrors` into the target folder.
+    pub fn download(&self, mirrors: &[&str], names: &[&str], extra: &[&str]) -> Run {
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        for m in mirrors {
+            args.extend(["--metadata-url".into(), format!("{m}/metadata")]);
+            args.extend(["--target-base-url".into(), format!("{m}/targets")]);
+        }
+        for n in names {
+            args.extend(["--target-name".into(), n.to_string()]);
+        }
+        args.extend([
+            "--target-dir".into(),
+            self.target_dir.display().to_string(),
+            "download".into(),
+        ]);
+        self.updater(&args)
+    }
+
+    /// Everything the device holds: both folders, every file and mode.
+    pub fn state(&self) -> BTreeMap<String, (u32, Vec<u8>)> {
+        tree_state(self.tmp.path())
+    }
+
+    /// The downloaded copy of target `name`.
+    pub fn target(&self, name: &str) -> Vec<u8> {
+        let file = updater::names::percent_encode(name, false);
+        std::fs::read(self.target_dir.join(file)).expect("downloaded target")
+    }
+}
+
+/// The request paths a `--log` server wrote, one per request.
+pub fn logged_requests(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
