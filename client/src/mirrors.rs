@@ -96,7 +96,7 @@ impl Mirrors {
     }
 
     /// Opens `path` on each mirror in turn and hands the open body to `attempt`, until one
-    /// attempt succeeds. Errors: `NotFound` if every mirror says the file does not exist;
+    /// attempt succeeds. Errors: `NotFound` if no mirror had it and one said it has not;
     /// the last refusal if a copy was refused; otherwise `Fetch` with every mirror's failure.
     pub fn fetch_with<T>(
         &self,
@@ -134,9 +134,9 @@ impl Mirrors {
         if let Some(e) = refusal {
             return Err(e);
         }
-        let all_missing = failures.len() == self.mirrors.len()
-            && failures.iter().all(|f| f.ends_with(": not found"));
-        if all_missing {
+        // A mirror that says "no such file" has answered; others may only have failed to
+        // answer. The root probe needs exactly this: no reachable mirror has a newer root.
+        if failures.iter().any(|f| f.ends_with(": not found")) {
             return Err(Error::NotFound { what: what.into() });
         }
         Err(Error::Fetch {

@@ -5,8 +5,8 @@ Options make it misbehave the way a broken or hostile mirror does:
 
   --log FILE        append the path of every request to FILE, one per line
   --status CODE     answer every request with CODE and no body (a broken mirror)
-  --stall NAME      for files named NAME: announce the full length, send half, then stall
-  --endless NAME    for files named NAME: send bytes without end and no length, and log
+  --stall NAME      for files whose names end in NAME: announce the full length, send half, then stall
+  --endless NAME    for files whose names end in NAME: send bytes without end and no length, and log
                     "sent N NAME" to the --log file when the client hangs up
 """
 import argparse
@@ -36,7 +36,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        if name in self.options.stall:
+        if any(name.endswith(s) for s in self.options.stall):
             data = open(self.translate_path(self.path), "rb").read()
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
@@ -45,7 +45,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(3600)
             return
-        if name in self.options.endless:
+        if any(name.endswith(s) for s in self.options.endless):
             self.send_response(200)
             self.send_header("Connection", "close")
             self.end_headers()
