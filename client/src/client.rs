@@ -5,14 +5,14 @@
 //! Every accepted file is written back to the metadata store under its unversioned name.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{check_digest, check_file};
+use crate::copy::{copy_and_hash, CopyError, Output, RingSha256, RingSha512};
 use crate::datetime::UtcTime;
 use crate::error::{Error, Result};
-use crate::hash::{DualHasher, STREAM_CHUNK};
 use crate::limits::{
     MAX_DELEGATIONS, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
     MAX_TIMESTAMP_BYTES,
@@ -310,33 +310,30 @@ impl Client {
             percent_encode(target.name.as_str(), false)
         ));
         let result = mirrors.fetch_with(what, &remote, |body| {
-            let mut file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
             let limit = target.info.length;
             if body.announced_length.is_some_and(|n| n > limit) {
                 return Err(Attempt::Fetch(FetchError::TooLarge { limit }));
             }
+            // A previous attempt's leftovers; the new copy starts empty.
+            let _ = fs::remove_file(&partial);
+            let mut output = Output::create(&partial).map_err(|e| Error::io(&partial, e))?;
+            // One byte more than listed is enough to know the file is too long.
             let mut reader = body.reader.take(limit.saturating_add(1));
-            let mut hasher = DualHasher::new();
-            let mut buf = vec![0u8; STREAM_CHUNK];
-            loop {
-                let n = match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Attempt::Fetch(e.into())),
-                };
-                hasher.update(&buf[..n]);
-                file.write_all(&buf[..n])
-                    .map_err(|e| Error::io(&partial, e))?;
-            }
-            let digest = hasher.finish();
-            check_digest(
-                what,
-                &digest,
-                Some(target.info.length),
-                Some(&target.info.hashes),
-            )?;
-            file.sync_all().map_err(|e| Error::io(&partial, e))?;
+            let digest = copy_and_hash::<RingSha512, RingSha256>(
+                &mut reader,
+                &mut output,
+                Some(limit),
+                &|_| {},
+            )
+            .map_err(|e| match e {
+                CopyError::Read(e) => Attempt::Fetch(e.into()),
+                CopyError::Write(e) => Attempt::Refused(Error::io(&partial, e)),
+            })?;
+            check_digest(what, &digest, Some(limit), Some(&target.info.hashes))?;
+            output
+                .into_file()
+                .sync_all()
+                .map_err(|e| Error::io(&partial, e))?;
             Ok(())
         });
         if let Err(e) = result {

@@ -7,6 +7,7 @@
 pub mod artifact;
 pub mod canonical;
 pub mod client;
+pub mod copy;
 pub mod datetime;
 pub mod error;
 pub mod fs;
