@@ -9,8 +9,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::artifact::{check_digest, check_file};
-use crate::copy::{copy_and_hash, CopyError, Output, RingSha256, RingSha512};
+use crate::artifact::TargetHash;
+use crate::copy::{copy_and_hash, CopyError, Output};
 use crate::datetime::UtcTime;
 use crate::error::{Error, Result};
 use crate::limits::{
@@ -301,7 +301,8 @@ impl Client {
     ) -> Result<(PathBuf, bool)> {
         let dest = Self::local_path(dir, &target.name);
         let what = target.name.as_str();
-        if dest.is_file() && check_file(what, &dest, &target.info).is_ok() {
+        let hash = TargetHash::for_target(what, &target.info)?;
+        if dest.is_file() && hash.check_file(what, &dest, &target.info).is_ok() {
             return Ok((dest, false));
         }
         let remote = percent_encode(&self.target_path(target), true);
@@ -319,9 +320,12 @@ impl Client {
             let mut output = Output::create(&partial).map_err(|e| Error::io(&partial, e))?;
             // One byte more than listed is enough to know the file is too long.
             let mut reader = body.reader.take(limit.saturating_add(1));
-            let digest = copy_and_hash::<RingSha512, RingSha256>(
+            // Receiving costs CPU here, so the hash gets a thread of its own.
+            let copied = copy_and_hash(
                 &mut reader,
                 &mut output,
+                (),
+                hash.hasher(),
                 Some(limit),
                 &|_| {},
             )
@@ -329,7 +333,7 @@ impl Client {
                 CopyError::Read(e) => Attempt::Fetch(e.into()),
                 CopyError::Write(e) => Attempt::Refused(Error::io(&partial, e)),
             })?;
-            check_digest(what, &digest, Some(limit), Some(&target.info.hashes))?;
+            hash.check(what, &target.info, copied.length, &copied.second)?;
             output
                 .into_file()
                 .sync_all()

@@ -19,57 +19,53 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use crate::hash::{FileDigest, Sha256, Sha512, STREAM_CHUNK};
+use crate::hash::STREAM_CHUNK;
 
-/// A running hash: ring's on devices, OpenSSL's in `repo` (faster SHA-512 on x86_64).
+/// A running hash. Which hashes run, and whose implementation, is the caller's choice:
+/// ring's on devices, OpenSSL's in `repo` (faster SHA-512 on x86_64); `()` hashes nothing.
 pub trait StreamHash: Send {
     /// The digest.
-    type Output;
+    type Output: Send;
     /// Feeds the next bytes.
     fn update(&mut self, bytes: &[u8]);
     /// The digest of everything fed.
     fn finish(self) -> Self::Output;
 }
 
-/// SHA-512 as ring computes it.
-pub struct RingSha512(ring::digest::Context);
-/// SHA-256 as ring computes it.
-pub struct RingSha256(ring::digest::Context);
+impl StreamHash for () {
+    type Output = ();
+    fn update(&mut self, _bytes: &[u8]) {}
+    fn finish(self) {}
+}
 
-impl Default for RingSha512 {
-    fn default() -> Self {
-        RingSha512(ring::digest::Context::new(&ring::digest::SHA512))
+/// A hash computed by ring.
+pub struct RingHash(ring::digest::Context);
+
+impl RingHash {
+    /// A hash with `algorithm` (e.g. `&ring::digest::SHA512`).
+    pub fn new(algorithm: &'static ring::digest::Algorithm) -> Self {
+        RingHash(ring::digest::Context::new(algorithm))
     }
 }
 
-impl Default for RingSha256 {
-    fn default() -> Self {
-        RingSha256(ring::digest::Context::new(&ring::digest::SHA256))
-    }
-}
-
-impl StreamHash for RingSha512 {
-    type Output = Sha512;
+impl StreamHash for RingHash {
+    type Output = Vec<u8>;
     fn update(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
-    fn finish(self) -> Sha512 {
-        let mut out = [0u8; 64];
-        out.copy_from_slice(self.0.finish().as_ref());
-        Sha512(out)
+    fn finish(self) -> Vec<u8> {
+        self.0.finish().as_ref().to_vec()
     }
 }
 
-impl StreamHash for RingSha256 {
-    type Output = Sha256;
-    fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-    fn finish(self) -> Sha256 {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(self.0.finish().as_ref());
-        Sha256(out)
-    }
+/// What a copy produced: its length and the two digests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied<F, S> {
+    pub length: u64,
+    /// The digest computed on the reading thread.
+    pub first: F,
+    /// The digest computed on the middle thread.
+    pub second: S,
 }
 
 /// Which side of a copy failed: reading the input (for a download, the network: worth a
@@ -197,31 +193,30 @@ fn stopped() -> std::io::Error {
     std::io::Error::other("copy pipeline stopped")
 }
 
-/// Copies all of `input` into `output`; returns the digests and length of the bytes
-/// copied. `expected_len` (if known) picks the one-thread path for small streams;
-/// `progress` is told of every chunk's length as it is read.
-pub fn copy_and_hash<A, B>(
+/// Copies all of `input` into `output`, feeding every byte to `first` (on the reading
+/// thread) and `second` (on a thread of its own); returns the length and both digests.
+/// Put the costlier hash second when reading costs CPU too (a network stream), first when
+/// it does not (a local file). `expected_len` (if known) picks the one-thread path for
+/// small streams; `progress` is told of every chunk's length as it is read.
+pub fn copy_and_hash<F: StreamHash, S: StreamHash>(
     input: &mut (dyn Read + Send),
     output: &mut Output,
+    mut first: F,
+    second: S,
     expected_len: Option<u64>,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<FileDigest, CopyError>
-where
-    A: StreamHash<Output = Sha512> + Default,
-    B: StreamHash<Output = Sha256> + Default,
-{
+) -> Result<Copied<F::Output, S::Output>, CopyError> {
     if expected_len.is_some_and(|n| n <= SMALL_STREAM) {
-        return copy_serial::<A, B>(input, output, progress);
+        return copy_serial(input, output, first, second, progress);
     }
-    let (to_sha256, sha256_in) = sync_channel::<Chunk>(BUFFERS);
+    let (to_second, second_in) = sync_channel::<Chunk>(BUFFERS);
     let (to_writer, writer_in) = sync_channel::<Chunk>(BUFFERS);
     let (to_reader, reader_in) = sync_channel::<Chunk>(BUFFERS);
 
     std::thread::scope(|scope| {
-        let sha256_thread = scope.spawn(move || sha256_stage::<B>(sha256_in, to_writer));
-        let writer_thread = scope.spawn(|| write_stage(output, writer_in, to_reader));
+        let second_thread = scope.spawn(move || hash_stage(second, second_in, to_writer));
+        let writer_thread = scope.spawn(move || write_stage(output, writer_in, to_reader));
 
-        let mut sha512 = A::default();
         let mut length = 0u64;
         let read = (|| -> std::io::Result<()> {
             let mut fresh = BUFFERS;
@@ -236,18 +231,18 @@ where
                 if chunk.len == 0 {
                     return Ok(());
                 }
-                sha512.update(chunk.data());
+                first.update(chunk.data());
                 length += chunk.len as u64;
                 progress(chunk.len as u64);
                 let last = chunk.len < STREAM_CHUNK;
-                to_sha256.send(chunk).map_err(|_| stopped())?;
+                to_second.send(chunk).map_err(|_| stopped())?;
                 if last {
                     return Ok(());
                 }
             }
         })();
-        drop(to_sha256);
-        let sha256 = sha256_thread
+        drop(to_second);
+        let second = second_thread
             .join()
             .map_err(|_| CopyError::Write(stopped()))?;
         let written = writer_thread
@@ -261,31 +256,28 @@ where
                 "copy is shorter than what was read",
             )));
         }
-        Ok(FileDigest {
+        Ok(Copied {
             length,
-            sha512: sha512.finish(),
-            sha256,
+            first: first.finish(),
+            second,
         })
     })
 }
 
 /// The same copy on one thread: read, hash both ways, write, chunk by chunk.
-fn copy_serial<A, B>(
+fn copy_serial<F: StreamHash, S: StreamHash>(
     input: &mut (dyn Read + Send),
     output: &mut Output,
+    mut first: F,
+    mut second: S,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<FileDigest, CopyError>
-where
-    A: StreamHash<Output = Sha512> + Default,
-    B: StreamHash<Output = Sha256> + Default,
-{
-    let (mut sha512, mut sha256) = (A::default(), B::default());
+) -> Result<Copied<F::Output, S::Output>, CopyError> {
     let mut chunk = Chunk::new();
     let mut length = 0u64;
     loop {
         chunk.len = read_full(input, chunk.space()).map_err(CopyError::Read)?;
-        sha512.update(chunk.data());
-        sha256.update(chunk.data());
+        first.update(chunk.data());
+        second.update(chunk.data());
         length += chunk.len as u64;
         progress(chunk.len as u64);
         if output.write_chunk(&mut chunk).map_err(CopyError::Write)? {
@@ -295,26 +287,26 @@ where
             break;
         }
     }
-    Ok(FileDigest {
+    Ok(Copied {
         length,
-        sha512: sha512.finish(),
-        sha256: sha256.finish(),
+        first: first.finish(),
+        second: second.finish(),
     })
 }
 
-fn sha256_stage<B: StreamHash<Output = Sha256> + Default>(
+fn hash_stage<S: StreamHash>(
+    mut hash: S,
     input: Receiver<Chunk>,
     next: SyncSender<Chunk>,
-) -> Sha256 {
-    let mut ctx = B::default();
+) -> S::Output {
     for chunk in input {
-        ctx.update(chunk.data());
+        hash.update(chunk.data());
         if next.send(chunk).is_err() {
             // The writer failed; hash nothing more, the error surfaces there.
             break;
         }
     }
-    ctx.finish()
+    hash.finish()
 }
 
 /// Writes every chunk in order; returns the number of bytes of data written.
@@ -360,14 +352,19 @@ mod tests {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
         let dst = dir.path().join("dst");
         let mut output = Output::create(&dst).unwrap();
-        let digest = copy_and_hash::<RingSha512, RingSha256>(
+        let copied = copy_and_hash(
             &mut &data[..],
             &mut output,
+            RingHash::new(&ring::digest::SHA512),
+            RingHash::new(&ring::digest::SHA256),
             announced,
             &|_| {},
         )
         .unwrap();
-        assert_eq!(digest, crate::hash::digest_reader(&data[..]).unwrap());
+        let expected = crate::hash::digest_reader(&data[..]).unwrap();
+        assert_eq!(copied.length, expected.length);
+        assert_eq!(copied.first, expected.sha512.0);
+        assert_eq!(copied.second, expected.sha256.0);
         assert_eq!(std::fs::read(&dst).unwrap(), data, "copy of {len} bytes");
     }
 
@@ -397,7 +394,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let mut output = Output::create(&dir.path().join("dst")).unwrap();
-        let err = copy_and_hash::<RingSha512, RingSha256>(&mut Broken, &mut output, None, &|_| {});
+        let err = copy_and_hash(&mut Broken, &mut output, (), (), None, &|_| {});
         assert!(matches!(err, Err(CopyError::Read(_))), "{err:?}");
     }
 }

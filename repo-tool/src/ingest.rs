@@ -51,13 +51,21 @@ pub fn copy_and_hash(
     let mut input = File::open(source)?;
     let length = input.metadata()?.len();
     let mut output = Output::create(dest)?;
-    let digest = updater::copy::copy_and_hash::<OpensslSha512, OpensslSha256>(
+    // Reading a local file costs little CPU: the costlier SHA-512 runs on the reading
+    // thread, SHA-256 on the next.
+    let copied = updater::copy::copy_and_hash(
         &mut input,
         &mut output,
+        OpensslSha512::default(),
+        OpensslSha256::default(),
         Some(length),
         &|n| progress.advance(n),
     )?;
-    Ok(digest)
+    Ok(FileDigest {
+        length: copied.length,
+        sha512: copied.first,
+        sha256: copied.second,
+    })
 }
 
 #[cfg(test)]
