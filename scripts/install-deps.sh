@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond the Rust toolchain, on a fresh Debian
-# machine: OpenSSL's libcrypto headers (repo hashes with libcrypto) and python-tuf 7 in a
-# local virtual environment, .venv/. Used by the quick start and the test command.
+# machine: OpenSSL's libcrypto headers (repo hashes with libcrypto) and command, and
+# python-tuf 7 with cryptography (for ECDSA and RSA keys) in a local virtual environment, .venv/. Used by the quick start and the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! pkg-config --exists openssl 2>/dev/null; then
-  apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config
+if ! pkg-config --exists openssl 2>/dev/null || ! command -v openssl >/dev/null; then
+  # libcrypto headers for `repo`; the openssl command makes test certificates.
+  apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config openssl
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*' 'cryptography>=42'

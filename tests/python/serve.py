@@ -8,11 +8,13 @@ Options make it misbehave the way a broken or hostile mirror does:
   --stall NAME      for files whose names end in NAME: announce the full length, send half, then stall
   --endless NAME    for files whose names end in NAME: send bytes without end and no length, and log
                     "sent N NAME" to the --log file when the client hangs up
+  --tls CERT KEY    serve HTTPS with this certificate chain and key (PEM files)
 """
 import argparse
 import functools
 import http.server
 import os
+import ssl
 import sys
 import time
 
@@ -68,11 +70,16 @@ def main():
     parser.add_argument("--status", type=int)
     parser.add_argument("--stall", action="append", default=[])
     parser.add_argument("--endless", action="append", default=[])
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     options = parser.parse_args()
     Handler.options = options
     handler = functools.partial(Handler, directory=options.root)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    if options.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*options.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
