@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond the Rust toolchain, on a fresh Debian
 # machine: OpenSSL's libcrypto headers (repo hashes with libcrypto) and command, and
-# python-tuf 7 with cryptography (for ECDSA and RSA keys) in a local virtual environment, .venv/. Used by the quick start and the test command.
+# python-tuf 7 with cryptography (for ECDSA and RSA keys) in a local virtual environment,
+# .venv/. Used by the quick start and the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! pkg-config --exists openssl 2>/dev/null || ! command -v openssl >/dev/null; then

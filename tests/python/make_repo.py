@@ -1,6 +1,6 @@
 """Builds a TUF repository with python-tuf's Metadata API, with no code of this project.
 
-usage: make_repo.py OUT [--hostile-names]
+usage: make_repo.py OUT [--hostile-names | --fast-forward]
 
 Writes OUT/initial_root.json (root version 1, what a device ships with) and the served
 repository in OUT/metadata and OUT/targets, with consistent snapshots:
@@ -12,6 +12,11 @@ repository in OUT/metadata and OUT/targets, with consistent snapshots:
 With --hostile-names, targets also delegates to roles whose names look like paths
 ("../../outside", "/tmp/abs-role", "sub/dir"), listing targets with odd names, and one role
 ("escape") that lists "../escape.txt".
+With --fast-forward, OUT's timestamp is version 1000 (as if an attacker holding the
+timestamp key had pushed devices ahead), and two successors are written beside OUT:
+OUT.recovered, where root version 3 replaces the timestamp key and timestamp version 2 is
+signed by the new key (recovery as TUF prescribes), and OUT.replayed, with timestamp version
+2 signed by the old key and no root change (a rollback, to be refused).
 Prints one JSON object: target name -> hex SHA-256 of its content.
 """
 import hashlib
@@ -40,6 +45,7 @@ EXPIRES = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
 def main():
     out = sys.argv[1]
     hostile = "--hostile-names" in sys.argv[2:]
+    fast_forward = "--fast-forward" in sys.argv[2:]
     metadata_dir = os.path.join(out, "metadata")
     targets_dir = os.path.join(out, "targets")
     os.makedirs(metadata_dir)
@@ -133,8 +139,35 @@ def main():
     timestamp.signed.snapshot_meta = MetaFile(
         version=1, length=len(snap_bytes), hashes={"sha256": hashlib.sha256(snap_bytes).hexdigest()}
     )
+    if fast_forward:
+        timestamp.signed.version = 1000
     timestamp.sign(timestamp_key)
     write(timestamp, "timestamp.json")
+
+    if fast_forward:
+        import shutil
+
+        for suffix in ("recovered", "replayed"):
+            shutil.copytree(out, f"{out}.{suffix}")
+        # Recovered: root 3 replaces the timestamp key; timestamp starts again at 2.
+        metadata_dir = os.path.join(f"{out}.recovered", "metadata")
+        new_timestamp_key = CryptoSigner.generate_ed25519()
+        root.signed.version = 3
+        root.signed.revoke_key(timestamp_key.public_key.keyid, "timestamp")
+        root.signed.add_key(new_timestamp_key.public_key, "timestamp")
+        root.signatures.clear()
+        root.sign(root_a, append=True)
+        root.sign(root_b, append=True)
+        write(root, "3.root.json")
+        timestamp.signed.version = 2
+        timestamp.signatures.clear()
+        timestamp.sign(new_timestamp_key)
+        write(timestamp, "timestamp.json")
+        # Replayed: the same timestamp version 2, signed by the old key, root unchanged.
+        metadata_dir = os.path.join(f"{out}.replayed", "metadata")
+        timestamp.signatures.clear()
+        timestamp.sign(timestamp_key)
+        write(timestamp, "timestamp.json")
     print(json.dumps(contents))
 
 

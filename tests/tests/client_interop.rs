@@ -152,3 +152,39 @@ fn hostile_names_never_place_a_file_outside_the_device_folders() {
     assert!(!tmp.path().join("outside.json").exists());
     assert!(!tmp.path().join("escape.txt").exists());
 }
+
+#[test]
+fn fast_forward_recovery_follows_a_timestamp_key_rotation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    python_tuf_repository(&repo, &["--fast-forward"]);
+    let ahead = StaticServer::start(&repo);
+    let timestamp_version = |device: &Device| -> Value {
+        let bytes = std::fs::read(device.metadata_dir.join("timestamp.json")).unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()["signed"]["version"].clone()
+    };
+
+    // Devices pushed to timestamp version 1000 by whoever held the old timestamp key.
+    let recovering = Device::trusting(&repo.join("initial_root.json"));
+    recovering.refresh(&[&ahead.url()]).ok();
+    assert_eq!(timestamp_version(&recovering), 1000);
+    let replayed = Device::trusting(&repo.join("initial_root.json"));
+    replayed.refresh(&[&ahead.url()]).ok();
+
+    // Without a new timestamp key, version 2 is a rollback.
+    let old_key = StaticServer::start(&tmp.path().join("repo.replayed"));
+    replayed.refresh(&[&old_key.url()]).fails_with(
+        1,
+        "timestamp: version 2 is older than the trusted version 1000",
+    );
+
+    // Root 3 replaces the timestamp key: the device drops what the old key signed and
+    // accepts version 2 from the new one.
+    let recovered = StaticServer::start(&tmp.path().join("repo.recovered"));
+    recovering.refresh(&[&recovered.url()]).ok();
+    assert_eq!(timestamp_version(&recovering), 2);
+    let root: Value =
+        serde_json::from_slice(&std::fs::read(recovering.metadata_dir.join("root.json")).unwrap())
+            .unwrap();
+    assert_eq!(root["signed"]["version"], 3);
+}
