@@ -13,6 +13,16 @@ impl Period {
         self.0
     }
 
+    /// A period of `hours` hours.
+    pub fn hours(hours: i64) -> Self {
+        Period(hours * 3_600)
+    }
+
+    /// A period of `minutes` minutes.
+    pub fn minutes(minutes: i64) -> Self {
+        Period(minutes * 60)
+    }
+
     /// A period of `days` days.
     pub fn days(days: i64) -> Self {
         Period(days * 86_400)

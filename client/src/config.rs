@@ -1,0 +1,182 @@
+//! The device's configuration file (TOML): who it is, what it runs, where it looks.
+//!
+//! ```toml
+//! [device]
+//! id = "auto"                  # or an explicit id; "auto": the primary interface's MAC,
+//!                              # else /etc/machine-id
+//! platform = "armv7"
+//! channel = "stable"
+//! groups = ["lab"]
+//!
+//! [repository]
+//! metadata = ["https://updates.example.com/metadata", "/mnt/usb/repo/metadata"]
+//! targets = ["https://updates.example.com/targets", "/mnt/usb/repo/targets"]
+//! ca_file = "/etc/updater/intranet-ca.pem"    # optional
+//!
+//! [paths]
+//! metadata = "/var/lib/updater/metadata"
+//! downloads = "/var/lib/updater/downloads"
+//! install = "/opt/app"        # holds releases/<release>/ and the `current` link
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::policy::Release;
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub device: DeviceConfig,
+    pub repository: RepositoryConfig,
+    pub paths: PathsConfig,
+}
+
+/// `[device]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    #[serde(default = "auto")]
+    pub id: String,
+    pub platform: String,
+    pub channel: String,
+    #[serde(default)]
+    pub groups: BTreeSet<String>,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+/// `[repository]`: mirrors in order of preference.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    pub metadata: Vec<String>,
+    pub targets: Vec<String>,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[paths]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    pub metadata: PathBuf,
+    pub downloads: PathBuf,
+    pub install: PathBuf,
+}
+
+/// Largest configuration file read.
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let bytes = crate::fs::read_bounded(path, MAX_CONFIG_BYTES).map_err(|e| e.to_string())?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| format!("{}: not UTF-8: {e}", path.display()))?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if config.repository.metadata.is_empty() || config.repository.targets.is_empty() {
+            return Err(format!(
+                "{}: [repository] needs at least one metadata and one targets mirror",
+                path.display()
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The device id: as configured (lower-cased), or found on this machine for "auto".
+    pub fn device_id(&self) -> Result<String, String> {
+        let id = self.device.id.trim();
+        if id.is_empty() {
+            return Err("[device] id is empty".into());
+        }
+        if id != "auto" {
+            return Ok(id.to_ascii_lowercase());
+        }
+        primary_mac(Path::new("/sys/class/net"))
+            .or_else(|| machine_id(Path::new("/etc/machine-id")))
+            .ok_or_else(|| {
+                "[device] id = \"auto\" found no network interface MAC and no /etc/machine-id; set an id"
+                    .into()
+            })
+    }
+
+    /// The release the device runs: the folder `install/current` points to, if any.
+    pub fn running_release(&self) -> Result<Option<Release>, String> {
+        let link = self.paths.install.join("current");
+        match std::fs::read_link(&link) {
+            Ok(target) => {
+                let name = target
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .ok_or_else(|| format!("{} points nowhere usable", link.display()))?;
+                Release::new(name).map(Some)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", link.display())),
+        }
+    }
+}
+
+/// The MAC of the first interface (by name) that is not loopback and has a non-zero address.
+fn primary_mac(net: &Path) -> Option<String> {
+    let mut names: Vec<_> = std::fs::read_dir(net)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    names.sort();
+    names.into_iter().find_map(|name| {
+        if name == "lo" {
+            return None;
+        }
+        let mac = std::fs::read_to_string(net.join(&name).join("address")).ok()?;
+        let mac = mac.trim().to_ascii_lowercase();
+        let valid = mac.len() == 17 && mac != "00:00:00:00:00:00";
+        valid.then_some(mac)
+    })
+}
+
+fn machine_id(path: &Path) -> Option<String> {
+    let id = std::fs::read_to_string(path).ok()?;
+    let id = id.trim().to_ascii_lowercase();
+    (!id.is_empty()).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_of_the_first_real_interface() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, mac) in [
+            ("lo", "00:00:00:00:00:00"),
+            ("eth0", "AA:BB:CC:DD:EE:FF"),
+            ("wlan0", "11:22:33:44:55:66"),
+        ] {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+            std::fs::write(dir.path().join(name).join("address"), format!("{mac}\n")).unwrap();
+        }
+        assert_eq!(
+            primary_mac(dir.path()).as_deref(),
+            Some("aa:bb:cc:dd:ee:ff")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("updater.toml");
+        let good = "[device]\nid = \"X1\"\nplatform = \"armv7\"\nchannel = \"stable\"\n[repository]\nmetadata = [\"m\"]\ntargets = [\"t\"]\n[paths]\nmetadata = \"a\"\ndownloads = \"b\"\ninstall = \"c\"\n";
+        std::fs::write(&path, good).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.device_id().unwrap(), "x1");
+        std::fs::write(&path, good.replace("channel", "chanel")).unwrap();
+        assert!(Config::load(&path).unwrap_err().contains("chanel"));
+    }
+}

@@ -1,0 +1,847 @@
+//! `policy.xml`: the signed rollout policy, parsed strictly.
+//!
+//! A typo must not silently weaken a policy, so anything this parser does not know is an
+//! error that names its line: unknown elements and attributes, elements in the wrong place,
+//! text, CDATA, processing instructions, DTDs (which is where entity bombs and external
+//! entities live), unknown entities, invalid UTF-8, oversized input. The schema is at most
+//! four elements deep, so deep nesting fails at its first unexpected element.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use crate::datetime::UtcTime;
+use crate::period::Period;
+
+/// Largest `policy.xml` accepted, by `repo` and by devices.
+pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+
+/// Basis points in 100 percent: percents have at most two decimals.
+pub const FULL_SHARE: u32 = 10_000;
+
+/// A release as named in target paths (`releases/<release>/...`) and in the policy.
+/// Ordered as versions: dot- or dash-separated parts, numeric parts by value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Release(String);
+
+impl Release {
+    /// Checks `name`: one non-empty path segment of letters, digits and `._-+~`.
+    pub fn new(name: &str) -> Result<Self, String> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name != "."
+            && name != ".."
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-+~".contains(&b));
+        if ok {
+            Ok(Release(name.to_owned()))
+        } else {
+            Err(format!(
+                "{name:?} is not a release name (letters, digits and ._-+~, at most 64)"
+            ))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Ord for Release {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let parts = |s: &str| -> Vec<(u64, String)> {
+            s.split(['.', '-'])
+                .map(|p| match p.parse::<u64>() {
+                    Ok(n) => (n, String::new()),
+                    // Non-numeric parts sort after numeric ones, then by text.
+                    Err(_) => (u64::MAX, p.to_owned()),
+                })
+                .collect()
+        };
+        parts(&self.0)
+            .cmp(&parts(&other.0))
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for Release {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The parsed policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// How often devices check, and the random spread added to each wait.
+    pub check_every: Period,
+    pub check_jitter: Option<Period>,
+    /// When installs may happen (UTC); `None`: any time.
+    pub window: Option<Window>,
+    /// Channels by name.
+    pub channels: BTreeMap<String, Channel>,
+}
+
+/// Days and hours (UTC) in which devices may install.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Monday first.
+    pub days: [bool; 7],
+    /// Minutes after midnight; `to < from` means the window crosses midnight.
+    pub from: u32,
+    pub to: u32,
+}
+
+/// One channel: what its devices should run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    pub name: String,
+    pub target: Option<Target>,
+    /// Stepping stones: a device running a release below `below` goes to `release` first.
+    pub vias: Vec<Via>,
+    /// Releases never to install, and to leave at once.
+    pub revoked: BTreeSet<Release>,
+    /// No new installs, except to leave a revoked release.
+    pub halt: bool,
+}
+
+/// The release a channel moves to, and its rollout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub release: Release,
+    /// Devices running a newer release move back to this one only if true.
+    pub downgrade: bool,
+    pub early_devices: BTreeSet<String>,
+    pub early_groups: BTreeSet<String>,
+    /// In strictly increasing time, shares never decreasing; at least one.
+    pub waves: Vec<Wave>,
+}
+
+/// From `start`, `share` basis points of the fleet are eligible (ramping linearly to the
+/// next wave's share).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wave {
+    pub start: UtcTime,
+    pub share: u32,
+}
+
+/// A stepping stone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Via {
+    pub release: Release,
+    pub below: Release,
+}
+
+/// Why a policy was refused, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    /// 1-based line, 0 when the whole file is at fault.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "policy.xml: {}", self.message)
+        } else {
+            write!(f, "policy.xml line {}: {}", self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// Where each element may appear, and which attributes it takes (required ones marked by
+/// a leading `!`).
+fn schema(element: &str) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match element {
+        "policy" => ("", &[]),
+        "check" => ("policy", &["!every", "jitter"]),
+        "window" => ("policy", &["days", "!from", "!to"]),
+        "channel" => ("policy", &["!name"]),
+        "target" => ("channel", &["!release", "downgrade"]),
+        "via" => ("channel", &["!release", "!below"]),
+        "revoked" => ("channel", &["!release"]),
+        "halt" => ("channel", &[]),
+        "early" => ("target", &["device", "group"]),
+        "wave" => ("target", &["!start", "!percent"]),
+        _ => return None,
+    })
+}
+
+/// Parses and checks a policy.
+pub fn parse(bytes: &[u8]) -> Result<Policy, PolicyError> {
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
+        return Err(PolicyError {
+            line: 0,
+            message: format!(
+                "{} bytes is larger than the limit of {MAX_POLICY_BYTES} bytes",
+                bytes.len()
+            ),
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| PolicyError {
+        line: line_of(bytes, e.valid_up_to()),
+        message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+    })?;
+    Parser::new(text).run()
+}
+
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    let end = offset.min(bytes.len());
+    1 + bytes[..end].iter().filter(|&&b| b == b'\n').count()
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    reader: Reader<&'a [u8]>,
+    /// Open elements, outermost first.
+    open: Vec<&'static str>,
+    check: Option<(Period, Option<Period>)>,
+    window: Option<Window>,
+    channels: BTreeMap<String, Channel>,
+    /// The channel being read: every element below <channel> belongs to it.
+    last_channel: Option<String>,
+    seen_root: bool,
+}
+
+type Attrs = BTreeMap<&'static str, String>;
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut reader = Reader::from_str(text);
+        reader.config_mut().trim_text(true);
+        Parser {
+            text,
+            reader,
+            open: Vec::new(),
+            check: None,
+            window: None,
+            channels: BTreeMap::new(),
+            last_channel: None,
+            seen_root: false,
+        }
+    }
+
+    fn error_at(&self, offset: usize, message: impl Into<String>) -> PolicyError {
+        PolicyError {
+            line: line_of(self.text.as_bytes(), offset),
+            message: message.into(),
+        }
+    }
+
+    /// An error on the element or event just read.
+    fn error(&self, message: impl Into<String>) -> PolicyError {
+        let end = usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX);
+        self.error_at(end.saturating_sub(1), message)
+    }
+
+    fn run(mut self) -> Result<Policy, PolicyError> {
+        loop {
+            let before = usize::try_from(self.reader.buffer_position()).unwrap_or(0);
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
+                Err(e) => {
+                    let at = usize::try_from(self.reader.error_position()).unwrap_or(0);
+                    return Err(self.error_at(at, format!("malformed XML: {e}")));
+                }
+            };
+            match event {
+                Event::Decl(_) if !self.seen_root && self.open.is_empty() => {}
+                Event::Comment(_) => {}
+                Event::DocType(_) => {
+                    return Err(self.error("a DTD is not allowed (no entities, no external files)"))
+                }
+                Event::PI(_) | Event::Decl(_) => {
+                    return Err(self.error("processing instructions are not allowed"))
+                }
+                Event::CData(_) => return Err(self.error("CDATA is not allowed")),
+                Event::Text(t) => {
+                    let raw = String::from_utf8_lossy(&t).trim().to_owned();
+                    if !raw.is_empty() {
+                        let shown: String = raw.chars().take(40).collect();
+                        // Report the line where the text starts, not where it ends.
+                        let rest = self.text.get(before..).unwrap_or_default();
+                        let start = before + (rest.len() - rest.trim_start().len());
+                        return Err(self.error_at(start, format!("unexpected text {shown:?}")));
+                    }
+                }
+                Event::Start(e) => {
+                    let name = self.element(&e)?;
+                    self.open.push(name);
+                }
+                Event::Empty(e) => {
+                    self.element(&e)?;
+                }
+                Event::End(_) => {
+                    self.open.pop();
+                }
+                Event::Eof => break,
+            }
+        }
+        if !self.seen_root {
+            return Err(PolicyError {
+                line: 0,
+                message: "no <policy> element".into(),
+            });
+        }
+        self.finish()
+    }
+
+    /// Checks one element's place and attributes, and records what it says.
+    fn element(&mut self, e: &BytesStart) -> Result<&'static str, PolicyError> {
+        let raw_name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+        let parent = self.open.last().copied().unwrap_or("");
+        let Some((expected_parent, allowed)) = schema(&raw_name) else {
+            return Err(self.error(format!("unknown element <{raw_name}>")));
+        };
+        if expected_parent != parent {
+            let place = if parent.is_empty() {
+                "at the top".to_owned()
+            } else {
+                format!("inside <{parent}>")
+            };
+            return Err(self.error(format!("<{raw_name}> is not allowed {place}")));
+        }
+        if raw_name == "policy" {
+            if self.seen_root {
+                return Err(self.error("a second <policy> element"));
+            }
+            self.seen_root = true;
+        }
+        let name = schema_name(&raw_name);
+        let attrs = self.attributes(e, name, allowed)?;
+        self.record(name, attrs)?;
+        Ok(name)
+    }
+
+    fn attributes(
+        &self,
+        e: &BytesStart,
+        element: &str,
+        allowed: &[&'static str],
+    ) -> Result<Attrs, PolicyError> {
+        let mut attrs = Attrs::new();
+        for attr in e.attributes() {
+            let attr = attr.map_err(|err| self.error(format!("<{element}>: {err}")))?;
+            let key = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
+            let Some(known) = allowed
+                .iter()
+                .map(|a| a.trim_start_matches('!'))
+                .find(|a| *a == key)
+            else {
+                return Err(self.error(format!("<{element}> has no attribute {key:?}")));
+            };
+            let value = attr
+                .unescape_value()
+                .map_err(|err| self.error(format!("<{element} {key}>: {err}")))?;
+            attrs.insert(known, value.into_owned());
+        }
+        for required in allowed.iter().filter_map(|a| a.strip_prefix('!')) {
+            if !attrs.contains_key(required) {
+                return Err(self.error(format!("<{element}> needs the attribute {required:?}")));
+            }
+        }
+        Ok(attrs)
+    }
+
+    fn record(&mut self, element: &'static str, attrs: Attrs) -> Result<(), PolicyError> {
+        let get = |k: &str| attrs.get(k).map(String::as_str).unwrap_or_default();
+        match element {
+            "check" => {
+                if self.check.is_some() {
+                    return Err(self.error("a second <check>"));
+                }
+                let every = get("every").parse::<Period>().map_err(|e| self.error(e))?;
+                let jitter = match attrs.get("jitter") {
+                    Some(j) => Some(j.parse::<Period>().map_err(|e| self.error(e))?),
+                    None => None,
+                };
+                self.check = Some((every, jitter));
+            }
+            "window" => {
+                if self.window.is_some() {
+                    return Err(self.error("a second <window>"));
+                }
+                let days = parse_days(attrs.get("days").map_or("mon-sun", String::as_str))
+                    .map_err(|e| self.error(e))?;
+                let from = parse_clock(get("from")).map_err(|e| self.error(e))?;
+                let to = parse_clock(get("to")).map_err(|e| self.error(e))?;
+                if from == to {
+                    return Err(self.error("<window> from and to are the same time"));
+                }
+                self.window = Some(Window { days, from, to });
+            }
+            "channel" => {
+                let name = get("name").to_owned();
+                if name.is_empty() {
+                    return Err(self.error("<channel> name is empty"));
+                }
+                if self.channels.contains_key(&name) {
+                    return Err(self.error(format!("channel {name:?} is defined twice")));
+                }
+                self.last_channel = Some(name.clone());
+                self.channels.insert(
+                    name.clone(),
+                    Channel {
+                        name,
+                        target: None,
+                        vias: Vec::new(),
+                        revoked: BTreeSet::new(),
+                        halt: false,
+                    },
+                );
+            }
+            "target" => {
+                let release = self.release(get("release"))?;
+                let downgrade = match attrs.get("downgrade").map(String::as_str) {
+                    None | Some("false") => false,
+                    Some("true") => true,
+                    Some(other) => {
+                        return Err(self.error(format!(
+                            "<target downgrade> must be true or false, not {other:?}"
+                        )))
+                    }
+                };
+                let err = self.error("a channel has one <target>; this is a second");
+                let channel = self.current_channel()?;
+                if channel.target.is_some() {
+                    return Err(err);
+                }
+                channel.target = Some(Target {
+                    release,
+                    downgrade,
+                    early_devices: BTreeSet::new(),
+                    early_groups: BTreeSet::new(),
+                    waves: Vec::new(),
+                });
+            }
+            "via" => {
+                let via = Via {
+                    release: self.release(get("release"))?,
+                    below: self.release(get("below"))?,
+                };
+                if via.release > via.below {
+                    return Err(self.error(format!(
+                        "<via release=\"{}\"> is above its below=\"{}\"",
+                        via.release, via.below
+                    )));
+                }
+                self.current_channel()?.vias.push(via);
+            }
+            "revoked" => {
+                let release = self.release(get("release"))?;
+                self.current_channel()?.revoked.insert(release);
+            }
+            "halt" => {
+                let err = self.error("a second <halt>");
+                let channel = self.current_channel()?;
+                if channel.halt {
+                    return Err(err);
+                }
+                channel.halt = true;
+            }
+            "early" => {
+                let (device, group) = (attrs.get("device"), attrs.get("group"));
+                let err =
+                    self.error("<early> takes exactly one non-empty attribute: device or group");
+                let target = self.current_target()?;
+                match (device, group) {
+                    (Some(d), None) if !d.is_empty() => {
+                        target.early_devices.insert(d.to_ascii_lowercase());
+                    }
+                    (None, Some(g)) if !g.is_empty() => {
+                        target.early_groups.insert(g.clone());
+                    }
+                    _ => return Err(err),
+                }
+            }
+            "wave" => {
+                let start = UtcTime::parse(get("start")).map_err(|e| self.error(e))?;
+                let share = parse_percent(get("percent")).map_err(|e| self.error(e))?;
+                let last = self.current_target()?.waves.last().copied();
+                if let Some(last) = last {
+                    if start <= last.start {
+                        return Err(self.error(format!(
+                            "waves must be in time order: {start} is not after {}",
+                            last.start
+                        )));
+                    }
+                    if share < last.share {
+                        return Err(self.error(format!(
+                            "a wave's percent may not go down ({} after {})",
+                            show_share(share),
+                            show_share(last.share)
+                        )));
+                    }
+                }
+                self.current_target()?.waves.push(Wave { start, share });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn release(&self, name: &str) -> Result<Release, PolicyError> {
+        Release::new(name).map_err(|e| self.error(e))
+    }
+
+    fn current_channel(&mut self) -> Result<&mut Channel, PolicyError> {
+        let err = self.error("no open <channel>");
+        match &self.last_channel {
+            Some(name) => self.channels.get_mut(name).ok_or(err),
+            None => Err(err),
+        }
+    }
+
+    fn current_target(&mut self) -> Result<&mut Target, PolicyError> {
+        let err = self.error("no open <target>");
+        self.current_channel()?.target.as_mut().ok_or(err)
+    }
+
+    fn finish(self) -> Result<Policy, PolicyError> {
+        for channel in self.channels.values() {
+            if let Some(target) = &channel.target {
+                if target.waves.is_empty() {
+                    return Err(PolicyError {
+                        line: 0,
+                        message: format!(
+                            "channel {:?}: target {} has no <wave> (use percent=\"100\" for everyone)",
+                            channel.name, target.release
+                        ),
+                    });
+                }
+                if channel.revoked.contains(&target.release) {
+                    return Err(PolicyError {
+                        line: 0,
+                        message: format!(
+                            "channel {:?}: target {} is also revoked",
+                            channel.name, target.release
+                        ),
+                    });
+                }
+            }
+            for via in &channel.vias {
+                if channel.revoked.contains(&via.release) {
+                    return Err(PolicyError {
+                        line: 0,
+                        message: format!(
+                            "channel {:?}: stepping stone {} is revoked",
+                            channel.name, via.release
+                        ),
+                    });
+                }
+            }
+        }
+        let (check_every, check_jitter) = self
+            .check
+            .unwrap_or((Period::hours(6), Some(Period::minutes(30))));
+        Ok(Policy {
+            check_every,
+            check_jitter,
+            window: self.window,
+            channels: self.channels,
+        })
+    }
+}
+
+fn schema_name(name: &str) -> &'static str {
+    const NAMES: [&str; 10] = [
+        "policy", "check", "window", "channel", "target", "via", "revoked", "halt", "early", "wave",
+    ];
+    NAMES.iter().find(|n| **n == name).copied().unwrap_or("")
+}
+
+/// `mon-fri`, `sat,sun`, `mon,wed-fri`, `daily`.
+fn parse_days(text: &str) -> Result<[bool; 7], String> {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let day = |d: &str| {
+        DAYS.iter()
+            .position(|x| *x == d.trim())
+            .ok_or_else(|| format!("{d:?} is not a day (mon, tue, wed, thu, fri, sat, sun)"))
+    };
+    let mut days = [false; 7];
+    if text.trim() == "daily" {
+        return Ok([true; 7]);
+    }
+    for part in text.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (day(a)?, day(b)?);
+                if a > b {
+                    return Err(format!("day range {part:?} runs backwards"));
+                }
+                days[a..=b].iter_mut().for_each(|d| *d = true);
+            }
+            None => days[day(part)?] = true,
+        }
+    }
+    Ok(days)
+}
+
+/// `HH:MM` as minutes after midnight.
+fn parse_clock(text: &str) -> Result<u32, String> {
+    let bad = || format!("{text:?} is not a time of day HH:MM");
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 23 || m > 59 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+/// A percent with at most two decimals (`10`, `12.5`, `0.25`) in basis points.
+fn parse_percent(text: &str) -> Result<u32, String> {
+    let bad =
+        || format!("percent {text:?} must be a number from 0 to 100 with at most two decimals");
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty()
+        || whole.len() > 3
+        || frac.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || (text.contains('.') && frac.is_empty())
+    {
+        return Err(bad());
+    }
+    let whole: u32 = whole.parse().map_err(|_| bad())?;
+    let frac: u32 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    let share = whole * 100 + frac;
+    if share > FULL_SHARE {
+        return Err(bad());
+    }
+    Ok(share)
+}
+
+/// Basis points as a percent for people: `12.5%`.
+pub fn show_share(share: u32) -> String {
+    if share % 100 == 0 {
+        format!("{}%", share / 100)
+    } else {
+        format!("{}%", f64::from(share) / 100.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!-- rollout of 2.4.1 -->
+<policy>
+  <check every="6h" jitter="30m"/>
+  <window days="mon-fri" from="02:00" to="04:00"/>
+  <channel name="stable">
+    <target release="2.4.1">
+      <early device="00:11:22:33:44:55"/>
+      <early group="lab"/>
+      <wave start="2026-11-23T00:00:00Z" percent="10"/>
+      <wave start="2026-11-24T00:00:00Z" percent="50"/>
+      <wave start="2026-11-26T00:00:00Z" percent="100"/>
+    </target>
+    <via release="2.0.0" below="2.0.0"/>
+    <revoked release="2.3.0"/>
+  </channel>
+  <channel name="beta">
+    <target release="2.5.0-rc1"><wave start="2026-11-20T00:00:00Z" percent="12.5"/></target>
+    <halt/>
+  </channel>
+</policy>
+"#;
+
+    fn error_of(text: &str) -> PolicyError {
+        parse(text.as_bytes()).expect_err("must be refused")
+    }
+
+    #[test]
+    fn reads_every_part() {
+        let p = parse(GOOD.as_bytes()).unwrap();
+        assert_eq!(p.check_every, "6h".parse().unwrap());
+        assert_eq!(
+            p.window.as_ref().unwrap().days,
+            [true, true, true, true, true, false, false]
+        );
+        let stable = &p.channels["stable"];
+        let target = stable.target.as_ref().unwrap();
+        assert_eq!(target.release.as_str(), "2.4.1");
+        assert_eq!(
+            target.waves.iter().map(|w| w.share).collect::<Vec<_>>(),
+            [1000, 5000, 10_000]
+        );
+        assert!(target.early_devices.contains("00:11:22:33:44:55"));
+        assert!(stable.revoked.contains(&Release::new("2.3.0").unwrap()));
+        assert_eq!(stable.vias.len(), 1);
+        assert!(p.channels["beta"].halt);
+        assert_eq!(
+            p.channels["beta"].target.as_ref().unwrap().waves[0].share,
+            1250
+        );
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_their_line() {
+        let cases = [
+            (
+                GOOD.replace("<halt/>", "<hlat/>"),
+                19,
+                "unknown element <hlat>",
+            ),
+            (
+                GOOD.replace("percent=\"50\"", "percnt=\"50\""),
+                11,
+                "<wave> has no attribute \"percnt\"",
+            ),
+            (
+                GOOD.replace("percent=\"50\"", "percent=\"150\""),
+                11,
+                "must be a number from 0 to 100",
+            ),
+            (
+                GOOD.replace("percent=\"50\"", "percent=\"-5\""),
+                11,
+                "must be a number from 0 to 100",
+            ),
+            (
+                GOOD.replace("2026-11-24T00:00:00Z", "2026-11-22T00:00:00Z"),
+                11,
+                "waves must be in time order",
+            ),
+            (
+                GOOD.replace("percent=\"50\"", "percent=\"5\""),
+                11,
+                "percent may not go down",
+            ),
+            (
+                GOOD.replace("2026-11-24T00:00:00Z", "tomorrow"),
+                11,
+                "is not a time",
+            ),
+            (
+                GOOD.replace("name=\"beta\"", "name=\"stable\""),
+                17,
+                "channel \"stable\" is defined twice",
+            ),
+            (
+                GOOD.replace("every=\"6h\"", "every=\"6 hours\""),
+                4,
+                "is not a period",
+            ),
+            (
+                GOOD.replace("from=\"02:00\"", "from=\"25:00\""),
+                5,
+                "is not a time of day",
+            ),
+            (
+                GOOD.replace("<via release", "<wave release"),
+                14,
+                "<wave> is not allowed inside <channel>",
+            ),
+            (
+                GOOD.replace("release=\"2.3.0\"", "release=\"../x\""),
+                15,
+                "is not a release name",
+            ),
+            (
+                GOOD.replace("<halt/>", "halt"),
+                19,
+                "unexpected text \"halt\"",
+            ),
+            (
+                GOOD.replace("<halt/>", "<![CDATA[x]]>"),
+                19,
+                "CDATA is not allowed",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let e = error_of(&text);
+            assert!(e.message.contains(needle), "{needle}: got {e}");
+            assert_eq!(e.line, line, "{needle}: got {e}");
+        }
+        assert!(
+            error_of("<policy><channel name=\"a\"><target release=\"1\"/></channel></policy>")
+                .message
+                .contains("has no <wave>")
+        );
+    }
+
+    #[test]
+    fn billion_laughs_is_refused_at_the_dtd() {
+        let mut bomb =
+            String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE policy [\n<!ENTITY lol \"lol\">\n");
+        for i in 1..10 {
+            bomb.push_str(&format!(
+                "<!ENTITY lol{i} \"{}\">\n",
+                format!("&lol{};", i - 1).repeat(10)
+            ));
+        }
+        bomb.push_str("]>\n<policy><channel name=\"&lol9;\"/></policy>\n");
+        let e = error_of(&bomb);
+        assert!(e.message.contains("DTD is not allowed"), "{e}");
+    }
+
+    #[test]
+    fn external_entities_are_refused() {
+        let xxe = "<?xml version=\"1.0\"?>\n<!DOCTYPE policy [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n<policy><channel name=\"&x;\"/></policy>";
+        assert!(error_of(xxe).message.contains("DTD is not allowed"));
+        // Without a DTD the reference is unknown, and refused as such.
+        let undeclared = "<policy><channel name=\"&x;\"/></policy>";
+        let e = error_of(undeclared);
+        assert!(e.message.contains("<channel name>"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_stops_at_the_first_unexpected_element() {
+        let depth = 10_000;
+        let text = format!("{}{}", "<policy>".repeat(depth), "</policy>".repeat(depth));
+        let e = error_of(&text);
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (1, "<policy> is not allowed inside <policy>")
+        );
+        let text = format!("<policy>{}", "<x>".repeat(depth));
+        assert!(error_of(&text).message.contains("unknown element <x>"));
+    }
+
+    #[test]
+    fn oversized_and_invalid_utf8_input_is_refused() {
+        let big = format!("<policy>{}</policy>", " ".repeat(50 * 1024 * 1024));
+        let e = error_of(&big);
+        assert_eq!(e.line, 0);
+        assert!(
+            e.message.contains("larger than the limit of 1048576 bytes"),
+            "{e}"
+        );
+        let mut bad = b"<policy>\n<channel name=\"".to_vec();
+        bad.extend_from_slice(&[0xff, 0xfe]);
+        bad.extend_from_slice(b"\"/></policy>");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (2, "invalid UTF-8 at byte 24")
+        );
+    }
+
+    #[test]
+    fn releases_order_as_versions() {
+        let r = |s| Release::new(s).unwrap();
+        assert!(r("2.10.0") > r("2.9.1"));
+        assert!(r("2.4.1") > r("2.4.0"));
+        assert!(r("10") > r("9"));
+        assert!(r("2.5.0") < r("2.5.0-rc1"));
+    }
+}
