@@ -34,7 +34,7 @@ k=keys.example
 fresh_repo() {
   rm -rf "$bench/repo"
   "$repo" init "$bench/repo" --key root=$k/root.pub --key targets=$k/targets.pub \
-    --key snapshot=$k/snapshot.pem --key timestamp=$k/timestamp.pub --sign $k/root.pem > /dev/null
+    --key snapshot=$k/snapshot.pem --key timestamp=$k/timestamp.pub --key policy=$k/policy.pub --sign $k/root.pem > /dev/null
 }
 
 openssl_both() {

@@ -37,7 +37,7 @@ for mib in $sizes; do
 done
 if [ ! -d "$bench/repo" ]; then
   "$repo" init "$bench/repo" --key root=$k/root.pub --key targets=$k/targets.pub \
-    --key snapshot=$k/snapshot.pub --key timestamp=$k/timestamp.pub --sign $k/root.pem >/dev/null
+    --key snapshot=$k/snapshot.pub --key timestamp=$k/timestamp.pub --key policy=$k/policy.pub --sign $k/root.pem >/dev/null
   for mib in $sizes; do
     "$repo" add "$bench/repo" "$bench/data/$mib" --release "$mib" --platform bench >/dev/null
   done

@@ -15,7 +15,8 @@ rm -rf "$demo" "$device"
 k=keys.example
 
 $repo init "$demo" --key root=$k/root.pub --key targets=$k/targets.pub \
-  --key snapshot=$k/snapshot.pub --key timestamp=$k/timestamp.pub --sign $k/root.pem
+  --key snapshot=$k/snapshot.pub --key timestamp=$k/timestamp.pub --key policy=$k/policy.pub \
+  --sign $k/root.pem
 for platform in armv7 x86_64; do
   $repo add "$demo" fixtures/releases/1.0.0/$platform --release 1.0.0 --platform $platform
 done

@@ -7,7 +7,10 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use updater::datetime::UtcTime;
 use updater::key::{KeyId, PublicKey};
-use updater::metadata::{RoleKeys, Root, Targets, Threshold, Version, SPEC_VERSION};
+use updater::metadata::{
+    DelegatedRole, Delegations, RoleKeys, Root, Targets, Threshold, Version, SPEC_VERSION,
+};
+use updater::names::RoleName;
 
 use crate::keys::{load_public, PrivateKey};
 use crate::period::Period;
@@ -16,6 +19,13 @@ use crate::workspace::{Expiry, Settings, Workspace};
 
 /// The four roles root defines, in the order they are shown.
 pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
+
+/// Every role `init` sets up: root's four, and `policy`, delegated by targets.
+pub const ROLES: [&str; 5] = ["root", "targets", "snapshot", "timestamp", "policy"];
+
+/// The delegated role that signs `policy.xml`, and the one path it may sign.
+pub const POLICY_ROLE: &str = "policy";
+pub const POLICY_FILE: &str = "policy.xml";
 
 /// Keys, threshold and expiry of one role, before checking.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -27,12 +37,14 @@ pub struct RoleSetup {
     pub expires: Option<Period>,
 }
 
-/// Keys, roles and expiry periods that `init` writes into root and `repo.toml`.
-type RootRoles = (
-    BTreeMap<KeyId, PublicKey>,
-    BTreeMap<String, RoleKeys>,
-    Expiry,
-);
+/// What `init` writes: root's keys and roles, the expiry periods for `repo.toml`, and the
+/// delegation of the policy role for targets.
+struct Roles {
+    keys: BTreeMap<KeyId, PublicKey>,
+    roles: BTreeMap<String, RoleKeys>,
+    expiry: Expiry,
+    policy: Delegations,
+}
 
 /// The small config file `repo init --config` reads: one table per role.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -59,16 +71,19 @@ impl InitConfig {
     }
 
     /// Checks role names and builds the root's roles.
-    fn build(&self) -> Result<RootRoles> {
+    fn build(&self) -> Result<Roles> {
         for name in self.roles.keys() {
-            if !TOP_LEVEL_ROLES.contains(&name.as_str()) {
-                bail!("unknown role {name:?}: roles are root, targets, snapshot and timestamp");
+            if !ROLES.contains(&name.as_str()) {
+                bail!(
+                    "unknown role {name:?}: roles are root, targets, snapshot, timestamp and policy"
+                );
             }
         }
         let mut keys = BTreeMap::new();
         let mut roles = BTreeMap::new();
+        let mut policy_keys = BTreeMap::new();
         let mut expiry = Expiry::default();
-        for role in TOP_LEVEL_ROLES {
+        for role in ROLES {
             let setup = self.roles.get(role).cloned().unwrap_or_default();
             if setup.keys.is_empty() {
                 bail!("role {role} has no keys: give --key {role}=FILE");
@@ -81,7 +96,11 @@ impl InitConfig {
                     bail!("{} is given twice for role {role}", path.display());
                 }
                 keyids.push(id.clone());
-                keys.insert(id, key);
+                if role == POLICY_ROLE {
+                    policy_keys.insert(id, key);
+                } else {
+                    keys.insert(id, key);
+                }
             }
             let n = setup.threshold.unwrap_or(1);
             let threshold = Threshold::new(n)
@@ -98,11 +117,33 @@ impl InitConfig {
                     "root" => expiry.root = period,
                     "targets" => expiry.targets = period,
                     "snapshot" => expiry.snapshot = period,
-                    _ => expiry.timestamp = period,
+                    "timestamp" => expiry.timestamp = period,
+                    _ => expiry.policy = period,
                 }
             }
         }
-        Ok((keys, roles, expiry))
+        let policy_role = roles
+            .remove(POLICY_ROLE)
+            .context("the policy role is always built")?;
+        let policy = Delegations {
+            keys: policy_keys,
+            roles: vec![DelegatedRole {
+                name: RoleName::new(POLICY_ROLE).map_err(|e| anyhow::anyhow!("{e}"))?,
+                keyids: policy_role.keyids,
+                threshold: policy_role.threshold,
+                // Terminating and limited to policy.xml: a policy key can never add or
+                // change an artifact, and no later role may answer for policy.xml.
+                terminating: true,
+                paths: Some(vec![POLICY_FILE.to_owned()]),
+                path_hash_prefixes: None,
+            }],
+        };
+        Ok(Roles {
+            keys,
+            roles,
+            expiry,
+            policy,
+        })
     }
 }
 
@@ -115,7 +156,12 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
             bail!("{} already exists and is not empty", ws.root().display());
         }
     }
-    let (keys, roles, expiry) = config.build()?;
+    let Roles {
+        keys,
+        roles,
+        expiry,
+        policy,
+    } = config.build()?;
     let now = UtcTime::now();
     let root = Root {
         type_: "root".into(),
@@ -136,7 +182,7 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
         version: Version::FIRST,
         expires: now,
         targets: BTreeMap::new(),
-        delegations: None,
+        delegations: Some(policy),
     };
 
     let tmp = ws.root().with_file_name(format!(

@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod init;
 pub mod keys;
 pub mod parallel;
+pub mod policy;
 pub use updater::period;
 pub mod progress;
 pub mod sign;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 use repo_tool::add::{add, Release};
-use repo_tool::init::{init, InitConfig, TOP_LEVEL_ROLES};
+use repo_tool::init::{init, InitConfig, ROLES};
 use repo_tool::keys::{generate, PrivateKey};
 use repo_tool::period::Period;
 use repo_tool::sign::sign;
@@ -86,15 +86,19 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Sign and publish new targets, snapshot and timestamp metadata.
+    /// Sign and publish the staged index (with targets keys), the staged policy (with policy
+    /// keys), or both, with a new snapshot and timestamp.
     Sign {
         /// The repository folder.
         repo: PathBuf,
-        /// Private key file(s); together they must meet the threshold of targets, snapshot
-        /// and timestamp.
+        /// Private key file(s): targets and/or policy keys meeting their thresholds, plus
+        /// snapshot and timestamp keys.
         #[arg(long = "key", value_name = "KEY", required = true)]
         keys: Vec<PathBuf>,
     },
+    /// Check a rollout policy against the index, or stage it for `repo sign`.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Verify a served repository as a device would: every signature, threshold, version,
     /// expiry, and every artifact's length and hashes.
     Verify {
@@ -118,6 +122,27 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate FILE (syntax, and every release it names is in REPO's staged index) and
+    /// preview, per channel, which share of the fleet is eligible from when. Exit 1 if the
+    /// policy is refused.
+    Check {
+        /// The repository folder.
+        repo: PathBuf,
+        /// The policy.xml to check.
+        file: PathBuf,
+    },
+    /// Check FILE as `check` does, then stage it as REPO's policy; `repo sign` with the
+    /// policy key(s) publishes it.
+    Set {
+        /// The repository folder.
+        repo: PathBuf,
+        /// The policy.xml to stage.
+        file: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -133,9 +158,9 @@ fn split_assignment(text: &str) -> Result<(String, String)> {
     let (role, value) = text
         .split_once('=')
         .ok_or_else(|| anyhow!("{text:?} must be ROLE=VALUE"))?;
-    if !TOP_LEVEL_ROLES.contains(&role) {
+    if !ROLES.contains(&role) {
         return Err(anyhow!(
-            "unknown role {role:?}: roles are root, targets, snapshot and timestamp"
+            "unknown role {role:?}: roles are root, targets, snapshot, timestamp and policy"
         ));
     }
     Ok((role.to_owned(), value.to_owned()))
@@ -269,6 +294,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         "ok: {} artifact(s), {} bytes, every signature, version, expiry and hash verified",
                         report.artifacts, report.bytes
                     );
+                }
+            }
+        }
+        Command::Policy(PolicyCommand::Check { repo, file }) => {
+            match repo_tool::policy::check(&Workspace::new(&repo), &file)? {
+                Ok(preview) => print!("{preview}"),
+                Err(refusal) => {
+                    eprintln!("error: {refusal:#}");
+                    return Ok(ExitCode::from(EXIT_UNTRUSTED));
+                }
+            }
+        }
+        Command::Policy(PolicyCommand::Set { repo, file }) => {
+            let ws = Workspace::new(&repo);
+            match repo_tool::policy::check(&ws, &file)? {
+                Ok(preview) => {
+                    repo_tool::policy::stage(&ws, &file)?;
+                    print!("{preview}");
+                    println!(
+                        "staged as {}; publish it with `repo sign {} --key POLICY_KEY --key SNAPSHOT_KEY --key TIMESTAMP_KEY`",
+                        ws.staged_policy_file().display(),
+                        repo.display()
+                    );
+                }
+                Err(refusal) => {
+                    eprintln!("error: {refusal:#}");
+                    return Ok(ExitCode::from(EXIT_UNTRUSTED));
                 }
             }
         }

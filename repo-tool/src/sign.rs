@@ -1,7 +1,8 @@
-//! `repo sign`: publishes the staged index as new targets, snapshot and timestamp.
+//! `repo sign`: publishes the staged index (targets), the staged policy (the delegated
+//! `policy` role), or both, with a new snapshot and timestamp.
 //!
-//! Order of writes, each atomic: artifacts (synced), `N.targets.json`, `N.snapshot.json`,
-//! `timestamp.json` last. A reader that sees the new timestamp therefore finds everything
+//! Order of writes, each atomic: artifacts (synced), `N.targets.json`, `policy.xml` and
+//! `N.policy.json`, `N.snapshot.json`, `timestamp.json` last. A reader that sees the new timestamp therefore finds everything
 //! it points to; a reader that sees the old one still finds the old files, which are never
 //! removed.
 
@@ -13,11 +14,13 @@ use updater::datetime::UtcTime;
 use updater::hash::digest_reader;
 use updater::key::{KeyId, PublicKey};
 use updater::metadata::{
-    HexDigest, MetaFile, Role, RoleKeys, Root, Snapshot, Targets, Timestamp, Version, SPEC_VERSION,
+    HexDigest, MetaFile, Role, RoleKeys, Root, Snapshot, TargetInfo, Targets, Timestamp, Version,
+    SPEC_VERSION,
 };
-use updater::names::RoleName;
+use updater::names::{RoleName, TargetName};
 use updater::verify::Unverified;
 
+use crate::init::{POLICY_FILE, POLICY_ROLE};
 use crate::keys::PrivateKey;
 use crate::signer::sign_metadata;
 use crate::workspace::Workspace;
@@ -45,27 +48,6 @@ pub fn keys_for_role<'a>(
     Ok(chosen)
 }
 
-/// Refuses keys that root does not list for any of `roles`: a wrong key file is a mistake
-/// the admin must hear about, not something to skip.
-pub fn check_all_keys_used(root: &Root, roles: &[&str], given: &[PrivateKey]) -> Result<()> {
-    for key in given {
-        let used = roles.iter().any(|r| {
-            root.roles
-                .get(*r)
-                .is_some_and(|rk| rk.keyids.contains(key.key_id()))
-        });
-        if !used {
-            bail!(
-                "key {} ({}) is not listed in root for {}",
-                key.path().display(),
-                key.key_id().short(),
-                roles.join(", ")
-            );
-        }
-    }
-    Ok(())
-}
-
 /// Latest published version of `role` (`N.<role>.json`), if any.
 pub fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Version>> {
     let suffix = format!(".{role}.json");
@@ -84,32 +66,162 @@ pub fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Version>> {
     Ok(best)
 }
 
-/// Signs and publishes. Nothing is written unless every role can be signed.
-pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)>> {
-    ws.check_exists()?;
-    let settings = ws.settings()?;
-    let (root, _) = ws.latest_root()?;
-    let roles = ["targets", "snapshot", "timestamp"];
-    check_all_keys_used(&root, &roles, keys)?;
+/// What `repo sign` will sign: each role whose keys were given, plus snapshot and
+/// timestamp, which always follow.
+struct Plan<'k> {
+    targets: Option<Vec<&'k PrivateKey>>,
+    policy: Option<Vec<&'k PrivateKey>>,
+    snapshot: Vec<&'k PrivateKey>,
+    timestamp: Vec<&'k PrivateKey>,
+}
+
+/// The policy role as the staged index delegates it: its keys and threshold.
+fn policy_delegation(staged: &Targets) -> Option<(&BTreeMap<KeyId, PublicKey>, RoleKeys)> {
+    let delegations = staged.delegations.as_ref()?;
+    let role = delegations
+        .roles
+        .iter()
+        .find(|r| r.name.as_str() == POLICY_ROLE)?;
+    Some((&delegations.keys, role.role_keys()))
+}
+
+fn plan<'k>(root: &Root, staged: &Targets, keys: &'k [PrivateKey]) -> Result<Plan<'k>> {
+    let policy = policy_delegation(staged);
+    // Every key must belong to a role being signed: a wrong key file is a mistake the
+    // admin must hear about, not something to skip.
+    for key in keys {
+        let in_root = ["targets", "snapshot", "timestamp"].iter().any(|r| {
+            root.roles
+                .get(*r)
+                .is_some_and(|rk| rk.keyids.contains(key.key_id()))
+        });
+        let in_policy = policy
+            .as_ref()
+            .is_some_and(|(_, rk)| rk.keyids.contains(key.key_id()));
+        if !in_root && !in_policy {
+            bail!(
+                "key {} ({}) is not a targets, snapshot, timestamp or policy key of this repository",
+                key.path().display(),
+                key.key_id().short()
+            );
+        }
+    }
     let role_keys = |name: &str| {
         root.roles
             .get(name)
             .with_context(|| format!("root defines no {name} role"))
     };
-    let targets_keys = keys_for_role(&root.keys, role_keys("targets")?, "targets", keys)?;
-    let snapshot_keys = keys_for_role(&root.keys, role_keys("snapshot")?, "snapshot", keys)?;
-    let timestamp_keys = keys_for_role(&root.keys, role_keys("timestamp")?, "timestamp", keys)?;
+    let given = |rk: &RoleKeys| keys.iter().any(|k| rk.keyids.contains(k.key_id()));
+    let targets_role = role_keys("targets")?;
+    let targets = if given(targets_role) {
+        Some(keys_for_role(&root.keys, targets_role, "targets", keys)?)
+    } else {
+        None
+    };
+    let policy = match &policy {
+        Some((policy_keys, rk)) if given(rk) => {
+            Some(keys_for_role(policy_keys, rk, "policy", keys)?)
+        }
+        _ => None,
+    };
+    if targets.is_none() && policy.is_none() {
+        bail!("give the targets key(s), the policy key(s), or both: there is nothing to sign");
+    }
+    Ok(Plan {
+        targets,
+        policy,
+        snapshot: keys_for_role(&root.keys, role_keys("snapshot")?, "snapshot", keys)?,
+        timestamp: keys_for_role(&root.keys, role_keys("timestamp")?, "timestamp", keys)?,
+    })
+}
+
+/// Signs and publishes the roles whose keys are given (targets, policy or both), then a new
+/// snapshot and timestamp. Nothing is written unless every role can be signed.
+pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)>> {
+    ws.check_exists()?;
+    let settings = ws.settings()?;
+    let (root, _) = ws.latest_root()?;
+    let staged = ws.staged_targets()?;
+    let plan = plan(&root, &staged, keys)?;
 
     let now = UtcTime::now();
     let next = |role: &str| -> Result<Version> {
         Ok(latest_version(ws, role)?.map_or(Version::FIRST, |v| v.next()))
     };
+    let mut published = Vec::new();
 
-    let mut targets: Targets = ws.staged_targets()?;
-    targets.version = next("targets")?;
-    targets.expires = now.plus_seconds(settings.expiry.targets.seconds());
-    targets.spec_version = SPEC_VERSION.into();
-    let targets_bytes = sign_metadata(&targets, &targets_keys)?;
+    // The delegation to the policy role is published with the first policy: before that,
+    // snapshot could list no policy.json and clients (tough, for one) would refuse the
+    // dangling delegation.
+    let policy_published = latest_version(ws, POLICY_ROLE)?.is_some();
+    let with_delegation = plan.policy.is_some() || policy_published;
+
+    // Targets: the staged index, or the one already published.
+    let (targets, targets_bytes) = match &plan.targets {
+        Some(signers) => {
+            let mut targets = staged.clone();
+            if !with_delegation {
+                targets.delegations = None;
+            }
+            targets.version = next("targets")?;
+            targets.expires = now.plus_seconds(settings.expiry.targets.seconds());
+            targets.spec_version = SPEC_VERSION.into();
+            let bytes = sign_metadata(&targets, signers)?;
+            check_signed::<Targets>(&root, "targets", &bytes)?;
+            (targets, Some(bytes))
+        }
+        None => {
+            let version = latest_version(ws, "targets")?.context(
+                "targets has never been signed: give the targets key(s) for the first signing",
+            )?;
+            let path = ws.metadata_dir().join(format!("{version}.targets.json"));
+            let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
+            let published = Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?;
+            (published.untrusted().clone(), None)
+        }
+    };
+
+    // Policy: the staged policy.xml, as the only target of the policy role.
+    let policy = match &plan.policy {
+        Some(signers) => {
+            let (policy_keys, policy_role) = policy_delegation(&targets).context(
+                "the published targets do not delegate to the policy role yet: publish the first policy together with targets (give the targets key(s) too)",
+            )?;
+            let file = ws.staged_policy_file();
+            if !file.is_file() {
+                bail!(
+                    "no policy staged: run `repo policy set {} FILE` first",
+                    ws.root().display()
+                );
+            }
+            let xml = updater::fs::read_bounded(&file, updater::policy::MAX_POLICY_BYTES)?;
+            check_policy_against(&xml, &targets)
+                .with_context(|| format!("the staged {}", file.display()))?;
+            let digest = digest_reader(&xml[..])?;
+            let name = TargetName::new(POLICY_FILE).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let info = TargetInfo {
+                length: digest.length,
+                hashes: BTreeMap::from([
+                    ("sha256".to_owned(), HexDigest(digest.sha256.0.to_vec())),
+                    ("sha512".to_owned(), HexDigest(digest.sha512.0.to_vec())),
+                ]),
+                custom: None,
+            };
+            let role = Targets {
+                type_: "targets".into(),
+                spec_version: SPEC_VERSION.into(),
+                version: next(POLICY_ROLE)?,
+                expires: now.plus_seconds(settings.expiry.policy.seconds()),
+                targets: BTreeMap::from([(name, info)]),
+                delegations: None,
+            };
+            let bytes = sign_metadata(&role, signers)?;
+            let role_name = RoleName::new(POLICY_ROLE).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Unverified::<Targets>::parse(&role_name, &bytes)?.verify(policy_keys, &policy_role)?;
+            Some((role, bytes, xml))
+        }
+        None => None,
+    };
 
     let previous_timestamp = read_timestamp(ws)?;
     let snapshot_version = match &previous_timestamp {
@@ -127,6 +239,20 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)
             hashes: None,
         },
     );
+    let policy_version = match &policy {
+        Some((role, _, _)) => Some(role.version),
+        None => latest_version(ws, POLICY_ROLE)?,
+    };
+    if let Some(version) = policy_version {
+        meta.insert(
+            format!("{POLICY_ROLE}.json"),
+            MetaFile {
+                version,
+                length: None,
+                hashes: None,
+            },
+        );
+    }
     let snapshot = Snapshot {
         type_: "snapshot".into(),
         spec_version: SPEC_VERSION.into(),
@@ -134,7 +260,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)
         expires: now.plus_seconds(settings.expiry.snapshot.seconds()),
         meta,
     };
-    let snapshot_bytes = sign_metadata(&snapshot, &snapshot_keys)?;
+    let snapshot_bytes = sign_metadata(&snapshot, &plan.snapshot)?;
 
     let timestamp_version = match &previous_timestamp {
         Some(t) => t.version.next(),
@@ -150,29 +276,79 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)
             meta_for(&snapshot_bytes, snapshot_version)?,
         )]),
     };
-    let timestamp_bytes = sign_metadata(&timestamp, &timestamp_keys)?;
+    let timestamp_bytes = sign_metadata(&timestamp, &plan.timestamp)?;
 
     // Check our own output with the device's verifier before anything becomes visible.
-    check_signed::<Targets>(&root, "targets", &targets_bytes)?;
     check_signed::<Snapshot>(&root, "snapshot", &snapshot_bytes)?;
     check_signed::<Timestamp>(&root, "timestamp", &timestamp_bytes)?;
 
-    publish_artifacts(ws, &targets)?;
     let dir = ws.metadata_dir();
-    write(
-        &dir.join(format!("{}.targets.json", targets.version)),
-        &targets_bytes,
-    )?;
+    if let Some(bytes) = &targets_bytes {
+        publish_artifacts(ws, &targets)?;
+        write(
+            &dir.join(format!("{}.targets.json", targets.version)),
+            bytes,
+        )?;
+        published.push(("targets".to_owned(), targets.version));
+    }
+    if let Some((role, bytes, xml)) = &policy {
+        publish_policy_file(ws, role, xml)?;
+        write(
+            &dir.join(format!("{}.{POLICY_ROLE}.json", role.version)),
+            bytes,
+        )?;
+        published.push((POLICY_ROLE.to_owned(), role.version));
+    }
     write(
         &dir.join(format!("{snapshot_version}.snapshot.json")),
         &snapshot_bytes,
     )?;
     write(&dir.join("timestamp.json"), &timestamp_bytes)?;
-    Ok(vec![
-        ("targets".into(), targets.version),
-        ("snapshot".into(), snapshot_version),
-        ("timestamp".into(), timestamp_version),
-    ])
+    published.push(("snapshot".into(), snapshot_version));
+    published.push(("timestamp".into(), timestamp_version));
+    Ok(published)
+}
+
+/// Parses `xml` and checks that every release it names is in `index`.
+pub fn check_policy_against(xml: &[u8], index: &Targets) -> Result<updater::policy::Policy> {
+    let policy = updater::policy::parse(xml)?;
+    let index = updater::decide::Index::from_targets(index);
+    let mut missing = Vec::new();
+    for channel in policy.channels.values() {
+        let named = channel
+            .target
+            .iter()
+            .map(|t| &t.release)
+            .chain(channel.vias.iter().map(|v| &v.release))
+            .chain(channel.revoked.iter());
+        for release in named {
+            if !index.has_release(release) {
+                missing.push(format!("{release} (channel {:?})", channel.name));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "policy names releases the index does not hold: {}",
+            missing.join(", ")
+        );
+    }
+    Ok(policy)
+}
+
+/// Writes `policy.xml` under every path a client may fetch it by, synced, before the
+/// metadata that lists it.
+fn publish_policy_file(ws: &Workspace, role: &Targets, xml: &[u8]) -> Result<()> {
+    let public = ws.artifacts_dir();
+    std::fs::create_dir_all(&public)?;
+    for (name, info) in &role.targets {
+        for path in Workspace::served_paths(&public, name, &info.hashes) {
+            if !path.is_file() {
+                write(&path, xml)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {

@@ -3,6 +3,7 @@
 //! ```text
 //! REPO/repo.toml              admin's settings (expiry periods); never served
 //! REPO/staged/targets.json    the index being edited, unsigned; never served
+//! REPO/staged/policy.xml      the rollout policy checked by `repo policy set`; never served
 //! REPO/staged/targets/...     artifacts added but not yet signed; never served
 //! REPO/public/metadata/...    served: N.root.json, timestamp.json, N.snapshot.json, ...
 //! REPO/public/targets/...     served: <dir>/<sha512>.<name> and its <sha256> hard link
@@ -36,6 +37,13 @@ pub struct Expiry {
     pub targets: Period,
     pub snapshot: Period,
     pub timestamp: Period,
+    /// Repositories made before the policy role existed have no entry: 30 days.
+    #[serde(default = "default_policy_expiry")]
+    pub policy: Period,
+}
+
+fn default_policy_expiry() -> Period {
+    Period::days(30)
 }
 
 impl Default for Expiry {
@@ -45,6 +53,7 @@ impl Default for Expiry {
             targets: Period::days(90),
             snapshot: Period::days(7),
             timestamp: Period::days(1),
+            policy: default_policy_expiry(),
         }
     }
 }
@@ -77,6 +86,10 @@ impl Workspace {
     /// `staged/targets.json`.
     pub fn staged_targets_file(&self) -> PathBuf {
         self.staged_dir().join("targets.json")
+    }
+    /// `staged/policy.xml`: the policy `repo policy set` accepted, published by `repo sign`.
+    pub fn staged_policy_file(&self) -> PathBuf {
+        self.staged_dir().join("policy.xml")
     }
     /// `staged/targets/`: artifacts added but not yet published.
     pub fn staged_artifacts_dir(&self) -> PathBuf {

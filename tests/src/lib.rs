@@ -110,7 +110,7 @@ pub struct DemoRepo {
 /// signed by the example root key.
 pub fn init_args(path: &Path, skip_roles: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec!["init".into(), path.display().to_string()];
-    for role in ["root", "targets", "snapshot", "timestamp"] {
+    for role in ["root", "targets", "snapshot", "timestamp", "policy"] {
         if !skip_roles.contains(&role) {
             args.push("--key".into());
             args.push(format!(

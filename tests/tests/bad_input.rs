@@ -99,7 +99,7 @@ fn public_key_given_where_a_private_key_is_needed() {
 #[test]
 fn key_that_root_does_not_list_for_the_role() {
     refused_without_change(
-        "is not listed in root for targets, snapshot, timestamp",
+        "is not a targets, snapshot, timestamp or policy key of this repository",
         |r, scratch| {
             let stranger = scratch.join("stranger");
             repo(["keygen".as_ref(), stranger.as_os_str()]).ok();
@@ -114,13 +114,16 @@ fn key_that_root_does_not_list_for_the_role() {
 
 #[test]
 fn root_key_used_to_sign_targets() {
-    refused_without_change("is not listed in root for targets", |r, _| {
-        r.sign_with(&[
-            example_key("root.pem"),
-            example_key("snapshot.pem"),
-            example_key("timestamp.pem"),
-        ])
-    });
+    refused_without_change(
+        "is not a targets, snapshot, timestamp or policy key",
+        |r, _| {
+            r.sign_with(&[
+                example_key("root.pem"),
+                example_key("snapshot.pem"),
+                example_key("timestamp.pem"),
+            ])
+        },
+    );
 }
 
 #[test]

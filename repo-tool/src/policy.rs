@@ -1,0 +1,130 @@
+//! `repo policy check` and `repo policy set`: a rollout policy is checked against the index
+//! before it can be signed, and previewed in words.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use updater::decide::Index;
+use updater::policy::{show_share, Policy, MAX_POLICY_BYTES};
+
+use crate::sign::check_policy_against;
+use crate::workspace::Workspace;
+
+/// Checks `file` against the staged index of `ws`. The outer error is for input that could
+/// not be read at all; the inner one is the policy's refusal.
+pub fn check(ws: &Workspace, file: &Path) -> Result<Result<String>> {
+    ws.check_exists()?;
+    let staged = ws.staged_targets()?;
+    let xml = updater::fs::read_bounded(file, MAX_POLICY_BYTES)
+        .with_context(|| format!("reading {}", file.display()))?;
+    Ok(check_policy_against(&xml, &staged)
+        .map(|policy| preview(&policy, &Index::from_targets(&staged))))
+}
+
+/// Copies `file` to the repository's staged policy, atomically.
+pub fn stage(ws: &Workspace, file: &Path) -> Result<()> {
+    let xml = updater::fs::read_bounded(file, MAX_POLICY_BYTES)?;
+    let dest = ws.staged_policy_file();
+    updater::fs::write_atomic(&dest, &xml).with_context(|| format!("writing {}", dest.display()))
+}
+
+/// The policy in words: per channel, who is eligible from when.
+pub fn preview(policy: &Policy, index: &Index) -> String {
+    let mut out = String::new();
+    let jitter = policy
+        .check_jitter
+        .map_or(String::new(), |j| format!(" (spread over {j})"));
+    let _ = writeln!(
+        out,
+        "policy is valid: devices check every {}{jitter}",
+        policy.check_every
+    );
+    if let Some(w) = &policy.window {
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let days: Vec<&str> = DAYS
+            .iter()
+            .zip(w.days)
+            .filter_map(|(d, on)| on.then_some(*d))
+            .collect();
+        let _ = writeln!(
+            out,
+            "installs only {} {:02}:{:02}-{:02}:{:02} UTC",
+            days.join(","),
+            w.from / 60,
+            w.from % 60,
+            w.to / 60,
+            w.to % 60
+        );
+    }
+    for channel in policy.channels.values() {
+        let _ = write!(out, "channel {}:", channel.name);
+        if channel.halt {
+            let _ = write!(
+                out,
+                " HALTED (no new installs; revoked releases are still left)"
+            );
+        }
+        let _ = writeln!(out);
+        if let Some(target) = &channel.target {
+            let platforms = index.platforms(&target.release).join(", ");
+            let downgrade = if target.downgrade {
+                "; newer devices move back to it"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  target {} (platforms: {platforms}){downgrade}",
+                target.release
+            );
+            if !target.early_devices.is_empty() || !target.early_groups.is_empty() {
+                let groups: Vec<&str> = target.early_groups.iter().map(String::as_str).collect();
+                let _ = writeln!(
+                    out,
+                    "  from {}: {} early device(s){}",
+                    target.waves[0].start,
+                    target.early_devices.len(),
+                    if groups.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and group(s) {}", groups.join(", "))
+                    }
+                );
+            }
+            let mut previous: Option<&updater::policy::Wave> = None;
+            for (i, wave) in target.waves.iter().enumerate() {
+                if let Some(p) = previous.filter(|p| p.share != wave.share) {
+                    let _ = writeln!(
+                        out,
+                        "  from {}: ramping from {} to {}",
+                        p.start,
+                        show_share(p.share),
+                        show_share(wave.share)
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "  from {}: {} of the fleet eligible (wave {})",
+                    wave.start,
+                    show_share(wave.share),
+                    i + 1
+                );
+                previous = Some(wave);
+            }
+        } else {
+            let _ = writeln!(out, "  no target release: devices stay where they are");
+        }
+        for via in &channel.vias {
+            let _ = writeln!(
+                out,
+                "  devices below {} go to {} first",
+                via.below, via.release
+            );
+        }
+        for release in &channel.revoked {
+            let _ = writeln!(out, "  revoked {release}: devices running it move at once");
+        }
+    }
+    out
+}
