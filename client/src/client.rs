@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::TargetHash;
-use crate::copy::{copy_and_hash, CopyError, Output};
+use crate::copy::{copy_and_hash, CopyError, Output, StreamHash};
 use crate::datetime::UtcTime;
 use crate::error::{Error, Result};
 use crate::limits::{
@@ -20,9 +20,14 @@ use crate::limits::{
 use crate::metadata::{RoleKeys, TargetInfo};
 use crate::mirrors::{Attempt, Mirrors};
 use crate::names::{percent_encode, RoleName, TargetName};
+use crate::policy::MAX_POLICY_BYTES;
 use crate::store::MetadataStore;
 use crate::transport::FetchError;
 use crate::trusted::{verify_self_signed_root, TrustedMetadata};
+
+/// The delegated role that signs the rollout policy, and the one file it may sign.
+pub const POLICY_ROLE: &str = "policy";
+pub const POLICY_FILE: &str = "policy.xml";
 
 /// A verified target: its name, what the index says of it, and which role listed it.
 #[derive(Debug, Clone)]
@@ -281,6 +286,83 @@ impl Client {
             }
         }
         Ok(found)
+    }
+
+    /// The verified bytes of `policy.xml`, as the delegated `policy` role lists them. Only
+    /// that role may: the top-level targets role listing `policy.xml` itself is refused, so
+    /// a targets key alone cannot steer the fleet, and the delegation must cover the file.
+    pub fn policy_xml(&mut self, mirrors: &Mirrors) -> Result<Vec<u8>> {
+        self.refresh()?;
+        let name =
+            TargetName::new(POLICY_FILE).map_err(|_| Error::Order("policy.xml is a valid name"))?;
+        let role =
+            RoleName::new(POLICY_ROLE).map_err(|_| Error::Order("policy is a valid role name"))?;
+        let refuse = |reason: &str| Error::Target {
+            name: name.clone(),
+            reason: reason.to_owned(),
+        };
+        let top = self
+            .trusted
+            .targets()
+            .ok_or(Error::Order("targets are loaded by refresh"))?;
+        if top.targets.contains_key(&name) {
+            return Err(refuse(
+                "listed by the top-level targets role; only the delegated policy role may sign the policy",
+            ));
+        }
+        let delegated = top
+            .delegations
+            .as_ref()
+            .and_then(|d| d.roles.iter().find(|r| r.name == role))
+            .ok_or_else(|| {
+                refuse("the repository has no signed policy (targets delegates no policy role)")
+            })?;
+        if !delegated.covers(&name) {
+            return Err(refuse(
+                "the policy role's delegation does not cover policy.xml",
+            ));
+        }
+        if self
+            .trusted
+            .snapshot()
+            .and_then(|s| s.role_meta(&role))
+            .is_none()
+        {
+            return Err(refuse(
+                "the repository has not published a policy yet (snapshot lists no policy role)",
+            ));
+        }
+        self.load_targets(&role, &RoleName::targets())?;
+        let info = self
+            .trusted
+            .targets_role(&role, &RoleName::targets())
+            .and_then(|t| t.targets.get(&name))
+            .cloned()
+            .ok_or_else(|| refuse("the policy role lists no policy.xml"))?;
+        if info.length > MAX_POLICY_BYTES {
+            return Err(Error::TooLarge {
+                what: POLICY_FILE.into(),
+                limit: MAX_POLICY_BYTES,
+            });
+        }
+        let found = FoundTarget {
+            name: name.clone(),
+            info,
+            role,
+        };
+        let hash = TargetHash::for_target(POLICY_FILE, &found.info)?;
+        let remote = percent_encode(&self.target_path(&found), true);
+        mirrors.fetch(POLICY_FILE, &remote, found.info.length, |bytes| {
+            let mut hasher = hash.hasher();
+            hasher.update(&bytes);
+            hash.check(
+                POLICY_FILE,
+                &found.info,
+                bytes.len() as u64,
+                &hasher.finish(),
+            )?;
+            Ok(bytes)
+        })
     }
 
     /// Where [`Client::download`] keeps `name` in `dir`: one file whose name is the target

@@ -9,7 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 use updater::client::Client;
+use updater::config::Config;
 use updater::datetime::UtcTime;
+use updater::decide::{decide, Device, Index};
 use updater::limits::MAX_ROOT_BYTES;
 use updater::mirrors::{Mirrors, RetryPolicy};
 use updater::names::TargetName;
@@ -37,6 +39,10 @@ use updater::transport::{for_location, HttpOptions};
         --target-name releases/1.0.0/x86_64/app.bin --target-dir /var/lib/updater/downloads download"
 )]
 struct Cli {
+    /// The device's configuration file (TOML): its id, platform, channel, groups, mirrors
+    /// and folders. Options given on the command line take precedence. Needed by `plan`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Folder of the device's trusted metadata (root.json, timestamp.json, ...).
     #[arg(long, global = true, value_name = "DIR")]
     metadata_dir: Option<PathBuf>,
@@ -81,6 +87,69 @@ enum Command {
     Download,
     /// Refresh, then list every target the verified index offers.
     Targets,
+    /// Refresh, read the signed policy.xml, and say what this device will do and why
+    /// (needs --config).
+    Plan {
+        /// Print the decision as one JSON object (stable keys: device, platform, channel,
+        /// running, action, release, at, wave, bucket, reason).
+        #[arg(long)]
+        json: bool,
+        /// Decide as if it were TIME (YYYY-MM-DDTHH:MM:SSZ), for previews and tests; the
+        /// metadata's expiry is judged at the same time.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
+}
+
+/// Mirrors, folders and device settings, from the command line or the config file.
+struct Settings {
+    metadata_dir: PathBuf,
+    metadata_urls: Vec<String>,
+    target_urls: Vec<String>,
+    target_dir: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    config: Option<Config>,
+}
+
+impl Settings {
+    fn from_cli(cli: &Cli) -> Result<Self> {
+        let config = match &cli.config {
+            Some(path) => Some(Config::load(path).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        let pick = |flag: &[String], from_config: Option<&Vec<String>>| -> Vec<String> {
+            if flag.is_empty() {
+                from_config.cloned().unwrap_or_default()
+            } else {
+                flag.to_vec()
+            }
+        };
+        let metadata_dir = cli
+            .metadata_dir
+            .clone()
+            .or_else(|| config.as_ref().map(|c| c.paths.metadata.clone()))
+            .context("--metadata-dir (or --config) is required")?;
+        Ok(Settings {
+            metadata_dir,
+            metadata_urls: pick(
+                &cli.metadata_url,
+                config.as_ref().map(|c| &c.repository.metadata),
+            ),
+            target_urls: pick(
+                &cli.target_base_url,
+                config.as_ref().map(|c| &c.repository.targets),
+            ),
+            target_dir: cli
+                .target_dir
+                .clone()
+                .or_else(|| config.as_ref().map(|c| c.paths.downloads.clone())),
+            ca_file: cli
+                .ca_file
+                .clone()
+                .or_else(|| config.as_ref().and_then(|c| c.repository.ca_file.clone())),
+            config,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -95,14 +164,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<()> {
-    let dir = cli
-        .metadata_dir
-        .as_deref()
-        .context("--metadata-dir is required")?;
+    let settings = Settings::from_cli(cli)?;
+    let dir = settings.metadata_dir.as_path();
     match &cli.command {
         Command::Init { root } => init(dir, root),
         Command::Refresh => {
-            let client = refreshed_client(cli, dir)?;
+            let client = refreshed_client(cli, &settings, UtcTime::now())?;
             let t = client.trusted();
             let version = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
             println!(
@@ -114,9 +181,10 @@ fn run(cli: &Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Download => download(cli, dir),
+        Command::Download => download(cli, &settings),
+        Command::Plan { json, now } => plan(cli, &settings, *json, now.as_deref()),
         Command::Targets => {
-            let mut client = refreshed_client(cli, dir)?;
+            let mut client = refreshed_client(cli, &settings, UtcTime::now())?;
             let targets = client.all_targets()?;
             if targets.is_empty() {
                 println!("the index lists no targets");
@@ -152,14 +220,14 @@ fn init(dir: &Path, root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn mirrors(cli: &Cli, locations: &[String], flag: &str) -> Result<Mirrors> {
+fn mirrors(cli: &Cli, settings: &Settings, locations: &[String], flag: &str) -> Result<Mirrors> {
     if locations.is_empty() {
-        bail!("{flag} is required");
+        bail!("{flag} (or --config) is required");
     }
     let options = HttpOptions {
         connect_timeout: Duration::from_secs(cli.connect_timeout),
         read_timeout: Duration::from_secs(cli.read_timeout),
-        extra_ca: cli.ca_file.clone(),
+        extra_ca: settings.ca_file.clone(),
     };
     let transports = locations
         .iter()
@@ -172,24 +240,72 @@ fn mirrors(cli: &Cli, locations: &[String], flag: &str) -> Result<Mirrors> {
     Ok(Mirrors::new(transports, retry))
 }
 
-fn refreshed_client(cli: &Cli, dir: &Path) -> Result<Client> {
-    let store = MetadataStore::open(dir)?;
-    let metadata = mirrors(cli, &cli.metadata_url, "--metadata-url")?;
-    let mut client = Client::open(store, metadata, UtcTime::now())?;
+fn refreshed_client(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Client> {
+    let store = MetadataStore::open(&settings.metadata_dir)?;
+    let metadata = mirrors(cli, settings, &settings.metadata_urls, "--metadata-url")?;
+    let mut client = Client::open(store, metadata, now)?;
     client.refresh().context("refresh refused")?;
     Ok(client)
 }
 
-fn download(cli: &Cli, dir: &Path) -> Result<()> {
+fn plan(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>) -> Result<()> {
+    let config = settings
+        .config
+        .as_ref()
+        .context("plan needs the device's --config")?;
+    let now = match now {
+        Some(text) => UtcTime::parse(text).map_err(anyhow::Error::msg)?,
+        None => UtcTime::now(),
+    };
+    let device = Device {
+        id: config.device_id().map_err(anyhow::Error::msg)?,
+        platform: config.device.platform.clone(),
+        channel: config.device.channel.clone(),
+        groups: config.device.groups.clone(),
+        running: config.running_release().map_err(anyhow::Error::msg)?,
+    };
+    let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
+    let mut client = refreshed_client(cli, settings, now)?;
+    let xml = client.policy_xml(&targets).context("policy refused")?;
+    let policy = updater::policy::parse(&xml)?;
+    let index = Index::from_targets(
+        client
+            .trusted()
+            .targets()
+            .context("targets are loaded by refresh")?,
+    );
+    let decision = decide(&policy, &index, &device, now);
+    if json {
+        let mut value = serde_json::to_value(&decision)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("device".into(), device.id.clone().into());
+            object.insert("platform".into(), device.platform.clone().into());
+        }
+        println!("{value}");
+    } else {
+        let running = device
+            .running
+            .as_ref()
+            .map_or("nothing".to_owned(), |r| r.to_string());
+        println!(
+            "device {} ({}, channel {}), running {running}",
+            device.id, device.platform, device.channel
+        );
+        println!("{}", decision.reason);
+    }
+    Ok(())
+}
+
+fn download(cli: &Cli, settings: &Settings) -> Result<()> {
     if cli.target_name.is_empty() {
         bail!("--target-name is required");
     }
-    let target_dir = cli
+    let target_dir = settings
         .target_dir
         .as_deref()
-        .context("--target-dir is required")?;
-    let targets = mirrors(cli, &cli.target_base_url, "--target-base-url")?;
-    let mut client = refreshed_client(cli, dir)?;
+        .context("--target-dir (or --config) is required")?;
+    let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
+    let mut client = refreshed_client(cli, settings, UtcTime::now())?;
     for raw in &cli.target_name {
         let name = TargetName::new(raw.as_str())
             .map_err(|e| anyhow::anyhow!("target name {raw:?} {e}"))?;

@@ -1,0 +1,329 @@
+//! The signed rollout policy end to end: `repo policy`, the delegated `policy` role, and
+//! `updater plan` on devices over HTTP on 127.0.0.1, with an injected clock.
+
+use std::path::{Path, PathBuf};
+
+use e2e_tests::{example_key, read_json, repo, resign, DemoRepo, Device, StaticServer};
+use serde_json::{json, Value};
+use updater::datetime::UtcTime;
+use updater::decide::{bucket, share_at};
+use updater::policy::{Release, Wave};
+
+/// A repository with releases 1.0.0 and 2.0.0 for armv7, and `xml` as its signed policy.
+fn repo_with_policy(xml: &str) -> DemoRepo {
+    let r = DemoRepo::init();
+    r.add("1.0.0", "armv7").ok();
+    r.add("2.0.0", "armv7").ok();
+    set_policy(&r, xml).ok();
+    r.sign_with(&[
+        example_key("targets.pem"),
+        example_key("policy.pem"),
+        example_key("snapshot.pem"),
+        example_key("timestamp.pem"),
+    ])
+    .ok();
+    r
+}
+
+fn set_policy(r: &DemoRepo, xml: &str) -> e2e_tests::Run {
+    let file = r.tmp.path().join("policy.xml");
+    std::fs::write(&file, xml).unwrap();
+    repo([
+        "policy".as_ref(),
+        "set".as_ref(),
+        r.path.as_os_str(),
+        file.as_os_str(),
+    ])
+}
+
+/// Publishes a new policy with only the policy, snapshot and timestamp keys.
+fn publish_policy(r: &DemoRepo, xml: &str) {
+    set_policy(r, xml).ok();
+    r.sign_with(&[
+        example_key("policy.pem"),
+        example_key("snapshot.pem"),
+        example_key("timestamp.pem"),
+    ])
+    .ok();
+}
+
+/// Writes the device's config (id, armv7, channel stable) and its install folder with
+/// `current` pointing at `running`.
+fn configure(device: &Device, id: &str, url: &str, running: Option<&str>) -> PathBuf {
+    let install = device.tmp.path().join("install");
+    std::fs::create_dir_all(install.join("releases")).unwrap();
+    if let Some(release) = running {
+        std::fs::create_dir_all(install.join("releases").join(release)).unwrap();
+        std::os::unix::fs::symlink(format!("releases/{release}"), install.join("current")).unwrap();
+    }
+    let config = device.tmp.path().join("updater.toml");
+    let text = format!(
+        "[device]\nid = \"{id}\"\nplatform = \"armv7\"\nchannel = \"stable\"\n\n\
+         [repository]\nmetadata = [\"{url}/metadata\"]\ntargets = [\"{url}/targets\"]\n\n\
+         [paths]\nmetadata = \"{}\"\ndownloads = \"{}\"\ninstall = \"{}\"\n",
+        device.metadata_dir.display(),
+        device.target_dir.display(),
+        install.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn plan(device: &Device, config: &Path, now: UtcTime) -> Value {
+    let run = device
+        .updater(&[
+            "--config".as_ref(),
+            config.as_os_str(),
+            "plan".as_ref(),
+            "--json".as_ref(),
+            "--now".as_ref(),
+            now.to_string().as_ref(),
+        ])
+        .ok();
+    serde_json::from_str(run.stdout.trim()).expect("plan --json prints one JSON object")
+}
+
+fn three_waves(base: UtcTime, extra: &str) -> (String, Vec<Wave>) {
+    let waves = vec![
+        Wave {
+            start: base,
+            share: 2000,
+        },
+        Wave {
+            start: base.plus_seconds(3600),
+            share: 5000,
+        },
+        Wave {
+            start: base.plus_seconds(7200),
+            share: 10_000,
+        },
+    ];
+    let xml = format!(
+        r#"<policy>
+  <channel name="stable">
+    <target release="2.0.0">
+      <early device="aa:00:00:00:00:01"/>
+      <wave start="{}" percent="20"/>
+      <wave start="{}" percent="50"/>
+      <wave start="{}" percent="100"/>
+    </target>
+    {extra}
+  </channel>
+</policy>
+"#,
+        waves[0].start, waves[1].start, waves[2].start
+    );
+    (xml, waves)
+}
+
+#[test]
+fn devices_follow_a_three_wave_rollout_and_stop_at_a_halt() {
+    let base = UtcTime::now().plus_seconds(600);
+    let (xml, waves) = three_waves(base, "");
+    let r = repo_with_policy(&xml);
+    let server = StaticServer::start(&r.public());
+    let release = Release::new("2.0.0").unwrap();
+
+    let mut ids: Vec<String> = (2..14).map(|i| format!("02:00:00:00:00:{i:02x}")).collect();
+    ids.push("aa:00:00:00:00:01".into()); // the early device
+    let devices: Vec<(String, Device, PathBuf)> = ids
+        .into_iter()
+        .map(|id| {
+            let device = Device::trusting(&r.root_json());
+            let config = configure(&device, &id, &server.url(), Some("1.0.0"));
+            (id, device, config)
+        })
+        .collect();
+
+    let moments = [-60, 0, 1800, 3600, 5400, 7200, 9000];
+    let mut seen_eligible = Vec::new();
+    for offset in moments {
+        let now = base.plus_seconds(offset);
+        let mut eligible = Vec::new();
+        for (id, device, config) in &devices {
+            let decision = plan(device, config, now);
+            let expected = if id == "aa:00:00:00:00:01" {
+                now >= base
+            } else {
+                bucket("stable", &release, id) < share_at(&waves, now)
+            };
+            let action = decision["action"].as_str().unwrap();
+            assert_eq!(
+                action == "install",
+                expected,
+                "{id} at {now} (share {}): {decision}",
+                share_at(&waves, now)
+            );
+            if expected {
+                assert_eq!(decision["release"], "2.0.0");
+                eligible.push(id.clone());
+            } else {
+                assert_eq!(action, "wait", "{decision}");
+            }
+        }
+        seen_eligible.push(eligible.len());
+    }
+    // Nobody before the first wave, everybody after the last, never fewer as time passes.
+    assert_eq!(seen_eligible.first(), Some(&0));
+    assert_eq!(seen_eligible.last(), Some(&devices.len()));
+    assert!(
+        seen_eligible.windows(2).all(|w| w[0] <= w[1]),
+        "{seen_eligible:?}"
+    );
+
+    // The admin halts the channel with the policy key alone; every device stays.
+    let (halted, _) = three_waves(base, "<halt/>");
+    publish_policy(&r, &halted);
+    for (id, device, config) in &devices {
+        let decision = plan(device, config, base.plus_seconds(9000));
+        assert_eq!(decision["action"], "stay", "{id}: {decision}");
+        assert_eq!(
+            decision["reason"],
+            "channel \"stable\" is halted; staying on 1.0.0"
+        );
+    }
+}
+
+#[test]
+fn plan_explains_itself_in_words() {
+    let base = UtcTime::now().plus_seconds(-60);
+    let (xml, _) = three_waves(base, "<revoked release=\"1.0.0\"/>");
+    let r = repo_with_policy(&xml);
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    let config = configure(&device, "02:00:00:00:00:99", &server.url(), Some("1.0.0"));
+    let run = device
+        .updater(&["--config".as_ref(), config.as_os_str(), "plan".as_ref()])
+        .ok();
+    assert_eq!(
+        run.stdout,
+        "device 02:00:00:00:00:99 (armv7, channel stable), running 1.0.0\n\
+         running revoked 1.0.0; moving to 2.0.0 now\n"
+    );
+}
+
+#[test]
+fn a_policy_naming_a_missing_release_is_refused_by_repo_and_ignored_by_devices() {
+    let r = repo_with_policy(&three_waves(UtcTime::now(), "").0);
+    let missing = three_waves(UtcTime::now(), "").0.replace("2.0.0", "3.0.0");
+    let file = r.tmp.path().join("missing.xml");
+    std::fs::write(&file, &missing).unwrap();
+    repo([
+        "policy".as_ref(),
+        "check".as_ref(),
+        r.path.as_os_str(),
+        file.as_os_str(),
+    ])
+    .fails_with(
+        1,
+        "policy names releases the index does not hold: 3.0.0 (channel \"stable\")",
+    );
+    set_policy(&r, &missing).fails_with(1, "3.0.0 (channel \"stable\")");
+
+    // Signed anyway, by hand, with the policy key: the device stays and says why.
+    let public = r.public();
+    let digest = updater::hash::digest_reader(missing.as_bytes()).unwrap();
+    for hash in [digest.sha256.to_hex(), digest.sha512.to_hex()] {
+        std::fs::write(
+            public.join("targets").join(format!("{hash}.policy.xml")),
+            &missing,
+        )
+        .unwrap();
+    }
+    resign(
+        &r.metadata("1.policy.json"),
+        &[&example_key("policy.pem")],
+        |signed| {
+            signed["targets"]["policy.xml"] = json!({
+                "length": digest.length,
+                "hashes": {"sha256": digest.sha256.to_hex(), "sha512": digest.sha512.to_hex()},
+            });
+        },
+    );
+    let server = StaticServer::start(&public);
+    let device = Device::trusting(&r.root_json());
+    let config = configure(&device, "02:00:00:00:00:02", &server.url(), Some("1.0.0"));
+    let decision = plan(&device, &config, UtcTime::now().plus_seconds(3600));
+    assert_eq!(decision["action"], "stay");
+    assert_eq!(
+        decision["reason"],
+        "release 3.0.0 is not in the signed index; staying on 1.0.0"
+    );
+}
+
+#[test]
+fn only_the_policy_role_may_sign_the_policy() {
+    let xml = three_waves(UtcTime::now(), "").0;
+    let r = repo_with_policy(&xml);
+    let server = StaticServer::start(&r.public());
+
+    // The policy role's file signed with the targets key instead of the policy key.
+    let policy_json = r.metadata("1.policy.json");
+    let original = std::fs::read(&policy_json).unwrap();
+    resign(&policy_json, &[&example_key("targets.pem")], |_| {});
+    let device = Device::trusting(&r.root_json());
+    let config = configure(&device, "02:00:00:00:00:02", &server.url(), Some("1.0.0"));
+    device
+        .updater(&["--config".as_ref(), config.as_os_str(), "plan".as_ref()])
+        .fails_with(1, "policy: 0 of 1 required signatures are valid");
+    // The refused role was not kept.
+    assert!(!device.metadata_dir.join("policy.json").exists());
+    std::fs::write(&policy_json, original).unwrap();
+
+    // The top-level targets role listing policy.xml itself, signed by the targets key.
+    let targets_json = r.metadata("1.targets.json");
+    let listed = read_json(&policy_json)["signed"]["targets"]["policy.xml"].clone();
+    resign(&targets_json, &[&example_key("targets.pem")], |signed| {
+        signed["targets"]["policy.xml"] = listed;
+    });
+    let device = Device::trusting(&r.root_json());
+    let config = configure(&device, "02:00:00:00:00:02", &server.url(), Some("1.0.0"));
+    device
+        .updater(&["--config".as_ref(), config.as_os_str(), "plan".as_ref()])
+        .fails_with(
+            1,
+            "target policy.xml: listed by the top-level targets role; only the delegated policy role may sign the policy",
+        );
+}
+
+#[test]
+fn an_artifact_listed_by_the_policy_role_is_ignored() {
+    let xml = three_waves(UtcTime::now(), "").0;
+    let r = repo_with_policy(&xml);
+    // The policy key adds a release artifact of its own, with the bytes in place.
+    let name = "releases/9.9.9/armv7/app.bin";
+    let bytes = b"not signed by the release keys\n";
+    let digest = updater::hash::digest_reader(&bytes[..]).unwrap();
+    let dir = r.public().join("targets/releases/9.9.9/armv7");
+    std::fs::create_dir_all(&dir).unwrap();
+    for hash in [digest.sha256.to_hex(), digest.sha512.to_hex()] {
+        std::fs::write(dir.join(format!("{hash}.app.bin")), bytes).unwrap();
+    }
+    resign(
+        &r.metadata("1.policy.json"),
+        &[&example_key("policy.pem")],
+        |signed| {
+            signed["targets"][name] = json!({
+                "length": bytes.len(),
+                "hashes": {"sha256": digest.sha256.to_hex(), "sha512": digest.sha512.to_hex()},
+            });
+        },
+    );
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    device.refresh(&[&server.url()]).ok();
+    let before = device.state();
+    device
+        .download(&[&server.url()], &[name], &[])
+        .fails_with(1, &format!("{name}: no trusted role lists this target"));
+    assert_eq!(before, device.state());
+    let listing = device
+        .updater(&[
+            "--metadata-url",
+            &format!("{}/metadata", server.url()),
+            "targets",
+        ])
+        .ok();
+    assert!(!listing.stdout.contains("9.9.9"), "{listing:#?}");
+    assert!(listing.stdout.contains("policy.xml"), "{listing:#?}");
+}
