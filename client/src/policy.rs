@@ -214,6 +214,8 @@ struct Parser<'a> {
     channels: BTreeMap<String, Channel>,
     /// The channel being read: every element below <channel> belongs to it.
     last_channel: Option<String>,
+    /// Byte offset where the event being handled starts.
+    event_start: usize,
     seen_root: bool,
 }
 
@@ -231,6 +233,7 @@ impl<'a> Parser<'a> {
             window: None,
             channels: BTreeMap::new(),
             last_channel: None,
+            event_start: 0,
             seen_root: false,
         }
     }
@@ -242,15 +245,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// An error on the element or event just read.
+    /// An error on the element or event just read, at the line where it starts.
     fn error(&self, message: impl Into<String>) -> PolicyError {
-        let end = usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX);
-        self.error_at(end.saturating_sub(1), message)
+        self.error_at(self.event_start, message)
     }
 
     fn run(mut self) -> Result<Policy, PolicyError> {
         loop {
             let before = usize::try_from(self.reader.buffer_position()).unwrap_or(0);
+            // Whitespace before an event is skipped (trimmed): the event starts after it.
+            let rest = self.text.get(before..).unwrap_or_default();
+            self.event_start = before + (rest.len() - rest.trim_start().len());
             let event = match self.reader.read_event() {
                 Ok(event) => event,
                 Err(e) => {
@@ -272,10 +277,7 @@ impl<'a> Parser<'a> {
                     let raw = String::from_utf8_lossy(&t).trim().to_owned();
                     if !raw.is_empty() {
                         let shown: String = raw.chars().take(40).collect();
-                        // Report the line where the text starts, not where it ends.
-                        let rest = self.text.get(before..).unwrap_or_default();
-                        let start = before + (rest.len() - rest.trim_start().len());
-                        return Err(self.error_at(start, format!("unexpected text {shown:?}")));
+                        return Err(self.error(format!("unexpected text {shown:?}")));
                     }
                 }
                 Event::Start(e) => {

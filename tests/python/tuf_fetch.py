@@ -1,7 +1,8 @@
 """Reads a repository with python-tuf (an independent TUF client) and downloads every target.
 
 usage: tuf_fetch.py BASE_URL ROOT_JSON WORKDIR
-Prints one JSON line per target: {"name", "length", "sha512"} of the bytes downloaded.
+Prints one JSON line per target (and for policy.xml, found through the delegated policy
+role, when there is one): {"name", "length", "sha512"} of the bytes downloaded.
 Exits non-zero on any verification failure.
 """
 import hashlib
@@ -38,6 +39,14 @@ def main():
         with open(path, "rb") as f:
             data = f.read()
         print(json.dumps({"name": name, "length": len(data),
+                          "sha512": hashlib.sha512(data).hexdigest()}), flush=True)
+    # The rollout policy, signed by the delegated role "policy", if the repository has one.
+    info = updater.get_targetinfo("policy.xml")
+    if info is not None:
+        path = updater.download_target(info, os.path.join(target_dir, "policy.xml"))
+        with open(path, "rb") as f:
+            data = f.read()
+        print(json.dumps({"name": "policy.xml", "length": len(data),
                           "sha512": hashlib.sha512(data).hexdigest()}), flush=True)
 
 

@@ -149,6 +149,35 @@ impl DemoRepo {
         r
     }
 
+    /// Releases 1.0.0 and 2.0.0 for armv7, and `xml` as the signed policy (published with
+    /// the targets, snapshot, timestamp and policy keys).
+    pub fn with_policy(xml: &str) -> Self {
+        let r = Self::init();
+        r.add("1.0.0", "armv7").ok();
+        r.add("2.0.0", "armv7").ok();
+        r.set_policy(xml).ok();
+        r.sign_with(&[
+            example_key("targets.pem"),
+            example_key("policy.pem"),
+            example_key("snapshot.pem"),
+            example_key("timestamp.pem"),
+        ])
+        .ok();
+        r
+    }
+
+    /// `repo policy set` of `xml` (written to a file beside the repository).
+    pub fn set_policy(&self, xml: &str) -> Run {
+        let file = self.tmp.path().join("policy.xml");
+        std::fs::write(&file, xml).expect("write policy");
+        repo([
+            OsStr::new("policy"),
+            OsStr::new("set"),
+            self.path.as_os_str(),
+            file.as_os_str(),
+        ])
+    }
+
     /// `repo add` of a fixture release.
     pub fn add(&self, release: &str, platform: &str) -> Run {
         self.add_dir(&fixture_release(release, platform), release, platform)

@@ -82,3 +82,78 @@ async fn tough_loads_the_repository_and_reads_every_target() {
     }
     assert_eq!(got, expected);
 }
+
+const POLICY: &str = r#"<policy>
+  <channel name="stable">
+    <target release="2.0.0"><wave start="2026-01-01T00:00:00Z" percent="100"/></target>
+  </channel>
+</policy>
+"#;
+
+/// Runs tests/python/tuf_fetch.py against `repo` served over HTTP: name -> sha512.
+fn python_tuf_fetch(repo: &DemoRepo) -> BTreeMap<String, String> {
+    let server = StaticServer::start(&repo.public());
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(tuf_python())
+        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
+        .arg(server.url())
+        .arg(repo.root_json())
+        .arg(work.path())
+        .output()
+        .expect("run python-tuf");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "python-tuf refused the repository: {stderr}"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+            (
+                v["name"].as_str().unwrap().to_owned(),
+                v["sha512"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn python_tuf_downloads_the_policy_through_the_delegated_role() {
+    let repo = DemoRepo::with_policy(POLICY);
+    let got = python_tuf_fetch(&repo);
+    assert_eq!(
+        got.get("policy.xml"),
+        Some(&Sha512::digest(POLICY.as_bytes()).to_hex()),
+        "{got:?}"
+    );
+    // Every release artifact too: 2 releases x 4 files.
+    assert_eq!(got.len(), 9, "{got:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn tough_reads_the_policy_through_the_delegated_role() {
+    use tough::IntoVec;
+
+    let repo = DemoRepo::with_policy(POLICY);
+    let root = std::fs::read(repo.root_json()).unwrap();
+    let base = url::Url::from_directory_path(repo.public()).unwrap();
+    let loaded = tough::RepositoryLoader::new(
+        &root,
+        base.join("metadata/").unwrap(),
+        base.join("targets/").unwrap(),
+    )
+    .load()
+    .await
+    .expect("tough loads the repository");
+    let name = tough::TargetName::new("policy.xml").unwrap();
+    let bytes = loaded
+        .read_target(&name)
+        .await
+        .expect("tough reads the policy")
+        .expect("policy.xml is listed")
+        .into_vec()
+        .await
+        .expect("tough verifies the bytes");
+    assert_eq!(bytes, POLICY.as_bytes());
+}

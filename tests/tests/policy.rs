@@ -9,31 +9,12 @@ use updater::datetime::UtcTime;
 use updater::decide::{bucket, share_at};
 use updater::policy::{Release, Wave};
 
-/// A repository with releases 1.0.0 and 2.0.0 for armv7, and `xml` as its signed policy.
 fn repo_with_policy(xml: &str) -> DemoRepo {
-    let r = DemoRepo::init();
-    r.add("1.0.0", "armv7").ok();
-    r.add("2.0.0", "armv7").ok();
-    set_policy(&r, xml).ok();
-    r.sign_with(&[
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ])
-    .ok();
-    r
+    DemoRepo::with_policy(xml)
 }
 
 fn set_policy(r: &DemoRepo, xml: &str) -> e2e_tests::Run {
-    let file = r.tmp.path().join("policy.xml");
-    std::fs::write(&file, xml).unwrap();
-    repo([
-        "policy".as_ref(),
-        "set".as_ref(),
-        r.path.as_os_str(),
-        file.as_os_str(),
-    ])
+    r.set_policy(xml)
 }
 
 /// Publishes a new policy with only the policy, snapshot and timestamp keys.
@@ -326,4 +307,54 @@ fn an_artifact_listed_by_the_policy_role_is_ignored() {
         .ok();
     assert!(!listing.stdout.contains("9.9.9"), "{listing:#?}");
     assert!(listing.stdout.contains("policy.xml"), "{listing:#?}");
+}
+
+#[test]
+fn hostile_xml_gets_a_clear_error_and_no_panic() {
+    let r = DemoRepo::init();
+    r.add("1.0.0", "armv7").ok();
+    let mut bomb =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE policy [\n<!ENTITY a \"lol\">\n");
+    for i in 1..10 {
+        bomb.push_str(&format!("<!ENTITY a{i} \"{}\">\n", "&a;".repeat(10)));
+    }
+    bomb.push_str("]>\n<policy><channel name=\"&a9;\"/></policy>\n");
+    let xxe = "<!DOCTYPE policy [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n<policy><channel name=\"&x;\"/></policy>";
+    let deep = format!(
+        "{}{}",
+        "<policy>".repeat(10_000),
+        "</policy>".repeat(10_000)
+    );
+    let mut huge = b"<policy>".to_vec();
+    huge.resize(50 * 1024 * 1024, b' ');
+    huge.extend_from_slice(b"</policy>");
+    let mut not_utf8 = b"<policy>\n  <channel name=\"".to_vec();
+    not_utf8.extend_from_slice(&[0xc3, 0x28]);
+    not_utf8.extend_from_slice(b"\"/>\n</policy>\n");
+    let cases: [(&[u8], i32, &str); 5] = [
+        (
+            bomb.as_bytes(),
+            1,
+            "policy.xml line 2: a DTD is not allowed",
+        ),
+        (xxe.as_bytes(), 1, "policy.xml line 1: a DTD is not allowed"),
+        (
+            deep.as_bytes(),
+            1,
+            "policy.xml line 1: <policy> is not allowed inside <policy>",
+        ),
+        (&huge, 2, "is larger than its limit of 1048576 bytes"),
+        (&not_utf8, 1, "policy.xml line 2: invalid UTF-8 at byte 26"),
+    ];
+    for (bytes, code, message) in cases {
+        let file = r.tmp.path().join("hostile.xml");
+        std::fs::write(&file, bytes).unwrap();
+        repo([
+            "policy".as_ref(),
+            "check".as_ref(),
+            r.path.as_os_str(),
+            file.as_os_str(),
+        ])
+        .fails_with(code, message);
+    }
 }
