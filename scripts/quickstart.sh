@@ -17,10 +17,15 @@ k=keys.example
 $repo init "$demo" --key root=$k/root.pub --key targets=$k/targets.pub \
   --key snapshot=$k/snapshot.pub --key timestamp=$k/timestamp.pub --key policy=$k/policy.pub \
   --sign $k/root.pem
-for platform in armv7 x86_64; do
-  $repo add "$demo" fixtures/releases/1.0.0/$platform --release 1.0.0 --platform $platform
+for release in 1.0.0 2.0.0; do
+  for platform in armv7 x86_64; do
+    $repo add "$demo" fixtures/releases/$release/$platform --release $release --platform $platform
+  done
 done
-$repo sign "$demo" --key $k/targets.pem --key $k/snapshot.pem --key $k/timestamp.pem
+# The rollout policy: checked against the index, previewed, staged, then signed with the
+# policy key (and the targets key, since this is the first signing).
+$repo policy set "$demo" fixtures/policy/rollout.xml
+$repo sign "$demo" --key $k/targets.pem --key $k/policy.pem --key $k/snapshot.pem --key $k/timestamp.pem
 $repo status "$demo"
 $repo verify "$demo" --root "$demo/public/metadata/1.root.json"
 
@@ -41,10 +46,21 @@ $updater --metadata-dir "$device/metadata" --metadata-url "$url/metadata" refres
 $updater --metadata-dir "$device/metadata" --metadata-url "$url/metadata" targets
 $updater --metadata-dir "$device/metadata" --metadata-url "$url/metadata" \
   --target-base-url "$url/targets" --target-dir "$device/targets" \
-  --target-name releases/1.0.0/x86_64/app.bin --target-name releases/1.0.0/x86_64/firmware.img download
+  --target-name releases/2.0.0/x86_64/app.bin --target-name releases/2.0.0/x86_64/firmware.img download
 # Nothing new on the server: a second refresh makes two small requests and changes nothing.
 $updater --metadata-dir "$device/metadata" --metadata-url "$url/metadata" refresh
 ls -l "$device/metadata" "$device/targets"
+
+# What the signed policy means for this device (fixtures/device.toml, with the served URL),
+# running 1.0.0: on the first day of the rollout (fixtures/policy/rollout.xml), and now.
+mkdir -p "$device/install/releases/1.0.0" "$device/downloads"
+ln -sfn releases/1.0.0 "$device/install/current"
+sed "s|http://127.0.0.1:8080|$url|" fixtures/device.toml > "$device/updater.toml"
+echo "plan at 2026-11-23T12:00:00Z:"
+$updater --config "$device/updater.toml" plan --now 2026-11-23T12:00:00Z
+echo "plan now:"
+$updater --config "$device/updater.toml" plan
+$updater --config "$device/updater.toml" plan --json
 
 work=$(mktemp -d)
 .venv/bin/python tests/python/tuf_fetch.py "http://127.0.0.1:$port" "$demo/public/metadata/1.root.json" "$work"

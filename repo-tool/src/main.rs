@@ -350,6 +350,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("           ! {problem}");
                 }
             }
+            if report.policy_staged {
+                println!("a staged policy.xml is not yet signed (repo sign with the policy key)");
+            }
             if report.staged_changes > 0 {
                 println!(
                     "{} staged change(s) to the index not yet signed",

@@ -1,15 +1,17 @@
 //! `repo status`: per role, its version, expiry, and signatures present and missing.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
-use updater::key::KeyId;
+use updater::key::{KeyId, PublicKey};
 use updater::limits::{MAX_ROOT_BYTES, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES};
-use updater::metadata::{Role, Root, Snapshot, Targets, Timestamp};
+use updater::metadata::{Role, RoleKeys, Root, Snapshot, Targets, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
+use crate::init::POLICY_ROLE;
 use crate::sign::latest_version;
 use crate::workspace::Workspace;
 
@@ -36,6 +38,8 @@ impl RoleStatus {
 pub struct RepoStatus {
     pub roles: Vec<RoleStatus>,
     pub staged_changes: usize,
+    /// A policy staged by `repo policy set` that is not the published one.
+    pub policy_staged: bool,
 }
 
 /// Reads `path` (at most `limit` bytes) as role `role` and tallies its signatures against
@@ -46,13 +50,24 @@ fn role_status<T: Role>(
     path: &Path,
     limit: u64,
 ) -> Result<(RoleStatus, T)> {
-    let name = RoleName::new(role).map_err(|e| anyhow::anyhow!("{e}"))?;
     let role_keys = root
         .roles
         .get(role)
         .with_context(|| format!("root defines no {role} role"))?;
+    delegated_role_status(&root.keys, role_keys, role, path, limit)
+}
+
+/// Like `role_status`, for a role whose keys are given by its delegator.
+fn delegated_role_status<T: Role>(
+    keys: &BTreeMap<KeyId, PublicKey>,
+    role_keys: &RoleKeys,
+    role: &str,
+    path: &Path,
+    limit: u64,
+) -> Result<(RoleStatus, T)> {
+    let name = RoleName::new(role).map_err(|e| anyhow::anyhow!("{e}"))?;
     let parsed = Unverified::<T>::parse(&name, &updater::fs::read_bounded(path, limit)?)?;
-    let tally = parsed.tally(&root.keys, role_keys);
+    let tally = parsed.tally(keys, role_keys);
     let body = parsed.untrusted().clone();
     let status = RoleStatus {
         role: role.into(),
@@ -77,6 +92,24 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
         let (status, body) = role_status::<Targets>(&root, "targets", &path, MAX_TARGETS_BYTES)?;
         roles.push(status);
         published_targets = Some(body);
+    }
+    let mut published_policy: Option<Targets> = None;
+    let delegation = published_targets.as_ref().and_then(|t| {
+        let d = t.delegations.as_ref()?;
+        let role = d.roles.iter().find(|r| r.name.as_str() == POLICY_ROLE)?;
+        Some((d.keys.clone(), role.role_keys()))
+    });
+    if let (Some(v), Some((keys, role_keys))) = (latest_version(ws, POLICY_ROLE)?, delegation) {
+        let path = dir.join(format!("{v}.{POLICY_ROLE}.json"));
+        let (status, body) = delegated_role_status::<Targets>(
+            &keys,
+            &role_keys,
+            POLICY_ROLE,
+            &path,
+            MAX_TARGETS_BYTES,
+        )?;
+        roles.push(status);
+        published_policy = Some(body);
     }
     if let Some(v) = latest_version(ws, "snapshot")? {
         let path = dir.join(format!("{v}.snapshot.json"));
@@ -104,8 +137,20 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
         }
         None => staged.targets.len(),
     };
+    let staged_policy = ws.staged_policy_file();
+    let policy_staged = staged_policy.is_file() && {
+        let bytes = updater::fs::read_bounded(&staged_policy, updater::policy::MAX_POLICY_BYTES)?;
+        let digest = updater::hash::Sha512::digest(&bytes);
+        let published = published_policy
+            .as_ref()
+            .and_then(|p| p.targets.values().next())
+            .and_then(|info| info.hashes.get("sha512"))
+            .map(|h| h.0.clone());
+        published.as_deref() != Some(&digest.0[..])
+    };
     Ok(RepoStatus {
         roles,
         staged_changes,
+        policy_staged,
     })
 }
