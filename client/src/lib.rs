@@ -24,6 +24,7 @@ pub mod policy;
 pub mod store;
 pub mod transport;
 pub mod trusted;
+pub mod unpack;
 pub mod verify;
 
 pub use error::{Error, Result};
