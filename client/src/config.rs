@@ -17,6 +17,12 @@
 //! metadata = "/var/lib/updater/metadata"
 //! downloads = "/var/lib/updater/downloads"
 //! install = "/opt/app"        # holds releases/<release>/ and the `current` link
+//!
+//! [install]                    # optional
+//! health_check = ["/opt/app/current/bin/health"]
+//! post_rollback = ["logger", "-t", "updater", "rolled back"]
+//! installer = ["/usr/sbin/flash-image"]   # given each `file` artifact's path
+//! timeout = "5m"
 //! ```
 
 use std::collections::BTreeSet;
@@ -33,6 +39,38 @@ pub struct Config {
     pub device: DeviceConfig,
     pub repository: RepositoryConfig,
     pub paths: PathsConfig,
+    #[serde(default)]
+    pub install: InstallConfig,
+}
+
+/// `[install]`: commands run around an install (each an argv list), and their time limit.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallConfig {
+    /// Run after the switch, in the install folder; failure or timeout rolls back.
+    pub health_check: Option<Vec<String>>,
+    /// Run after a rollback, with UPDATER_FAILED_RELEASE set.
+    pub post_rollback: Option<Vec<String>>,
+    /// Given each verified `file` artifact's path, for payloads that are not folders.
+    pub installer: Option<Vec<String>>,
+    /// Longest time a hook or a release's script may run.
+    #[serde(default = "default_timeout")]
+    pub timeout: crate::period::Period,
+}
+
+impl Default for InstallConfig {
+    fn default() -> Self {
+        InstallConfig {
+            health_check: None,
+            post_rollback: None,
+            installer: None,
+            timeout: default_timeout(),
+        }
+    }
+}
+
+fn default_timeout() -> crate::period::Period {
+    crate::period::Period::minutes(5)
 }
 
 /// `[device]`.

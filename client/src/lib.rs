@@ -14,6 +14,7 @@ pub mod decide;
 pub mod error;
 pub mod fs;
 pub mod hash;
+pub mod install;
 pub mod key;
 pub mod limits;
 pub mod metadata;

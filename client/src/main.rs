@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 use updater::client::Client;
 use updater::config::Config;
 use updater::datetime::UtcTime;
-use updater::decide::{decide, Device, Index};
+use updater::decide::{decide, Action, Device, Index};
+use updater::install::{release_artifacts, Artifact, Hooks, Installer};
 use updater::limits::MAX_ROOT_BYTES;
 use updater::mirrors::{Mirrors, RetryPolicy};
 use updater::names::TargetName;
@@ -87,6 +88,26 @@ enum Command {
     Download,
     /// Refresh, then list every target the verified index offers.
     Targets,
+    /// One update, start to end (needs --config): finish or undo an interrupted install,
+    /// refresh, decide, download and verify the release's artifacts, then stage, switch,
+    /// health-check and commit, or roll back.
+    Apply {
+        /// Decide as if it were TIME (for tests and previews).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
+    /// As a service: `apply`, then wait the policy's check interval plus a random part of its
+    /// jitter, and again (needs --config).
+    Run,
+    /// What the device runs, what it ran before, the last check and its result, the next
+    /// check and the last error (needs --config).
+    Status {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch back to the previous release by hand (needs --config).
+    Rollback,
     /// Refresh, read the signed policy.xml, and say what this device will do and why
     /// (needs --config).
     Plan {
@@ -183,6 +204,63 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Download => download(cli, &settings),
         Command::Plan { json, now } => plan(cli, &settings, *json, now.as_deref()),
+        Command::Apply { now } => {
+            let now = match now {
+                Some(text) => UtcTime::parse(text).map_err(anyhow::Error::msg)?,
+                None => UtcTime::now(),
+            };
+            apply(cli, &settings, now).map(|_| ())
+        }
+        Command::Run => loop {
+            let wait = match apply(cli, &settings, UtcTime::now()) {
+                Ok(wait) => wait,
+                Err(e) => {
+                    eprintln!("updater: {e:#}");
+                    None
+                }
+            };
+            let (every, jitter) = wait.unwrap_or((3600, 600));
+            let mut random = [0u8; 4];
+            let _ = getrandom::getrandom(&mut random);
+            let spread = u64::from(u32::from_le_bytes(random)) % (jitter + 1);
+            std::thread::sleep(Duration::from_secs(every + spread));
+        },
+        Command::Status { json } => {
+            let installer = installer(&settings)?;
+            let state = installer.update_state(|_| {})?;
+            if *json {
+                println!("{}", serde_json::to_string(&state)?);
+            } else {
+                let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                println!("running:    {}", show(state.running.map(|r| r.to_string())));
+                println!(
+                    "previous:   {}",
+                    show(state.previous.map(|r| r.to_string()))
+                );
+                println!(
+                    "last check: {}",
+                    show(state.last_check.map(|t| t.to_string()))
+                );
+                println!("result:     {}", show(state.last_result));
+                println!(
+                    "next check: {}",
+                    show(state.next_check.map(|t| t.to_string()))
+                );
+                println!("last error: {}", show(state.last_error));
+                if let Some(f) = state.failed {
+                    println!(
+                        "failed:     {} ({}); not retried until the policy changes",
+                        f.release, f.reason
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Rollback => {
+            let release = installer(&settings)?.rollback()?;
+            println!("rolled back: now running {release}");
+            Ok(())
+        }
         Command::Targets => {
             let mut client = refreshed_client(cli, &settings, UtcTime::now())?;
             let targets = client.all_targets()?;
@@ -294,6 +372,136 @@ fn plan(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>) -> Result
         println!("{}", decision.reason);
     }
     Ok(())
+}
+
+fn installer(settings: &Settings) -> Result<Installer> {
+    let config = settings
+        .config
+        .as_ref()
+        .context("this command needs the device's --config")?;
+    let hooks = Hooks {
+        health_check: config.install.health_check.clone(),
+        post_rollback: config.install.post_rollback.clone(),
+        installer: config.install.installer.clone(),
+        timeout: Duration::from_secs(config.install.timeout.seconds().unsigned_abs()),
+    };
+    Ok(Installer::new(&config.paths.install, hooks)?)
+}
+
+/// One `apply`; returns the policy's check interval and jitter (seconds) for `run`.
+fn apply(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Option<(u64, u64)>> {
+    let installer = installer(settings)?;
+    if let Some(done) = installer.recover()? {
+        println!("{done}");
+    }
+    let outcome = apply_once(cli, settings, &installer, now);
+    match &outcome {
+        Ok((message, wait)) => {
+            println!("{message}");
+            installer.update_state(|s| {
+                s.last_check = Some(now);
+                s.last_result = Some(message.clone());
+                s.next_check = wait.map(|(every, _)| now.plus_seconds(every as i64));
+                s.last_error = None;
+            })?;
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            installer.update_state(|s| {
+                s.last_check = Some(now);
+                s.last_error = Some(message);
+            })?;
+        }
+    }
+    outcome.map(|(_, wait)| wait)
+}
+
+fn apply_once(
+    cli: &Cli,
+    settings: &Settings,
+    installer: &Installer,
+    now: UtcTime,
+) -> Result<(String, Option<(u64, u64)>)> {
+    let config = settings.config.as_ref().context("apply needs --config")?;
+    let device = Device {
+        id: config.device_id().map_err(anyhow::Error::msg)?,
+        platform: config.device.platform.clone(),
+        channel: config.device.channel.clone(),
+        groups: config.device.groups.clone(),
+        running: installer.link("current")?,
+    };
+    let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
+    let mut client = refreshed_client(cli, settings, now)?;
+    let xml = client.policy_xml(&targets).context("policy refused")?;
+    let policy = updater::policy::parse(&xml)?;
+    let wait = Some((
+        policy.check_every.seconds().unsigned_abs(),
+        policy
+            .check_jitter
+            .map_or(0, |j| j.seconds().unsigned_abs()),
+    ));
+    let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
+    let index = Index::from_targets(client.trusted().targets().context("targets are loaded")?);
+    let decision = decide(&policy, &index, &device, now);
+    let running = device
+        .running
+        .as_ref()
+        .map_or("nothing".to_owned(), |r| r.to_string());
+    if let (Some(failed), Some(release)) = (installer.state()?.failed, &decision.release) {
+        if decision.action != Action::Stay
+            && &failed.release == release
+            && failed.policy_sha256 == policy_sha256
+        {
+            return Ok((
+                format!(
+                    "staying on {running}: {release} failed on this device ({}); it is not tried again until the policy changes",
+                    failed.reason
+                ),
+                wait,
+            ));
+        }
+    }
+    let (Action::Install, Some(release)) = (decision.action, decision.release.clone()) else {
+        return Ok((decision.reason, wait));
+    };
+    let listed = index
+        .artifacts(&release, &device.platform)
+        .context("decide only installs releases the index holds")?;
+    let downloads = settings
+        .target_dir
+        .clone()
+        .context("[paths] downloads is required")?;
+    std::fs::create_dir_all(&downloads)
+        .with_context(|| format!("creating {}", downloads.display()))?;
+    let needed: u64 = listed.iter().map(|(_, info)| info.length).sum();
+    Installer::check_space(&downloads, needed)?;
+    let mut artifacts = Vec::new();
+    for (name, (relative, info)) in release_artifacts(listed) {
+        let found = client
+            .find_target(name)?
+            .with_context(|| format!("{name} is in the index but no role lists it"))?;
+        let (local, _) = client.download(&found, &targets, &downloads)?;
+        artifacts.push(Artifact {
+            name: name.clone(),
+            info: info.clone(),
+            relative,
+            local,
+        });
+    }
+    if decision.at.is_some_and(|at| at > now) {
+        return Ok((
+            format!(
+                "{}; downloaded and verified, installing then",
+                decision.reason
+            ),
+            wait,
+        ));
+    }
+    installer.install(&release, &artifacts, &policy_sha256)?;
+    Ok((
+        format!("installed {release}, was {running} ({})", decision.reason),
+        wait,
+    ))
 }
 
 fn download(cli: &Cli, settings: &Settings) -> Result<()> {

@@ -52,6 +52,13 @@ impl Release {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Release {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Release::new(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Ord for Release {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         let parts = |s: &str| -> Vec<(u64, String)> {

@@ -63,6 +63,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         super().do_GET()
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # Clients that hang up (killed in crash tests, timeouts) are expected here.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("root")
@@ -74,7 +82,7 @@ def main():
     options = parser.parse_args()
     Handler.options = options
     handler = functools.partial(Handler, directory=options.root)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = QuietServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     if options.tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -500,6 +500,42 @@ impl Device {
         self.updater(&args)
     }
 
+    /// Writes the device's config (`id`, armv7, channel stable, mirrors at `url`, its
+    /// folders, then `extra` TOML) and its install folder, with `current` pointing at
+    /// `running` if given. Returns the config's path.
+    pub fn configure(&self, id: &str, url: &str, running: Option<&str>, extra: &str) -> PathBuf {
+        let install = self.install_dir();
+        std::fs::create_dir_all(install.join("releases")).expect("mkdir");
+        if let Some(release) = running {
+            std::fs::create_dir_all(install.join("releases").join(release)).expect("mkdir");
+            std::os::unix::fs::symlink(format!("releases/{release}"), install.join("current"))
+                .expect("symlink");
+        }
+        let config = self.tmp.path().join("updater.toml");
+        let text = format!(
+            "[device]\nid = \"{id}\"\nplatform = \"armv7\"\nchannel = \"stable\"\n\n\
+             [repository]\nmetadata = [\"{url}/metadata\"]\ntargets = [\"{url}/targets\"]\n\n\
+             [paths]\nmetadata = \"{}\"\ndownloads = \"{}\"\ninstall = \"{}\"\n{extra}",
+            self.metadata_dir.display(),
+            self.target_dir.display(),
+            install.display()
+        );
+        std::fs::write(&config, text).expect("write config");
+        config
+    }
+
+    /// The install folder `configure` sets up.
+    pub fn install_dir(&self) -> PathBuf {
+        self.tmp.path().join("install")
+    }
+
+    /// The release `install/current` points at.
+    pub fn running(&self) -> Option<String> {
+        std::fs::read_link(self.install_dir().join("current"))
+            .ok()
+            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+    }
+
     /// Everything the device holds: both folders, every file and mode.
     pub fn state(&self) -> BTreeMap<String, (u32, Vec<u8>)> {
         tree_state(self.tmp.path())

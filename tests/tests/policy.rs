@@ -28,26 +28,8 @@ fn publish_policy(r: &DemoRepo, xml: &str) {
     .ok();
 }
 
-/// Writes the device's config (id, armv7, channel stable) and its install folder with
-/// `current` pointing at `running`.
 fn configure(device: &Device, id: &str, url: &str, running: Option<&str>) -> PathBuf {
-    let install = device.tmp.path().join("install");
-    std::fs::create_dir_all(install.join("releases")).unwrap();
-    if let Some(release) = running {
-        std::fs::create_dir_all(install.join("releases").join(release)).unwrap();
-        std::os::unix::fs::symlink(format!("releases/{release}"), install.join("current")).unwrap();
-    }
-    let config = device.tmp.path().join("updater.toml");
-    let text = format!(
-        "[device]\nid = \"{id}\"\nplatform = \"armv7\"\nchannel = \"stable\"\n\n\
-         [repository]\nmetadata = [\"{url}/metadata\"]\ntargets = [\"{url}/targets\"]\n\n\
-         [paths]\nmetadata = \"{}\"\ndownloads = \"{}\"\ninstall = \"{}\"\n",
-        device.metadata_dir.display(),
-        device.target_dir.display(),
-        install.display()
-    );
-    std::fs::write(&config, text).unwrap();
-    config
+    device.configure(id, url, running, "")
 }
 
 fn plan(device: &Device, config: &Path, now: UtcTime) -> Value {

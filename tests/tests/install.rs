@@ -1,0 +1,413 @@
+//! `updater apply`: releases installed atomically from a served repository, health checks
+//! that roll back, hostile bundles refused, and installs killed at every step.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e_tests::{bin, example_key, DemoRepo, Device, Run, StaticServer};
+use updater::datetime::UtcTime;
+
+fn policy_for(release: &str, extra: &str) -> String {
+    format!(
+        r#"<policy>
+  <channel name="stable">
+    <target release="{release}" downgrade="true"><wave start="2026-01-01T00:00:00Z" percent="100"/></target>
+    {extra}
+  </channel>
+</policy>
+"#
+    )
+}
+
+/// Publishes a new policy with the policy, snapshot and timestamp keys.
+fn publish_policy(r: &DemoRepo, xml: &str) {
+    r.set_policy(xml).ok();
+    r.sign_with(&[
+        example_key("policy.pem"),
+        example_key("snapshot.pem"),
+        example_key("timestamp.pem"),
+    ])
+    .ok();
+}
+
+fn apply(device: &Device, config: &Path) -> Run {
+    device.updater(&["--config".as_ref(), config.as_os_str(), "apply".as_ref()])
+}
+
+/// The files of fixture release `release` for armv7, as a device should have them.
+fn expected_tree(release: &str) -> Vec<(String, Vec<u8>)> {
+    let base = e2e_tests::fixture_release(release, "armv7");
+    let mut files: Vec<(String, Vec<u8>)> = [
+        "app.bin",
+        "firmware.img",
+        "pre-install.sh",
+        "share/data.txt",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), std::fs::read(base.join(f)).unwrap()))
+    .collect();
+    files.sort();
+    files
+}
+
+/// Asserts that `current` names a complete release, and returns which.
+fn assert_current_complete(device: &Device) -> String {
+    let release = device.running().expect("current exists");
+    let dir = device.install_dir().join("current");
+    for (file, bytes) in expected_tree(&release) {
+        assert_eq!(
+            std::fs::read(dir.join(&file)).ok().as_deref(),
+            Some(&bytes[..]),
+            "current ({release}) lacks a complete {file}"
+        );
+    }
+    release
+}
+
+struct Scene {
+    repo: DemoRepo,
+    /// Serves `repo` for as long as the scene lives.
+    _server: StaticServer,
+    device: Device,
+    config: PathBuf,
+}
+
+fn scene(policy: &str, install_toml: &str) -> Scene {
+    let repo = DemoRepo::with_policy(policy);
+    let server = StaticServer::start(&repo.public());
+    let device = Device::trusting(&repo.root_json());
+    let config = device.configure("02:00:00:00:00:01", &server.url(), None, install_toml);
+    Scene {
+        repo,
+        _server: server,
+        device,
+        config,
+    }
+}
+
+#[test]
+fn installs_release_1_then_2_and_keeps_1_for_rollback() {
+    let s = scene(&policy_for("1.0.0", ""), "");
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stdout.contains("installed 1.0.0, was nothing"),
+        "{run:#?}"
+    );
+    assert_eq!(assert_current_complete(&s.device), "1.0.0");
+
+    publish_policy(&s.repo, &policy_for("2.0.0", ""));
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stdout.contains("installed 2.0.0, was 1.0.0"),
+        "{run:#?}"
+    );
+    assert_eq!(assert_current_complete(&s.device), "2.0.0");
+    let status = s
+        .device
+        .updater(&[
+            "--config".as_ref(),
+            s.config.as_os_str(),
+            "status".as_ref(),
+            "--json".as_ref(),
+        ])
+        .ok();
+    let state: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
+    assert_eq!(state["running"], "2.0.0");
+    assert_eq!(state["previous"], "1.0.0");
+
+    // Nothing new: nothing changes.
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stdout.contains("running 2.0.0, the channel's target"),
+        "{run:#?}"
+    );
+
+    // By hand, back to 1.0.0.
+    s.device
+        .updater(&[
+            "--config".as_ref(),
+            s.config.as_os_str(),
+            "rollback".as_ref(),
+        ])
+        .ok();
+    assert_eq!(assert_current_complete(&s.device), "1.0.0");
+}
+
+fn health_check_rolls_back(check: &str, reason: &str) {
+    let toml = format!("\n[install]\nhealth_check = {check}\ntimeout = \"2s\"\n");
+    let s = scene(&policy_for("1.0.0", ""), &toml);
+    // 1.0.0 passes (the check looks for its marker); 2.0.0 does not.
+    apply(&s.device, &s.config).ok();
+    publish_policy(&s.repo, &policy_for("2.0.0", ""));
+    let run = apply(&s.device, &s.config).fails_with(
+        1,
+        &format!(
+            "release 2.0.0 failed its health check and was rolled back: health check {reason}"
+        ),
+    );
+    let _ = run;
+    assert_eq!(assert_current_complete(&s.device), "1.0.0");
+    assert!(!s.device.install_dir().join("journal.json").exists());
+
+    // Not tried again under the same policy.
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stdout.contains("2.0.0 failed on this device")
+            && run
+                .stdout
+                .contains("not tried again until the policy changes"),
+        "{run:#?}"
+    );
+    assert_eq!(s.device.running().as_deref(), Some("1.0.0"));
+
+    // A new policy (here: the same target, re-issued) allows another try.
+    publish_policy(&s.repo, &policy_for("2.0.0", "<!-- re-issued -->"));
+    let run = apply(&s.device, &s.config);
+    assert!(run.stderr.contains("failed its health check"), "{run:#?}");
+}
+
+#[test]
+fn a_failing_health_check_rolls_back() {
+    // Passes only where current/app.bin mentions 1.0.0.
+    health_check_rolls_back(
+        r#"["/bin/sh", "-c", "grep -q 1.0.0 current/app.bin"]"#,
+        "failed: exited with exit status: 1",
+    );
+}
+
+#[test]
+fn a_hanging_health_check_rolls_back() {
+    health_check_rolls_back(
+        r#"["/bin/sh", "-c", "grep -q 1.0.0 current/app.bin || sleep 60"]"#,
+        "failed: timed out after 2s",
+    );
+}
+
+/// Builds a release folder holding `bundle.tar` made by python's tarfile from `script`.
+fn hostile_release(dir: &Path, script: &str) -> PathBuf {
+    let release = dir.join("release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::write(release.join("app.bin"), b"3.0.0\n").unwrap();
+    let code = format!(
+        "import io, tarfile\nt = tarfile.open({:?}, 'w')\n{script}\nt.close()\n",
+        release.join("bundle.tar").display().to_string()
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:#?}");
+    release
+}
+
+#[test]
+fn hostile_bundles_are_refused_and_nothing_changes() {
+    let file = "i = tarfile.TarInfo('{name}'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))";
+    let cases = [
+        (file.replace("{name}", "../x"), "bundle entry \"../x\": \"..\" is not allowed"),
+        (file.replace("{name}", "/etc/x"), "bundle entry \"/etc/x\": absolute paths are not allowed"),
+        (
+            "i = tarfile.TarInfo('etc'); i.type = tarfile.SYMTYPE; i.linkname = '/etc'; t.addfile(i)".to_owned(),
+            "bundle entry \"etc\": symlink to \"/etc\" leaves the release folder",
+        ),
+        (
+            "i = tarfile.TarInfo('passwd'); i.type = tarfile.LNKTYPE; i.linkname = '../../../etc/passwd'; t.addfile(i)".to_owned(),
+            "bundle entry \"passwd\": hard link target: \"..\" is not allowed",
+        ),
+        (
+            "i = tarfile.TarInfo('null'); i.type = tarfile.CHRTYPE; i.devmajor = 1; i.devminor = 3; t.addfile(i)".to_owned(),
+            "bundle entry \"null\": device files are not allowed",
+        ),
+    ];
+    let s = scene(&policy_for("1.0.0", ""), "");
+    apply(&s.device, &s.config).ok();
+    for (i, (script, refusal)) in cases.iter().enumerate() {
+        let release = format!("3.0.{i}");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = hostile_release(tmp.path(), script);
+        s.repo.add_dir(&dir, &release, "armv7").ok();
+        s.repo
+            .sign_with(&[
+                example_key("targets.pem"),
+                example_key("snapshot.pem"),
+                example_key("timestamp.pem"),
+            ])
+            .ok();
+        publish_policy(&s.repo, &policy_for(&release, ""));
+        let before = e2e_tests::tree_state(&s.device.install_dir().join("releases"));
+        apply(&s.device, &s.config).fails_with(1, refusal);
+        assert_eq!(assert_current_complete(&s.device), "1.0.0");
+        assert_eq!(
+            before,
+            e2e_tests::tree_state(&s.device.install_dir().join("releases"))
+        );
+        assert!(!s
+            .device
+            .install_dir()
+            .join(".staging")
+            .join(&release)
+            .exists());
+        assert!(!s.device.install_dir().join("journal.json").exists());
+    }
+}
+
+/// Starts `apply` and returns the child, for killing.
+fn spawn_apply(config: &Path, pause: Option<&str>) -> std::process::Child {
+    let mut command = Command::new(bin("updater"));
+    command
+        .args(["--config"])
+        .arg(config)
+        .arg("apply")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(step) = pause {
+        command.env("UPDATER_TEST_PAUSE", step);
+    }
+    command.spawn().expect("spawn updater")
+}
+
+/// Waits until the paused child says so on stderr.
+fn wait_for_pause(child: &mut std::process::Child) {
+    use std::io::Read;
+    let mut stderr = child.stderr.take().expect("stderr");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("paused after step") {
+        assert!(
+            Instant::now() < deadline,
+            "never paused: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        match stderr.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => {
+                let status = child.wait();
+                panic!(
+                    "updater ended before pausing ({status:?}): {}",
+                    String::from_utf8_lossy(&seen)
+                )
+            }
+        }
+    }
+}
+
+/// After a kill: `current` is complete; the next start finishes or undoes the install and
+/// leaves no journal and no staging behind.
+fn check_after_kill(s: &Scene) -> String {
+    assert_current_complete(&s.device);
+    let recovered = apply(&s.device, &s.config).ok();
+    let now_running = assert_current_complete(&s.device);
+    assert!(
+        !s.device.install_dir().join("journal.json").exists(),
+        "{recovered:#?}"
+    );
+    let staging = s.device.install_dir().join(".staging");
+    assert!(
+        !staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none(),
+        "staging left behind"
+    );
+    now_running
+}
+
+#[test]
+fn an_install_killed_at_any_moment_leaves_a_complete_release() {
+    let s = scene(&policy_for("1.0.0", ""), "");
+    apply(&s.device, &s.config).ok();
+    publish_policy(&s.repo, &policy_for("2.0.0", ""));
+    let mut toggles = 0;
+
+    // Killed right after each step is recorded.
+    for step in ["staging", "staged", "switched", "checked"] {
+        let mut child = spawn_apply(&s.config, Some(step));
+        wait_for_pause(&mut child);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Finished or undone, the recovering apply then installs the target itself.
+        let running = check_after_kill(&s);
+        assert_eq!(running, "2.0.0", "after a kill at {step}");
+        // Back to 1.0.0 for the next round.
+        publish_policy(&s.repo, &policy_for("1.0.0", &format!("<!-- {step} -->")));
+        let _ = s
+            .device
+            .updater(&["--config".as_ref(), s.config.as_os_str(), "apply".as_ref()]);
+        publish_policy(
+            &s.repo,
+            &policy_for("2.0.0", &format!("<!-- {step} again -->")),
+        );
+        toggles += 1;
+    }
+
+    // Killed at random moments: 50 runs, alternating targets.
+    let mut seed = UtcTime::now().unix() as u64 | 1;
+    for round in 0..50 {
+        let target = if round % 2 == 0 { "1.0.0" } else { "2.0.0" };
+        publish_policy(
+            &s.repo,
+            &policy_for(target, &format!("<!-- round {round} -->")),
+        );
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(seed % 120);
+        let mut child = spawn_apply(&s.config, None);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let running = check_after_kill(&s);
+        assert_eq!(
+            running, target,
+            "round {round}: the recovering apply installs {target}"
+        );
+        toggles += 1;
+    }
+    assert_eq!(toggles, 54);
+}
+
+#[test]
+fn a_revoked_release_is_left_at_once_and_the_window_defers_other_installs() {
+    // A window that is closed now (it opened and closed hours ago, every day).
+    let now = UtcTime::now();
+    let hour = (now.unix().rem_euclid(86_400) / 3600 + 12) % 24;
+    let window = format!("<window from=\"{hour:02}:00\" to=\"{:02}:30\"/>", hour);
+    let xml = policy_for("1.0.0", "").replace("<channel", &format!("{window}\n  <channel"));
+    let s = scene(&xml, "");
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stdout.contains("when the install window opens"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout
+            .contains("downloaded and verified, installing then"),
+        "{run:#?}"
+    );
+    assert_eq!(s.device.running(), None);
+    assert!(
+        std::fs::read_dir(&s.device.target_dir).unwrap().count() >= 4,
+        "downloads"
+    );
+
+    // Revoking the release it would run makes no difference to the window, but a device
+    // running a revoked release moves at once: put 1.0.0 in place by hand, revoke it.
+    let installed = s.device.install_dir().join("releases/1.0.0");
+    for (file, bytes) in expected_tree("1.0.0") {
+        let dest = installed.join(&file);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(dest, bytes).unwrap();
+    }
+    std::os::unix::fs::symlink("releases/1.0.0", s.device.install_dir().join("current")).unwrap();
+    let revoked = policy_for("2.0.0", "<revoked release=\"1.0.0\"/>")
+        .replace("<channel", &format!("{window}\n  <channel"));
+    publish_policy(&s.repo, &revoked);
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stdout
+            .contains("running revoked 1.0.0; moving to 2.0.0 now"),
+        "{run:#?}"
+    );
+    assert_eq!(assert_current_complete(&s.device), "2.0.0");
+}
