@@ -392,40 +392,59 @@ impl Client {
             ".%partial.{}",
             percent_encode(target.name.as_str(), false)
         ));
-        let result = mirrors.fetch_with(what, &remote, |body| {
-            let limit = target.info.length;
-            if body.announced_length.is_some_and(|n| n > limit) {
+        let limit = target.info.length;
+        // Bytes an earlier attempt (or run) saved are kept and the rest asked for, unless
+        // there are already too many to be a prefix of this target.
+        let saved = || {
+            fs::metadata(&partial)
+                .map(|m| m.len())
+                .ok()
+                .filter(|n| *n <= limit)
+                .unwrap_or(0)
+        };
+        let result = mirrors.fetch_resuming(what, &remote, &saved, |body| {
+            let remaining = limit - body.start.min(limit);
+            if body.announced_length.is_some_and(|n| n > remaining) {
+                discard(&partial);
                 return Err(Attempt::Fetch(FetchError::TooLarge { limit }));
             }
-            // A previous attempt's leftovers; the new copy starts empty.
-            let _ = fs::remove_file(&partial);
-            let mut output = Output::create(&partial).map_err(|e| Error::io(&partial, e))?;
             // One byte more than listed is enough to know the file is too long.
-            let mut reader = body.reader.take(limit.saturating_add(1));
-            // Receiving costs CPU here, so the hash gets a thread of its own.
-            let copied = copy_and_hash(
-                &mut reader,
-                &mut output,
-                (),
-                hash.hasher(),
-                Some(limit),
-                &|_| {},
-            )
-            .map_err(|e| match e {
-                CopyError::Read(e) => Attempt::Fetch(e.into()),
-                CopyError::Write(e) => Attempt::Refused(Error::io(&partial, e)),
-            })?;
-            hash.check(what, &target.info, copied.length, &copied.second)?;
-            output
-                .into_file()
-                .sync_all()
-                .map_err(|e| Error::io(&partial, e))?;
+            let mut reader = body.reader.take(remaining.saturating_add(1));
+            let (length, digest) = if body.start == 0 {
+                discard(&partial);
+                let mut output = Output::create(&partial).map_err(|e| Error::io(&partial, e))?;
+                // Receiving costs CPU here, so the hash gets a thread of its own.
+                let copied = copy_and_hash(
+                    &mut reader,
+                    &mut output,
+                    (),
+                    hash.hasher(),
+                    Some(limit),
+                    &|_| {},
+                )
+                .map_err(|e| copy_failure(&partial, e))?;
+                output
+                    .into_file()
+                    .sync_all()
+                    .map_err(|e| Error::io(&partial, e))?;
+                (copied.length, copied.second)
+            } else {
+                append_resumed(&partial, body.start, &mut reader, hash.hasher())?
+            };
+            if let Err(e) = hash.check(what, &target.info, length, &digest) {
+                // Whatever was saved is not this target: never resume from it.
+                discard(&partial);
+                if body.start > 0 {
+                    return Err(Attempt::Fetch(FetchError::Io(format!(
+                        "the bytes resumed after {} did not match ({e}); saved part discarded",
+                        body.start
+                    ))));
+                }
+                return Err(e.into());
+            }
             Ok(())
         });
-        if let Err(e) = result {
-            let _ = fs::remove_file(&partial);
-            return Err(e);
-        }
+        result?;
         fs::rename(&partial, &dest).map_err(|e| Error::io(&dest, e))?;
         crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         Ok((dest, true))
@@ -447,4 +466,74 @@ impl Client {
             None => target.name.as_str().to_owned(),
         }
     }
+}
+
+/// Removes a partial download (a missing one is fine).
+fn discard(partial: &Path) {
+    let _ = fs::remove_file(partial);
+}
+
+/// A failed copy: a read failure keeps what arrived (to resume from), a write failure
+/// (a full disk, say) gives the space back.
+fn copy_failure(partial: &Path, e: CopyError) -> Attempt {
+    match e {
+        CopyError::Read(e) => Attempt::Fetch(e.into()),
+        CopyError::Write(e) => {
+            discard(partial);
+            Attempt::Refused(Error::io(partial, e))
+        }
+    }
+}
+
+/// Continues the partial download at `partial`, whose first `start` bytes are already
+/// saved: hashes them, then appends what `reader` brings. Returns the total length and
+/// the digest of the whole file.
+fn append_resumed(
+    partial: &Path,
+    start: u64,
+    reader: &mut dyn Read,
+    mut hash: crate::copy::RingHash,
+) -> Result<(u64, Vec<u8>), Attempt> {
+    use std::io::Write;
+    let io = |e| Error::io(partial, e);
+    let mut saved = fs::File::open(partial).map_err(io)?.take(start);
+    let mut buf = vec![0u8; crate::hash::STREAM_CHUNK];
+    let mut length = 0u64;
+    loop {
+        let n = saved.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        length += n as u64;
+    }
+    if length != start {
+        discard(partial);
+        return Err(Attempt::Fetch(FetchError::Io(
+            "the saved part changed".into(),
+        )));
+    }
+    let mut out = fs::OpenOptions::new()
+        .append(true)
+        .open(partial)
+        .map_err(io)?;
+    let failure = loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => break Some(e),
+        };
+        hash.update(&buf[..n]);
+        if let Err(e) = out.write_all(&buf[..n]) {
+            discard(partial);
+            return Err(Attempt::Refused(Error::io(partial, e)));
+        }
+        length += n as u64;
+    };
+    out.sync_all().map_err(io)?;
+    if let Some(e) = failure {
+        return Err(Attempt::Fetch(e.into()));
+    }
+    Ok((length, hash.finish()))
 }

@@ -227,15 +227,20 @@ pub fn copy_and_hash<F: StreamHash, S: StreamHash>(
                 } else {
                     reader_in.recv().map_err(|_| stopped())?
                 };
-                chunk.len = read_full(input, chunk.space())?;
-                if chunk.len == 0 {
-                    return Ok(());
+                let (n, failure) = read_full(input, chunk.space());
+                chunk.len = n;
+                let last = n < STREAM_CHUNK;
+                if n > 0 {
+                    first.update(chunk.data());
+                    length += n as u64;
+                    progress(n as u64);
+                    // Bytes that arrived before a failure are still written, so that a
+                    // download cut midway can resume after them.
+                    to_second.send(chunk).map_err(|_| stopped())?;
                 }
-                first.update(chunk.data());
-                length += chunk.len as u64;
-                progress(chunk.len as u64);
-                let last = chunk.len < STREAM_CHUNK;
-                to_second.send(chunk).map_err(|_| stopped())?;
+                if let Some(e) = failure {
+                    return Err(e);
+                }
                 if last {
                     return Ok(());
                 }
@@ -275,15 +280,19 @@ fn copy_serial<F: StreamHash, S: StreamHash>(
     let mut chunk = Chunk::new();
     let mut length = 0u64;
     loop {
-        chunk.len = read_full(input, chunk.space()).map_err(CopyError::Read)?;
+        let (n, failure) = read_full(input, chunk.space());
+        chunk.len = n;
         first.update(chunk.data());
         second.update(chunk.data());
-        length += chunk.len as u64;
-        progress(chunk.len as u64);
+        length += n as u64;
+        progress(n as u64);
         if output.write_chunk(&mut chunk).map_err(CopyError::Write)? {
             output.file.set_len(length).map_err(CopyError::Write)?;
         }
-        if chunk.len < STREAM_CHUNK {
+        if let Some(e) = failure {
+            return Err(CopyError::Read(e));
+        }
+        if n < STREAM_CHUNK {
             break;
         }
     }
@@ -329,18 +338,19 @@ fn write_stage(
     Ok(written)
 }
 
-/// Fills `buf` unless the stream ends first; returns how many bytes were read.
-fn read_full(input: &mut (dyn Read + Send), buf: &mut [u8]) -> std::io::Result<usize> {
+/// Fills `buf` unless the stream ends or fails first: how many bytes were read, and the
+/// failure, if any (the bytes before it are good).
+fn read_full(input: &mut (dyn Read + Send), buf: &mut [u8]) -> (usize, Option<std::io::Error>) {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return (filled, Some(e)),
         }
     }
-    Ok(filled)
+    (filled, None)
 }
 
 #[cfg(test)]

@@ -102,6 +102,18 @@ impl Mirrors {
         &self,
         what: &str,
         path: &str,
+        attempt: impl FnMut(Body) -> Result<T, Attempt>,
+    ) -> Result<T> {
+        self.fetch_resuming(what, path, &|| 0, attempt)
+    }
+
+    /// Like `fetch_with`, asking each attempt to start at `offset()` (the bytes a previous
+    /// attempt already saved), where the mirror supports ranges.
+    pub fn fetch_resuming<T>(
+        &self,
+        what: &str,
+        path: &str,
+        offset: &dyn Fn() -> u64,
         mut attempt: impl FnMut(Body) -> Result<T, Attempt>,
     ) -> Result<T> {
         let mut failures = Vec::new();
@@ -112,7 +124,7 @@ impl Mirrors {
                     std::thread::sleep(self.retry.delay(n));
                 }
                 let result = mirror
-                    .open(path)
+                    .open_at(path, offset())
                     .map_err(Attempt::Fetch)
                     .and_then(&mut attempt);
                 match result {
@@ -164,6 +176,7 @@ mod tests {
             answer.map(|bytes| Body {
                 reader: Box::new(bytes),
                 announced_length: None,
+                start: 0,
             })
         }
         fn base(&self) -> &str {

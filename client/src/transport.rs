@@ -59,10 +59,12 @@ impl From<io::Error> for FetchError {
     }
 }
 
-/// An open file on a mirror: a reader and the length the mirror announced, if any.
+/// An open file on a mirror: a reader, the length the mirror announced for it, if any,
+/// and the offset in the file of its first byte (non-zero only for a resumed download).
 pub struct Body {
     pub reader: Box<dyn Read + Send>,
     pub announced_length: Option<u64>,
+    pub start: u64,
 }
 
 impl Body {
@@ -88,6 +90,13 @@ impl Body {
 pub trait Transport: Send + Sync {
     /// Opens `path` ('/'-separated, already percent-encoded where needed).
     fn open(&self, path: &str) -> Result<Body, FetchError>;
+
+    /// Opens `path` from byte `offset` on, where the mirror can; the body's `start` says
+    /// where it really starts (0 when the mirror sent the whole file).
+    fn open_at(&self, path: &str, offset: u64) -> Result<Body, FetchError> {
+        let _ = offset;
+        self.open(path)
+    }
 
     /// The mirror's base, for messages.
     fn base(&self) -> &str;
@@ -150,16 +159,60 @@ impl Transport for HttpTransport {
                 Ok(Body {
                     reader: Box::new(response.into_reader()),
                     announced_length,
+                    start: 0,
                 })
             }
-            Err(ureq::Error::Status(403 | 404, _)) => Err(FetchError::NotFound),
-            Err(ureq::Error::Status(code, _)) => Err(FetchError::Status(code)),
-            Err(ureq::Error::Transport(t)) => Err(FetchError::Io(t.to_string())),
+            Err(e) => Err(http_error(e)),
         }
+    }
+
+    fn open_at(&self, path: &str, offset: u64) -> Result<Body, FetchError> {
+        if offset == 0 {
+            return self.open(path);
+        }
+        let url = format!("{}/{}", self.base, path);
+        let response = self
+            .agent
+            .get(&url)
+            .set("Range", &format!("bytes={offset}-"))
+            .call()
+            .map_err(http_error)?;
+        let announced_length = response
+            .header("Content-Length")
+            .and_then(|v| v.trim().parse().ok());
+        let start = if response.status() == 206 {
+            // "bytes START-END/TOTAL": anything but the range asked for is not used.
+            let range = response.header("Content-Range").unwrap_or_default();
+            let start = range
+                .strip_prefix("bytes ")
+                .and_then(|r| r.split('-').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            if start != Some(offset) {
+                return Err(FetchError::Io(format!(
+                    "asked for bytes from {offset}, the server sent {range:?}"
+                )));
+            }
+            offset
+        } else {
+            0
+        };
+        Ok(Body {
+            reader: Box::new(response.into_reader()),
+            announced_length,
+            start,
+        })
     }
 
     fn base(&self) -> &str {
         &self.base
+    }
+}
+
+fn http_error(e: ureq::Error) -> FetchError {
+    match e {
+        ureq::Error::Status(403 | 404, _) => FetchError::NotFound,
+        ureq::Error::Status(code, _) => FetchError::Status(code),
+        ureq::Error::Transport(t) => FetchError::Io(t.to_string()),
     }
 }
 
@@ -229,11 +282,28 @@ impl Transport for LocalTransport {
                 Ok(Body {
                     reader: Box::new(file),
                     announced_length: Some(meta.len()),
+                    start: 0,
                 })
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(FetchError::NotFound),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn open_at(&self, path: &str, offset: u64) -> Result<Body, FetchError> {
+        use std::io::Seek;
+        let mut body = self.open(path)?;
+        let length = body.announced_length.unwrap_or(0);
+        if offset == 0 || offset > length {
+            return Ok(body);
+        }
+        let relative = percent_decode(path).ok_or(FetchError::NotFound)?;
+        let mut file = File::open(self.root.join(relative))?;
+        file.seek(io::SeekFrom::Start(offset))?;
+        body.reader = Box::new(file);
+        body.announced_length = Some(length - offset);
+        body.start = offset;
+        Ok(body)
     }
 
     fn base(&self) -> &str {
@@ -283,6 +353,7 @@ mod tests {
         let body = Body {
             reader: Box::new(io::repeat(7)),
             announced_length: None,
+            start: 0,
         };
         assert_eq!(
             body.read_limited(1000),
@@ -291,6 +362,7 @@ mod tests {
         let body = Body {
             reader: Box::new(&b"abc"[..]),
             announced_length: Some(10_000),
+            start: 0,
         };
         assert_eq!(
             body.read_limited(1000),

@@ -9,6 +9,12 @@ Options make it misbehave the way a broken or hostile mirror does:
   --endless NAME    for files whose names end in NAME: send bytes without end and no length, and log
                     "sent N NAME" to the --log file when the client hangs up
   --tls CERT KEY    serve HTTPS with this certificate chain and key (PEM files)
+  --cut NAME        the first request for a file whose name ends in NAME gets the full
+                    length announced and half the bytes, then the connection closes
+  --switch NAME     range requests for such a file get other bytes than the file holds
+
+Range requests ("Range: bytes=N-") are answered with 206 and the rest of the file; the log
+records them as "PATH range=N".
 """
 import argparse
 import functools
@@ -21,6 +27,23 @@ import time
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     options = None
+    cut_done = set()
+
+    def _send_range(self, start, switch):
+        data = open(self.translate_path(self.path), "rb").read()
+        if start >= len(data):
+            self.send_response(416)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        rest = data[start:]
+        if switch:
+            rest = bytes(b ^ 0xFF for b in rest)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(rest)))
+        self.end_headers()
+        self.wfile.write(rest)
 
     def log_message(self, *args):
         pass
@@ -38,6 +61,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        matches = lambda names: any(name.endswith(s) for s in names)
         if any(name.endswith(s) for s in self.options.stall):
             data = open(self.translate_path(self.path), "rb").read()
             self.send_response(200)
@@ -46,6 +70,20 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
             time.sleep(3600)
+            return
+        rng = self.headers.get("Range", "")
+        if rng.startswith("bytes=") and rng.endswith("-") and not self.options.status:
+            self._log(f"{self.path} range={rng[6:-1]}")
+            return self._send_range(int(rng[6:-1]), matches(self.options.switch))
+        if matches(self.options.cut) and name not in Handler.cut_done:
+            Handler.cut_done.add(name)
+            data = open(self.translate_path(self.path), "rb").read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
             return
         if any(name.endswith(s) for s in self.options.endless):
             self.send_response(200)
@@ -79,6 +117,8 @@ def main():
     parser.add_argument("--stall", action="append", default=[])
     parser.add_argument("--endless", action="append", default=[])
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--cut", action="append", default=[])
+    parser.add_argument("--switch", action="append", default=[])
     options = parser.parse_args()
     Handler.options = options
     handler = functools.partial(Handler, directory=options.root)
