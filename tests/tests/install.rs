@@ -411,3 +411,135 @@ fn a_revoked_release_is_left_at_once_and_the_window_defers_other_installs() {
     );
     assert_eq!(assert_current_complete(&s.device), "2.0.0");
 }
+
+/// A tmpfs of `size` mounted on `dir` for the life of the guard (the tests run as root, as
+/// CI does on this machine; a failed mount fails the test).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs needs root: {out:#?}"
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+
+    fn free(&self) -> u64 {
+        updater::install::free_bytes(&self.0).unwrap()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Adds release `release` for armv7 from a folder `fill` writes, and targets it.
+fn add_release(s: &Scene, release: &str, fill: impl FnOnce(&Path)) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("release");
+    std::fs::create_dir_all(&dir).unwrap();
+    fill(&dir);
+    s.repo.add_dir(&dir, release, "armv7").ok();
+    s.repo
+        .sign_with(&[
+            example_key("targets.pem"),
+            example_key("snapshot.pem"),
+            example_key("timestamp.pem"),
+        ])
+        .ok();
+    publish_policy(&s.repo, &policy_for(release, ""));
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_the_running_release_stays() {
+    let s = scene(&policy_for("1.0.0", ""), "");
+    // Downloads on a 64 KiB filesystem, the install folder on a 1 MiB one.
+    let downloads = Tmpfs::mount(&s.device.target_dir, "64k");
+    let install = Tmpfs::mount(&s.device.install_dir(), "1m");
+    apply(&s.device, &s.config).ok();
+    assert_eq!(assert_current_complete(&s.device), "1.0.0");
+
+    // 3.0.0 holds 200 KiB: refused before a byte is downloaded.
+    add_release(&s, "3.0.0", |dir| {
+        std::fs::write(dir.join("big.bin"), vec![7u8; 200 * 1024]).unwrap();
+    });
+    let free = downloads.free();
+    let run = apply(&s.device, &s.config).fails_with(1, "not enough free space in");
+    assert!(run.stderr.contains("204800 bytes needed"), "{run:#?}");
+    assert_eq!(downloads.free(), free);
+    assert_eq!(assert_current_complete(&s.device), "1.0.0");
+
+    // 4.0.0 is small to download but unpacks to 2 MiB: the disk fills while unpacking.
+    add_release(&s, "4.0.0", |dir| {
+        let code = format!(
+            "import io, tarfile\nt = tarfile.open({:?}, 'w:gz')\ni = tarfile.TarInfo('zeros')\ni.size = 2 << 20\nt.addfile(i, io.BytesIO(bytes(2 << 20)))\nt.close()\n",
+            dir.join("bundle.tar.gz").display().to_string()
+        );
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(code)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:#?}");
+    });
+    let free = install.free();
+    let run = apply(&s.device, &s.config).fails_with(1, "No space left on device");
+    assert!(run.stderr.contains(".staging/4.0.0/zeros"), "{run:#?}");
+    assert_eq!(assert_current_complete(&s.device), "1.0.0");
+    assert!(!s.device.install_dir().join(".staging/4.0.0").exists());
+    assert!(!s.device.install_dir().join("journal.json").exists());
+    // The space is given back (state.json may have grown by a page for the error).
+    assert!(
+        install.free() + 4096 >= free,
+        "{} of {free} free",
+        install.free()
+    );
+}
+
+#[test]
+fn the_service_installs_what_the_policy_asks_for() {
+    let s = scene(
+        &policy_for("1.0.0", "").replace("<channel", "<check every=\"1s\"/>\n  <channel"),
+        "",
+    );
+    let mut child = Command::new(bin("updater"))
+        .arg("--config")
+        .arg(&s.config)
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.device.running().as_deref() != Some("1.0.0") {
+        assert!(
+            Instant::now() < deadline,
+            "the service never installed 1.0.0"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    publish_policy(
+        &s.repo,
+        &policy_for("2.0.0", "").replace("<channel", "<check every=\"1s\"/>\n  <channel"),
+    );
+    while s.device.running().as_deref() != Some("2.0.0") {
+        assert!(
+            Instant::now() < deadline,
+            "the service never moved to 2.0.0"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(assert_current_complete(&s.device), "2.0.0");
+}
