@@ -62,7 +62,49 @@ echo "plan now:"
 $updater --config "$device/updater.toml" plan
 $updater --config "$device/updater.toml" plan --json
 
+# Install: a second device runs release 1.0.0, then 2.0.0, each staged, switched
+# atomically, health-checked and committed, the previous one kept for rollback.
+second=target/demo-device2
+rm -rf "$second"; mkdir -p "$second/metadata"
+$updater --metadata-dir "$second/metadata" init "$demo/public/metadata/1.root.json"
+cat > "$second/updater.toml" <<EOF
+[device]
+id = "demo-device-2"
+platform = "x86_64"
+channel = "stable"
+
+[repository]
+metadata = ["$url/metadata"]
+targets = ["$url/targets"]
+
+[paths]
+metadata = "$second/metadata"
+downloads = "$second/downloads"
+install = "$second/install"
+
+[install]
+health_check = ["/bin/sh", "-c", "test -s current/app.bin"]
+timeout = "30s"
+EOF
+release_policy() {
+  cat > "$second/policy.xml" <<EOF
+<policy>
+  <channel name="stable">
+    <target release="$1"><wave start="2026-01-01T00:00:00Z" percent="100"/></target>
+  </channel>
+</policy>
+EOF
+  $repo policy set "$demo" "$second/policy.xml" > /dev/null
+  $repo sign "$demo" --key $k/policy.pem --key $k/snapshot.pem --key $k/timestamp.pem > /dev/null
+}
+release_policy 1.0.0
+$updater --config "$second/updater.toml" apply
+release_policy 2.0.0
+$updater --config "$second/updater.toml" apply
+$updater --config "$second/updater.toml" status
+ls -l "$second/install"
+
 work=$(mktemp -d)
 .venv/bin/python tests/python/tuf_fetch.py "http://127.0.0.1:$port" "$demo/public/metadata/1.root.json" "$work"
 rm -rf "$work"
-echo "quick start done: the updater and python-tuf verified and downloaded from the demo repository"
+echo "quick start done: a device installed 1.0.0 then 2.0.0; the updater and python-tuf verified and downloaded from the demo repository"

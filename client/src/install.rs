@@ -154,8 +154,10 @@ impl Installer {
     /// The installer for `root` (created if missing).
     pub fn new(root: &Path, hooks: Hooks) -> Result<Self, InstallError> {
         fs::create_dir_all(root.join("releases")).map_err(|e| io_err(root.display(), e))?;
+        // Absolute, because scripts and hooks run in other folders.
+        let root = fs::canonicalize(root).map_err(|e| io_err(root.display(), e))?;
         Ok(Installer {
-            root: root.to_path_buf(),
+            root,
             hooks,
             limits: UnpackLimits::default(),
         })

@@ -473,6 +473,9 @@ fn apply_once(
         .context("[paths] downloads is required")?;
     std::fs::create_dir_all(&downloads)
         .with_context(|| format!("creating {}", downloads.display()))?;
+    // Absolute, because the release's scripts run in its staging folder.
+    let downloads = std::fs::canonicalize(&downloads)
+        .with_context(|| format!("reading {}", downloads.display()))?;
     let needed: u64 = listed.iter().map(|(_, info)| info.length).sum();
     Installer::check_space(&downloads, needed)?;
     let mut artifacts = Vec::new();
