@@ -109,6 +109,11 @@ impl TargetHash {
         Err(Error::NoUsableHash { what: what.into() })
     }
 
+    /// The first 16 hex digits of the expected digest, for file names.
+    pub fn short_hex(&self) -> String {
+        hex::encode(self.expected.get(..8).unwrap_or(&self.expected))
+    }
+
     /// A running hash of the right algorithm.
     pub fn hasher(&self) -> RingHash {
         RingHash::new(self.algorithm)

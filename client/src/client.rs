@@ -160,7 +160,9 @@ impl Client {
             .cloned()
             .ok_or(Error::Order("snapshot needs a trusted timestamp first"))?;
         let path = self.metadata_path(&role, listed.version.get());
-        let limit = listed.length.unwrap_or(MAX_SNAPSHOT_BYTES);
+        let limit = listed
+            .length
+            .map_or(MAX_SNAPSHOT_BYTES, |n| n.min(MAX_SNAPSHOT_BYTES));
         let trusted = &mut self.trusted;
         let bytes = self.metadata.fetch(&path, &path, limit, |bytes| {
             trusted.update_snapshot(&bytes, false)?;
@@ -184,7 +186,9 @@ impl Client {
                 listed_by: RoleName::snapshot(),
                 role: role.clone(),
             })?;
-        let limit = listed.length.unwrap_or(MAX_TARGETS_BYTES);
+        let limit = listed
+            .length
+            .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
         if let Ok(Some(local)) = self.store.read(role, limit) {
             if self
                 .trusted
@@ -388,62 +392,76 @@ impl Client {
             return Ok((dest, false));
         }
         let remote = percent_encode(&self.target_path(target), true);
+        // Named by the expected hash too, so a partial of another version is never resumed.
         let partial = dir.join(format!(
-            ".%partial.{}",
+            ".%partial.{}.{}",
+            hash.short_hex(),
             percent_encode(target.name.as_str(), false)
         ));
         let limit = target.info.length;
-        // Bytes an earlier attempt (or run) saved are kept and the rest asked for, unless
-        // there are already too many to be a prefix of this target.
+        // A partial already as long as the target (cut just before its rename) is checked
+        // here: there is nothing left to ask a mirror for.
+        if fs::metadata(&partial).is_ok_and(|m| m.len() >= limit)
+            && hash.check_file(what, &partial, &target.info).is_err()
+        {
+            discard(&partial);
+        }
+        // Bytes an earlier attempt (or run) saved are kept and the rest asked for.
         let saved = || {
             fs::metadata(&partial)
                 .map(|m| m.len())
                 .ok()
-                .filter(|n| *n <= limit)
+                .filter(|n| *n < limit)
                 .unwrap_or(0)
         };
-        let result = mirrors.fetch_resuming(what, &remote, &saved, |body| {
-            let remaining = limit - body.start.min(limit);
-            if body.announced_length.is_some_and(|n| n > remaining) {
-                discard(&partial);
-                return Err(Attempt::Fetch(FetchError::TooLarge { limit }));
-            }
-            // One byte more than listed is enough to know the file is too long.
-            let mut reader = body.reader.take(remaining.saturating_add(1));
-            let (length, digest) = if body.start == 0 {
-                discard(&partial);
-                let mut output = Output::create(&partial).map_err(|e| Error::io(&partial, e))?;
-                // Receiving costs CPU here, so the hash gets a thread of its own.
-                let copied = copy_and_hash(
-                    &mut reader,
-                    &mut output,
-                    (),
-                    hash.hasher(),
-                    Some(limit),
-                    &|_| {},
-                )
-                .map_err(|e| copy_failure(&partial, e))?;
-                output
-                    .into_file()
-                    .sync_all()
-                    .map_err(|e| Error::io(&partial, e))?;
-                (copied.length, copied.second)
-            } else {
-                append_resumed(&partial, body.start, &mut reader, hash.hasher())?
-            };
-            if let Err(e) = hash.check(what, &target.info, length, &digest) {
-                // Whatever was saved is not this target: never resume from it.
-                discard(&partial);
-                if body.start > 0 {
-                    return Err(Attempt::Fetch(FetchError::Io(format!(
-                        "the bytes resumed after {} did not match ({e}); saved part discarded",
-                        body.start
-                    ))));
-                }
-                return Err(e.into());
-            }
+        let complete = fs::metadata(&partial).is_ok_and(|m| m.len() == limit);
+        let result = if complete {
             Ok(())
-        });
+        } else {
+            mirrors.fetch_resuming(what, &remote, &saved, |body| {
+                let remaining = limit - body.start.min(limit);
+                if body.announced_length.is_some_and(|n| n > remaining) {
+                    discard(&partial);
+                    return Err(Attempt::Fetch(FetchError::TooLarge { limit }));
+                }
+                // One byte more than listed is enough to know the file is too long.
+                let mut reader = body.reader.take(remaining.saturating_add(1));
+                let (length, digest) = if body.start == 0 {
+                    discard(&partial);
+                    let mut output =
+                        Output::create(&partial).map_err(|e| Error::io(&partial, e))?;
+                    // Receiving costs CPU here, so the hash gets a thread of its own.
+                    let copied = copy_and_hash(
+                        &mut reader,
+                        &mut output,
+                        (),
+                        hash.hasher(),
+                        Some(limit),
+                        &|_| {},
+                    )
+                    .map_err(|e| copy_failure(&partial, e))?;
+                    output
+                        .into_file()
+                        .sync_all()
+                        .map_err(|e| Error::io(&partial, e))?;
+                    (copied.length, copied.second)
+                } else {
+                    append_resumed(&partial, body.start, &mut reader, hash.hasher())?
+                };
+                if let Err(e) = hash.check(what, &target.info, length, &digest) {
+                    // Whatever was saved is not this target: never resume from it.
+                    discard(&partial);
+                    if body.start > 0 {
+                        return Err(Attempt::Fetch(FetchError::Io(format!(
+                            "the bytes resumed after {} did not match ({e}); saved part discarded",
+                            body.start
+                        ))));
+                    }
+                    return Err(e.into());
+                }
+                Ok(())
+            })
+        };
         result?;
         fs::rename(&partial, &dest).map_err(|e| Error::io(&dest, e))?;
         crate::fs::sync_dir(dir).map_err(|e| Error::io(dir, e))?;

@@ -331,7 +331,10 @@ impl Installer {
         policy_sha256: &str,
     ) -> Result<(), InstallError> {
         let from = self.link("current")?;
-        let needed: u64 = artifacts.iter().map(|a| a.info.length).sum();
+        let needed = artifacts
+            .iter()
+            .try_fold(0u64, |sum, a| sum.checked_add(a.info.length))
+            .ok_or_else(|| InstallError::Io("the release's lengths overflow".into()))?;
         Self::check_space(&self.root, needed)?;
         let mut journal = Journal {
             release: release.clone(),

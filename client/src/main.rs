@@ -68,6 +68,9 @@ struct Cli {
     /// Seconds to wait for any read; a stalled server fails after this.
     #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
     read_timeout: u64,
+    /// Seconds a whole metadata request may take, body included (slow-retrieval defence).
+    #[arg(long, global = true, default_value_t = 300, value_name = "SECS")]
+    metadata_timeout: u64,
     /// Retries of a mirror after a transient failure (server error, timeout), with backoff.
     #[arg(long, global = true, default_value_t = 2, value_name = "N")]
     retries: u32,
@@ -273,7 +276,7 @@ fn run(cli: &Cli) -> Result<()> {
                     .hashes
                     .get("sha512")
                     .or_else(|| t.info.hashes.get("sha256"))
-                    .map(|h| hex::encode(&h.0[..8]))
+                    .map(|h| hex::encode(h.0.get(..8).unwrap_or(&h.0)))
                     .unwrap_or_default();
                 println!(
                     "{:<56} {:>12} bytes  {}  ({})",
@@ -306,6 +309,10 @@ fn mirrors(cli: &Cli, settings: &Settings, locations: &[String], flag: &str) -> 
         connect_timeout: Duration::from_secs(cli.connect_timeout),
         read_timeout: Duration::from_secs(cli.read_timeout),
         extra_ca: settings.ca_file.clone(),
+        // Metadata files are small: a whole request must end within this. Targets may be
+        // large and are bounded by the read timeout alone.
+        total_timeout: (flag == "--metadata-url")
+            .then(|| Duration::from_secs(cli.metadata_timeout)),
     };
     let transports = locations
         .iter()
@@ -476,7 +483,10 @@ fn apply_once(
     // Absolute, because the release's scripts run in its staging folder.
     let downloads = std::fs::canonicalize(&downloads)
         .with_context(|| format!("reading {}", downloads.display()))?;
-    let needed: u64 = listed.iter().map(|(_, info)| info.length).sum();
+    let needed = listed
+        .iter()
+        .try_fold(0u64, |sum, (_, info)| sum.checked_add(info.length))
+        .context("the release's listed lengths add up to more than any disk")?;
     Installer::check_space(&downloads, needed)?;
     let mut artifacts = Vec::new();
     for (name, (relative, info)) in release_artifacts(listed) {

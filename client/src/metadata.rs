@@ -288,13 +288,33 @@ fn path_matches(pattern: &str, name: &str) -> bool {
             .all(|(p, n)| glob_segment(p.as_bytes(), n.as_bytes()))
 }
 
+/// `*` and `?` matching without recursion or backtracking blow-up: on a mismatch, only the
+/// last `*` is retried one character further, so a hostile pattern costs at most
+/// O(pattern x text) steps and no stack.
 fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|i| glob_segment(rest, &text[i..])),
-        Some((b'?', rest)) => !text.is_empty() && glob_segment(rest, &text[1..]),
-        Some((c, rest)) => text.first() == Some(c) && glob_segment(rest, &text[1..]),
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    p = star_p + 1;
+                    t = star_t + 1;
+                    star = Some((star_p, star_t + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// The `delegations` object of a targets role.
@@ -374,6 +394,41 @@ impl_role!(Targets, "targets");
 pub struct Envelope<T> {
     pub signatures: Vec<Signature>,
     pub signed: T,
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_segment;
+
+    #[test]
+    fn stars_and_question_marks() {
+        for (pattern, text, expected) in [
+            ("*", "", true),
+            ("*", "abc", true),
+            ("a*c", "abc", true),
+            ("a*c", "abd", false),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("*.tar.gz", "x.tar.gz", true),
+            ("*b*b*", "abcbd", true),
+            ("file", "file", true),
+            ("file", "files", false),
+            ("**x", "yyx", true),
+        ] {
+            assert_eq!(
+                glob_segment(pattern.as_bytes(), text.as_bytes()),
+                expected,
+                "{pattern} {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_patterns_cost_little() {
+        let pattern = format!("{}#", "*".repeat(100_000));
+        let text = "a".repeat(25);
+        assert!(!glob_segment(pattern.as_bytes(), text.as_bytes()));
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +112,10 @@ pub struct HttpOptions {
     /// A PEM file of extra CA certificates trusted beside the public web roots (for an
     /// intranet mirror). There is deliberately no way to turn verification off.
     pub extra_ca: Option<PathBuf>,
+    /// Longest time for a whole request, body included (slow retrieval: a server that
+    /// sends a byte just often enough to pass the read timeout). `None` for targets, whose
+    /// size is the owner's choice; the read timeout still applies.
+    pub total_timeout: Option<Duration>,
 }
 
 impl Default for HttpOptions {
@@ -119,6 +124,7 @@ impl Default for HttpOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             extra_ca: None,
+            total_timeout: None,
         }
     }
 }
@@ -133,9 +139,13 @@ impl HttpTransport {
     /// A mirror at `base` (e.g. `https://updates.example.com/metadata`).
     pub fn new(base: &str, options: &HttpOptions) -> Result<Self, String> {
         let tls = tls_config(options.extra_ca.as_deref())?;
-        let agent = ureq::AgentBuilder::new()
+        let mut agent = ureq::AgentBuilder::new()
             .timeout_connect(options.connect_timeout)
-            .timeout_read(options.read_timeout)
+            .timeout_read(options.read_timeout);
+        if let Some(total) = options.total_timeout {
+            agent = agent.timeout(total);
+        }
+        let agent = agent
             .tls_config(Arc::new(tls))
             // A mirror must not move a device from HTTPS to plain HTTP.
             .https_only(base.starts_with("https://"))
@@ -273,7 +283,13 @@ impl Transport for LocalTransport {
             return Err(FetchError::NotFound);
         }
         let full = self.root.join(&relative);
-        match File::open(&full) {
+        // Non-blocking, so that a FIFO planted on the medium cannot hang the open; what is
+        // not a regular file is treated as missing.
+        let opened = File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&full);
+        match opened {
             Ok(file) => {
                 let meta = file.metadata()?;
                 if !meta.is_file() {
@@ -298,7 +314,13 @@ impl Transport for LocalTransport {
             return Ok(body);
         }
         let relative = percent_decode(path).ok_or(FetchError::NotFound)?;
-        let mut file = File::open(self.root.join(relative))?;
+        let mut file = File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(self.root.join(relative))?;
+        if !file.metadata()?.is_file() {
+            return Err(FetchError::NotFound);
+        }
         file.seek(io::SeekFrom::Start(offset))?;
         body.reader = Box::new(file);
         body.announced_length = Some(length - offset);

@@ -288,8 +288,13 @@ fn stalled_download_times_out() {
     assert!(run.stderr.contains("timed out"), "{run:#?}");
     // Nothing in place; what arrived is kept aside, hidden, to resume from next time.
     let mut after = s.device.state();
-    let partial = "targets/.%partial.releases%2F1.0.0%2Farmv7%2Ffirmware.img".to_owned();
-    if let Some((_, saved)) = after.remove(&partial) {
+    let partials: Vec<String> = after
+        .keys()
+        .filter(|k| k.starts_with("targets/.%partial."))
+        .cloned()
+        .collect();
+    for partial in partials {
+        let (_, saved) = after.remove(&partial).unwrap();
         let full = std::fs::read(s.repo.artifact(FIRMWARE)).unwrap();
         assert!(full.starts_with(&saved), "the saved part is not a prefix");
     }
@@ -409,4 +414,42 @@ fn different_bytes_after_a_resume_are_caught_and_the_saved_part_discarded() {
         s.device.target(FIRMWARE),
         std::fs::read(s.repo.artifact(FIRMWARE)).unwrap()
     );
+}
+
+#[test]
+fn a_saved_part_as_long_as_the_target_is_checked_without_asking_again() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let s = Scene::with_server_options(&["--log", &log.path().display().to_string()]);
+    let bytes = std::fs::read(s.repo.artifact(FIRMWARE)).unwrap();
+    let sha512 = updater::hash::Sha512::digest(&bytes).to_hex();
+    let partial = s.device.target_dir.join(format!(
+        ".%partial.{}.{}",
+        &sha512[..16],
+        updater::names::percent_encode(FIRMWARE, false)
+    ));
+    // Complete but not yet renamed, as a power cut between fsync and rename leaves it.
+    std::fs::write(&partial, &bytes).unwrap();
+    std::fs::write(log.path(), "").unwrap();
+    s.device.download(&[&s.url()], &[FIRMWARE], &[]).ok();
+    assert_eq!(s.device.target(FIRMWARE), bytes);
+    assert!(!partial.exists());
+    let asked = logged_requests(log.path());
+    assert!(
+        !asked.iter().any(|p| p.contains("firmware.img")),
+        "{asked:?}"
+    );
+
+    // A complete-length saved part with other bytes is thrown away and fetched afresh.
+    std::fs::remove_file(
+        s.device
+            .target_dir
+            .join(updater::names::percent_encode(FIRMWARE, false)),
+    )
+    .unwrap();
+    let mut wrong = bytes.clone();
+    wrong[0] ^= 1;
+    std::fs::write(&partial, &wrong).unwrap();
+    s.device.download(&[&s.url()], &[FIRMWARE], &[]).ok();
+    assert_eq!(s.device.target(FIRMWARE), bytes);
+    assert!(!partial.exists());
 }

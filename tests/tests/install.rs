@@ -135,7 +135,16 @@ fn installs_release_1_then_2_and_keeps_1_for_rollback() {
 }
 
 fn health_check_rolls_back(check: &str, reason: &str) {
-    let toml = format!("\n[install]\nhealth_check = {check}\ntimeout = \"2s\"\n");
+    let marks = tempfile::tempdir().unwrap();
+    let rolled = marks.path().join("rolled-back");
+    let flashed = marks.path().join("flashed");
+    let toml = format!(
+        "\n[install]\nhealth_check = {check}\ntimeout = \"2s\"\n\
+         post_rollback = [\"/bin/sh\", \"-c\", \"echo $UPDATER_FAILED_RELEASE >> {}\"]\n\
+         installer = [\"/bin/sh\", \"-c\", \"basename $0 >> {}\"]\n",
+        rolled.display(),
+        flashed.display()
+    );
     let s = scene(&policy_for("1.0.0", ""), &toml);
     // 1.0.0 passes (the check looks for its marker); 2.0.0 does not.
     apply(&s.device, &s.config).ok();
@@ -149,6 +158,16 @@ fn health_check_rolls_back(check: &str, reason: &str) {
     let _ = run;
     assert_eq!(assert_current_complete(&s.device), "1.0.0");
     assert!(!s.device.install_dir().join("journal.json").exists());
+    // The post-rollback hook ran once, for 2.0.0; the installer hook saw every `file`
+    // artifact of both releases (app.bin, firmware.img, data.txt).
+    assert_eq!(std::fs::read_to_string(&rolled).unwrap(), "2.0.0\n");
+    let seen = std::fs::read_to_string(&flashed).unwrap();
+    assert_eq!(
+        seen.lines().filter(|l| *l == "firmware.img").count(),
+        2,
+        "{seen}"
+    );
+    assert_eq!(seen.lines().count(), 6, "{seen}");
 
     // Not tried again under the same policy.
     let run = apply(&s.device, &s.config).ok();
