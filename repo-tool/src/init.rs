@@ -160,6 +160,18 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
         expiry,
         policy,
     } = config.build()?;
+    // A name for each key, for people reading `repo status`: its file's name.
+    let mut names = BTreeMap::new();
+    for setup in config.roles.values() {
+        for path in &setup.keys {
+            if let (Ok(key), Some(stem)) = (load_public(path), path.file_stem()) {
+                names.insert(
+                    key.key_id().to_string(),
+                    stem.to_string_lossy().into_owned(),
+                );
+            }
+        }
+    }
     let now = UtcTime::now();
     let root = Root {
         type_: "root".into(),
@@ -196,7 +208,10 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
         std::fs::create_dir_all(tmp_ws.metadata_dir())?;
         std::fs::create_dir_all(tmp_ws.artifacts_dir())?;
         std::fs::create_dir_all(tmp_ws.staged_artifacts_dir())?;
-        let settings = toml::to_string_pretty(&Settings { expiry })?;
+        let settings = toml::to_string_pretty(&Settings {
+            expiry,
+            names: names.clone(),
+        })?;
         std::fs::write(
             tmp_ws.settings_file(),
             format!("# Written by `repo init`. Expiry periods may be edited; keys and thresholds live in root.\n{settings}"),

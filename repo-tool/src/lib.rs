@@ -10,6 +10,7 @@ pub mod parallel;
 pub mod policy;
 pub use updater::period;
 pub mod progress;
+pub mod rotate;
 pub mod sign;
 pub mod signer;
 pub mod status;

@@ -19,6 +19,34 @@ use updater::datetime::UtcTime;
 const EXIT_UNTRUSTED: u8 = 1;
 /// Exit code for bad arguments or input that could not be used.
 const EXIT_BAD_INPUT: u8 = 2;
+/// A role expires within the warning window: for monitoring checks.
+const EXIT_EXPIRING: u8 = 3;
+
+/// Prints a warning for each role expired or expiring within `warn_days` of `now`, and
+/// returns the exit code a monitoring check should see.
+fn expiry_warnings<'a>(
+    roles: impl Iterator<Item = (&'a str, UtcTime)>,
+    now: UtcTime,
+    warn_days: i64,
+) -> Option<u8> {
+    let horizon = now.plus_seconds(warn_days.saturating_mul(86_400));
+    let mut code = None;
+    for (role, expires) in roles {
+        if expires <= now {
+            eprintln!("error: {role} expired at {expires}");
+            code = Some(EXIT_UNTRUSTED);
+        } else if expires <= horizon {
+            let hours = (expires.unix() - now.unix()) / 3600;
+            eprintln!(
+                "warning: {role} expires at {expires} (in {} days {} hours): re-sign it",
+                hours / 24,
+                hours % 24
+            );
+            code = code.or(Some(EXIT_EXPIRING));
+        }
+    }
+    code
+}
 
 #[derive(Parser)]
 #[command(
@@ -99,6 +127,17 @@ enum Command {
     /// Check a rollout policy against the index, or stage it for `repo sign`.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Rotate keys: stage root N+1, merge signatures gathered on copies.
+    #[command(subcommand)]
+    Root(RootCommand),
+    /// Re-sign only the timestamp (new version, fresh expiry), for a scheduled job.
+    Timestamp {
+        /// The repository folder.
+        repo: PathBuf,
+        /// Timestamp private key(s), meeting its threshold.
+        #[arg(long = "key", value_name = "KEY", required = true)]
+        keys: Vec<PathBuf>,
+    },
     /// Verify a served repository as a device would: every signature, threshold, version,
     /// expiry, and every artifact's length and hashes.
     Verify {
@@ -114,11 +153,51 @@ enum Command {
         /// No progress bar, even on a terminal.
         #[arg(long, short)]
         quiet: bool,
+        /// Warn (and exit 3) when a role expires within this many days (default 0: only
+        /// expired roles are reported, with exit 1).
+        #[arg(long, default_value_t = 0, value_name = "DAYS")]
+        warn_days: i64,
     },
-    /// Show each role's version, expiry and signatures present and missing.
+    /// Show each role's version, expiry and signatures present and missing, and a staged
+    /// root's progress. Exit 3 if a role expires within --warn-days, 1 if one has expired.
     Status {
         /// The repository folder.
         repo: PathBuf,
+        /// Warn (and exit 3) when a role expires within this many days (default 0: only
+        /// expired roles are reported, with exit 1).
+        #[arg(long, default_value_t = 0, value_name = "DAYS")]
+        warn_days: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum RootCommand {
+    /// Stage root N+1 from the newest root (or edit the staged one): add or remove keys of
+    /// any role, change thresholds. Admins then sign it with `repo sign --key ROOT_KEY`; it
+    /// is published once a threshold of the current root keys and of its own have signed.
+    Edit {
+        /// The repository folder.
+        repo: PathBuf,
+        /// Add a key to a role, as ROLE=FILE (public or private PEM).
+        #[arg(long = "add-key", value_name = "ROLE=FILE")]
+        add: Vec<String>,
+        /// Remove a key from a role, as ROLE=FILE or ROLE=KEYID (a prefix will do).
+        #[arg(long = "remove-key", value_name = "ROLE=KEY")]
+        remove: Vec<String>,
+        /// A role's new threshold, as ROLE=N.
+        #[arg(long = "threshold", value_name = "ROLE=N")]
+        thresholds: Vec<String>,
+        /// How long the new root stays valid (default: repo.toml's root expiry).
+        #[arg(long, value_name = "PERIOD")]
+        expires: Option<String>,
+    },
+    /// Add the signatures of another copy of the staged root (a root.json, or a copy of the
+    /// repository folder) and publish it if it is now complete.
+    Merge {
+        /// The repository folder.
+        repo: PathBuf,
+        /// The other copy: a staged root.json or a repository folder.
+        other: PathBuf,
     },
 }
 
@@ -247,9 +326,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sign { repo, keys } => {
             let keys = load_private_keys(&keys)?;
-            let published = sign(&Workspace::new(&repo), &keys)?;
-            for (role, version) in published {
-                println!("published {role} version {version}");
+            for line in sign(&Workspace::new(&repo), &keys)? {
+                println!("{line}");
             }
         }
         Command::Verify {
@@ -257,6 +335,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             root,
             at,
             quiet,
+            warn_days,
         } => {
             let root_bytes = updater::fs::read_bounded(&root, updater::limits::MAX_ROOT_BYTES)?;
             let now = match at {
@@ -294,8 +373,59 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         "ok: {} artifact(s), {} bytes, every signature, version, expiry and hash verified",
                         report.artifacts, report.bytes
                     );
+                    let roles = report.roles.iter().map(|(r, _, e)| (r.as_str(), *e));
+                    if let Some(code) = expiry_warnings(roles, now, warn_days) {
+                        return Ok(ExitCode::from(code));
+                    }
                 }
             }
+        }
+        Command::Root(RootCommand::Edit {
+            repo,
+            add,
+            remove,
+            thresholds,
+            expires,
+        }) => {
+            let mut change = repo_tool::rotate::RootEdit::default();
+            for text in &add {
+                let (role, path) = split_assignment(text)?;
+                change.add.push((role, path.into()));
+            }
+            for text in &remove {
+                let (role, key) = split_assignment(text)?;
+                change.remove.push((role, key));
+            }
+            for text in &thresholds {
+                let (role, n) = split_assignment(text)?;
+                let n = n
+                    .parse()
+                    .with_context(|| format!("threshold {n:?} is not a number"))?;
+                change.thresholds.push((role, n));
+            }
+            if let Some(period) = expires {
+                change.expires = Some(period.parse().map_err(|e: String| anyhow!(e))?);
+            }
+            let root = repo_tool::rotate::edit(&Workspace::new(&repo), &change)?;
+            println!(
+                "staged root version {} (expires {}); sign it with `repo sign {} --key ROOT_KEY` (a threshold of the current root keys and of its own)",
+                root.version,
+                root.expires,
+                repo.display()
+            );
+        }
+        Command::Root(RootCommand::Merge { repo, other }) => {
+            let ws = Workspace::new(&repo);
+            let added = repo_tool::rotate::merge(&ws, &other)?;
+            println!("merged {added} signature(s)");
+            for line in sign(&ws, &[])? {
+                println!("{line}");
+            }
+        }
+        Command::Timestamp { repo, keys } => {
+            let keys = load_private_keys(&keys)?;
+            let version = repo_tool::sign::timestamp_only(&Workspace::new(&repo), &keys)?;
+            println!("published timestamp version {version}");
         }
         Command::Policy(PolicyCommand::Check { repo, file }) => {
             match repo_tool::policy::check(&Workspace::new(&repo), &file)? {
@@ -324,14 +454,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Status { repo } => {
-            let report = status(&Workspace::new(&repo))?;
+        Command::Status { repo, warn_days } => {
+            let ws = Workspace::new(&repo);
+            let report = status(&ws)?;
             println!(
                 "{:<10} {:>7}  {:<20}  {:<10}  signed by",
                 "role", "version", "expires", "signatures"
             );
             for role in &report.roles {
-                let signers: Vec<&str> = role.signed_by.iter().map(|k| k.short()).collect();
+                let names = ws.settings()?.names;
+                let signers: Vec<String> = role
+                    .signed_by
+                    .iter()
+                    .map(|k| repo_tool::rotate::name_of(&names, k))
+                    .collect();
                 let count = format!("{}/{}", role.signed_by.len(), role.threshold);
                 let missing = if role.missing() > 0 {
                     format!(" ({} missing)", role.missing())
@@ -350,6 +486,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("           ! {problem}");
                 }
             }
+            if let Some(p) = repo_tool::rotate::progress(&ws)? {
+                let names = ws.settings()?.names;
+                let signers: Vec<String> = p
+                    .by_current
+                    .iter()
+                    .chain(p.by_new.iter().filter(|k| !p.by_current.contains(k)))
+                    .map(|k| repo_tool::rotate::name_of(&names, k))
+                    .collect();
+                let (by_current, by_new) = p.missing();
+                println!(
+                    "root       {:>7}  staged, signed by {}: {by_current} more needed from the current root keys, {by_new} from its own",
+                    p.version,
+                    if signers.is_empty() { "nobody".to_owned() } else { signers.join(", ") }
+                );
+            }
             if report.policy_staged {
                 println!("a staged policy.xml is not yet signed (repo sign with the policy key)");
             }
@@ -358,6 +509,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "{} staged change(s) to the index not yet signed",
                     report.staged_changes
                 );
+            }
+            let roles = report.roles.iter().map(|r| (r.role.as_str(), r.expires));
+            if let Some(code) = expiry_warnings(roles, UtcTime::now(), warn_days) {
+                return Ok(ExitCode::from(code));
             }
         }
     }

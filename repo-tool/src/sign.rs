@@ -85,7 +85,15 @@ fn policy_delegation(staged: &Targets) -> Option<(&BTreeMap<KeyId, PublicKey>, R
     Some((&delegations.keys, role.role_keys()))
 }
 
-fn plan<'k>(root: &Root, staged: &Targets, keys: &'k [PrivateKey]) -> Result<Plan<'k>> {
+/// `root_signers`: root keys (of the published or a staged root) that may be among `keys`;
+/// `root_work`: a staged root was signed, so there may be nothing else to sign.
+fn plan<'k>(
+    root: &Root,
+    staged: &Targets,
+    keys: &'k [PrivateKey],
+    root_signers: &[KeyId],
+    root_work: bool,
+) -> Result<Option<Plan<'k>>> {
     let policy = policy_delegation(staged);
     // Every key must belong to a role being signed: a wrong key file is a mistake the
     // admin must hear about, not something to skip.
@@ -98,7 +106,9 @@ fn plan<'k>(root: &Root, staged: &Targets, keys: &'k [PrivateKey]) -> Result<Pla
         let in_policy = policy
             .as_ref()
             .is_some_and(|(_, rk)| rk.keyids.contains(key.key_id()));
-        if !in_root && !in_policy {
+        // Root keys (of the published root or of a staged one) sign the staged root.
+        let root_key = root_signers.contains(key.key_id());
+        if !in_root && !in_policy && !root_key {
             bail!(
                 "key {} ({}) is not a targets, snapshot, timestamp or policy key of this repository",
                 key.path().display(),
@@ -125,24 +135,62 @@ fn plan<'k>(root: &Root, staged: &Targets, keys: &'k [PrivateKey]) -> Result<Pla
         _ => None,
     };
     if targets.is_none() && policy.is_none() {
+        if root_work {
+            return Ok(None);
+        }
         bail!("give the targets key(s), the policy key(s), or both: there is nothing to sign");
     }
-    Ok(Plan {
+    Ok(Some(Plan {
         targets,
         policy,
         snapshot: keys_for_role(&root.keys, role_keys("snapshot")?, "snapshot", keys)?,
         timestamp: keys_for_role(&root.keys, role_keys("timestamp")?, "timestamp", keys)?,
-    })
+    }))
 }
 
-/// Signs and publishes the roles whose keys are given (targets, policy or both), then a new
-/// snapshot and timestamp. Nothing is written unless every role can be signed.
-pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)>> {
+/// Signs what the keys given can sign: a staged root (root keys add their signatures; it is
+/// published once complete), and the roles whose keys are given (targets, policy or both)
+/// with a new snapshot and timestamp. Returns what happened, in words.
+pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     ws.check_exists()?;
+    let mut report = Vec::new();
+    let root_signers = crate::rotate::root_signers(ws)?;
+    if crate::rotate::staged_root(ws)?.is_some() {
+        let (current, _) = ws.latest_root()?;
+        // Checked before any signature is added, so a wrong key file changes nothing.
+        plan(&current, &ws.staged_targets()?, keys, &root_signers, true)?;
+        let added = crate::rotate::add_signatures(ws, keys)?;
+        match crate::rotate::publish_if_complete(ws)? {
+            Some(version) => report.push(format!("published root version {version}")),
+            None => {
+                let names = ws.settings()?.names;
+                if let Some(p) = crate::rotate::progress(ws)? {
+                    let (by_current, by_new) = p.missing();
+                    let signers: Vec<String> = p
+                        .by_current
+                        .iter()
+                        .chain(p.by_new.iter().filter(|k| !p.by_current.contains(k)))
+                        .map(|k| crate::rotate::name_of(&names, k))
+                        .collect();
+                    let signers = if signers.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        signers.join(", ")
+                    };
+                    report.push(format!(
+                        "root version {} staged, {added} signature(s) added, signed by {signers}: still needs {by_current} from the current root keys and {by_new} from its own",
+                        p.version
+                    ));
+                }
+            }
+        }
+    }
     let settings = ws.settings()?;
     let (root, _) = ws.latest_root()?;
     let staged = ws.staged_targets()?;
-    let plan = plan(&root, &staged, keys)?;
+    let Some(plan) = plan(&root, &staged, keys, &root_signers, !report.is_empty())? else {
+        return Ok(report);
+    };
 
     let now = UtcTime::now();
     let next = |role: &str| -> Result<Version> {
@@ -306,7 +354,12 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<(String, Version)
     write(&dir.join("timestamp.json"), &timestamp_bytes)?;
     published.push(("snapshot".into(), snapshot_version));
     published.push(("timestamp".into(), timestamp_version));
-    Ok(published)
+    report.extend(
+        published
+            .into_iter()
+            .map(|(role, version)| format!("published {role} version {version}")),
+    );
+    Ok(report)
 }
 
 /// Parses `xml` and checks that every release it names is in `index`.
@@ -411,4 +464,35 @@ fn publish_artifacts(ws: &Workspace, targets: &Targets) -> Result<()> {
     let _ = std::fs::remove_dir_all(&staged);
     std::fs::create_dir_all(&staged)?;
     Ok(())
+}
+
+/// `repo timestamp`: a new timestamp for the current snapshot, with a fresh expiry, signed
+/// by a threshold of the timestamp keys; nothing else changes. For an operator's scheduled
+/// job, so that devices never see an expired timestamp.
+pub fn timestamp_only(ws: &Workspace, keys: &[PrivateKey]) -> Result<Version> {
+    ws.check_exists()?;
+    let settings = ws.settings()?;
+    let (root, _) = ws.latest_root()?;
+    let role = root
+        .roles
+        .get("timestamp")
+        .context("root defines no timestamp role")?;
+    for key in keys {
+        if !role.keyids.contains(key.key_id()) {
+            bail!(
+                "key {} ({}) is not a timestamp key of the newest root",
+                key.path().display(),
+                key.key_id().short()
+            );
+        }
+    }
+    let signers = keys_for_role(&root.keys, role, "timestamp", keys)?;
+    let mut timestamp =
+        read_timestamp(ws)?.context("nothing is published yet: run repo sign first")?;
+    timestamp.version = timestamp.version.next();
+    timestamp.expires = UtcTime::now().plus_seconds(settings.expiry.timestamp.seconds());
+    let bytes = sign_metadata(&timestamp, &signers)?;
+    check_signed::<Timestamp>(&root, "timestamp", &bytes)?;
+    write(&ws.metadata_dir().join("timestamp.json"), &bytes)?;
+    Ok(timestamp.version)
 }

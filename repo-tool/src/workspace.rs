@@ -63,6 +63,9 @@ impl Default for Expiry {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub expiry: Expiry,
+    /// Key id -> a name for people (the key file's name when it was added).
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 impl Workspace {
@@ -125,6 +128,14 @@ impl Workspace {
         let bytes = updater::fs::read_bounded(&path, 64 * 1024)?;
         let text = String::from_utf8(bytes).context("repo.toml is not UTF-8")?;
         toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+    }
+
+    /// Rewrites `repo.toml` atomically.
+    pub fn write_settings(&self, settings: &Settings) -> Result<()> {
+        let text = toml::to_string_pretty(settings)?;
+        let path = self.settings_file();
+        updater::fs::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     /// The newest `N.root.json` published, verified by its own keys (the admin trusts
