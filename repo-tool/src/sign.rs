@@ -154,8 +154,12 @@ fn plan<'k>(
 pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     ws.check_exists()?;
     let mut report = Vec::new();
-    let root_signers = crate::rotate::root_signers(ws)?;
-    if crate::rotate::staged_root(ws)?.is_some() {
+    // Root keys are welcome only while a root is staged for them to sign.
+    let root_signers = match crate::rotate::staged_root(ws)? {
+        Some(_) => crate::rotate::root_signers(ws)?,
+        None => Vec::new(),
+    };
+    if !root_signers.is_empty() {
         let (current, _) = ws.latest_root()?;
         // Checked before any signature is added, so a wrong key file changes nothing.
         plan(&current, &ws.staged_targets()?, keys, &root_signers, true)?;
