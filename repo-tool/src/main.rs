@@ -36,11 +36,11 @@ fn expiry_warnings<'a>(
             eprintln!("error: {role} expired at {expires}");
             code = Some(EXIT_UNTRUSTED);
         } else if expires <= horizon {
-            let hours = (expires.unix() - now.unix()) / 3600;
+            let minutes = (expires.unix() - now.unix()) / 60;
             eprintln!(
-                "warning: {role} expires at {expires} (in {} days {} hours): re-sign it",
-                hours / 24,
-                hours % 24
+                "warning: {role} expires at {expires} (in {}h{:02}m): re-sign it",
+                minutes / 60,
+                minutes % 60
             );
             code = code.or(Some(EXIT_EXPIRING));
         }

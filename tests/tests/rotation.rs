@@ -1,0 +1,240 @@
+//! Signing ceremonies with the real binaries: a root threshold of 2 of 3 gathered across two
+//! admins' copies, key rotation followed by devices and by python-tuf, revoked keys refused,
+//! and expiry warnings.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e_tests::{
+    example_key, read_json, repo, resign, tuf_python, workspace_root, DemoRepo, Device, Run,
+    StaticServer,
+};
+
+/// `repo keygen DIR/NAME`: returns (private, public).
+fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let stem = dir.join(name);
+    repo(["keygen".as_ref(), stem.as_os_str()]).ok();
+    (stem.with_extension("pem"), stem.with_extension("pub"))
+}
+
+fn run_repo(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
+    repo(args.iter().map(|a| a.as_ref()).collect::<Vec<_>>())
+}
+
+/// python-tuf refreshes from `url` trusting `root` and downloads everything.
+fn python_tuf_accepts(url: &str, root: &Path) {
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(tuf_python())
+        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
+        .arg(url)
+        .arg(root)
+        .arg(work.path())
+        .output()
+        .expect("run python-tuf");
+    assert!(
+        out.status.success(),
+        "python-tuf refused the rotated repository: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn version_of(device: &Device, role: &str) -> serde_json::Value {
+    read_json(&device.metadata_dir.join(format!("{role}.json")))["signed"]["version"].clone()
+}
+
+#[test]
+fn root_threshold_across_admins_and_key_rotation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let (r1, r1_pub) = keygen(&keys, "admin-a");
+    let (r2, r2_pub) = keygen(&keys, "admin-b");
+    let (_r3, r3_pub) = keygen(&keys, "admin-c");
+    let (t2, t2_pub) = keygen(&keys, "timestamp-2");
+    let (n1, n1_pub) = keygen(&keys, "new-root-1");
+    let (n2, n2_pub) = keygen(&keys, "new-root-2");
+
+    // Root: 2 of 3.
+    let path = tmp.path().join("repo");
+    let example = |role: &str| format!("{role}={}", example_key(&format!("{role}.pub")).display());
+    let root_key = |p: &Path| format!("root={}", p.display());
+    run_repo(&[
+        &"init",
+        &path,
+        &"--key",
+        &root_key(&r1_pub),
+        &"--key",
+        &root_key(&r2_pub),
+        &"--key",
+        &root_key(&r3_pub),
+        &"--threshold",
+        &"root=2",
+        &"--key",
+        &example("targets"),
+        &"--key",
+        &example("snapshot"),
+        &"--key",
+        &example("timestamp"),
+        &"--key",
+        &example("policy"),
+        &"--sign",
+        &r1,
+        &"--sign",
+        &r2,
+    ])
+    .ok();
+    let r = DemoRepo {
+        tmp: tempfile::tempdir().unwrap(),
+        path: path.clone(),
+    };
+    r.add("1.0.0", "armv7").ok();
+    r.sign().ok();
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    device.refresh(&[&server.url()]).ok();
+
+    // Rotate the timestamp key: root 2, staged.
+    run_repo(&[
+        &"root",
+        &"edit",
+        &path,
+        &"--add-key",
+        &format!("timestamp={}", t2_pub.display()),
+        &"--remove-key",
+        &example("timestamp"),
+    ])
+    .ok();
+    // Admin B works on a copy of the repository folder.
+    let copy = tmp.path().join("repo-copy");
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(&path)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+
+    // Admin A signs: one signature is still missing, and status says so.
+    let a = run_repo(&[&"sign", &path, &"--key", &r1]).ok();
+    assert!(
+        a.stdout
+            .contains("root version 2 staged, 1 signature(s) added, signed by")
+            && a.stdout
+                .contains("(admin-a): still needs 1 from the current root keys and 1 from its own"),
+        "{a:#?}"
+    );
+    let status = run_repo(&[&"status", &path]).ok();
+    assert!(
+        status.stdout.contains("staged, signed by")
+            && status
+                .stdout
+                .contains("(admin-a): 1 more needed from the current root keys, 1 from its own"),
+        "{status:#?}"
+    );
+    assert!(
+        !r.metadata("2.root.json").exists(),
+        "published below its threshold"
+    );
+
+    // Admin B signs the copy; the copies are merged; root 2 is published.
+    run_repo(&[&"sign", &copy, &"--key", &r2]).ok();
+    let merged = run_repo(&[&"root", &"merge", &path, &copy]).ok();
+    assert!(
+        merged.stdout.contains("published root version 2"),
+        "{merged:#?}"
+    );
+    run_repo(&[&"timestamp", &path, &"--key", &t2]).ok();
+
+    // The device follows: root 2, and a timestamp by the new key (fast-forward recovery).
+    device.refresh(&[&server.url()]).ok();
+    assert_eq!(version_of(&device, "root"), 2);
+    assert_eq!(version_of(&device, "timestamp"), 2);
+    python_tuf_accepts(&server.url(), &r.root_json());
+
+    // A timestamp signed by the revoked key is refused; the device keeps what it had.
+    let timestamp = r.metadata("timestamp.json");
+    let good = std::fs::read(&timestamp).unwrap();
+    resign(&timestamp, &[&example_key("timestamp.pem")], |t| {
+        t["version"] = 3.into();
+    });
+    let before = device.state();
+    device.refresh(&[&server.url()]).fails_with(
+        1,
+        "timestamp: 0 of 1 required signatures are valid (key 81319263 is not trusted for this role)",
+    );
+    assert_eq!(before, device.state());
+    std::fs::write(&timestamp, good).unwrap();
+
+    // Root 3 moves root to two new keys. Signed by the new keys alone it stays staged...
+    run_repo(&[
+        &"root",
+        &"edit",
+        &path,
+        &"--add-key",
+        &root_key(&n1_pub),
+        &"--add-key",
+        &root_key(&n2_pub),
+        &"--remove-key",
+        &root_key(&r1_pub),
+        &"--remove-key",
+        &root_key(&r2_pub),
+        &"--remove-key",
+        &root_key(&r3_pub),
+    ])
+    .ok();
+    let signed = run_repo(&[&"sign", &path, &"--key", &n1, &"--key", &n2]).ok();
+    assert!(
+        signed
+            .stdout
+            .contains("still needs 2 from the current root keys and 0 from its own"),
+        "{signed:#?}"
+    );
+    // ...and a device refuses it even if someone publishes it anyway.
+    let staged = path.join("staged/root.json");
+    std::fs::copy(&staged, r.metadata("3.root.json")).unwrap();
+    let before = device.state();
+    device
+        .refresh(&[&server.url()])
+        .fails_with(1, "root: 0 of 2 required signatures are valid");
+    assert_eq!(before, device.state());
+    std::fs::remove_file(r.metadata("3.root.json")).unwrap();
+
+    // With the old threshold too, root 3 is published and followed.
+    let done = run_repo(&[&"sign", &path, &"--key", &r1, &"--key", &r2]).ok();
+    assert!(
+        done.stdout.contains("published root version 3"),
+        "{done:#?}"
+    );
+    device.refresh(&[&server.url()]).ok();
+    assert_eq!(version_of(&device, "root"), 3);
+    python_tuf_accepts(&server.url(), &r.root_json());
+}
+
+#[test]
+fn expiry_is_warned_about_and_refused_when_past() {
+    // Timestamps live a day by default: a two-day warning window catches them.
+    let r = DemoRepo::signed();
+    let status = run_repo(&[&"status", &r.path, &"--warn-days", &"2"]);
+    let status = status.fails_with(3, "warning: timestamp expires at");
+    assert!(status.stderr.contains("): re-sign it"), "{status:#?}");
+    run_repo(&[&"status", &r.path]).ok();
+    r.verify(&["--warn-days", "2"])
+        .fails_with(3, "warning: timestamp expires at");
+
+    // A timestamp that expired: the device refuses it, naming the role and the date.
+    let r = DemoRepo::init_with(&["--expires", "timestamp=2s"]);
+    r.add("1.0.0", "armv7").ok();
+    r.sign().ok();
+    let expires = read_json(&r.metadata("timestamp.json"))["signed"]["expires"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    device
+        .refresh(&[&server.url()])
+        .fails_with(1, &format!("timestamp expired at {expires}"));
+    run_repo(&[&"status", &r.path])
+        .fails_with(1, &format!("error: timestamp expired at {expires}"));
+}
