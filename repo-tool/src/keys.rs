@@ -28,6 +28,12 @@ pub enum KeyError {
     NotPrivateKey { path: PathBuf },
     #[error("{path} is not an ed25519 key in PEM (a public key as `openssl pkey -pubout` writes, or a private key)")]
     NotKey { path: PathBuf },
+    #[error("{path} is encrypted: give its passphrase in REPO_KEY_PASSPHRASE, or the name of a file holding it in REPO_KEY_PASSPHRASE_FILE")]
+    NeedsPassphrase { path: PathBuf },
+    #[error(
+        "{path}: the passphrase does not decrypt this key (or it is not an encrypted ed25519 key)"
+    )]
+    BadPassphrase { path: PathBuf },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -69,6 +75,16 @@ impl PrivateKey {
     /// Loads a PKCS#8 PEM private key.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let text = read_key_text(path)?;
+        if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+            let passphrase = passphrase().ok_or_else(|| KeyError::NeedsPassphrase {
+                path: path.to_owned(),
+            })?;
+            let signing = SigningKey::from_pkcs8_encrypted_pem(&text, passphrase.as_bytes())
+                .map_err(|_| KeyError::BadPassphrase {
+                    path: path.to_owned(),
+                })?;
+            return Ok(Self::from_signing(signing, path.to_owned()));
+        }
         let signing = SigningKey::from_pkcs8_pem(&text).map_err(|_| KeyError::NotPrivateKey {
             path: path.to_owned(),
         })?;
@@ -96,6 +112,17 @@ impl PrivateKey {
     }
 }
 
+/// The passphrase of encrypted key files: `REPO_KEY_PASSPHRASE`, or the first line of the
+/// file `REPO_KEY_PASSPHRASE_FILE` names. Never printed.
+fn passphrase() -> Option<String> {
+    if let Ok(p) = std::env::var("REPO_KEY_PASSPHRASE") {
+        return Some(p);
+    }
+    let file = std::env::var_os("REPO_KEY_PASSPHRASE_FILE")?;
+    let text = std::fs::read_to_string(file).ok()?;
+    Some(text.lines().next().unwrap_or_default().to_owned())
+}
+
 fn read_key_text(path: &Path) -> Result<String, KeyError> {
     let bytes = updater::fs::read_bounded(path, MAX_KEY_FILE).map_err(|source| KeyError::Read {
         path: path.to_owned(),
@@ -114,6 +141,9 @@ pub fn load_public(path: &Path) -> Result<PublicKey, KeyError> {
     }
     if let Ok(signing) = SigningKey::from_pkcs8_pem(&text) {
         return Ok(PublicKey::ed25519(signing.verifying_key().as_bytes()));
+    }
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        return PrivateKey::load(path).map(|k| k.public().clone());
     }
     Err(KeyError::NotKey {
         path: path.to_owned(),

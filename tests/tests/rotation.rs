@@ -238,3 +238,77 @@ fn expiry_is_warned_about_and_refused_when_past() {
     run_repo(&[&"status", &r.path])
         .fails_with(1, &format!("error: timestamp expired at {expires}"));
 }
+
+#[test]
+fn passphrase_protected_keys_sign_and_the_passphrase_is_never_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("targets-encrypted.pem");
+    let status = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "ed25519",
+            "-aes-256-cbc",
+            "-pass",
+            "pass:correct horse",
+        ])
+        .arg("-out")
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let path = tmp.path().join("repo");
+    let mut args = e2e_tests::init_args(&path, &["targets"]);
+    args.push(format!("--key=targets={}", key.display()));
+    // Reading the public half of an encrypted key needs the passphrase too.
+    let init = Command::new(e2e_tests::bin("repo"))
+        .args(&args)
+        .env("REPO_KEY_PASSPHRASE", "correct horse")
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:#?}");
+    let r = DemoRepo {
+        tmp: tempfile::tempdir().unwrap(),
+        path,
+    };
+    r.add("1.0.0", "armv7").ok();
+    let sign = |passphrase: Option<&str>| {
+        let mut command = Command::new(e2e_tests::bin("repo"));
+        command.arg("sign").arg(&r.path);
+        for k in [
+            key.clone(),
+            example_key("snapshot.pem"),
+            example_key("timestamp.pem"),
+        ] {
+            command.arg("--key").arg(k);
+        }
+        command.env_remove("REPO_KEY_PASSPHRASE");
+        if let Some(p) = passphrase {
+            command.env("REPO_KEY_PASSPHRASE", p);
+        }
+        command.output().unwrap()
+    };
+    let none = sign(None);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr)
+        .contains("is encrypted: give its passphrase in REPO_KEY_PASSPHRASE"));
+    let wrong = sign(Some("battery staple"));
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("the passphrase does not decrypt this key")
+    );
+    let right = sign(Some("correct horse"));
+    assert!(right.status.success(), "{right:#?}");
+    for out in [&none, &wrong, &right] {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains("horse") && !all.contains("staple"),
+            "a passphrase was printed: {all}"
+        );
+    }
+    r.verify(&[]).ok();
+}
