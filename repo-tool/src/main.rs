@@ -220,6 +220,22 @@ enum PolicyCommand {
         /// The policy.xml to stage.
         file: PathBuf,
     },
+    /// Change the policy role's keys or threshold (to revoke a compromised policy key). The
+    /// change is staged in the index: publish it with `repo sign` and the targets keys (and
+    /// re-sign the policy with the new policy key at the same time).
+    Keys {
+        /// The repository folder.
+        repo: PathBuf,
+        /// A policy key to add (public or private PEM).
+        #[arg(long = "add-key", value_name = "FILE")]
+        add: Vec<PathBuf>,
+        /// A policy key to remove: its file or its key id (a prefix will do).
+        #[arg(long = "remove-key", value_name = "KEY")]
+        remove: Vec<String>,
+        /// The policy role's new threshold.
+        #[arg(long)]
+        threshold: Option<u32>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -426,6 +442,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let keys = load_private_keys(&keys)?;
             let version = repo_tool::sign::timestamp_only(&Workspace::new(&repo), &keys)?;
             println!("published timestamp version {version}");
+        }
+        Command::Policy(PolicyCommand::Keys {
+            repo,
+            add,
+            remove,
+            threshold,
+        }) => {
+            let (keys, threshold) =
+                repo_tool::policy::edit_keys(&Workspace::new(&repo), &add, &remove, threshold)?;
+            println!(
+                "staged: the policy role has {keys} key(s), threshold {threshold}; publish with `repo sign {} --key TARGETS_KEY --key NEW_POLICY_KEY --key SNAPSHOT_KEY --key TIMESTAMP_KEY`",
+                repo.display()
+            );
         }
         Command::Policy(PolicyCommand::Check { repo, file }) => {
             match repo_tool::policy::check(&Workspace::new(&repo), &file)? {

@@ -128,3 +128,70 @@ pub fn preview(policy: &Policy, index: &Index) -> String {
     }
     out
 }
+
+/// `repo policy keys`: changes the policy role's keys or threshold in the staged index
+/// (published by the next `repo sign` with the targets keys). This is how a compromised
+/// policy key is revoked.
+pub fn edit_keys(
+    ws: &Workspace,
+    add: &[std::path::PathBuf],
+    remove: &[String],
+    threshold: Option<u32>,
+) -> Result<(usize, u32)> {
+    use anyhow::bail;
+    ws.check_exists()?;
+    let mut staged = ws.staged_targets()?;
+    let delegations = staged
+        .delegations
+        .as_mut()
+        .context("the index delegates no policy role (repo init sets one up)")?;
+    let role = delegations
+        .roles
+        .iter_mut()
+        .find(|r| r.name.as_str() == crate::init::POLICY_ROLE)
+        .context("the index delegates no policy role (repo init sets one up)")?;
+    let mut settings = ws.settings()?;
+    for path in add {
+        let key = crate::keys::load_public(path)?;
+        let id = key.key_id();
+        if role.keyids.contains(&id) {
+            bail!("{} is already a policy key", path.display());
+        }
+        role.keyids.push(id.clone());
+        if let Some(stem) = path.file_stem() {
+            settings
+                .names
+                .insert(id.to_string(), stem.to_string_lossy().into_owned());
+        }
+        delegations.keys.insert(id, key);
+    }
+    for which in remove {
+        let id = match crate::keys::load_public(Path::new(which)) {
+            Ok(key) => key.key_id(),
+            Err(_) => updater::key::KeyId::new(which.clone()),
+        };
+        let before = role.keyids.len();
+        role.keyids
+            .retain(|k| k != &id && !k.as_str().starts_with(which.as_str()));
+        if role.keyids.len() == before {
+            bail!("{which} is not a policy key");
+        }
+    }
+    if let Some(n) = threshold {
+        role.threshold = updater::metadata::Threshold::new(n)
+            .context("the policy threshold must be at least 1")?;
+    }
+    if role.threshold.get() as usize > role.keyids.len() {
+        bail!(
+            "the policy role would need {} signatures but has {} key(s)",
+            role.threshold,
+            role.keyids.len()
+        );
+    }
+    let (count, threshold) = (role.keyids.len(), role.threshold.get());
+    let used = role.keyids.clone();
+    delegations.keys.retain(|id, _| used.contains(id));
+    ws.write_staged_targets(&staged)?;
+    ws.write_settings(&settings)?;
+    Ok((count, threshold))
+}

@@ -312,3 +312,62 @@ fn passphrase_protected_keys_sign_and_the_passphrase_is_never_shown() {
     }
     r.verify(&[]).ok();
 }
+
+#[test]
+fn a_revoked_policy_key_no_longer_signs_the_policy() {
+    let xml = r#"<policy>
+  <channel name="stable">
+    <target release="2.0.0"><wave start="2026-01-01T00:00:00Z" percent="100"/></target>
+  </channel>
+</policy>
+"#;
+    let r = DemoRepo::with_policy(xml);
+    let keys = tempfile::tempdir().unwrap();
+    let (new_policy, new_policy_pub) = keygen(keys.path(), "policy-2");
+    run_repo(&[
+        &"policy",
+        &"keys",
+        &r.path,
+        &"--add-key",
+        &new_policy_pub,
+        &"--remove-key",
+        &example_key("policy.pub"),
+    ])
+    .ok();
+    r.set_policy(xml).ok();
+    let signed = run_repo(&[
+        &"sign",
+        &r.path,
+        &"--key",
+        &example_key("targets.pem"),
+        &"--key",
+        &new_policy,
+        &"--key",
+        &example_key("snapshot.pem"),
+        &"--key",
+        &example_key("timestamp.pem"),
+    ])
+    .ok();
+    assert!(
+        signed.stdout.contains("published policy version 2"),
+        "{signed:#?}"
+    );
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    let config = device.configure("02:00:00:00:00:01", &server.url(), Some("1.0.0"), "");
+    let plan = |d: &Device| d.updater(&["--config".as_ref(), config.as_os_str(), "plan".as_ref()]);
+    assert!(plan(&device).ok().stdout.contains("install 2.0.0 now"));
+    python_tuf_accepts(&server.url(), &r.root_json());
+
+    // The old key's signature no longer counts for the policy role.
+    resign(
+        &r.metadata("2.policy.json"),
+        &[&example_key("policy.pem")],
+        |_| {},
+    );
+    let fresh = Device::trusting(&r.root_json());
+    let config = fresh.configure("02:00:00:00:00:01", &server.url(), Some("1.0.0"), "");
+    fresh
+        .updater(&["--config".as_ref(), config.as_os_str(), "plan".as_ref()])
+        .fails_with(1, "policy: 0 of 1 required signatures are valid");
+}
