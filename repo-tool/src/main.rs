@@ -130,6 +130,15 @@ enum Command {
     /// Rotate keys: stage root N+1, merge signatures gathered on copies.
     #[command(subcommand)]
     Root(RootCommand),
+    /// Merge the signatures gathered on a copy of this repository folder (a staged root,
+    /// targets or policy signed by fewer keys than its threshold), and publish what is
+    /// complete.
+    Merge {
+        /// The repository folder.
+        repo: PathBuf,
+        /// The other copy of the repository folder.
+        other: PathBuf,
+    },
     /// Re-sign only the timestamp (new version, fresh expiry), for a scheduled job.
     Timestamp {
         /// The repository folder.
@@ -430,12 +439,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 repo.display()
             );
         }
-        Command::Root(RootCommand::Merge { repo, other }) => {
+        Command::Root(RootCommand::Merge { repo, other }) | Command::Merge { repo, other } => {
             let ws = Workspace::new(&repo);
-            let added = repo_tool::rotate::merge(&ws, &other)?;
+            let added = if other.is_dir() {
+                repo_tool::sign::merge(&ws, &other)?
+            } else {
+                repo_tool::rotate::merge(&ws, &other)?
+            };
             println!("merged {added} signature(s)");
-            for line in sign(&ws, &[])? {
-                println!("{line}");
+            // Publish what is now complete (without snapshot and timestamp keys, a complete
+            // targets or policy waits for the next `repo sign` with them).
+            let pending = ["root.json", "targets.signed.json", "policy.signed.json"]
+                .iter()
+                .any(|f| ws.staged_dir().join(f).exists());
+            if pending {
+                for line in sign(&ws, &[])? {
+                    println!("{line}");
+                }
             }
         }
         Command::Timestamp { repo, keys } => {

@@ -10,12 +10,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use updater::canonical::to_canonical_bytes;
 use updater::datetime::UtcTime;
 use updater::hash::digest_reader;
+use updater::key::Signature;
 use updater::key::{KeyId, PublicKey};
 use updater::metadata::{
-    HexDigest, MetaFile, Role, RoleKeys, Root, Snapshot, TargetInfo, Targets, Timestamp, Version,
-    SPEC_VERSION,
+    Envelope, HexDigest, MetaFile, Role, RoleKeys, Root, Snapshot, TargetInfo, Targets, Timestamp,
+    Version, SPEC_VERSION,
 };
 use updater::names::{RoleName, TargetName};
 use updater::verify::Unverified;
@@ -69,10 +72,135 @@ pub fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Version>> {
 /// What `repo sign` will sign: each role whose keys were given, plus snapshot and
 /// timestamp, which always follow.
 struct Plan<'k> {
+    /// Keys adding signatures to targets (possibly none, to finish a pending one).
     targets: Option<Vec<&'k PrivateKey>>,
     policy: Option<Vec<&'k PrivateKey>>,
-    snapshot: Vec<&'k PrivateKey>,
-    timestamp: Vec<&'k PrivateKey>,
+    /// Snapshot and timestamp follow when their keys are given (a threshold each).
+    snapshot: Option<Vec<&'k PrivateKey>>,
+    timestamp: Option<Vec<&'k PrivateKey>>,
+}
+
+/// `staged/ROLE.signed.json`: ROLE's next version, signed by fewer keys than its threshold
+/// so far. Never served.
+fn pending_path(ws: &Workspace, role: &str) -> std::path::PathBuf {
+    ws.staged_dir().join(format!("{role}.signed.json"))
+}
+
+/// Where gathering signatures for a role stands.
+enum Gathered {
+    /// Signed by a threshold: the file to publish.
+    Complete(Vec<u8>),
+    /// Kept in `staged/ROLE.signed.json`: what is still missing, in words.
+    Pending(String),
+}
+
+/// Adds signatures by `signers` to `role`'s pending version (or to `body`, starting one)
+/// and says whether it is complete. A pending version keeps its body: signatures gathered
+/// on several machines must all cover the same bytes.
+fn gather(
+    ws: &Workspace,
+    role: &str,
+    body: Value,
+    signers: &[&PrivateKey],
+    keys: &BTreeMap<KeyId, PublicKey>,
+    role_keys: &RoleKeys,
+) -> Result<Gathered> {
+    let path = pending_path(ws, role);
+    let (body, mut signatures) = if path.exists() {
+        let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
+        let pending: Envelope<Value> = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a signed file", path.display()))?;
+        (pending.signed, pending.signatures)
+    } else {
+        (body, Vec::new())
+    };
+    let canonical = to_canonical_bytes(&body)?;
+    for key in signers {
+        signatures.retain(|s| &s.keyid != key.key_id());
+        signatures.push(Signature {
+            keyid: key.key_id().clone(),
+            sig: key.sign(&canonical),
+        });
+    }
+    let envelope = Envelope {
+        signatures,
+        signed: body,
+    };
+    let mut bytes = serde_json::to_vec_pretty(&envelope)?;
+    bytes.push(b'\n');
+    let name = RoleName::new(role).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tally = Unverified::<Targets>::parse(&name, &bytes)?.tally(keys, role_keys);
+    let threshold = role_keys.threshold.get() as usize;
+    if tally.valid.len() >= threshold {
+        if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+        return Ok(Gathered::Complete(bytes));
+    }
+    updater::fs::write_atomic(&path, &bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    let names = ws.settings()?.names;
+    let by: Vec<String> = tally
+        .valid
+        .iter()
+        .map(|k| crate::rotate::name_of(&names, k))
+        .collect();
+    let version = envelope.signed.get("version").cloned().unwrap_or_default();
+    Ok(Gathered::Pending(format!(
+        "{role} version {version} staged, signed by {}: still needs {} more signature(s); sign it on this repository or a copy (then `repo merge`)",
+        if by.is_empty() { "nobody".to_owned() } else { by.join(", ") },
+        threshold - tally.valid.len()
+    )))
+}
+
+/// Merges the pending signatures of another copy (a repository folder) into this one:
+/// a staged root, targets and policy, each only if both sides sign the same bytes.
+pub fn merge(ws: &Workspace, other: &std::path::Path) -> Result<usize> {
+    let mut added = 0;
+    if other.is_dir() && crate::rotate::staged_root(ws)?.is_some() {
+        added += crate::rotate::merge(ws, other)?;
+    }
+    for role in ["targets", POLICY_ROLE] {
+        let ours = pending_path(ws, role);
+        let read = |p: &std::path::Path| -> Result<Envelope<Value>> {
+            let bytes = updater::fs::read_bounded(p, updater::limits::MAX_TARGETS_BYTES)?;
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a signed file", p.display()))
+        };
+        // Their signatures: still pending there, or already published there (their last
+        // signature completed it) under the version pending here.
+        let mut theirs = other.join("staged").join(format!("{role}.signed.json"));
+        if !theirs.exists() && ours.exists() {
+            let version = read(&ours)?.signed.get("version").and_then(Value::as_u64);
+            if let Some(v) = version {
+                theirs = other
+                    .join("public/metadata")
+                    .join(format!("{v}.{role}.json"));
+            }
+        }
+        if !theirs.exists() {
+            continue;
+        }
+        let theirs = read(&theirs)?;
+        if !ours.exists() {
+            let bytes = serde_json::to_vec_pretty(&theirs)?;
+            updater::fs::write_atomic(&ours, &bytes)?;
+            added += theirs.signatures.len();
+            continue;
+        }
+        let mut mine = read(&ours)?;
+        if to_canonical_bytes(&mine.signed)? != to_canonical_bytes(&theirs.signed)? {
+            bail!("the copies stage different {role} versions: sign the same one");
+        }
+        for signature in theirs.signatures {
+            if !mine.signatures.iter().any(|s| s.keyid == signature.keyid) {
+                mine.signatures.push(signature);
+                added += 1;
+            }
+        }
+        updater::fs::write_atomic(&ours, &serde_json::to_vec_pretty(&mine)?)?;
+    }
+    Ok(added)
 }
 
 /// The policy role as the staged index delegates it: its keys and threshold.
@@ -88,6 +216,7 @@ fn policy_delegation(staged: &Targets) -> Option<(&BTreeMap<KeyId, PublicKey>, R
 /// `root_signers`: root keys (of the published or a staged root) that may be among `keys`;
 /// `root_work`: a staged root was signed, so there may be nothing else to sign.
 fn plan<'k>(
+    ws: &Workspace,
     root: &Root,
     staged: &Targets,
     keys: &'k [PrivateKey],
@@ -121,20 +250,36 @@ fn plan<'k>(
             .get(name)
             .with_context(|| format!("root defines no {name} role"))
     };
-    let given = |rk: &RoleKeys| keys.iter().any(|k| rk.keyids.contains(k.key_id()));
-    let targets_role = role_keys("targets")?;
-    let targets = if given(targets_role) {
-        Some(keys_for_role(&root.keys, targets_role, "targets", keys)?)
-    } else {
-        None
+    // The given keys of a role whose key material matches what its delegator lists.
+    let of_role = |all: &BTreeMap<KeyId, PublicKey>, rk: &RoleKeys| -> Vec<&'k PrivateKey> {
+        keys.iter()
+            .filter(|k| rk.keyids.contains(k.key_id()) && all.get(k.key_id()) == Some(k.public()))
+            .collect()
     };
+    let gathering =
+        |given: Vec<&'k PrivateKey>, pending: bool| (!given.is_empty() || pending).then_some(given);
+    let targets = gathering(
+        of_role(&root.keys, role_keys("targets")?),
+        pending_path(ws, "targets").exists(),
+    );
     let policy = match &policy {
-        Some((policy_keys, rk)) if given(rk) => {
-            Some(keys_for_role(policy_keys, rk, "policy", keys)?)
-        }
-        _ => None,
+        Some((policy_keys, rk)) => gathering(
+            of_role(policy_keys, rk),
+            pending_path(ws, POLICY_ROLE).exists(),
+        ),
+        None => None,
     };
-    if targets.is_none() && policy.is_none() {
+    let online = |role: &str| -> Result<Option<Vec<&'k PrivateKey>>> {
+        let rk = role_keys(role)?;
+        if of_role(&root.keys, rk).is_empty() {
+            return Ok(None);
+        }
+        keys_for_role(&root.keys, rk, role, keys).map(Some)
+    };
+    let (snapshot, timestamp) = (online("snapshot")?, online("timestamp")?);
+    // Snapshot and timestamp keys alone make the newest published roles visible.
+    let refresh = snapshot.is_some() && timestamp.is_some();
+    if targets.is_none() && policy.is_none() && !refresh {
         if root_work {
             return Ok(None);
         }
@@ -143,8 +288,8 @@ fn plan<'k>(
     Ok(Some(Plan {
         targets,
         policy,
-        snapshot: keys_for_role(&root.keys, role_keys("snapshot")?, "snapshot", keys)?,
-        timestamp: keys_for_role(&root.keys, role_keys("timestamp")?, "timestamp", keys)?,
+        snapshot,
+        timestamp,
     }))
 }
 
@@ -162,7 +307,14 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     if !root_signers.is_empty() {
         let (current, _) = ws.latest_root()?;
         // Checked before any signature is added, so a wrong key file changes nothing.
-        plan(&current, &ws.staged_targets()?, keys, &root_signers, true)?;
+        plan(
+            ws,
+            &current,
+            &ws.staged_targets()?,
+            keys,
+            &root_signers,
+            true,
+        )?;
         let added = crate::rotate::add_signatures(ws, keys)?;
         match crate::rotate::publish_if_complete(ws)? {
             Some(version) => report.push(format!("published root version {version}")),
@@ -192,7 +344,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     let settings = ws.settings()?;
     let (root, _) = ws.latest_root()?;
     let staged = ws.staged_targets()?;
-    let Some(plan) = plan(&root, &staged, keys, &root_signers, !report.is_empty())? else {
+    let Some(plan) = plan(ws, &root, &staged, keys, &root_signers, !report.is_empty())? else {
         return Ok(report);
     };
 
@@ -218,19 +370,38 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
             targets.version = next("targets")?;
             targets.expires = now.plus_seconds(settings.expiry.targets.seconds());
             targets.spec_version = SPEC_VERSION.into();
-            let bytes = sign_metadata(&targets, signers)?;
-            check_signed::<Targets>(&root, "targets", &bytes)?;
-            (targets, Some(bytes))
+            let role_keys = root
+                .roles
+                .get("targets")
+                .context("root defines no targets role")?;
+            match gather(
+                ws,
+                "targets",
+                serde_json::to_value(&targets)?,
+                signers,
+                &root.keys,
+                role_keys,
+            )? {
+                Gathered::Complete(bytes) => {
+                    check_signed::<Targets>(&root, "targets", &bytes)?;
+                    let parsed = Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?;
+                    (parsed.untrusted().clone(), Some(bytes))
+                }
+                Gathered::Pending(progress) => {
+                    report.push(progress);
+                    match published_targets(ws)? {
+                        Some(t) => (t, None),
+                        None => return Ok(report),
+                    }
+                }
+            }
         }
-        None => {
-            let version = latest_version(ws, "targets")?.context(
+        None => (
+            published_targets(ws)?.context(
                 "targets has never been signed: give the targets key(s) for the first signing",
-            )?;
-            let path = ws.metadata_dir().join(format!("{version}.targets.json"));
-            let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
-            let published = Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?;
-            (published.untrusted().clone(), None)
-        }
+            )?,
+            None,
+        ),
     };
 
     // Policy: the staged policy.xml, as the only target of the policy role.
@@ -267,14 +438,52 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
                 targets: BTreeMap::from([(name, info)]),
                 delegations: None,
             };
-            let bytes = sign_metadata(&role, signers)?;
-            let role_name = RoleName::new(POLICY_ROLE).map_err(|e| anyhow::anyhow!("{e}"))?;
-            Unverified::<Targets>::parse(&role_name, &bytes)?.verify(policy_keys, &policy_role)?;
-            Some((role, bytes, xml))
+            match gather(
+                ws,
+                POLICY_ROLE,
+                serde_json::to_value(&role)?,
+                signers,
+                policy_keys,
+                &policy_role,
+            )? {
+                Gathered::Complete(bytes) => {
+                    let role_name =
+                        RoleName::new(POLICY_ROLE).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let verified = Unverified::<Targets>::parse(&role_name, &bytes)?
+                        .verify(policy_keys, &policy_role)?;
+                    Some((verified.signed().clone(), bytes, xml))
+                }
+                Gathered::Pending(progress) => {
+                    report.push(progress);
+                    None
+                }
+            }
         }
         None => None,
     };
 
+    let (Some(snapshot_keys), Some(timestamp_keys)) = (&plan.snapshot, &plan.timestamp) else {
+        // Without snapshot and timestamp keys, complete roles are published but not yet
+        // visible: the next `repo sign` with those keys (or `repo timestamp`) shows them.
+        let dir = ws.metadata_dir();
+        if let Some(bytes) = &targets_bytes {
+            publish_artifacts(ws, &targets)?;
+            write(
+                &dir.join(format!("{}.targets.json", targets.version)),
+                bytes,
+            )?;
+            report.push(format!("published targets version {} (not yet in a snapshot: sign with the snapshot and timestamp keys)", targets.version));
+        }
+        if let Some((role, bytes, xml)) = &policy {
+            publish_policy_file(ws, role, xml)?;
+            write(
+                &dir.join(format!("{}.{POLICY_ROLE}.json", role.version)),
+                bytes,
+            )?;
+            report.push(format!("published policy version {} (not yet in a snapshot: sign with the snapshot and timestamp keys)", role.version));
+        }
+        return Ok(report);
+    };
     let previous_timestamp = read_timestamp(ws)?;
     let snapshot_version = match &previous_timestamp {
         Some(t) => t
@@ -312,7 +521,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
         expires: now.plus_seconds(settings.expiry.snapshot.seconds()),
         meta,
     };
-    let snapshot_bytes = sign_metadata(&snapshot, &plan.snapshot)?;
+    let snapshot_bytes = sign_metadata(&snapshot, snapshot_keys)?;
 
     let timestamp_version = match &previous_timestamp {
         Some(t) => t.version.next(),
@@ -328,7 +537,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
             meta_for(&snapshot_bytes, snapshot_version)?,
         )]),
     };
-    let timestamp_bytes = sign_metadata(&timestamp, &plan.timestamp)?;
+    let timestamp_bytes = sign_metadata(&timestamp, timestamp_keys)?;
 
     // Check our own output with the device's verifier before anything becomes visible.
     check_signed::<Snapshot>(&root, "snapshot", &snapshot_bytes)?;
@@ -406,6 +615,17 @@ fn publish_policy_file(ws: &Workspace, role: &Targets, xml: &[u8]) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// The newest published targets, if any.
+fn published_targets(ws: &Workspace) -> Result<Option<Targets>> {
+    let Some(version) = latest_version(ws, "targets")? else {
+        return Ok(None);
+    };
+    let path = ws.metadata_dir().join(format!("{version}.targets.json"));
+    let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
+    let published = Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?;
+    Ok(Some(published.untrusted().clone()))
 }
 
 fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {

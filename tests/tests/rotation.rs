@@ -371,3 +371,54 @@ fn a_revoked_policy_key_no_longer_signs_the_policy() {
         .updater(&["--config".as_ref(), config.as_os_str(), "plan".as_ref()])
         .fails_with(1, "policy: 0 of 1 required signatures are valid");
 }
+
+#[test]
+fn targets_signatures_gathered_on_two_copies_are_merged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (b, b_pub) = keygen(tmp.path(), "release-admin-b");
+    let r = DemoRepo::init_with(&[
+        "--key",
+        &format!("targets={}", b_pub.display()),
+        "--threshold",
+        "targets=2",
+    ]);
+    r.add("1.0.0", "armv7").ok();
+    // Admin A signs: staged, not published.
+    let a = run_repo(&[&"sign", &r.path, &"--key", &example_key("targets.pem")]).ok();
+    assert!(
+        a.stdout.contains("still needs 1 more signature(s)"),
+        "{a:#?}"
+    );
+    // Admin B signs a copy of the folder, on another machine.
+    let copy = tmp.path().join("copy");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(&r.path)
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success());
+    run_repo(&[&"sign", &copy, &"--key", &b]).ok();
+    // Merged back, then published with the snapshot and timestamp keys.
+    let merged = run_repo(&[&"merge", &r.path, &copy]).ok();
+    assert!(
+        merged.stdout.contains("merged 1 signature(s)"),
+        "{merged:#?}"
+    );
+    run_repo(&[
+        &"sign",
+        &r.path,
+        &"--key",
+        &example_key("snapshot.pem"),
+        &"--key",
+        &example_key("timestamp.pem"),
+    ])
+    .ok();
+    r.verify(&[]).ok();
+    let targets = read_json(&r.metadata("1.targets.json"));
+    assert_eq!(targets["signatures"].as_array().unwrap().len(), 2);
+    let server = StaticServer::start(&r.public());
+    Device::trusting(&r.root_json())
+        .download(&[&server.url()], &["releases/1.0.0/armv7/app.bin"], &[])
+        .ok();
+}
