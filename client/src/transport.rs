@@ -337,14 +337,89 @@ impl Transport for LocalTransport {
 pub fn for_location(location: &str, options: &HttpOptions) -> Result<Box<dyn Transport>, String> {
     if location.starts_with("http://") || location.starts_with("https://") {
         Ok(Box::new(HttpTransport::new(location, options)?))
-    } else if let Some(path) = location.strip_prefix("file://") {
-        Ok(Box::new(LocalTransport::new(Path::new(path))))
-    } else if location.contains("://") {
+    } else if location.contains("://") && !location.starts_with("file://") {
         Err(format!(
             "{location}: unsupported scheme (use http://, https://, file:// or a path)"
         ))
     } else {
-        Ok(Box::new(LocalTransport::new(Path::new(location))))
+        let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
+        match archive_prefix(path) {
+            Some((archive, inner)) => Ok(Box::new(ArchiveTransport::open(&archive, &inner)?)),
+            None => Ok(Box::new(LocalTransport::new(path))),
+        }
+    }
+}
+
+/// Splits `/media/usb/repo.tar.gz/metadata` into the archive file and the folder inside it.
+fn archive_prefix(path: &Path) -> Option<(PathBuf, PathBuf)> {
+    path.ancestors().find_map(|a| {
+        let name = a.file_name()?.to_str()?;
+        if crate::unpack::is_supported(name) && a.is_file() {
+            let inner = path.strip_prefix(a).ok()?.to_path_buf();
+            Some((a.to_path_buf(), inner))
+        } else {
+            None
+        }
+    })
+}
+
+/// A mirror inside a repository archive (`repo export`): unpacked, with the same checks as
+/// bundles (no absolute paths, `..`, links out, devices), into a private temporary folder
+/// that is removed when the transport is dropped, then read like a local folder. Every file
+/// is still verified against signed metadata as from any mirror.
+pub struct ArchiveTransport {
+    inner: LocalTransport,
+    unpacked: PathBuf,
+}
+
+impl ArchiveTransport {
+    /// Unpacks `archive` and serves its folder `inner`.
+    pub fn open(archive: &Path, inner: &Path) -> Result<Self, String> {
+        let mut random = [0u8; 8];
+        let _ = getrandom::getrandom(&mut random);
+        let unpacked = std::env::temp_dir().join(format!(
+            "updater-archive-{}-{}",
+            std::process::id(),
+            hex::encode(random)
+        ));
+        std::fs::create_dir(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
+        let name = archive.display().to_string();
+        let result = crate::unpack::unpack_file(
+            archive,
+            &name,
+            &unpacked,
+            crate::unpack::UnpackLimits::default(),
+        );
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&unpacked);
+            return Err(format!("{}: refused: {e}", archive.display()));
+        }
+        let mut local = LocalTransport::new(&unpacked.join(inner));
+        local.base = format!("{}/{}", archive.display(), inner.display());
+        Ok(ArchiveTransport {
+            inner: local,
+            unpacked,
+        })
+    }
+}
+
+impl Drop for ArchiveTransport {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.unpacked);
+    }
+}
+
+impl Transport for ArchiveTransport {
+    fn open(&self, path: &str) -> Result<Body, FetchError> {
+        self.inner.open(path)
+    }
+
+    fn open_at(&self, path: &str, offset: u64) -> Result<Body, FetchError> {
+        self.inner.open_at(path, offset)
+    }
+
+    fn base(&self) -> &str {
+        self.inner.base()
     }
 }
 

@@ -64,7 +64,12 @@ pub fn unpack_file(
 ) -> Result<Unpacked, UnpackError> {
     let file = File::open(archive).map_err(UnpackError::Format)?;
     if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        unpack(flate2::read::GzDecoder::new(file), dest, limits)
+        let mut gz = flate2::read::GzDecoder::new(file);
+        let done = unpack(&mut gz, dest, limits)?;
+        // tar stops at its end marker; reading on to the end of the gzip stream makes the
+        // decoder check its CRC, so a flipped byte anywhere refuses the whole bundle.
+        io::copy(&mut gz, &mut io::sink()).map_err(UnpackError::Format)?;
+        Ok(done)
     } else if name.ends_with(".tar") {
         unpack(file, dest, limits)
     } else {

@@ -3,6 +3,7 @@
 //! Each command is a module; `main.rs` only parses arguments and prints.
 
 pub mod add;
+pub mod export;
 pub mod ingest;
 pub mod init;
 pub mod keys;

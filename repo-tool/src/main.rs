@@ -139,6 +139,22 @@ enum Command {
         /// The other copy of the repository folder.
         other: PathBuf,
     },
+    /// Write the served repository (every root, metadata, artifacts; never a key) as one
+    /// .tar.gz for an air-gapped site; devices use it as a mirror as it is, or unpacked.
+    Export {
+        /// The repository folder.
+        repo: PathBuf,
+        /// The archive to write (.tar.gz or .tgz).
+        #[arg(long)]
+        out: PathBuf,
+        /// First re-sign the timestamp to stay valid this long (e.g. 90d), so the site's
+        /// devices keep expiry checks on; needs --timestamp-key.
+        #[arg(long, value_name = "PERIOD", requires = "timestamp_keys")]
+        valid_for: Option<String>,
+        /// Timestamp private key(s) for --valid-for.
+        #[arg(long = "timestamp-key", value_name = "KEY")]
+        timestamp_keys: Vec<PathBuf>,
+    },
     /// Re-sign only the timestamp (new version, fresh expiry), for a scheduled job.
     Timestamp {
         /// The repository folder.
@@ -457,6 +473,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("{line}");
                 }
             }
+        }
+        Command::Export {
+            repo,
+            out,
+            valid_for,
+            timestamp_keys,
+        } => {
+            let ws = Workspace::new(&repo);
+            if let Some(period) = valid_for {
+                let period: Period = period.parse().map_err(|e: String| anyhow!(e))?;
+                let keys = load_private_keys(&timestamp_keys)?;
+                let version = repo_tool::sign::timestamp_valid_for(&ws, &keys, period.seconds())?;
+                println!("published timestamp version {version}, valid for {period}");
+            }
+            let done = repo_tool::export::export(&ws, &out)?;
+            println!(
+                "wrote {}: {} files, {} bytes before compression",
+                out.display(),
+                done.files,
+                done.bytes
+            );
         }
         Command::Timestamp { repo, keys } => {
             let keys = load_private_keys(&keys)?;

@@ -694,8 +694,14 @@ fn publish_artifacts(ws: &Workspace, targets: &Targets) -> Result<()> {
 /// by a threshold of the timestamp keys; nothing else changes. For an operator's scheduled
 /// job, so that devices never see an expired timestamp.
 pub fn timestamp_only(ws: &Workspace, keys: &[PrivateKey]) -> Result<Version> {
+    let seconds = ws.settings()?.expiry.timestamp.seconds();
+    timestamp_valid_for(ws, keys, seconds)
+}
+
+/// Like `timestamp_only`, valid for `seconds` (an export for a site that cannot fetch new
+/// timestamps gets the window it needs).
+pub fn timestamp_valid_for(ws: &Workspace, keys: &[PrivateKey], seconds: i64) -> Result<Version> {
     ws.check_exists()?;
-    let settings = ws.settings()?;
     let (root, _) = ws.latest_root()?;
     let role = root
         .roles
@@ -714,7 +720,7 @@ pub fn timestamp_only(ws: &Workspace, keys: &[PrivateKey]) -> Result<Version> {
     let mut timestamp =
         read_timestamp(ws)?.context("nothing is published yet: run repo sign first")?;
     timestamp.version = timestamp.version.next();
-    timestamp.expires = UtcTime::now().plus_seconds(settings.expiry.timestamp.seconds());
+    timestamp.expires = UtcTime::now().plus_seconds(seconds);
     let bytes = sign_metadata(&timestamp, &signers)?;
     check_signed::<Timestamp>(&root, "timestamp", &bytes)?;
     write(&ws.metadata_dir().join("timestamp.json"), &bytes)?;
