@@ -7,6 +7,7 @@ pub mod export;
 pub mod ingest;
 pub mod init;
 pub mod keys;
+pub mod mirror;
 pub mod parallel;
 pub mod policy;
 pub use updater::period;

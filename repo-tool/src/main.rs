@@ -155,6 +155,17 @@ enum Command {
         #[arg(long = "timestamp-key", value_name = "KEY")]
         timestamp_keys: Vec<PathBuf>,
     },
+    /// Copy a repository served at URL into the folder DEST, trusting ROOT; DEST changes
+    /// only once the whole copy has verified.
+    Mirror {
+        /// The upstream repository's base URL (holding metadata/ and targets/).
+        url: String,
+        /// The folder to write (replaced as a whole).
+        dest: PathBuf,
+        /// The root.json to trust.
+        #[arg(long)]
+        root: PathBuf,
+    },
     /// Re-sign only the timestamp (new version, fresh expiry), for a scheduled job.
     Timestamp {
         /// The repository folder.
@@ -494,6 +505,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 done.files,
                 done.bytes
             );
+        }
+        Command::Mirror { url, dest, root } => {
+            let root_bytes = updater::fs::read_bounded(&root, updater::limits::MAX_ROOT_BYTES)?;
+            match repo_tool::mirror::mirror(&url, &dest, &root_bytes) {
+                Ok(done) => println!(
+                    "mirrored {url} into {}: {} metadata files, {} artifacts, all verified",
+                    dest.display(),
+                    done.metadata,
+                    done.artifacts
+                ),
+                Err(e) => {
+                    eprintln!(
+                        "error: {url} was not mirrored ({} is unchanged): {e:#}",
+                        dest.display()
+                    );
+                    return Ok(ExitCode::from(EXIT_UNTRUSTED));
+                }
+            }
         }
         Command::Timestamp { repo, keys } => {
             let keys = load_private_keys(&keys)?;

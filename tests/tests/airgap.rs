@@ -139,3 +139,47 @@ fn tampered_archives_are_refused_and_the_device_is_unchanged() {
         !name.to_string_lossy().ends_with("app.bin")
     }));
 }
+
+#[test]
+fn repo_mirror_copies_a_verified_repository_and_refuses_a_tampered_one() {
+    use std::io::Write as _;
+    let r = DemoRepo::signed();
+    let server = e2e_tests::StaticServer::start(&r.public());
+    let dest = r.tmp.path().join("site-mirror");
+    let root = r.root_json();
+    let mirror = || {
+        repo([
+            "mirror".as_ref(),
+            server.url().as_ref(),
+            dest.as_os_str(),
+            "--root".as_ref(),
+            root.as_os_str(),
+        ])
+    };
+    let run = mirror().ok();
+    assert!(run.stdout.contains("8 artifacts, all verified"), "{run:#?}");
+    let device = Device::trusting(&r.root_json());
+    download_from(&device, &dest).ok();
+    assert_eq!(device.target(APP), std::fs::read(r.artifact(APP)).unwrap());
+
+    // Upstream moves on, and one artifact gets a flipped byte: the mirror refuses it all.
+    r.sign().ok();
+    let before = e2e_tests::tree_state(&dest);
+    let firmware = r.artifact("releases/1.0.0/armv7/firmware.img");
+    let mut bytes = std::fs::read(&firmware).unwrap();
+    bytes[100] ^= 1;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&firmware)
+        .unwrap()
+        .write_all(&bytes)
+        .unwrap();
+    mirror().fails_with(1, "is unchanged");
+    assert_eq!(before, e2e_tests::tree_state(&dest));
+    let leftovers: Vec<_> = std::fs::read_dir(r.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".site-mirror"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

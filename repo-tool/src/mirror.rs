@@ -1,0 +1,151 @@
+//! `repo mirror URL DEST --root ROOT`: a local, verified copy of a repository served
+//! elsewhere. Everything is fetched into a temporary sibling of DEST and verified there as
+//! `repo verify` does (every root from the trusted one on, every signature, version, expiry
+//! and artifact); only then does the copy replace DEST. A tampered upstream leaves DEST as
+//! it was.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use updater::client::Client;
+use updater::datetime::UtcTime;
+use updater::limits::{MAX_ROOT_BYTES, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES};
+use updater::mirrors::{Mirrors, RetryPolicy};
+use updater::names::RoleName;
+use updater::store::MetadataStore;
+use updater::transport::{for_location, HttpOptions};
+
+use crate::verify_repo::verify_repository;
+use crate::workspace::Workspace;
+
+/// What a mirror run copied.
+pub struct Mirrored {
+    pub metadata: usize,
+    pub artifacts: usize,
+}
+
+/// Copies the repository at `url` into `dest`, trusting `root_bytes`.
+pub fn mirror(url: &str, dest: &Path, root_bytes: &[u8]) -> Result<Mirrored> {
+    let name = dest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("DEST needs a folder name")?;
+    let staging = dest.with_file_name(format!(".{name}.mirror{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = fetch_into(url, &staging, root_bytes);
+    let done = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    // Verified: the copy takes DEST's place.
+    let old = dest.with_file_name(format!(".{name}.old{}", std::process::id()));
+    if dest.exists() {
+        std::fs::rename(dest, &old).with_context(|| format!("moving {} aside", dest.display()))?;
+    }
+    std::fs::rename(&staging, dest).with_context(|| format!("writing {}", dest.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(done)
+}
+
+fn fetch_into(url: &str, staging: &Path, root_bytes: &[u8]) -> Result<Mirrored> {
+    let base = url.trim_end_matches('/');
+    let metadata_options = HttpOptions {
+        total_timeout: Some(Duration::from_secs(300)),
+        ..HttpOptions::default()
+    };
+    let transport = |path: &str, options: &HttpOptions| {
+        for_location(&format!("{base}/{path}"), options).map_err(anyhow::Error::msg)
+    };
+    let metadata = Mirrors::new(
+        vec![transport("metadata", &metadata_options)?],
+        RetryPolicy::default(),
+    );
+    let raw = Mirrors::new(
+        vec![transport("metadata", &metadata_options)?],
+        RetryPolicy::default(),
+    );
+    let targets = Mirrors::new(
+        vec![transport("targets", &HttpOptions::default())?],
+        RetryPolicy::default(),
+    );
+
+    let meta_dir = staging.join("metadata");
+    let targets_dir = staging.join("targets");
+    let trust_dir = staging.join(".trust");
+    let downloads = staging.join(".downloads");
+    for dir in [&meta_dir, &targets_dir, &trust_dir, &downloads] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let store = MetadataStore::open(&trust_dir)?;
+    Client::init(&store, root_bytes)?;
+    let now = UtcTime::now();
+    let mut client = Client::open(store, metadata, now)?;
+    client
+        .refresh()
+        .context("the upstream repository is refused")?;
+    let found = client
+        .all_targets()
+        .context("the upstream repository is refused")?;
+
+    // The served metadata files, as they are upstream; verified below as a whole.
+    let mut copied = 0;
+    let mut copy = |path: String, limit: u64, required: bool| -> Result<()> {
+        match raw.fetch(&path, &path, limit, Ok) {
+            Ok(bytes) => {
+                std::fs::write(meta_dir.join(&path), bytes)?;
+                copied += 1;
+                Ok(())
+            }
+            Err(updater::Error::NotFound { .. }) if !required => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    };
+    let latest_root = client.trusted().root().version.get();
+    for version in 1..=latest_root {
+        copy(format!("{version}.root.json"), MAX_ROOT_BYTES, false)?;
+    }
+    copy("timestamp.json".into(), MAX_TIMESTAMP_BYTES, true)?;
+    let snapshot = client
+        .trusted()
+        .snapshot()
+        .context("refresh loads the snapshot")?;
+    copy(
+        format!("{}.snapshot.json", snapshot.version),
+        MAX_SNAPSHOT_BYTES,
+        true,
+    )?;
+    for (file, meta) in &snapshot.meta {
+        let role =
+            RoleName::new(file.trim_end_matches(".json")).map_err(|e| anyhow::anyhow!("{e}"))?;
+        copy(
+            format!("{}.{}.json", meta.version, role.file_stem()),
+            MAX_TARGETS_BYTES,
+            true,
+        )?;
+    }
+
+    // Every artifact, verified on download, under every name a client may ask for.
+    for target in &found {
+        let (local, _) = client.download(target, &targets, &downloads)?;
+        for path in Workspace::served_paths(&targets_dir, &target.name, &target.info.hashes) {
+            let parent = path.parent().context("artifact path has a folder")?;
+            std::fs::create_dir_all(parent)?;
+            std::fs::copy(&local, &path)?;
+        }
+    }
+    std::fs::remove_dir_all(&trust_dir)?;
+    std::fs::remove_dir_all(&downloads)?;
+
+    let report = verify_repository(staging, root_bytes, now, true)?;
+    if let Some(e) = report.bad_artifacts.first() {
+        bail!("the copy does not verify: {e}");
+    }
+    Ok(Mirrored {
+        metadata: copied,
+        artifacts: found.len(),
+    })
+}
