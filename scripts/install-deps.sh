@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond the Rust toolchain, on a fresh Debian
 # machine: OpenSSL's libcrypto headers (repo hashes with libcrypto) and command, and
-# python-tuf 7 with cryptography (for ECDSA and RSA keys) in a local virtual environment,
+# python-tuf 7 with cryptography (for ECDSA and RSA keys) and moto's S3 server (for repo
+# publish tests) in a local virtual environment,
 # .venv/. Used by the quick start and the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,4 @@ if ! pkg-config --exists openssl 2>/dev/null || ! command -v openssl >/dev/null;
   apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config openssl
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*' 'cryptography>=42'
+.venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*' 'cryptography>=42' 'moto[server]==5.*'

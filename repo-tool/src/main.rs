@@ -166,6 +166,15 @@ enum Command {
         #[arg(long)]
         root: PathBuf,
     },
+    /// Upload the served repository to object storage (s3://bucket/prefix, gs://, az://) or
+    /// a folder (file:///path): artifacts first, timestamp.json last; unchanged files skipped.
+    /// S3 settings come from AWS_* variables (AWS_ENDPOINT, AWS_ALLOW_HTTP for a local server).
+    Publish {
+        /// The repository folder.
+        repo: PathBuf,
+        /// Where to: s3://BUCKET/PREFIX, gs://..., az://..., file:///PATH.
+        url: String,
+    },
     /// Re-sign only the timestamp (new version, fresh expiry), for a scheduled job.
     Timestamp {
         /// The repository folder.
@@ -523,6 +532,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     return Ok(ExitCode::from(EXIT_UNTRUSTED));
                 }
             }
+        }
+        Command::Publish { repo, url } => {
+            let done = repo_tool::publish::publish(&Workspace::new(&repo), &url)?;
+            println!(
+                "published to {url}: {} uploaded, {} already there",
+                done.uploaded, done.skipped
+            );
         }
         Command::Timestamp { repo, keys } => {
             let keys = load_private_keys(&keys)?;
