@@ -18,8 +18,27 @@ pub struct Exported {
     pub bytes: u64,
 }
 
-/// Writes `public/` of `ws` to the gzip-compressed tar `out`.
-pub fn export(ws: &Workspace, out: &Path) -> Result<Exported> {
+/// The release an artifact file under `public/targets` belongs to, from its path
+/// (`releases/R/...`, or tough's `<sha256>.releases/R/...`).
+fn release_of(relative: &Path) -> Option<updater::policy::Release> {
+    let mut parts = relative.iter().map(|p| p.to_str().unwrap_or_default());
+    if parts.next()? != "targets" {
+        return None;
+    }
+    let first = parts.next()?;
+    let is_releases = first == "releases"
+        || first
+            .split_once('.')
+            .is_some_and(|(hash, rest)| hash.len() == 64 && rest == "releases");
+    if !is_releases {
+        return None;
+    }
+    updater::policy::Release::new(parts.next()?).ok()
+}
+
+/// Writes `public/` of `ws` to the gzip-compressed tar `out`; with `newest`, only the
+/// artifacts of the newest that many releases (metadata and other targets always).
+pub fn export(ws: &Workspace, out: &Path, newest: Option<usize>) -> Result<Exported> {
     ws.check_exists()?;
     let public = ws.public_dir();
     if !ws.metadata_dir().join("timestamp.json").is_file() {
@@ -43,6 +62,19 @@ pub fn export(ws: &Workspace, out: &Path) -> Result<Exported> {
             .into_iter()
             .collect::<Result<_, _>>()?;
         entries.retain(|e| e.file_type().is_file());
+        if let Some(n) = newest {
+            let mut releases: Vec<_> = entries
+                .iter()
+                .filter_map(|e| release_of(e.path().strip_prefix(&public).ok()?))
+                .collect();
+            releases.sort();
+            releases.dedup();
+            let keep: Vec<_> = releases.iter().rev().take(n).cloned().collect();
+            entries.retain(|e| {
+                let relative = e.path().strip_prefix(&public).unwrap_or(e.path());
+                release_of(relative).is_none_or(|r| keep.contains(&r))
+            });
+        }
         for entry in entries {
             let relative = entry.path().strip_prefix(&public)?;
             let mut header = tar::Header::new_gnu();

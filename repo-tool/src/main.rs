@@ -154,6 +154,9 @@ enum Command {
         /// Timestamp private key(s) for --valid-for.
         #[arg(long = "timestamp-key", value_name = "KEY")]
         timestamp_keys: Vec<PathBuf>,
+        /// Only the artifacts of the newest N releases (all metadata still goes in).
+        #[arg(long, value_name = "N")]
+        releases: Option<usize>,
     },
     /// Copy a repository served at URL into the folder DEST, trusting ROOT; DEST changes
     /// only once the whole copy has verified.
@@ -499,6 +502,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             valid_for,
             timestamp_keys,
+            releases,
         } => {
             let ws = Workspace::new(&repo);
             if let Some(period) = valid_for {
@@ -507,7 +511,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let version = repo_tool::sign::timestamp_valid_for(&ws, &keys, period.seconds())?;
                 println!("published timestamp version {version}, valid for {period}");
             }
-            let done = repo_tool::export::export(&ws, &out)?;
+            let done = repo_tool::export::export(&ws, &out, releases)?;
             println!(
                 "wrote {}: {} files, {} bytes before compression",
                 out.display(),

@@ -183,3 +183,30 @@ fn repo_mirror_copies_a_verified_repository_and_refuses_a_tampered_one() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn export_can_hold_only_the_newest_releases() {
+    let r = DemoRepo::init();
+    for release in ["1.0.0", "2.0.0"] {
+        r.add(release, "armv7").ok();
+    }
+    r.sign().ok();
+    let archive = export(&r, &["--releases", "1"]);
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(!listing.contains("releases/1.0.0/"), "{listing}");
+    assert!(listing.contains("releases/2.0.0/"), "{listing}");
+    assert!(listing.contains("metadata/1.targets.json"), "{listing}");
+    let device = Device::trusting(&r.root_json());
+    let m = archive.display().to_string();
+    device
+        .download(&[&m], &["releases/2.0.0/armv7/app.bin"], &[])
+        .ok();
+    device
+        .download(&[&m], &[APP], &[])
+        .fails_with(1, "not found on any mirror");
+}
