@@ -352,7 +352,6 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     let next = |role: &str| -> Result<Version> {
         Ok(latest_version(ws, role)?.map_or(Version::FIRST, |v| v.next()))
     };
-    let mut published = Vec::new();
 
     // The delegation to the policy role is published with the first policy: before that,
     // snapshot could list no policy.json and clients (tough, for one) would refuse the
@@ -465,22 +464,10 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     let (Some(snapshot_keys), Some(timestamp_keys)) = (&plan.snapshot, &plan.timestamp) else {
         // Without snapshot and timestamp keys, complete roles are published but not yet
         // visible: the next `repo sign` with those keys (or `repo timestamp`) shows them.
-        let dir = ws.metadata_dir();
-        if let Some(bytes) = &targets_bytes {
-            publish_artifacts(ws, &targets)?;
-            write(
-                &dir.join(format!("{}.targets.json", targets.version)),
-                bytes,
-            )?;
-            report.push(format!("published targets version {} (not yet in a snapshot: sign with the snapshot and timestamp keys)", targets.version));
-        }
-        if let Some((role, bytes, xml)) = &policy {
-            publish_policy_file(ws, role, xml)?;
-            write(
-                &dir.join(format!("{}.{POLICY_ROLE}.json", role.version)),
-                bytes,
-            )?;
-            report.push(format!("published policy version {} (not yet in a snapshot: sign with the snapshot and timestamp keys)", role.version));
+        for (role, version) in
+            publish_roles(ws, &targets, targets_bytes.as_deref(), policy.as_ref())?
+        {
+            report.push(format!("published {role} version {version} (not yet in a snapshot: sign with the snapshot and timestamp keys)"));
         }
         return Ok(report);
     };
@@ -543,23 +530,8 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     check_signed::<Snapshot>(&root, "snapshot", &snapshot_bytes)?;
     check_signed::<Timestamp>(&root, "timestamp", &timestamp_bytes)?;
 
+    let mut published = publish_roles(ws, &targets, targets_bytes.as_deref(), policy.as_ref())?;
     let dir = ws.metadata_dir();
-    if let Some(bytes) = &targets_bytes {
-        publish_artifacts(ws, &targets)?;
-        write(
-            &dir.join(format!("{}.targets.json", targets.version)),
-            bytes,
-        )?;
-        published.push(("targets".to_owned(), targets.version));
-    }
-    if let Some((role, bytes, xml)) = &policy {
-        publish_policy_file(ws, role, xml)?;
-        write(
-            &dir.join(format!("{}.{POLICY_ROLE}.json", role.version)),
-            bytes,
-        )?;
-        published.push((POLICY_ROLE.to_owned(), role.version));
-    }
     write(
         &dir.join(format!("{snapshot_version}.snapshot.json")),
         &snapshot_bytes,
@@ -615,6 +587,35 @@ fn publish_policy_file(ws: &Workspace, role: &Targets, xml: &[u8]) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// Writes the complete targets and policy roles with what they list (artifacts first):
+/// the roles published, with their versions.
+fn publish_roles(
+    ws: &Workspace,
+    targets: &Targets,
+    targets_bytes: Option<&[u8]>,
+    policy: Option<&(Targets, Vec<u8>, Vec<u8>)>,
+) -> Result<Vec<(String, Version)>> {
+    let dir = ws.metadata_dir();
+    let mut published = Vec::new();
+    if let Some(bytes) = targets_bytes {
+        publish_artifacts(ws, targets)?;
+        write(
+            &dir.join(format!("{}.targets.json", targets.version)),
+            bytes,
+        )?;
+        published.push(("targets".to_owned(), targets.version));
+    }
+    if let Some((role, bytes, xml)) = policy {
+        publish_policy_file(ws, role, xml)?;
+        write(
+            &dir.join(format!("{}.{POLICY_ROLE}.json", role.version)),
+            bytes,
+        )?;
+        published.push((POLICY_ROLE.to_owned(), role.version));
+    }
+    Ok(published)
 }
 
 /// The newest published targets, if any.

@@ -2,9 +2,8 @@
 //! 127.0.0.1, and `tough` from the same folder.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
-use e2e_tests::{fixture_release, read_json, tuf_python, workspace_root, DemoRepo, StaticServer};
+use e2e_tests::{fixture_release, python_tuf_fetch, read_json, DemoRepo, StaticServer};
 use updater::hash::Sha512;
 
 /// Every target name the index lists, with the SHA-512 of its source file in fixtures/.
@@ -28,29 +27,7 @@ fn python_tuf_downloads_every_target_over_http() {
     let expected = expected_targets(&repo);
     assert_eq!(expected.len(), 8);
     let server = StaticServer::start(&repo.public());
-    let work = tempfile::tempdir().unwrap();
-    let out = Command::new(tuf_python())
-        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
-        .arg(server.url())
-        .arg(repo.root_json())
-        .arg(work.path())
-        .output()
-        .expect("run python-tuf");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "python-tuf refused the repository: {stderr}"
-    );
-    let got: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| {
-            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
-            (
-                v["name"].as_str().unwrap().to_owned(),
-                v["sha512"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let got = python_tuf_fetch(&server.url(), &repo.root_json());
     assert_eq!(got, expected);
 }
 
@@ -90,38 +67,11 @@ const POLICY: &str = r#"<policy>
 </policy>
 "#;
 
-/// Runs tests/python/tuf_fetch.py against `repo` served over HTTP: name -> sha512.
-fn python_tuf_fetch(repo: &DemoRepo) -> BTreeMap<String, String> {
-    let server = StaticServer::start(&repo.public());
-    let work = tempfile::tempdir().unwrap();
-    let out = Command::new(tuf_python())
-        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
-        .arg(server.url())
-        .arg(repo.root_json())
-        .arg(work.path())
-        .output()
-        .expect("run python-tuf");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "python-tuf refused the repository: {stderr}"
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| {
-            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
-            (
-                v["name"].as_str().unwrap().to_owned(),
-                v["sha512"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn python_tuf_downloads_the_policy_through_the_delegated_role() {
     let repo = DemoRepo::with_policy(POLICY);
-    let got = python_tuf_fetch(&repo);
+    let server = StaticServer::start(&repo.public());
+    let got = python_tuf_fetch(&server.url(), &repo.root_json());
     assert_eq!(
         got.get("policy.xml"),
         Some(&Sha512::digest(POLICY.as_bytes()).to_hex()),

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e_tests::{bin, read_json, tuf_python, workspace_root, DemoRepo, Device, Run};
+use e2e_tests::{bin, read_json, workspace_root, DemoRepo, Device, Run};
 
 const APP: &str = "releases/1.0.0/armv7/app.bin";
 
@@ -90,19 +90,7 @@ impl Drop for S3 {
 }
 
 fn python_tuf_reads(base: &str, root: &Path) {
-    let work = tempfile::tempdir().unwrap();
-    let out = Command::new(tuf_python())
-        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
-        .arg(base)
-        .arg(root)
-        .arg(work.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python-tuf: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e2e_tests::python_tuf_fetch(base, root);
 }
 
 #[test]

@@ -5,10 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e_tests::{
-    example_key, read_json, repo, resign, tuf_python, workspace_root, DemoRepo, Device, Run,
-    StaticServer,
-};
+use e2e_tests::{example_key, read_json, repo, resign, DemoRepo, Device, Run, StaticServer};
 
 /// `repo keygen DIR/NAME`: returns (private, public).
 fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -23,19 +20,7 @@ fn run_repo(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
 
 /// python-tuf refreshes from `url` trusting `root` and downloads everything.
 fn python_tuf_accepts(url: &str, root: &Path) {
-    let work = tempfile::tempdir().unwrap();
-    let out = Command::new(tuf_python())
-        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
-        .arg(url)
-        .arg(root)
-        .arg(work.path())
-        .output()
-        .expect("run python-tuf");
-    assert!(
-        out.status.success(),
-        "python-tuf refused the rotated repository: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e2e_tests::python_tuf_fetch(url, root);
 }
 
 fn version_of(device: &Device, role: &str) -> serde_json::Value {
