@@ -1,7 +1,7 @@
 //! Checking artifact bytes against what the verified index says about them.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::copy::{RingHash, StreamHash};
@@ -141,20 +141,37 @@ impl TargetHash {
 
     /// Checks the file at `path` against `info`, reading at most one byte past its length.
     pub fn check_file(&self, what: &str, path: &Path, info: &TargetInfo) -> Result<()> {
-        let mut file = File::open(path)
-            .map_err(|e| Error::io(path, e))?
-            .take(info.length.saturating_add(1));
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        self.check_copy(what, path, &mut file, &mut std::io::sink(), info)
+    }
+
+    /// Copies `input` (read from `path`) into `output`, checking the bytes against `info`
+    /// as they pass, reading at most one byte past the listed length. What reaches `output`
+    /// may be used only once this returned `Ok`: a copy taken this way is the verified one,
+    /// with no second read of the source that could see other bytes.
+    pub fn check_copy(
+        &self,
+        what: &str,
+        path: &Path,
+        input: &mut impl Read,
+        output: &mut impl Write,
+        info: &TargetInfo,
+    ) -> Result<()> {
+        let mut input = input.take(info.length.saturating_add(1));
         let mut hash = self.hasher();
         let mut buf = vec![0u8; crate::hash::STREAM_CHUNK];
         let mut length = 0u64;
         loop {
-            let n = match file.read(&mut buf) {
+            let n = match input.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io(path, e)),
             };
             hash.update(&buf[..n]);
+            output
+                .write_all(&buf[..n])
+                .map_err(|e| Error::io(path, e))?;
             length += n as u64;
         }
         self.check(what, info, length, &hash.finish())

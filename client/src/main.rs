@@ -12,7 +12,7 @@ use updater::client::Client;
 use updater::config::Config;
 use updater::datetime::UtcTime;
 use updater::decide::{decide, Action, Device, Index};
-use updater::install::{release_artifacts, Artifact, Hooks, Installer};
+use updater::install::{release_artifacts, Artifact, Hooks, Installer, State};
 use updater::limits::MAX_ROOT_BYTES;
 use updater::mirrors::{Mirrors, RetryPolicy};
 use updater::names::TargetName;
@@ -229,8 +229,14 @@ fn run(cli: &Cli) -> Result<()> {
             std::thread::sleep(Duration::from_secs(every + spread));
         },
         Command::Status { json } => {
+            // Read-only: status works on a full disk or a read-only state folder.
             let installer = installer(&settings)?;
-            let state = installer.update_state(|_| {})?;
+            let mut state = installer.state().unwrap_or_else(|e| {
+                eprintln!("updater: {e}");
+                State::default()
+            });
+            state.running = installer.link("current")?;
+            state.previous = installer.link("previous")?;
             if *json {
                 println!("{}", serde_json::to_string(&state)?);
             } else {
@@ -260,7 +266,11 @@ fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Rollback => {
-            let release = installer(&settings)?.rollback()?;
+            let installer = installer(&settings)?;
+            for done in installer.recover()? {
+                println!("{done}");
+            }
+            let release = installer.rollback()?;
             println!("rolled back: now running {release}");
             Ok(())
         }
@@ -398,7 +408,7 @@ fn installer(settings: &Settings) -> Result<Installer> {
 /// One `apply`; returns the policy's check interval and jitter (seconds) for `run`.
 fn apply(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Option<(u64, u64)>> {
     let installer = installer(settings)?;
-    if let Some(done) = installer.recover()? {
+    for done in installer.recover()? {
         println!("{done}");
     }
     let outcome = apply_once(cli, settings, &installer, now);
@@ -459,6 +469,7 @@ fn apply_once(
             && &failed.release == release
             && failed.policy_sha256 == policy_sha256
         {
+            prune_downloads(settings.target_dir.as_deref());
             return Ok((
                 format!(
                     "staying on {running}: {release} failed on this device ({}); it is not tried again until the policy changes",
@@ -469,6 +480,7 @@ fn apply_once(
         }
     }
     let (Action::Install, Some(release)) = (decision.action, decision.release.clone()) else {
+        prune_downloads(settings.target_dir.as_deref());
         return Ok((decision.reason, wait));
     };
     let listed = index
@@ -510,11 +522,35 @@ fn apply_once(
             wait,
         ));
     }
-    installer.install(&release, &artifacts, &policy_sha256)?;
+    let installed = installer.install(&release, &artifacts, &policy_sha256);
+    // Installed or rolled back, the downloads have served: the release folder holds its
+    // own verified copies.
+    prune_downloads(Some(&downloads));
+    installed?;
     Ok((
         format!("installed {release}, was {running} ({})", decision.reason),
         wait,
     ))
+}
+
+/// Removes what `apply` downloaded (artifacts and partial downloads) from `dir`, once no
+/// install needs it. Only names the updater itself writes there are touched (a release
+/// artifact's flat name holds an encoded `/`, a partial starts `.%partial.`), never a
+/// folder, never through a link, so a downloads path set to a shared folder loses nothing
+/// else.
+fn prune_downloads(dir: Option<&Path>) {
+    let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .is_some_and(|n| n.starts_with(".%partial.") || n.starts_with("releases%2F"));
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn download(cli: &Cli, settings: &Settings) -> Result<()> {

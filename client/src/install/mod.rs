@@ -1,0 +1,737 @@
+//! Installing a verified release with no moment in which the device is broken.
+//!
+//! ```text
+//! INSTALL/releases/<release>/   complete releases (the running one and the previous one)
+//! INSTALL/current               symlink to releases/<running>, replaced by an atomic rename
+//! INSTALL/previous              symlink to the release kept for rollback
+//! INSTALL/.staging/<release>/   a release being assembled; never pointed at
+//! INSTALL/journal.json          the operation in progress (see `journal`)
+//! INSTALL/state.json            what `updater status` reports
+//! ```
+//!
+//! Invariants, each held at every instant so that a kill anywhere leaves a usable device:
+//! - a folder appears under `releases/` only by renaming (or exchanging with
+//!   `RENAME_EXCHANGE`) a complete, synced staging folder, so `releases/<r>` is always
+//!   either absent or complete;
+//! - `current` and `previous` change only by renaming a new symlink over them, and a folder
+//!   that either names is never removed (pruning runs only with no journal, and spares both);
+//! - whether `current` was switched is read from the link, not from the journal;
+//! - a release is committed (kept as `current`, with no journal) only after its post-install
+//!   scripts and health check passed; an interrupted trial is run again at the next start, at
+//!   most `MAX_TRIALS` times, then the release is rolled back and remembered as failed.
+
+mod hooks;
+mod journal;
+mod space;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Seek};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::TargetHash;
+use crate::datetime::UtcTime;
+use crate::fs::{sync_dir, write_atomic};
+use crate::metadata::TargetInfo;
+use crate::names::TargetName;
+use crate::policy::Release;
+use crate::unpack::{unpack_file, UnpackLimits};
+
+pub use hooks::run_hook;
+pub use journal::{InstallJournal, InstallStep, Journal, RollbackJournal, MAX_TRIALS};
+pub use space::free_bytes;
+use space::sync_filesystem;
+
+/// A release that failed on this device, and the policy it failed under: it is not tried
+/// again until the policy changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed {
+    pub release: Release,
+    pub policy_sha256: String,
+    pub reason: String,
+}
+
+/// `state.json`: what `updater status` shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    pub running: Option<Release>,
+    pub previous: Option<Release>,
+    pub last_check: Option<UtcTime>,
+    pub last_result: Option<String>,
+    pub next_check: Option<UtcTime>,
+    pub last_error: Option<String>,
+    pub failed: Option<Failed>,
+}
+
+/// The largest `state.json` read.
+const MAX_STATE_BYTES: u64 = 1 << 20;
+
+/// Commands the device owner configures.
+#[derive(Clone, Debug, Default)]
+pub struct Hooks {
+    /// Run after the switch; a non-zero exit or a timeout rolls back.
+    pub health_check: Option<Vec<String>>,
+    /// Run after a rollback.
+    pub post_rollback: Option<Vec<String>>,
+    /// Given each verified `file` artifact's path (A/B images, firmware).
+    pub installer: Option<Vec<String>>,
+    /// Longest time any hook or script may take.
+    pub timeout: Duration,
+}
+
+/// One artifact of the release, verified and on local disk.
+#[derive(Clone, Debug)]
+pub struct Artifact {
+    pub name: TargetName,
+    pub info: TargetInfo,
+    /// Its path inside the release (`app.bin`, `share/data.txt`).
+    pub relative: String,
+    pub local: PathBuf,
+}
+
+impl Artifact {
+    /// `bundle`, `file`, `pre-install` or `post-install`, as `repo add` recorded it.
+    pub fn kind(&self) -> &str {
+        self.info
+            .custom
+            .as_ref()
+            .and_then(|c| c.get("kind"))
+            .and_then(|k| k.as_str())
+            .unwrap_or("file")
+    }
+}
+
+/// Why an install did not happen, or was undone.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("{0}")]
+    Io(String),
+    #[error("{what} failed: {reason}")]
+    Hook { what: String, reason: String },
+    #[error("{0}")]
+    Unpack(#[from] crate::unpack::UnpackError),
+    #[error("{0}")]
+    Artifact(#[from] crate::Error),
+    #[error("not enough free space in {dir}: {needed} bytes needed, {free} free")]
+    NoSpace {
+        dir: PathBuf,
+        needed: u64,
+        free: u64,
+    },
+    #[error("release {release} failed its health check and was rolled back: {reason}")]
+    RolledBack { release: Release, reason: String },
+}
+
+fn io_err(what: impl std::fmt::Display, e: io::Error) -> InstallError {
+    InstallError::Io(format!("{what}: {e}"))
+}
+
+/// Stops here when `UPDATER_TEST_PAUSE` names `point`, so crash tests can kill the updater
+/// at every step boundary.
+fn pause_point(point: &str) {
+    if std::env::var("UPDATER_TEST_PAUSE").is_ok_and(|s| s == point) {
+        eprintln!("updater: paused after step {point} (UPDATER_TEST_PAUSE)");
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// The install folder of one device.
+pub struct Installer {
+    root: PathBuf,
+    hooks: Hooks,
+    limits: UnpackLimits,
+}
+
+impl Installer {
+    /// The installer for `root` (created if missing).
+    pub fn new(root: &Path, hooks: Hooks) -> Result<Self, InstallError> {
+        fs::create_dir_all(root.join("releases")).map_err(|e| io_err(root.display(), e))?;
+        // Absolute, because scripts and hooks run in other folders.
+        let root = fs::canonicalize(root).map_err(|e| io_err(root.display(), e))?;
+        Ok(Installer {
+            root,
+            hooks,
+            limits: UnpackLimits::default(),
+        })
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.root.join("journal.json")
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+
+    fn release_dir(&self, release: &Release) -> PathBuf {
+        self.root.join("releases").join(release.as_str())
+    }
+
+    fn staging_dir(&self, release: &Release) -> PathBuf {
+        self.root.join(".staging").join(release.as_str())
+    }
+
+    /// The release `current` (or `previous`) points at, as the link says (the folder may be
+    /// missing: `recover` repairs that).
+    pub fn link(&self, name: &str) -> Result<Option<Release>, InstallError> {
+        match fs::read_link(self.root.join(name)) {
+            Ok(target) => {
+                let release = target
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .ok_or_else(|| InstallError::Io(format!("{name} points nowhere usable")))?;
+                Release::new(release).map(Some).map_err(InstallError::Io)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(name, e)),
+        }
+    }
+
+    /// Reads `state.json` (empty if there is none), changing nothing.
+    pub fn state(&self) -> Result<State, InstallError> {
+        let path = self.state_path();
+        match crate::fs::read_bounded(&path, MAX_STATE_BYTES) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                InstallError::Io(format!(
+                    "{} is unreadable ({e}); the next apply moves it aside and starts afresh",
+                    path.display()
+                ))
+            }),
+            Err(crate::Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Ok(State::default())
+            }
+            Err(e) => Err(InstallError::Io(e.to_string())),
+        }
+    }
+
+    /// `state()`, but an unreadable file is moved aside to `state.json.corrupt` (and said so)
+    /// rather than blocking every later install.
+    fn state_repairing(&self) -> Result<(State, Option<String>), InstallError> {
+        match self.state() {
+            Ok(state) => Ok((state, None)),
+            Err(e) => {
+                let aside = self.root.join("state.json.corrupt");
+                fs::rename(self.state_path(), &aside).map_err(|e| io_err("state.json", e))?;
+                Ok((
+                    State::default(),
+                    Some(format!(
+                        "state.json could not be read; kept it as {} and started a new one ({e})",
+                        aside.display()
+                    )),
+                ))
+            }
+        }
+    }
+
+    /// Updates `state.json` atomically.
+    pub fn update_state(&self, edit: impl FnOnce(&mut State)) -> Result<State, InstallError> {
+        let (mut state, _) = self.state_repairing()?;
+        edit(&mut state);
+        state.running = self.link("current")?;
+        state.previous = self.link("previous")?;
+        let bytes =
+            serde_json::to_vec_pretty(&state).map_err(|e| InstallError::Io(e.to_string()))?;
+        write_atomic(&self.state_path(), &bytes).map_err(|e| io_err("state.json", e))?;
+        Ok(state)
+    }
+
+    /// Records the next action, synced, before it is taken.
+    fn write_journal(&self, journal: &Journal, pause: &str) -> Result<(), InstallError> {
+        journal
+            .write(&self.journal_path())
+            .map_err(|e| io_err("journal.json", e))?;
+        pause_point(pause);
+        Ok(())
+    }
+
+    fn end_journal(&self) -> Result<(), InstallError> {
+        match fs::remove_file(self.journal_path()) {
+            Ok(()) => sync_dir(&self.root).map_err(|e| io_err("install folder", e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("journal.json", e)),
+        }
+    }
+
+    /// Points `name` (`current` or `previous`) at `release` by renaming a new symlink over
+    /// it: readers see the old link or the new one, never none.
+    fn point(&self, name: &str, release: Option<&Release>) -> Result<(), InstallError> {
+        let link = self.root.join(name);
+        match release {
+            Some(r) => {
+                let tmp = self.root.join(format!(".{name}.new"));
+                let _ = fs::remove_file(&tmp);
+                std::os::unix::fs::symlink(format!("releases/{r}"), &tmp)
+                    .map_err(|e| io_err(tmp.display(), e))?;
+                fs::rename(&tmp, &link).map_err(|e| io_err(link.display(), e))?;
+            }
+            None => match fs::remove_file(&link) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(link.display(), e)),
+            },
+        }
+        sync_dir(&self.root).map_err(|e| io_err("install folder", e))
+    }
+
+    /// Whether `releases/<release>` is there (as a folder, not through a link).
+    fn has_release(&self, release: &Release) -> bool {
+        fs::symlink_metadata(self.release_dir(release)).is_ok_and(|m| m.is_dir())
+    }
+
+    /// Finishes or undoes whatever a crash or power cut interrupted, repairs links that name
+    /// missing folders and unreadable state, and removes leftovers. Returns what it did, in
+    /// words, one line each.
+    pub fn recover(&self) -> Result<Vec<String>, InstallError> {
+        let mut done = Vec::new();
+        let (_, repaired) = self.state_repairing()?;
+        done.extend(repaired);
+        match Journal::read(&self.journal_path()) {
+            Ok(None) => {}
+            Ok(Some(Journal::Install(journal))) => done.push(self.recover_install(journal)?),
+            Ok(Some(Journal::Rollback(journal))) => done.push(self.recover_rollback(journal)?),
+            Err(journal::JournalError::Io(e)) => return Err(io_err("journal.json", e)),
+            Err(e @ journal::JournalError::Unreadable(_)) => {
+                done.push(self.recover_without_journal(&e.to_string())?)
+            }
+        }
+        done.extend(self.repair_links()?);
+        let _ = fs::remove_dir_all(self.root.join(".staging"));
+        self.prune()?;
+        if !done.is_empty() {
+            let summary = done.join("; ");
+            self.update_state(|s| s.last_result = Some(summary))?;
+        }
+        Ok(done)
+    }
+
+    fn recover_install(&self, mut journal: InstallJournal) -> Result<String, InstallError> {
+        let release = journal.release.clone();
+        let switched = self.link("current")?.as_ref() == Some(&release);
+        match journal.step {
+            InstallStep::Staging | InstallStep::Switching | InstallStep::Trial if !switched => {
+                // Never switched to: the running release was never touched.
+                self.end_journal()?;
+                Ok(format!(
+                    "undid the interrupted install of {release} (it was not yet switched to)"
+                ))
+            }
+            InstallStep::Staging | InstallStep::Switching | InstallStep::Trial => {
+                // Switched, health never confirmed: judge it again, or give up on it.
+                let outcome = if journal.trials >= MAX_TRIALS {
+                    let reason = format!(
+                        "interrupted {} times during its post-install scripts or health check \
+                         (the device restarted or the updater was killed)",
+                        journal.trials
+                    );
+                    self.revert(&mut journal, reason)
+                } else {
+                    self.trial(&mut journal)
+                };
+                match outcome {
+                    Ok(()) => Ok(format!(
+                        "finished the interrupted install of {release}: its health check passed \
+                         (trial {})",
+                        journal.trials
+                    )),
+                    Err(e @ InstallError::RolledBack { .. }) => Ok(e.to_string()),
+                    Err(e) => Err(e),
+                }
+            }
+            InstallStep::Committing => {
+                if switched {
+                    self.commit(&journal)?;
+                } else {
+                    self.end_journal()?;
+                }
+                Ok(format!("finished the interrupted install of {release}"))
+            }
+            InstallStep::Reverting => {
+                let reason = journal
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "its trial failed".into());
+                match self.revert(&mut journal, reason) {
+                    Err(e @ InstallError::RolledBack { .. }) => Ok(e.to_string()),
+                    Err(e) => Err(e),
+                    Ok(()) => Ok(format!("rolled back {release}")),
+                }
+            }
+        }
+    }
+
+    fn recover_rollback(&self, journal: RollbackJournal) -> Result<String, InstallError> {
+        if self.link("current")?.as_ref() == Some(&journal.to) {
+            self.point("previous", Some(&journal.from))?;
+            self.end_journal()?;
+            Ok(format!(
+                "finished the interrupted rollback to {} (previous: {})",
+                journal.to, journal.from
+            ))
+        } else {
+            self.end_journal()?;
+            Ok(format!(
+                "the interrupted rollback to {} had not switched; still on {}",
+                journal.to, journal.from
+            ))
+        }
+    }
+
+    /// An unreadable journal: keep it for inspection, and go back to the release `state.json`
+    /// last recorded as running if `current` moved since (its health was never confirmed).
+    fn recover_without_journal(&self, why: &str) -> Result<String, InstallError> {
+        let aside = self.root.join("journal.json.corrupt");
+        fs::rename(self.journal_path(), &aside).map_err(|e| io_err("journal.json", e))?;
+        sync_dir(&self.root).map_err(|e| io_err("install folder", e))?;
+        let current = self.link("current")?;
+        let (state, _) = self.state_repairing()?;
+        let back = state
+            .running
+            .filter(|r| Some(r) != current.as_ref() && self.has_release(r));
+        let done = match back {
+            Some(r) => {
+                self.point("current", Some(&r))?;
+                format!("went back to {r}, the last release known to have run")
+            }
+            None => format!(
+                "left current on {}",
+                current.map_or("nothing".into(), |r| r.to_string())
+            ),
+        };
+        Ok(format!("{why}; kept it as {}; {done}", aside.display()))
+    }
+
+    /// Makes `current` and `previous` name existing folders, or nothing.
+    fn repair_links(&self) -> Result<Vec<String>, InstallError> {
+        let mut done = Vec::new();
+        let previous = self.link("previous")?;
+        if let Some(p) = previous.as_ref().filter(|p| !self.has_release(p)) {
+            self.point("previous", None)?;
+            done.push(format!("previous named {p}, whose folder is missing: removed the link"));
+        }
+        let previous = self.link("previous")?;
+        if let Some(c) = self.link("current")?.filter(|c| !self.has_release(c)) {
+            match previous {
+                Some(p) => {
+                    self.point("current", Some(&p))?;
+                    done.push(format!(
+                        "current named {c}, whose folder is missing: back on {p}"
+                    ));
+                }
+                None => {
+                    self.point("current", None)?;
+                    done.push(format!(
+                        "current named {c}, whose folder is missing: removed the link; \
+                         the next apply installs afresh"
+                    ));
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Fails unless `dir`'s filesystem has `needed` bytes free.
+    pub fn check_space(dir: &Path, needed: u64) -> Result<(), InstallError> {
+        let free = free_bytes(dir).map_err(|e| io_err(dir.display(), e))?;
+        if free < needed {
+            return Err(InstallError::NoSpace {
+                dir: dir.to_path_buf(),
+                needed,
+                free,
+            });
+        }
+        Ok(())
+    }
+
+    /// Installs `release` from verified `artifacts`: stage, switch, trial (post-install
+    /// scripts and health check), commit; or roll back. `policy_sha256` identifies the policy
+    /// this install happens under. Call `recover` first.
+    pub fn install(
+        &self,
+        release: &Release,
+        artifacts: &[Artifact],
+        policy_sha256: &str,
+    ) -> Result<(), InstallError> {
+        let from = self.link("current")?;
+        let needed = artifacts
+            .iter()
+            .try_fold(0u64, |sum, a| sum.checked_add(a.info.length))
+            .ok_or_else(|| InstallError::Io("the release's lengths overflow".into()))?;
+        Self::check_space(&self.root, needed)?;
+        let mut journal = InstallJournal {
+            release: release.clone(),
+            from,
+            policy_sha256: policy_sha256.to_owned(),
+            post_install: artifacts
+                .iter()
+                .filter(|a| a.kind() == "post-install")
+                .map(|a| a.relative.clone())
+                .collect(),
+            step: InstallStep::Staging,
+            trials: 0,
+            reason: None,
+        };
+        self.write_journal(&Journal::Install(journal.clone()), "staging")?;
+        if let Err(e) = self.stage(release, artifacts) {
+            let _ = fs::remove_dir_all(self.staging_dir(release));
+            self.end_journal()?;
+            self.prune()?;
+            return Err(e);
+        }
+        journal.step = InstallStep::Switching;
+        self.write_journal(&Journal::Install(journal.clone()), "staged")?;
+        self.point("current", Some(release))?;
+        pause_point("switched");
+        self.trial(&mut journal)
+    }
+
+    /// Runs the switched-to release's post-install scripts and the health check, then commits
+    /// or reverts. The trial is counted in the journal before it starts.
+    fn trial(&self, journal: &mut InstallJournal) -> Result<(), InstallError> {
+        journal.trials += 1;
+        journal.step = InstallStep::Trial;
+        self.write_journal(&Journal::Install(journal.clone()), "trial")?;
+        let folder = self.release_dir(&journal.release);
+        let checked = journal
+            .post_install
+            .iter()
+            .try_for_each(|script| {
+                let argv = vec!["/bin/sh".to_owned(), folder.join(script).display().to_string()];
+                run_hook(
+                    &format!("post-install script {script}"),
+                    &argv,
+                    &[],
+                    &folder,
+                    self.hooks.timeout,
+                )
+            })
+            .and_then(|()| match &self.hooks.health_check {
+                Some(argv) => run_hook("health check", argv, &[], &self.root, self.hooks.timeout),
+                None => Ok(()),
+            });
+        match checked {
+            Ok(()) => {
+                journal.step = InstallStep::Committing;
+                self.write_journal(&Journal::Install(journal.clone()), "checked")?;
+                self.commit(journal)
+            }
+            Err(e) => self.revert(journal, e.to_string()),
+        }
+    }
+
+    fn commit(&self, journal: &InstallJournal) -> Result<(), InstallError> {
+        self.point("previous", journal.from.as_ref())?;
+        pause_point("previous");
+        // The failure record goes before the journal ends: a kill in between finishes the
+        // commit again, which is harmless.
+        self.update_state(|s| s.failed = None)?;
+        self.end_journal()?;
+        self.prune()
+    }
+
+    /// Goes back to the release that ran before, remembers the failure, runs the
+    /// post-rollback hook; returns the `RolledBack` error that says why.
+    fn revert(&self, journal: &mut InstallJournal, reason: String) -> Result<(), InstallError> {
+        let release = journal.release.clone();
+        journal.step = InstallStep::Reverting;
+        journal.reason = Some(reason.clone());
+        self.write_journal(&Journal::Install(journal.clone()), "reverting")?;
+        self.point("current", journal.from.as_ref())?;
+        pause_point("reverted");
+        self.update_state(|s| {
+            s.failed = Some(Failed {
+                release: release.clone(),
+                policy_sha256: journal.policy_sha256.clone(),
+                reason: reason.clone(),
+            });
+        })?;
+        self.end_journal()?;
+        self.prune()?;
+        let hook = match &self.hooks.post_rollback {
+            Some(argv) => run_hook(
+                "post-rollback hook",
+                argv,
+                &[("UPDATER_FAILED_RELEASE", release.as_str())],
+                &self.root,
+                self.hooks.timeout,
+            )
+            .err()
+            .map(|e| format!("; {e}"))
+            .unwrap_or_default(),
+            None => String::new(),
+        };
+        Err(InstallError::RolledBack {
+            release,
+            reason: format!("{reason}{hook}"),
+        })
+    }
+
+    /// Assembles `.staging/<release>` from verified copies and moves it to
+    /// `releases/<release>`: by rename, or by an atomic exchange when a folder of that name
+    /// is already there (it may be `previous`), so `releases/<release>` is never missing.
+    fn stage(&self, release: &Release, artifacts: &[Artifact]) -> Result<(), InstallError> {
+        let staging = self.staging_dir(release);
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir_all(&staging).map_err(|e| io_err(staging.display(), e))?;
+        // Plain files and scripts first, each copied while its bytes are checked against the
+        // index: the copy is what runs and what is installed, never the download re-read.
+        for artifact in artifacts.iter().filter(|a| a.kind() != "bundle") {
+            if !matches!(artifact.kind(), "pre-install" | "post-install" | "file") {
+                return Err(InstallError::Io(format!(
+                    "{}: unknown artifact kind {:?}",
+                    artifact.name,
+                    artifact.kind()
+                )));
+            }
+            copy_checked(artifact, &staging.join(&artifact.relative))?;
+        }
+        for script in artifacts.iter().filter(|a| a.kind() == "pre-install") {
+            let path = staging.join(&script.relative);
+            let argv = vec!["/bin/sh".to_owned(), path.display().to_string()];
+            let what = format!("pre-install script {}", script.relative);
+            run_hook(&what, &argv, &[], &staging, self.hooks.timeout)?;
+        }
+        for artifact in artifacts.iter().filter(|a| a.kind() == "bundle") {
+            check_unchanged(artifact)?;
+            unpack_file(
+                &artifact.local,
+                artifact.name.as_str(),
+                &staging,
+                self.limits,
+            )?;
+        }
+        if let Some(argv) = &self.hooks.installer {
+            for artifact in artifacts.iter().filter(|a| a.kind() == "file") {
+                let mut argv = argv.clone();
+                argv.push(staging.join(&artifact.relative).display().to_string());
+                run_hook("installer hook", &argv, &[], &staging, self.hooks.timeout)?;
+            }
+        }
+        // Everything staged reaches the disk before the folder can be switched to.
+        sync_filesystem(&staging).map_err(|e| io_err(staging.display(), e))?;
+        let dest = self.release_dir(release);
+        if fs::symlink_metadata(&dest).is_ok() {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &staging,
+                rustix::fs::CWD,
+                &dest,
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .map_err(|e| io_err(dest.display(), e.into()))?;
+            pause_point("exchanged");
+            // The old copy is now in staging, named by nothing.
+            let _ = fs::remove_dir_all(&staging);
+        } else {
+            fs::rename(&staging, &dest).map_err(|e| io_err(dest.display(), e))?;
+        }
+        sync_dir(&self.root.join("releases")).map_err(|e| io_err("releases", e))
+    }
+
+    /// Removes releases that neither `current` nor `previous` names. Only with no journal.
+    fn prune(&self) -> Result<(), InstallError> {
+        if self.journal_path().exists() {
+            return Ok(());
+        }
+        let keep: Vec<Release> = [self.link("current")?, self.link("previous")?]
+            .into_iter()
+            .flatten()
+            .collect();
+        let dir = self.root.join("releases");
+        for entry in fs::read_dir(&dir).map_err(|e| io_err(dir.display(), e))? {
+            let entry = entry.map_err(|e| io_err(dir.display(), e))?;
+            let name = entry.file_name();
+            let kept = keep.iter().any(|r| name.to_str() == Some(r.as_str()));
+            if !kept {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Switches `current` back to `previous` by hand, journalled: a kill at any instant
+    /// leaves either the rollback done or nothing changed, and both links name folders.
+    pub fn rollback(&self) -> Result<Release, InstallError> {
+        let previous = self.link("previous")?.ok_or_else(|| {
+            InstallError::Io("there is no previous release to roll back to".into())
+        })?;
+        let current = self
+            .link("current")?
+            .ok_or_else(|| InstallError::Io("there is no current release to roll back".into()))?;
+        if !self.has_release(&previous) {
+            return Err(InstallError::Io(format!(
+                "previous names {previous}, whose folder is missing; nothing to roll back to"
+            )));
+        }
+        let journal = RollbackJournal {
+            to: previous.clone(),
+            from: current.clone(),
+        };
+        self.write_journal(&Journal::Rollback(journal), "rollback")?;
+        self.point("current", Some(&previous))?;
+        pause_point("rollback-switched");
+        self.point("previous", Some(&current))?;
+        pause_point("rollback-relinked");
+        self.end_journal()?;
+        self.update_state(|s| s.last_result = Some(format!("rolled back by hand to {previous}")))?;
+        Ok(previous)
+    }
+}
+
+/// Copies a verified download into the release, checking its bytes as they pass.
+fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| io_err(parent.display(), e))?;
+    }
+    let what = artifact.name.as_str();
+    let hash = TargetHash::for_target(what, &artifact.info)?;
+    let mut input =
+        File::open(&artifact.local).map_err(|e| io_err(artifact.local.display(), e))?;
+    let mut output = File::options()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(|e| io_err(dest.display(), e))?;
+    hash.check_copy(what, &artifact.local, &mut input, &mut output, &artifact.info)?;
+    Ok(())
+}
+
+/// Checks that a download still holds the verified bytes before it is unpacked.
+fn check_unchanged(artifact: &Artifact) -> Result<(), InstallError> {
+    let what = artifact.name.as_str();
+    let hash = TargetHash::for_target(what, &artifact.info)?;
+    let mut input =
+        File::open(&artifact.local).map_err(|e| io_err(artifact.local.display(), e))?;
+    hash.check_copy(
+        what,
+        &artifact.local,
+        &mut input,
+        &mut io::sink(),
+        &artifact.info,
+    )?;
+    input
+        .rewind()
+        .map_err(|e| io_err(artifact.local.display(), e))?;
+    Ok(())
+}
+
+/// The artifacts of one release and platform from the index, with their paths inside the
+/// release (the part after `releases/<release>/<platform>/`).
+pub fn release_artifacts(
+    list: &[(TargetName, TargetInfo)],
+) -> BTreeMap<&TargetName, (String, &TargetInfo)> {
+    list.iter()
+        .map(|(name, info)| {
+            let relative = name
+                .as_str()
+                .splitn(4, '/')
+                .nth(3)
+                .unwrap_or_default()
+                .to_owned();
+            (name, (relative, info))
+        })
+        .collect()
+}
