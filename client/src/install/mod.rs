@@ -410,7 +410,9 @@ impl Installer {
         let previous = self.link("previous")?;
         if let Some(p) = previous.as_ref().filter(|p| !self.has_release(p)) {
             self.point("previous", None)?;
-            done.push(format!("previous named {p}, whose folder is missing: removed the link"));
+            done.push(format!(
+                "previous named {p}, whose folder is missing: removed the link"
+            ));
         }
         let previous = self.link("previous")?;
         if let Some(c) = self.link("current")?.filter(|c| !self.has_release(c)) {
@@ -499,7 +501,10 @@ impl Installer {
             .post_install
             .iter()
             .try_for_each(|script| {
-                let argv = vec!["/bin/sh".to_owned(), folder.join(script).display().to_string()];
+                let argv = vec![
+                    "/bin/sh".to_owned(),
+                    folder.join(script).display().to_string(),
+                ];
                 run_hook(
                     &format!("post-install script {script}"),
                     &argv,
@@ -688,14 +693,19 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
     }
     let what = artifact.name.as_str();
     let hash = TargetHash::for_target(what, &artifact.info)?;
-    let mut input =
-        File::open(&artifact.local).map_err(|e| io_err(artifact.local.display(), e))?;
+    let mut input = File::open(&artifact.local).map_err(|e| io_err(artifact.local.display(), e))?;
     let mut output = File::options()
         .write(true)
         .create_new(true)
         .open(dest)
         .map_err(|e| io_err(dest.display(), e))?;
-    hash.check_copy(what, &artifact.local, &mut input, &mut output, &artifact.info)?;
+    hash.check_copy(
+        what,
+        &artifact.local,
+        &mut input,
+        &mut output,
+        &artifact.info,
+    )?;
     Ok(())
 }
 
@@ -703,8 +713,7 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
 fn check_unchanged(artifact: &Artifact) -> Result<(), InstallError> {
     let what = artifact.name.as_str();
     let hash = TargetHash::for_target(what, &artifact.info)?;
-    let mut input =
-        File::open(&artifact.local).map_err(|e| io_err(artifact.local.display(), e))?;
+    let mut input = File::open(&artifact.local).map_err(|e| io_err(artifact.local.display(), e))?;
     hash.check_copy(
         what,
         &artifact.local,
