@@ -222,8 +222,8 @@ impl ArchiveIndex {
 /// The index of the archive at `path`, built on first use and shared from then on by every
 /// caller in this process that names the same file (same canonical path and identity).
 pub fn index(path: &Path) -> Result<Arc<ArchiveIndex>, ArchiveError> {
-    static INDEXES: OnceLock<Mutex<HashMap<(PathBuf, FileIdentity), Arc<ArchiveIndex>>>> =
-        OnceLock::new();
+    type Indexes = HashMap<(PathBuf, FileIdentity), Arc<ArchiveIndex>>;
+    static INDEXES: OnceLock<Mutex<Indexes>> = OnceLock::new();
     let shown = path.display().to_string();
     let compression = path
         .file_name()
@@ -640,8 +640,11 @@ impl Transport for ArchiveMirror {
 mod tests {
     use super::*;
 
-    /// A gzip-compressed tar of `members` (name, kind, data or link target) in `dir`.
-    fn archive(dir: &Path, members: &[(&str, tar::EntryType, &[u8])]) -> PathBuf {
+    /// One test member: name, kind, and data or link target.
+    type TestMember<'a> = (&'a str, tar::EntryType, &'a [u8]);
+
+    /// A gzip-compressed tar of `members` in `dir`.
+    fn archive(dir: &Path, members: &[TestMember<'_>]) -> PathBuf {
         let path = dir.join("a.tar.gz");
         let file = File::create(&path).unwrap();
         let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
@@ -701,7 +704,7 @@ mod tests {
     #[test]
     fn hostile_members_refuse_the_archive() {
         use tar::EntryType::{Link, Regular, Symlink};
-        let cases: &[(&[(&str, tar::EntryType, &[u8])], MemberFault)] = &[
+        let cases: &[(&[TestMember<'_>], MemberFault)] = &[
             (&[("../escape.txt", Regular, b"x")], MemberFault::ParentDir),
             (&[("/tmp/abs.txt", Regular, b"x")], MemberFault::Absolute),
             (

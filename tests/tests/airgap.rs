@@ -112,7 +112,10 @@ fn tampered_archives_are_refused_and_the_device_is_unchanged() {
     std::fs::write(&archive, &flipped).unwrap();
     download_from(&device, &archive).fails_with(
         1,
-        &format!("{}: refused: not a readable tar.gz archive", archive.display()),
+        &format!(
+            "{}: refused: not a readable tar.gz archive",
+            archive.display()
+        ),
     );
     assert_eq!(before, device.state());
 
@@ -123,7 +126,10 @@ fn tampered_archives_are_refused_and_the_device_is_unchanged() {
     let tmpdir = r.tmp.path().join("tmp");
     std::fs::create_dir(&tmpdir).unwrap();
     let around = tree_state(r.tmp.path());
-    let run = run_watching(updater_command(&device, &tmpdir, &download_args(&archive, &device)), &tmpdir);
+    let run = run_watching(
+        updater_command(&device, &tmpdir, &download_args(&archive, &device)),
+        &tmpdir,
+    );
     run.run.fails_with(
         1,
         &format!(
@@ -241,6 +247,11 @@ fn updater_command(device: &Device, tmpdir: &Path, args: &[String]) -> Command {
 
 /// Arguments of a download of `APP` from the archive (or folder) `mirror`.
 fn download_args(mirror: &Path, device: &Device) -> Vec<String> {
+    download_args_of(mirror, device, APP)
+}
+
+/// Arguments of a download of target `name` from the archive (or folder) `mirror`.
+fn download_args_of(mirror: &Path, device: &Device, name: &str) -> Vec<String> {
     let m = mirror.display();
     vec![
         "--metadata-url".into(),
@@ -248,7 +259,7 @@ fn download_args(mirror: &Path, device: &Device) -> Vec<String> {
         "--target-base-url".into(),
         format!("{m}/targets"),
         "--target-name".into(),
-        APP.into(),
+        name.into(),
         "--target-dir".into(),
         device.target_dir.display().to_string(),
         "download".into(),
@@ -446,7 +457,10 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
     ];
     for (what, script, keep, message) in cases {
         hostile_archive(&exported, &archive, &script, keep);
-        for args in [refresh_args(&archive), download_args(&archive, &site.device)] {
+        for args in [
+            refresh_args(&archive),
+            download_args(&archive, &site.device),
+        ] {
             let before = site.outside_metadata();
             let watched = site.run(&args);
             let run = watched.run.fails_with(1, &message);
@@ -463,4 +477,156 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
             );
         }
     }
+}
+
+/// A signed repository with release 1.0.0 for armv7 of random (incompressible) artifacts of
+/// these sizes, named `f0.bin`, `f1.bin`...
+fn random_repo(sizes: &[usize]) -> DemoRepo {
+    use std::io::Read as _;
+    let r = DemoRepo::init();
+    let release = r.tmp.path().join("release");
+    std::fs::create_dir(&release).unwrap();
+    for (i, size) in sizes.iter().enumerate() {
+        let mut bytes = Vec::new();
+        std::fs::File::open("/dev/urandom")
+            .unwrap()
+            .take(*size as u64)
+            .read_to_end(&mut bytes)
+            .unwrap();
+        std::fs::write(release.join(format!("f{i}.bin")), bytes).unwrap();
+    }
+    r.add_dir(&release, "1.0.0", "armv7").ok();
+    r.sign().ok();
+    r
+}
+
+#[test]
+fn an_archive_mirror_uses_no_temporary_space() {
+    let r = random_repo(&[24 << 20]);
+    let exported = export(&r, &[]);
+    let site = Site::new(&r.root_json());
+    let archive = site.usb.join("site.tar.gz");
+    std::fs::rename(&exported, &archive).unwrap();
+    let before = site.outside_metadata();
+    let name = "releases/1.0.0/armv7/f0.bin";
+    // TMPDIR is listed over and over while the 24 MB download runs, and compared after.
+    let watched = site.run(&download_args_of(&archive, &site.device, name));
+    watched.run.ok();
+    assert!(
+        watched.seen_in_tmpdir.is_empty(),
+        "the updater used TMPDIR: {:?}",
+        watched.seen_in_tmpdir
+    );
+    assert_eq!(
+        std::fs::read(
+            site.device
+                .target_dir
+                .join(updater::names::percent_encode(name, false))
+        )
+        .unwrap(),
+        std::fs::read(r.artifact(name)).unwrap()
+    );
+    // Only the device's folders changed: the stick, TMPDIR and their parent did not.
+    let mut after = site.outside_metadata();
+    after.retain(|n, _| !n.starts_with("device/targets"));
+    let mut before = before;
+    before.retain(|n, _| !n.starts_with("device/targets"));
+    assert_eq!(before, after);
+}
+
+#[test]
+fn export_writes_each_artifact_once_and_its_other_names_as_hard_links() {
+    use std::os::unix::fs::MetadataExt as _;
+    let r = random_repo(&[3 << 20, 2 << 20, 1 << 20]);
+    // Every artifact is published under 3 names (sha512, its sha256 twin, tough's name).
+    let mut inodes = BTreeMap::new();
+    for entry in walk(&r.public().join("targets")) {
+        let meta = std::fs::metadata(&entry).unwrap();
+        assert_eq!(meta.nlink(), 3, "{}", entry.display());
+        inodes.insert(meta.ino(), meta.len());
+    }
+    let artifact_bytes: u64 = inodes.values().sum();
+    let archive = export(&r, &[]);
+    let archive_bytes = std::fs::metadata(&archive).unwrap().len();
+    let ratio = archive_bytes as f64 / artifact_bytes as f64;
+    println!(
+        "artifacts: {} files, {artifact_bytes} bytes; archive: {archive_bytes} bytes; ratio {ratio:.4}",
+        inodes.len()
+    );
+    assert!(ratio <= 1.05, "archive is {ratio:.3}x the artifacts");
+
+    // Metadata comes first; every other name of a file is a hard link to its first name.
+    let listing = Command::new("tar")
+        .arg("-tvzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let kinds: Vec<char> = listing.lines().map(|l| l.chars().next().unwrap()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == 'h').count(),
+        2 * inodes.len(),
+        "{listing}"
+    );
+    let first_target = listing
+        .lines()
+        .position(|l| l.contains(" targets/"))
+        .unwrap();
+    assert!(
+        listing
+            .lines()
+            .skip(first_target)
+            .all(|l| !l.contains(" metadata/")),
+        "{listing}"
+    );
+
+    // A device downloads every artifact from the archive itself.
+    let device = Device::trusting(&r.root_json());
+    let m = archive.display().to_string();
+    let names: Vec<String> = (0..3)
+        .map(|i| format!("releases/1.0.0/armv7/f{i}.bin"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    device.download(&[&m], &names, &[]).ok();
+    for name in &names {
+        assert_eq!(
+            device.target(name),
+            std::fs::read(r.artifact(name)).unwrap()
+        );
+    }
+
+    // python-tuf reads the archive once tar has unpacked it.
+    let unpacked = r.tmp.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = e2e_tests::StaticServer::start(&unpacked);
+    let got = e2e_tests::python_tuf_fetch(&server.url(), &r.root_json());
+    for name in &names {
+        let want = updater::hash::Sha512::digest(&std::fs::read(r.artifact(name)).unwrap());
+        assert_eq!(got.get(*name), Some(&want.to_hex()), "{name}: {got:?}");
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
