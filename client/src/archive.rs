@@ -323,6 +323,7 @@ enum Stop {
     Member(String, MemberFault),
     TooManyMembers,
     TooManyNameBytes,
+    TooLarge,
 }
 
 impl From<io::Error> for Stop {
@@ -349,6 +350,7 @@ fn read_index(
     match read_members(&mut stream) {
         Ok(members) => Ok(members),
         Err(Stop::Io(_)) if stream.exceeded => Err(ArchiveError::TooLarge { path }),
+        Err(Stop::TooLarge) => Err(ArchiveError::TooLarge { path }),
         Err(Stop::Io(source)) => Err(ArchiveError::Format {
             path,
             format,
@@ -476,7 +478,7 @@ fn read_members<R: Read>(stream: &mut R) -> Result<HashMap<String, Member>, Stop
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 total = total.saturating_add(size);
                 if total > MAX_STREAM_BYTES {
-                    return Err(Stop::Io(io::Error::other("members too large")));
+                    return Err(Stop::TooLarge);
                 }
                 Member {
                     offset: entry.raw_file_position(),
