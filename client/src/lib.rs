@@ -4,6 +4,7 @@
 //! and checks structure, [`verify::Verified`] exists only once signatures met a threshold,
 //! and [`trusted::TrustedMetadata`] enforces the specification's order of updates.
 
+pub mod archive;
 pub mod artifact;
 pub mod canonical;
 pub mod client;

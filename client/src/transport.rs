@@ -344,7 +344,9 @@ pub fn for_location(location: &str, options: &HttpOptions) -> Result<Box<dyn Tra
     } else {
         let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
         match archive_prefix(path) {
-            Some((archive, inner)) => Ok(Box::new(ArchiveTransport::open(&archive, &inner)?)),
+            Some((archive, inner)) => Ok(Box::new(
+                crate::archive::ArchiveMirror::open(&archive, &inner).map_err(|e| e.to_string())?,
+            )),
             None => Ok(Box::new(LocalTransport::new(path))),
         }
     }
@@ -354,7 +356,9 @@ pub fn for_location(location: &str, options: &HttpOptions) -> Result<Box<dyn Tra
 fn archive_prefix(path: &Path) -> Option<(PathBuf, PathBuf)> {
     path.ancestors().find_map(|a| {
         let name = a.file_name()?.to_str()?;
-        if crate::unpack::is_supported(name) && a.is_file() {
+        // Anything but a folder: a FIFO or device named as an archive is refused clearly
+        // by the archive reader rather than read as a folder.
+        if crate::archive::is_archive_name(name) && a.metadata().is_ok_and(|m| !m.is_dir()) {
             let inner = path.strip_prefix(a).ok()?.to_path_buf();
             Some((a.to_path_buf(), inner))
         } else {
@@ -363,68 +367,8 @@ fn archive_prefix(path: &Path) -> Option<(PathBuf, PathBuf)> {
     })
 }
 
-/// A mirror inside a repository archive (`repo export`): unpacked, with the same checks as
-/// bundles (no absolute paths, `..`, links out, devices), into a private temporary folder
-/// that is removed when the transport is dropped, then read like a local folder. Every file
-/// is still verified against signed metadata as from any mirror.
-pub struct ArchiveTransport {
-    inner: LocalTransport,
-    unpacked: PathBuf,
-}
-
-impl ArchiveTransport {
-    /// Unpacks `archive` and serves its folder `inner`.
-    pub fn open(archive: &Path, inner: &Path) -> Result<Self, String> {
-        let mut random = [0u8; 8];
-        let _ = getrandom::getrandom(&mut random);
-        let unpacked = std::env::temp_dir().join(format!(
-            "updater-archive-{}-{}",
-            std::process::id(),
-            hex::encode(random)
-        ));
-        std::fs::create_dir(&unpacked).map_err(|e| format!("{}: {e}", unpacked.display()))?;
-        let name = archive.display().to_string();
-        let result = crate::unpack::unpack_file(
-            archive,
-            &name,
-            &unpacked,
-            crate::unpack::UnpackLimits::default(),
-        );
-        if let Err(e) = result {
-            let _ = std::fs::remove_dir_all(&unpacked);
-            return Err(format!("{}: refused: {e}", archive.display()));
-        }
-        let mut local = LocalTransport::new(&unpacked.join(inner));
-        local.base = format!("{}/{}", archive.display(), inner.display());
-        Ok(ArchiveTransport {
-            inner: local,
-            unpacked,
-        })
-    }
-}
-
-impl Drop for ArchiveTransport {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.unpacked);
-    }
-}
-
-impl Transport for ArchiveTransport {
-    fn open(&self, path: &str) -> Result<Body, FetchError> {
-        self.inner.open(path)
-    }
-
-    fn open_at(&self, path: &str, offset: u64) -> Result<Body, FetchError> {
-        self.inner.open_at(path, offset)
-    }
-
-    fn base(&self) -> &str {
-        self.inner.base()
-    }
-}
-
 /// Reverses [`crate::names::percent_encode`]; `None` for malformed escapes or bytes that are not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

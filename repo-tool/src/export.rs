@@ -1,12 +1,19 @@
 //! `repo export`: the served repository as one compressed archive, for air-gapped sites.
 //!
 //! Only `public/` goes in (every root, the current metadata, the artifacts): never a
-//! private key, never anything staged. The archive is written to a temporary file beside
-//! `--out` and renamed into place when complete.
+//! private key, never anything staged. `metadata/` comes first, so a device reading the
+//! archive in place finds its metadata without decompressing the artifacts. Each file's
+//! bytes are written once: its other names (the sha256 twin, tough's names: the same inode)
+//! are hard-link entries to the first, which is exactly the one kind of link the updater's
+//! archive reader accepts. The archive is written to a new temporary file beside `--out`,
+//! fsynced and renamed into place when complete; on any failure the temporary file is
+//! removed.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -15,6 +22,7 @@ use crate::workspace::Workspace;
 /// What an export wrote.
 pub struct Exported {
     pub files: u64,
+    /// Bytes of file data written: each file once, however many names it has.
     pub bytes: u64,
 }
 
@@ -51,9 +59,15 @@ pub fn export(ws: &Workspace, out: &Path, newest: Option<usize>) -> Result<Expor
     if !(name.ends_with(".tar.gz") || name.ends_with(".tgz")) {
         bail!("--out must end in .tar.gz or .tgz");
     }
-    let tmp = out.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let mut random = [0u8; 8];
+    getrandom::getrandom(&mut random).context("no randomness for a temporary name")?;
+    let tmp = out.with_file_name(format!(".{name}.{}.tmp", hex::encode(random)));
     let result = (|| -> Result<Exported> {
-        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
         let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
         let mut tar = tar::Builder::new(gz);
         let mut done = Exported { files: 0, bytes: 0 };
@@ -75,16 +89,34 @@ pub fn export(ws: &Workspace, out: &Path, newest: Option<usize>) -> Result<Expor
                 release_of(relative).is_none_or(|r| keep.contains(&r))
             });
         }
+        // Metadata first whatever the names sort to; by name within each part.
+        entries.sort_by_key(|e| !e.path().starts_with(public.join("metadata")));
+        if entries.len() as u64 > updater::archive::MAX_MEMBERS {
+            bail!(
+                "{} files exceed the {} an updater reads from one archive: use --releases",
+                entries.len(),
+                updater::archive::MAX_MEMBERS
+            );
+        }
+        // (device, inode) -> the name that holds the bytes.
+        let mut written: HashMap<(u64, u64), PathBuf> = HashMap::new();
         for entry in entries {
             let relative = entry.path().strip_prefix(&public)?;
-            let mut header = tar::Header::new_gnu();
             let meta = entry.metadata()?;
-            header.set_size(meta.len());
+            let mut header = tar::Header::new_gnu();
             header.set_mode(0o644);
-            header.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut header, relative, File::open(entry.path())?)?;
+            if let Some(first) = written.get(&(meta.dev(), meta.ino())) {
+                header.set_size(0);
+                header.set_entry_type(tar::EntryType::Link);
+                tar.append_link(&mut header, relative, first)?;
+            } else {
+                header.set_size(meta.len());
+                header.set_entry_type(tar::EntryType::Regular);
+                tar.append_data(&mut header, relative, File::open(entry.path())?)?;
+                written.insert((meta.dev(), meta.ino()), relative.to_path_buf());
+                done.bytes += meta.len();
+            }
             done.files += 1;
-            done.bytes += meta.len();
         }
         let gz = tar.into_inner()?;
         let mut file = gz.finish()?;
@@ -94,8 +126,17 @@ pub fn export(ws: &Workspace, out: &Path, newest: Option<usize>) -> Result<Expor
     })();
     match result {
         Ok(done) => {
-            std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
-            Ok(done)
+            let placed = std::fs::rename(&tmp, out)
+                .with_context(|| format!("writing {}", out.display()))
+                .and_then(|()| {
+                    let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+                    updater::fs::sync_dir(dir.unwrap_or(Path::new(".")))
+                        .with_context(|| format!("syncing the folder of {}", out.display()))
+                });
+            if placed.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            placed.map(|()| done)
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);

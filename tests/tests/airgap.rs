@@ -1,11 +1,13 @@
 //! Air-gapped sites: `repo export` writes one archive; devices update from the archive
-//! itself or from its unpacked copy with the same verification; tampered archives are
-//! refused with nothing unpacked into place.
+//! itself (read in place, never unpacked) or from its unpacked copy with the same
+//! verification; tampered and hostile archives are refused with nothing written anywhere.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use e2e_tests::{example_key, read_json, repo, DemoRepo, Device};
+use e2e_tests::{example_key, read_json, repo, tree_state, DemoRepo, Device, Run};
 
 const APP: &str = "releases/1.0.0/armv7/app.bin";
 
@@ -25,7 +27,7 @@ fn export(r: &DemoRepo, extra: &[&str]) -> PathBuf {
 /// Rewrites the archive with python's tarfile: `script` gets `members` (name -> bytes).
 fn rewrite(archive: &Path, script: &str) {
     let code = format!(
-        "import io, tarfile\nsrc = tarfile.open({a:?}, 'r:gz')\nmembers = {{m.name: src.extractfile(m).read() for m in src.getmembers() if m.isfile()}}\nsrc.close()\n{script}\nout = tarfile.open({a:?}, 'w:gz')\nfor name, data in members.items():\n    info = tarfile.TarInfo(name); info.size = len(data); out.addfile(info, io.BytesIO(data))\nout.close()\n",
+        "import io, tarfile\nsrc = tarfile.open({a:?}, 'r:gz')\nmembers = {{m.name: src.extractfile(m).read() for m in src.getmembers() if m.isfile() or m.islnk()}}\nsrc.close()\n{script}\nout = tarfile.open({a:?}, 'w:gz')\nfor name, data in members.items():\n    info = tarfile.TarInfo(name); info.size = len(data); out.addfile(info, io.BytesIO(data))\nout.close()\n",
         a = archive.display().to_string()
     );
     let out = Command::new("python3")
@@ -108,15 +110,36 @@ fn tampered_archives_are_refused_and_the_device_is_unchanged() {
     let middle = flipped.len() / 2;
     flipped[middle] ^= 0x40;
     std::fs::write(&archive, &flipped).unwrap();
-    download_from(&device, &archive).fails_with(1, "refused: bundle");
+    download_from(&device, &archive).fails_with(
+        1,
+        &format!(
+            "{}: refused: not a readable tar.gz archive",
+            archive.display()
+        ),
+    );
     assert_eq!(before, device.state());
 
-    // A member with "..".
+    // A member with "..": it would land beside the archive, or beside the updater's
+    // TMPDIR (where older updaters unpacked archives): compare that whole tree.
     std::fs::write(&archive, &original).unwrap();
     rewrite(&archive, "members['../escape.txt'] = b'x'");
-    download_from(&device, &archive).fails_with(1, "\"..\" is not allowed");
+    let tmpdir = r.tmp.path().join("tmp");
+    std::fs::create_dir(&tmpdir).unwrap();
+    let around = tree_state(r.tmp.path());
+    let run = run_watching(
+        updater_command(&device, &tmpdir, &download_args(&archive, &device)),
+        &tmpdir,
+    );
+    run.run.fails_with(
+        1,
+        &format!(
+            "{}: refused: archive member \"../escape.txt\": \"..\" is not allowed",
+            archive.display()
+        ),
+    );
+    assert!(run.seen_in_tmpdir.is_empty(), "{:?}", run.seen_in_tmpdir);
+    assert_eq!(around, tree_state(r.tmp.path()));
     assert_eq!(before, device.state());
-    assert!(!r.tmp.path().join("escape.txt").exists());
 
     // An added member: a second root nobody trusted signed.
     std::fs::write(&archive, &original).unwrap();
@@ -209,4 +232,401 @@ fn export_can_hold_only_the_newest_releases() {
     device
         .download(&[&m], &[APP], &[])
         .fails_with(1, "not found on any mirror");
+}
+
+/// `updater --metadata-dir M ARGS` for `device`, with `tmpdir` as its private TMPDIR.
+fn updater_command(device: &Device, tmpdir: &Path, args: &[String]) -> Command {
+    let mut command = Command::new(e2e_tests::bin("updater"));
+    command
+        .env("TMPDIR", tmpdir)
+        .arg("--metadata-dir")
+        .arg(&device.metadata_dir)
+        .args(args);
+    command
+}
+
+/// Arguments of a download of `APP` from the archive (or folder) `mirror`.
+fn download_args(mirror: &Path, device: &Device) -> Vec<String> {
+    download_args_of(mirror, device, APP)
+}
+
+/// Arguments of a download of target `name` from the archive (or folder) `mirror`.
+fn download_args_of(mirror: &Path, device: &Device, name: &str) -> Vec<String> {
+    let m = mirror.display();
+    vec![
+        "--metadata-url".into(),
+        format!("{m}/metadata"),
+        "--target-base-url".into(),
+        format!("{m}/targets"),
+        "--target-name".into(),
+        name.into(),
+        "--target-dir".into(),
+        device.target_dir.display().to_string(),
+        "download".into(),
+    ]
+}
+
+/// Arguments of a refresh from the archive `mirror`.
+fn refresh_args(mirror: &Path) -> Vec<String> {
+    vec![
+        "--metadata-url".into(),
+        format!("{}/metadata", mirror.display()),
+        "refresh".into(),
+    ]
+}
+
+/// A run, and every path that existed under the watched folder at any moment of it.
+struct Watched {
+    run: Run,
+    seen_in_tmpdir: BTreeSet<String>,
+}
+
+/// Runs `command` (two minutes at most), listing `watch` over and over while it runs.
+fn run_watching(mut command: Command, watch: &Path) -> Watched {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = BTreeSet::new();
+    while child.try_wait().unwrap().is_none() {
+        seen.extend(paths_under(watch));
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    seen.extend(paths_under(watch));
+    let out = child.wait_with_output().unwrap();
+    Watched {
+        run: Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        seen_in_tmpdir: seen,
+    }
+}
+
+/// Every path under `dir`, tolerating entries that vanish while it looks.
+fn paths_under(dir: &Path) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path.clone());
+            }
+            found.insert(path.strip_prefix(dir).unwrap().display().to_string());
+        }
+    }
+    found
+}
+
+/// Where an archive could reach: one folder holding the device, the USB stick with the
+/// archive and the updater's private TMPDIR, so that one tree covers the parent of the
+/// device's folders, TMPDIR and TMPDIR's parent.
+struct Site {
+    world: tempfile::TempDir,
+    device: Device,
+    tmpdir: PathBuf,
+    usb: PathBuf,
+}
+
+impl Site {
+    fn new(root: &Path) -> Self {
+        let world = tempfile::tempdir().unwrap();
+        let tmpdir = world.path().join("tmp");
+        let usb = world.path().join("usb");
+        std::fs::create_dir(&tmpdir).unwrap();
+        std::fs::create_dir(&usb).unwrap();
+        let metadata_dir = world.path().join("device/metadata");
+        let target_dir = world.path().join("device/targets");
+        std::fs::create_dir_all(&metadata_dir).unwrap();
+        std::fs::create_dir_all(&target_dir).unwrap();
+        let device = Device {
+            tmp: tempfile::tempdir().unwrap(),
+            metadata_dir,
+            target_dir,
+        };
+        device.updater(&["init".as_ref(), root.as_os_str()]).ok();
+        Site {
+            world,
+            device,
+            tmpdir,
+            usb,
+        }
+    }
+
+    /// Everything in the world but the device's metadata folder.
+    fn outside_metadata(&self) -> BTreeMap<String, (u32, Vec<u8>)> {
+        let mut state = tree_state(self.world.path());
+        state.retain(|name, _| !name.starts_with("device/metadata"));
+        state
+    }
+
+    fn run(&self, args: &[String]) -> Watched {
+        run_watching(
+            updater_command(&self.device, &self.tmpdir, args),
+            &self.tmpdir,
+        )
+    }
+}
+
+/// Writes `out`: the members of the archive `source` (hard links as copies) after the
+/// members `script` adds with `reg(name, bytes)` and `sym(name, target)`, all but those
+/// whose name `keep(name)` refuses.
+fn hostile_archive(source: &Path, out: &Path, script: &str, keep: &str) {
+    e2e_tests::run_python(&format!(
+        "import io, json, tarfile\n\
+         src = tarfile.open({s:?}, 'r:gz')\n\
+         members = [(m.name, src.extractfile(m).read()) for m in src.getmembers() if m.isfile() or m.islnk()]\n\
+         out = tarfile.open({o:?}, 'w:gz')\n\
+         def reg(name, data):\n    info = tarfile.TarInfo(name); info.size = len(data); out.addfile(info, io.BytesIO(data))\n\
+         def sym(name, target):\n    info = tarfile.TarInfo(name); info.type = tarfile.SYMTYPE; info.linkname = target; out.addfile(info)\n\
+         def keep(name, data):\n    return {keep}\n\
+         {script}\n\
+         for name, data in members:\n    if keep(name, data): reg(name, data)\n\
+         out.close()\n",
+        s = source.display().to_string(),
+        o = out.display().to_string(),
+    ));
+}
+
+#[test]
+fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
+    let r = DemoRepo::signed();
+    let exported = export(&r, &[]);
+    let site = Site::new(&r.root_json());
+    let archive = site.usb.join("site.tar.gz");
+    let world = site.world.path().display().to_string();
+    let forge = "import json\n\
+        def keep(name, data):\n    return name != 'metadata/timestamp.json'\n\
+        ts = json.loads(dict(members)['metadata/timestamp.json'])\n\
+        sig = ts['signatures'][0]['sig']\n\
+        ts['signatures'][0]['sig'] = ('0' if sig[0] != '0' else '1') + sig[1:]\n\
+        reg('metadata/timestamp.json', json.dumps(ts).encode())";
+    let cases: Vec<(&str, String, &str, String)> = vec![
+        (
+            "metadata missing",
+            String::new(),
+            "not name.startswith('metadata/')",
+            "refresh refused: timestamp.json: not found on any mirror".into(),
+        ),
+        (
+            "forged timestamp",
+            forge.into(),
+            "True",
+            "refresh refused: timestamp: 0 of 1 required signatures are valid \
+             (key 81319263: the signature does not match the signed bytes)"
+                .into(),
+        ),
+        (
+            "symlink chain climbing out",
+            "sym('p/q', '..')\nsym('p/q/u1', '..')\nreg('p/q/u1/x', b'escaped')".into(),
+            "True",
+            format!(
+                "{}: refused: archive member \"p/q\": symbolic links are not allowed",
+                archive.display()
+            ),
+        ),
+        (
+            "\"..\" member",
+            "reg('../escape.txt', b'escaped')".into(),
+            "True",
+            format!(
+                "{}: refused: archive member \"../escape.txt\": \"..\" is not allowed",
+                archive.display()
+            ),
+        ),
+        (
+            "absolute member",
+            format!("reg({:?}, b'escaped')", format!("{world}/abs.txt")),
+            "True",
+            format!(
+                "{}: refused: archive member \"{world}/abs.txt\": absolute names are not allowed",
+                archive.display()
+            ),
+        ),
+    ];
+    for (what, script, keep, message) in cases {
+        hostile_archive(&exported, &archive, &script, keep);
+        for args in [
+            refresh_args(&archive),
+            download_args(&archive, &site.device),
+        ] {
+            let before = site.outside_metadata();
+            let watched = site.run(&args);
+            let run = watched.run.fails_with(1, &message);
+            assert_eq!(run.stderr, format!("updater: {message}\n"), "{what}");
+            assert!(
+                watched.seen_in_tmpdir.is_empty(),
+                "{what}: the updater used TMPDIR: {:?}",
+                watched.seen_in_tmpdir
+            );
+            assert_eq!(
+                before,
+                site.outside_metadata(),
+                "{what}: something was written outside the device's metadata folder: {run:#?}"
+            );
+        }
+    }
+}
+
+/// A signed repository with release 1.0.0 for armv7 of random (incompressible) artifacts of
+/// these sizes, named `f0.bin`, `f1.bin`...
+fn random_repo(sizes: &[usize]) -> DemoRepo {
+    use std::io::Read as _;
+    let r = DemoRepo::init();
+    let release = r.tmp.path().join("release");
+    std::fs::create_dir(&release).unwrap();
+    for (i, size) in sizes.iter().enumerate() {
+        let mut bytes = Vec::new();
+        std::fs::File::open("/dev/urandom")
+            .unwrap()
+            .take(*size as u64)
+            .read_to_end(&mut bytes)
+            .unwrap();
+        std::fs::write(release.join(format!("f{i}.bin")), bytes).unwrap();
+    }
+    r.add_dir(&release, "1.0.0", "armv7").ok();
+    r.sign().ok();
+    r
+}
+
+#[test]
+fn an_archive_mirror_uses_no_temporary_space() {
+    let r = random_repo(&[24 << 20]);
+    let exported = export(&r, &[]);
+    let site = Site::new(&r.root_json());
+    let archive = site.usb.join("site.tar.gz");
+    std::fs::rename(&exported, &archive).unwrap();
+    let before = site.outside_metadata();
+    let name = "releases/1.0.0/armv7/f0.bin";
+    // TMPDIR is listed over and over while the 24 MB download runs, and compared after.
+    let watched = site.run(&download_args_of(&archive, &site.device, name));
+    watched.run.ok();
+    assert!(
+        watched.seen_in_tmpdir.is_empty(),
+        "the updater used TMPDIR: {:?}",
+        watched.seen_in_tmpdir
+    );
+    assert_eq!(
+        std::fs::read(
+            site.device
+                .target_dir
+                .join(updater::names::percent_encode(name, false))
+        )
+        .unwrap(),
+        std::fs::read(r.artifact(name)).unwrap()
+    );
+    // Only the device's folders changed: the stick, TMPDIR and their parent did not.
+    let mut after = site.outside_metadata();
+    after.retain(|n, _| !n.starts_with("device/targets"));
+    let mut before = before;
+    before.retain(|n, _| !n.starts_with("device/targets"));
+    assert_eq!(before, after);
+}
+
+#[test]
+fn export_writes_each_artifact_once_and_its_other_names_as_hard_links() {
+    use std::os::unix::fs::MetadataExt as _;
+    let r = random_repo(&[3 << 20, 2 << 20, 1 << 20]);
+    // Every artifact is published under 3 names (sha512, its sha256 twin, tough's name).
+    let mut inodes = BTreeMap::new();
+    for entry in walk(&r.public().join("targets")) {
+        let meta = std::fs::metadata(&entry).unwrap();
+        assert_eq!(meta.nlink(), 3, "{}", entry.display());
+        inodes.insert(meta.ino(), meta.len());
+    }
+    let artifact_bytes: u64 = inodes.values().sum();
+    let archive = export(&r, &[]);
+    let archive_bytes = std::fs::metadata(&archive).unwrap().len();
+    let ratio = archive_bytes as f64 / artifact_bytes as f64;
+    println!(
+        "artifacts: {} files, {artifact_bytes} bytes; archive: {archive_bytes} bytes; ratio {ratio:.4}",
+        inodes.len()
+    );
+    assert!(ratio <= 1.05, "archive is {ratio:.3}x the artifacts");
+
+    // Metadata comes first; every other name of a file is a hard link to its first name.
+    let listing = Command::new("tar")
+        .arg("-tvzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let kinds: Vec<char> = listing.lines().map(|l| l.chars().next().unwrap()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == 'h').count(),
+        2 * inodes.len(),
+        "{listing}"
+    );
+    let first_target = listing
+        .lines()
+        .position(|l| l.contains(" targets/"))
+        .unwrap();
+    assert!(
+        listing
+            .lines()
+            .skip(first_target)
+            .all(|l| !l.contains(" metadata/")),
+        "{listing}"
+    );
+
+    // A device downloads every artifact from the archive itself.
+    let device = Device::trusting(&r.root_json());
+    let m = archive.display().to_string();
+    let names: Vec<String> = (0..3)
+        .map(|i| format!("releases/1.0.0/armv7/f{i}.bin"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    device.download(&[&m], &names, &[]).ok();
+    for name in &names {
+        assert_eq!(
+            device.target(name),
+            std::fs::read(r.artifact(name)).unwrap()
+        );
+    }
+
+    // python-tuf reads the archive once tar has unpacked it.
+    let unpacked = r.tmp.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = e2e_tests::StaticServer::start(&unpacked);
+    let got = e2e_tests::python_tuf_fetch(&server.url(), &r.root_json());
+    for name in &names {
+        let want = updater::hash::Sha512::digest(&std::fs::read(r.artifact(name)).unwrap());
+        assert_eq!(got.get(*name), Some(&want.to_hex()), "{name}: {got:?}");
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
