@@ -299,7 +299,8 @@ fn silent_mirror_is_left_after_the_read_timeout() {
 /// A retry count without end is refused before anything is asked.
 #[test]
 fn unbounded_retries_are_refused() {
-    let device = Device::new();
+    let repo = DemoRepo::init();
+    let device = Device::trusting(&repo.root_json());
     let before = tree_state(device.tmp.path());
     let run = run_bounded(
         Command::new(bin("updater"))
