@@ -110,7 +110,8 @@ pub struct PathsConfig {
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let bytes = crate::fs::read_bounded(path, crate::limits::MAX_CONFIG_BYTES).map_err(|e| e.to_string())?;
+        let bytes = crate::fs::read_bounded(path, crate::limits::MAX_CONFIG_BYTES)
+            .map_err(|e| e.to_string())?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| format!("{}: not UTF-8: {e}", path.display()))?;
         let config: Config =

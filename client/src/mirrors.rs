@@ -78,8 +78,11 @@ impl From<Error> for Attempt {
 pub struct Mirrors {
     mirrors: Vec<Box<dyn Transport>>,
     retry: RetryPolicy,
-    on_give_up: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    on_give_up: Option<Box<Report>>,
 }
+
+/// Told of each mirror given up, with the failure in words.
+type Report = dyn Fn(&str) + Send + Sync;
 
 impl Mirrors {
     /// Mirrors asked in the order given.
@@ -272,6 +275,37 @@ mod tests {
             mirrors.fetch("f", "f", 100, check),
             Err(Error::Order("refused"))
         ));
+    }
+
+    #[test]
+    fn attempts_are_capped_and_a_slow_mirror_is_not_asked_again() {
+        let (a, a_calls) = mirror(vec![Err(FetchError::Io("reset".into()))]);
+        let retry = RetryPolicy {
+            attempts: u32::MAX,
+            ..quick()
+        };
+        let mirrors = Mirrors::new(vec![a], retry);
+        assert!(mirrors.fetch("f", "f", 100, Ok).is_err());
+        assert_eq!(a_calls.load(Ordering::SeqCst), MAX_RETRIES + 1);
+
+        let slow = FetchError::TooSlow {
+            url: "http://a/f".into(),
+            received: 3,
+            elapsed: Duration::from_secs(30),
+            floor: crate::transport::SpeedFloor::default(),
+        };
+        let (a, a_calls) = mirror(vec![Err(slow)]);
+        let (b, _) = mirror(vec![Ok(b"good")]);
+        let reported = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reported.clone();
+        let mirrors = Mirrors::new(vec![a, b], quick())
+            .reporting(move |f| seen.lock().unwrap().push(f.to_owned()));
+        assert_eq!(mirrors.fetch("f", "f", 100, Ok).unwrap(), b"good");
+        assert_eq!(a_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            *reported.lock().unwrap(),
+            ["http://a/f: abandoned: 3 bytes in 30.0 s (0.1 bytes/s), below the floor of 1024 bytes/s over 30 s"]
+        );
     }
 
     #[test]

@@ -276,7 +276,11 @@ impl Read for Watched {
             if Instant::now() >= deadline {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("{}: the request took longer than {} s", self.url, total.as_secs()),
+                    format!(
+                        "{}: the request took longer than {} s",
+                        self.url,
+                        total.as_secs()
+                    ),
                 ));
             }
         }
@@ -453,11 +457,7 @@ impl LocalTransport {
         let opened = rustix::fs::openat2(
             &root,
             relative.as_str(),
-            OFlags::RDONLY
-                | OFlags::NOFOLLOW
-                | OFlags::NONBLOCK
-                | OFlags::NOCTTY
-                | OFlags::CLOEXEC,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
             Mode::empty(),
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
         );
@@ -466,9 +466,7 @@ impl LocalTransport {
             Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => {
                 return Err(FetchError::NotFound)
             }
-            Err(rustix::io::Errno::LOOP) => {
-                return Err(refuse("a symbolic link is on its path"))
-            }
+            Err(rustix::io::Errno::LOOP) => return Err(refuse("a symbolic link is on its path")),
             Err(rustix::io::Errno::XDEV) => return Err(refuse("it leads out of the mirror")),
             Err(e) => return Err(io::Error::from(e).into()),
         };
@@ -667,6 +665,98 @@ mod tests {
         }
         let body = mirror.open(&percent_encode("a b.json", true)).unwrap();
         assert_eq!(body.read_limited(10).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn local_mirror_refuses_links_and_fifos_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("m");
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(dir.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../secret", root.join("rel")).unwrap();
+        std::os::unix::fs::symlink("d", root.join("link-dir")).unwrap();
+        std::fs::write(root.join("d/f"), b"ok").unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let mirror = LocalTransport::new(&root);
+        for (path, reason) in [
+            ("abs", "a symbolic link is on its path"),
+            ("rel", "a symbolic link is on its path"),
+            ("link-dir/f", "a symbolic link is on its path"),
+            ("fifo", "a FIFO"),
+            ("d", "a directory"),
+        ] {
+            match mirror.open(path).err() {
+                Some(FetchError::Unsafe { reason: r, .. }) => assert_eq!(r, reason, "{path}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        assert_eq!(mirror.open("d/f").unwrap().read_limited(10).unwrap(), b"ok");
+        assert_eq!(mirror.open("d/g").err(), Some(FetchError::NotFound));
+    }
+
+    /// A reader that gives one byte per call, after a pause.
+    struct Dribble(Duration);
+
+    impl Read for Dribble {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            std::thread::sleep(self.0);
+            buf[0] = b'x';
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_body_below_the_floor_for_a_whole_window_is_abandoned() {
+        let floor = SpeedFloor {
+            bytes_per_second: 1000,
+            window: Duration::from_millis(200),
+        };
+        let watched = Watched {
+            inner: Box::new(Dribble(Duration::from_millis(20))),
+            url: "http://mirror/f".into(),
+            deadline: None,
+            floor: Some(floor),
+            window_start: Instant::now(),
+            window_bytes: 0,
+        };
+        let body = Body {
+            reader: Box::new(watched),
+            announced_length: None,
+            start: 0,
+        };
+        match body.read_limited(1 << 20) {
+            Err(FetchError::TooSlow {
+                url,
+                received,
+                floor: f,
+                ..
+            }) => {
+                assert_eq!(url, "http://mirror/f");
+                assert!(received < 200, "{received}");
+                assert_eq!(f, floor);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A fast body passes the same floor.
+        let mut watched = Watched {
+            inner: Box::new(io::repeat(1).take(100_000)),
+            url: "http://mirror/f".into(),
+            deadline: None,
+            floor: Some(floor),
+            window_start: Instant::now(),
+            window_bytes: 0,
+        };
+        let mut bytes = Vec::new();
+        watched.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes.len(), 100_000);
     }
 
     #[test]

@@ -124,10 +124,13 @@ fn passphrase() -> Option<String> {
 }
 
 fn read_key_text(path: &Path) -> Result<String, KeyError> {
-    let bytes = updater::fs::read_bounded(path, updater::limits::MAX_KEY_FILE_BYTES).map_err(|source| KeyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let bytes =
+        updater::fs::read_bounded(path, updater::limits::MAX_KEY_FILE_BYTES).map_err(|source| {
+            KeyError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
     String::from_utf8(bytes).map_err(|_| KeyError::NotKey {
         path: path.to_owned(),
     })

@@ -191,7 +191,10 @@ fn dribbled_metadata_is_abandoned_at_the_default_speed_floor() {
     let dripped = format!("{}/metadata/timestamp.json: abandoned: ", drip.url());
     assert_contains(
         &run,
-        &[&dripped, "bytes/s), below the floor of 1024 bytes/s over 30 s"],
+        &[
+            &dripped,
+            "bytes/s), below the floor of 1024 bytes/s over 30 s",
+        ],
     );
     // Asked once: a mirror too slow over a whole window is not asked again.
     let asked = drip.requests();
@@ -264,7 +267,10 @@ fn speed_floor_options_set_the_window() {
             "refresh",
         ])
         .ok();
-    assert_contains(&run, &["abandoned: ", "below the floor of 100 bytes/s over 3 s"]);
+    assert_contains(
+        &run,
+        &["abandoned: ", "below the floor of 100 bytes/s over 3 s"],
+    );
 }
 
 /// A mirror that accepts and never answers is left after --read-timeout (the reply's first
