@@ -168,9 +168,9 @@ pub struct HttpOptions {
     /// A PEM file of extra CA certificates trusted beside the public web roots (for an
     /// intranet mirror). There is deliberately no way to turn verification off.
     pub extra_ca: Option<PathBuf>,
-    /// Longest time for a whole request, body included (slow retrieval: a server that
-    /// sends a byte just often enough to pass the read timeout). `None` for targets, whose
-    /// size is the owner's choice; the read timeout still applies.
+    /// Longest time for a whole request, body included, checked before each read of the
+    /// body (so it may be passed by at most one read timeout). `None` for targets, whose
+    /// size is the owner's choice; the read timeout and the speed floor still apply.
     pub total_timeout: Option<Duration>,
     /// The slowest body accepted; `None` turns the floor off.
     pub speed_floor: Option<SpeedFloor>,
