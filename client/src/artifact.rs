@@ -1,6 +1,5 @@
 //! Checking artifact bytes against what the verified index says about them.
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -72,7 +71,7 @@ pub fn check_meta_bytes(what: &str, bytes: &[u8], listed: &MetaFile) -> Result<(
 /// Streams the file at `path` and checks it against `info`. Reads at most one byte more
 /// than the listed length, so a huge substitute cannot make this slow.
 pub fn check_file(what: &str, path: &Path, info: &TargetInfo) -> Result<FileDigest> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::fs::open_regular(path)?;
     let digest =
         digest_reader(file.take(info.length.saturating_add(1))).map_err(|e| Error::io(path, e))?;
     check_digest(what, &digest, Some(info.length), Some(&info.hashes))?;
@@ -141,7 +140,7 @@ impl TargetHash {
 
     /// Checks the file at `path` against `info`, reading at most one byte past its length.
     pub fn check_file(&self, what: &str, path: &Path, info: &TargetInfo) -> Result<()> {
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = crate::fs::open_regular(path)?;
         self.check_copy(what, path, &mut file, &mut std::io::sink(), info)
     }
 

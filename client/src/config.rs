@@ -107,13 +107,11 @@ pub struct PathsConfig {
     pub install: PathBuf,
 }
 
-/// Largest configuration file read.
-const MAX_CONFIG_BYTES: u64 = 64 * 1024;
-
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let bytes = crate::fs::read_bounded(path, MAX_CONFIG_BYTES).map_err(|e| e.to_string())?;
+        let bytes = crate::fs::read_bounded(path, crate::limits::MAX_CONFIG_BYTES)
+            .map_err(|e| e.to_string())?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| format!("{}: not UTF-8: {e}", path.display()))?;
         let config: Config =

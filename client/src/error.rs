@@ -51,6 +51,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{} is {kind}, not a regular file: refused", .path.display())]
+    NotRegularFile { path: PathBuf, kind: &'static str },
     #[error("{what} is larger than its limit of {limit} bytes")]
     TooLarge { what: String, limit: u64 },
     #[error("{what} is not valid metadata: {reason}")]

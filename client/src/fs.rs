@@ -1,26 +1,76 @@
 //! File reads with a size limit and writes that are atomic.
+//!
+//! Every local file the programs take (config, keys, roots, CA files, policy.xml) is read
+//! through [`read_bounded`]: only a regular file is read, it is refused without blocking if
+//! it is anything else (a FIFO, a device such as `/dev/zero`), and never more than its limit
+//! plus one byte is read, however large the file is or grows.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::Path;
 
+use rustix::fs::{Mode, OFlags};
+
 use crate::error::{Error, Result};
 
 /// Reads all of `path`, refusing it once it passes `limit` bytes. Reading stops at the
-/// limit: a huge or endless file costs at most `limit + 1` bytes of memory.
+/// limit: a huge or endless file costs at most `limit + 1` bytes of memory. Anything but a
+/// regular file is refused at once (see [`open_regular`]).
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = open_regular(path)?;
+    let too_large = || Error::TooLarge {
+        what: path.display().to_string(),
+        limit,
+    };
+    // The size a regular file has now is known: refuse a large one before reading it.
+    if file.metadata().map_err(|e| Error::io(path, e))?.len() > limit {
+        return Err(too_large());
+    }
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
     if bytes.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            what: path.display().to_string(),
-            limit,
-        });
+        return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// Opens `path` for reading if it is a regular file (following symbolic links, as a
+/// command-line argument should). It is opened non-blocking, so that a FIFO without a
+/// writer or a device cannot hang the open; its type is checked on the open handle (no
+/// race with a rename), and only then is blocking I/O turned back on.
+pub fn open_regular(path: &Path) -> Result<File> {
+    let io = |e: rustix::io::Errno| Error::io(path, e.into());
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io)?;
+    check_regular(&fd).map_err(|kind| Error::NotRegularFile {
+        path: path.to_owned(),
+        kind,
+    })?;
+    let flags = rustix::fs::fcntl_getfl(&fd).map_err(io)?;
+    rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK).map_err(io)?;
+    Ok(File::from(fd))
+}
+
+/// `Ok` if `fd` is a regular file; otherwise what it is, in words.
+pub fn check_regular(fd: impl rustix::fd::AsFd) -> std::result::Result<(), &'static str> {
+    use rustix::fs::FileType;
+    let stat = rustix::fs::fstat(fd).map_err(|_| "unreadable")?;
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => Ok(()),
+        FileType::Directory => Err("a directory"),
+        FileType::Fifo => Err("a FIFO"),
+        FileType::CharacterDevice => Err("a character device"),
+        FileType::BlockDevice => Err("a block device"),
+        FileType::Socket => Err("a socket"),
+        FileType::Symlink => Err("a symbolic link"),
+        FileType::Unknown => Err("not a regular file"),
+    }
 }
 
 /// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a
@@ -67,6 +117,30 @@ mod tests {
             Err(Error::TooLarge { limit: 100, .. })
         ));
         assert_eq!(read_bounded(&path, 101).unwrap().len(), 101);
+    }
+
+    #[test]
+    fn bounded_read_refuses_fifos_and_devices_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        for (path, kind) in [
+            (fifo.as_path(), "a FIFO"),
+            (Path::new("/dev/zero"), "a character device"),
+            (dir.path(), "a directory"),
+        ] {
+            match read_bounded(path, 100) {
+                Err(Error::NotRegularFile { kind: found, .. }) => assert_eq!(found, kind),
+                other => panic!("{}: {other:?}", path.display()),
+            }
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Size limits for every metadata file read, so an endless or huge file cannot exhaust
-//! memory. Generous for real repositories, small next to a device's memory.
+//! Size limits for every file read whole, from a mirror or from the local disk, so an
+//! endless or huge file cannot exhaust memory; both programs use these. Generous for real
+//! repositories and settings, small next to a device's memory.
 
 /// Largest `root.json` accepted.
 pub const MAX_ROOT_BYTES: u64 = 512 * 1024;
@@ -13,3 +14,13 @@ pub const MAX_TARGETS_BYTES: u64 = 32 * 1024 * 1024;
 pub const MAX_ROOT_ROTATIONS: u64 = 256;
 /// Most delegated roles visited in one target search.
 pub const MAX_DELEGATIONS: usize = 32;
+/// Largest `policy.xml` accepted (signed, or a draft given to `repo`).
+pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+/// Largest configuration file read: the device's TOML, `repo.toml`, `repo init --config`.
+pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+/// Largest key file read (a PEM private or public key).
+pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+/// Largest PEM file of extra CA certificates (`--ca-file`): room for a few hundred.
+pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+/// Largest passphrase file read.
+pub const MAX_PASSPHRASE_FILE_BYTES: u64 = 4 * 1024;

@@ -14,10 +14,10 @@ use updater::datetime::UtcTime;
 use updater::decide::{decide, Action, Device, Index};
 use updater::install::{release_artifacts, Artifact, Hooks, Installer, State};
 use updater::limits::MAX_ROOT_BYTES;
-use updater::mirrors::{Mirrors, RetryPolicy};
+use updater::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
 use updater::names::TargetName;
 use updater::store::MetadataStore;
-use updater::transport::{for_location, HttpOptions};
+use updater::transport::{for_location, HttpOptions, SpeedFloor};
 
 #[derive(Parser)]
 #[command(
@@ -65,14 +65,25 @@ struct Cli {
     /// Seconds to wait for a connection.
     #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
     connect_timeout: u64,
-    /// Seconds to wait for any read; a stalled server fails after this.
+    /// Seconds to wait for any read, the reply's first byte included; a stalled server
+    /// fails after this.
     #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
     read_timeout: u64,
+    /// The slowest download accepted, in bytes per second averaged over --speed-time: a
+    /// slower one is abandoned and the next mirror asked (0 turns the floor off).
+    #[arg(long, global = true, default_value_t = 1024, value_name = "BYTES")]
+    speed_limit: u64,
+    /// Seconds over which a download's speed is judged against --speed-limit.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    speed_time: u64,
     /// Seconds a whole metadata request may take, body included (slow-retrieval defence).
     #[arg(long, global = true, default_value_t = 300, value_name = "SECS")]
     metadata_timeout: u64,
-    /// Retries of a mirror after a transient failure (server error, timeout), with backoff.
-    #[arg(long, global = true, default_value_t = 2, value_name = "N")]
+    /// Retries of a mirror after a transient failure (server error, timeout), with backoff;
+    /// at most 10, so that a dead mirror costs a bounded time before the next is asked.
+    #[arg(long, global = true, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES)))]
     retries: u32,
     #[command(subcommand)]
     command: Command,
@@ -323,6 +334,10 @@ fn mirrors(cli: &Cli, settings: &Settings, locations: &[String], flag: &str) -> 
         // large and are bounded by the read timeout alone.
         total_timeout: (flag == "--metadata-url")
             .then(|| Duration::from_secs(cli.metadata_timeout)),
+        speed_floor: (cli.speed_limit > 0).then(|| SpeedFloor {
+            bytes_per_second: cli.speed_limit,
+            window: Duration::from_secs(cli.speed_time),
+        }),
     };
     let transports = locations
         .iter()
@@ -332,7 +347,8 @@ fn mirrors(cli: &Cli, settings: &Settings, locations: &[String], flag: &str) -> 
         attempts: cli.retries.saturating_add(1),
         ..RetryPolicy::default()
     };
-    Ok(Mirrors::new(transports, retry))
+    Ok(Mirrors::new(transports, retry)
+        .reporting(|failure| eprintln!("updater: warning: {failure}; mirror given up")))
 }
 
 fn refreshed_client(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Client> {

@@ -11,10 +11,15 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::transport::{Body, FetchError, Transport};
 
+/// Most retries of one mirror. Each attempt is bounded (connect and read timeouts, the
+/// speed floor) and each pause is at most `max_delay`, so with this cap a mirror that never
+/// answers costs a bounded time before the next one is asked.
+pub const MAX_RETRIES: u32 = 10;
+
 /// How often and how patiently one mirror is asked again after a transient failure.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
-    /// Attempts per mirror, the first included.
+    /// Attempts per mirror, the first included; at most `MAX_RETRIES + 1` are made.
     pub attempts: u32,
     /// Pause after the first failure; doubled after each further one.
     pub base_delay: Duration,
@@ -73,12 +78,28 @@ impl From<Error> for Attempt {
 pub struct Mirrors {
     mirrors: Vec<Box<dyn Transport>>,
     retry: RetryPolicy,
+    on_give_up: Option<Box<Report>>,
 }
+
+/// Told of each mirror given up, with the failure in words.
+type Report = dyn Fn(&str) + Send + Sync;
 
 impl Mirrors {
     /// Mirrors asked in the order given.
     pub fn new(mirrors: Vec<Box<dyn Transport>>, retry: RetryPolicy) -> Self {
-        Mirrors { mirrors, retry }
+        Mirrors {
+            mirrors,
+            retry,
+            on_give_up: None,
+        }
+    }
+
+    /// Calls `report` with the failure each time a mirror is given up for a file it could
+    /// not deliver (not for a file it says it does not have), so that an abandoned mirror is
+    /// seen even when the next one serves.
+    pub fn reporting(mut self, report: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_give_up = Some(Box::new(report));
+        self
     }
 
     /// Fetches `path` whole, at most `limit` bytes, and offers it to `accept`.
@@ -119,7 +140,8 @@ impl Mirrors {
         let mut failures = Vec::new();
         let mut refusal = None;
         for mirror in &self.mirrors {
-            for n in 0..self.retry.attempts.max(1) {
+            let attempts = self.retry.attempts.clamp(1, MAX_RETRIES + 1);
+            for n in 0..attempts {
                 if n > 0 {
                     std::thread::sleep(self.retry.delay(n));
                 }
@@ -135,7 +157,17 @@ impl Mirrors {
                     }
                     Err(Attempt::Fetch(e)) => {
                         let transient = e.is_transient();
-                        failures.push(format!("{}/{path}: {e}", mirror.base()));
+                        let failure = match e.location() {
+                            Some(_) => e.to_string(),
+                            None => format!("{}/{path}: {e}", mirror.base()),
+                        };
+                        let giving_up = !transient || n + 1 == attempts;
+                        if let (true, Some(report)) = (giving_up, &self.on_give_up) {
+                            if e != FetchError::NotFound {
+                                report(&failure);
+                            }
+                        }
+                        failures.push(failure);
                         if !transient {
                             break;
                         }
@@ -243,6 +275,37 @@ mod tests {
             mirrors.fetch("f", "f", 100, check),
             Err(Error::Order("refused"))
         ));
+    }
+
+    #[test]
+    fn attempts_are_capped_and_a_slow_mirror_is_not_asked_again() {
+        let (a, a_calls) = mirror(vec![Err(FetchError::Io("reset".into()))]);
+        let retry = RetryPolicy {
+            attempts: u32::MAX,
+            ..quick()
+        };
+        let mirrors = Mirrors::new(vec![a], retry);
+        assert!(mirrors.fetch("f", "f", 100, Ok).is_err());
+        assert_eq!(a_calls.load(Ordering::SeqCst), MAX_RETRIES + 1);
+
+        let slow = FetchError::TooSlow {
+            url: "http://a/f".into(),
+            received: 3,
+            elapsed: Duration::from_secs(30),
+            floor: crate::transport::SpeedFloor::default(),
+        };
+        let (a, a_calls) = mirror(vec![Err(slow)]);
+        let (b, _) = mirror(vec![Ok(b"good")]);
+        let reported = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reported.clone();
+        let mirrors = Mirrors::new(vec![a, b], quick())
+            .reporting(move |f| seen.lock().unwrap().push(f.to_owned()));
+        assert_eq!(mirrors.fetch("f", "f", 100, Ok).unwrap(), b"good");
+        assert_eq!(a_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            *reported.lock().unwrap(),
+            ["http://a/f: abandoned: 3 bytes in 30.0 s (0.1 bytes/s), below the floor of 1024 bytes/s over 30 s"]
+        );
     }
 
     #[test]

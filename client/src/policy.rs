@@ -15,8 +15,8 @@ use quick_xml::Reader;
 use crate::datetime::UtcTime;
 use crate::period::Period;
 
-/// Largest `policy.xml` accepted, by `repo` and by devices.
-pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+/// Largest `policy.xml` accepted, by `repo` and by devices (defined with the other limits).
+pub use crate::limits::MAX_POLICY_BYTES;
 
 /// Basis points in 100 percent: percents have at most two decimals.
 pub const FULL_SHARE: u32 = 10_000;

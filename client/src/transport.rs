@@ -1,14 +1,20 @@
 //! Where repository files come from: one small trait, with HTTP(S) and local folders behind
 //! it. A transport only moves bytes; nothing it returns is trusted until the client has
 //! checked it against verified metadata.
+//!
+//! Every HTTP transfer is watched: no single read waits longer than the read timeout (the
+//! reply's first byte included), and a body that arrives slower than the speed floor over a
+//! whole window is abandoned. A local mirror serves only regular files beneath its folder,
+//! as the kernel resolves them, never through a symbolic link.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 #[cfg(test)]
 use crate::names::percent_encode;
@@ -24,6 +30,18 @@ pub enum FetchError {
     Status(u16),
     /// Connecting, reading or a timeout failed.
     Io(String),
+    /// The body arrived slower than the speed floor over a whole window: abandoned.
+    TooSlow {
+        url: String,
+        /// Bytes received in the window that was judged.
+        received: u64,
+        /// How long that window lasted.
+        elapsed: Duration,
+        floor: SpeedFloor,
+    },
+    /// A local mirror's file that is not served: it leads through a symbolic link or out
+    /// of the mirror's folder, or is not a regular file. Nothing of it was read.
+    Unsafe { path: String, reason: &'static str },
 }
 
 impl FetchError {
@@ -33,10 +51,27 @@ impl FetchError {
         match self {
             FetchError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
             FetchError::Io(_) => true,
-            FetchError::NotFound | FetchError::TooLarge { .. } => false,
+            // A slow mirror already had a whole window to prove itself; asking it again
+            // would multiply the time a hostile one holds the device. The bytes that did
+            // arrive are kept, and the next mirror resumes from them.
+            FetchError::NotFound
+            | FetchError::TooLarge { .. }
+            | FetchError::TooSlow { .. }
+            | FetchError::Unsafe { .. } => false,
+        }
+    }
+
+    /// The mirror location the error names itself, if it does.
+    pub fn location(&self) -> Option<&str> {
+        match self {
+            FetchError::TooSlow { url, .. } => Some(url),
+            FetchError::Unsafe { path, .. } => Some(path),
+            _ => None,
         }
     }
 }
+
+impl std::error::Error for FetchError {}
 
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,12 +80,33 @@ impl fmt::Display for FetchError {
             FetchError::TooLarge { limit } => write!(f, "larger than its limit of {limit} bytes"),
             FetchError::Status(code) => write!(f, "HTTP status {code}"),
             FetchError::Io(reason) => f.write_str(reason),
+            FetchError::TooSlow {
+                url,
+                received,
+                elapsed,
+                floor,
+            } => {
+                let seconds = elapsed.as_secs_f64();
+                write!(
+                    f,
+                    "{url}: abandoned: {received} bytes in {seconds:.1} s ({:.1} bytes/s), \
+                     below the floor of {} bytes/s over {} s",
+                    *received as f64 / seconds.max(0.001),
+                    floor.bytes_per_second,
+                    floor.window.as_secs()
+                )
+            }
+            FetchError::Unsafe { path, reason } => write!(f, "{path}: refused: {reason}"),
         }
     }
 }
 
 impl From<io::Error> for FetchError {
     fn from(e: io::Error) -> Self {
+        // A watched reader carries its typed verdict inside the I/O error.
+        if let Some(verdict) = e.get_ref().and_then(|e| e.downcast_ref::<FetchError>()) {
+            return verdict.clone();
+        }
         match e.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 FetchError::Io(format!("timed out: {e}"))
@@ -112,10 +168,33 @@ pub struct HttpOptions {
     /// A PEM file of extra CA certificates trusted beside the public web roots (for an
     /// intranet mirror). There is deliberately no way to turn verification off.
     pub extra_ca: Option<PathBuf>,
-    /// Longest time for a whole request, body included (slow retrieval: a server that
-    /// sends a byte just often enough to pass the read timeout). `None` for targets, whose
-    /// size is the owner's choice; the read timeout still applies.
+    /// Longest time for a whole request, body included, checked before each read of the
+    /// body (so it may be passed by at most one read timeout). `None` for targets, whose
+    /// size is the owner's choice; the read timeout and the speed floor still apply.
     pub total_timeout: Option<Duration>,
+    /// The slowest body accepted; `None` turns the floor off.
+    pub speed_floor: Option<SpeedFloor>,
+}
+
+/// The slowest transfer accepted, as curl's `--speed-limit` and `--speed-time`: a body
+/// that brings fewer than `bytes_per_second` on average over a whole `window` is abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpeedFloor {
+    pub bytes_per_second: u64,
+    pub window: Duration,
+}
+
+impl Default for SpeedFloor {
+    /// 1 KiB/s over 30 s. A server that sends one byte every 3 s is dropped after about
+    /// 30 s. An honest link passes easily: 1 KiB/s is 8 kbit/s, below even GPRS, and a
+    /// 30 s window absorbs stalls (a cell handover, a busy server) as long as the rest of
+    /// the window makes up for them.
+    fn default() -> Self {
+        SpeedFloor {
+            bytes_per_second: 1024,
+            window: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for HttpOptions {
@@ -125,6 +204,7 @@ impl Default for HttpOptions {
             read_timeout: Duration::from_secs(30),
             extra_ca: None,
             total_timeout: None,
+            speed_floor: Some(SpeedFloor::default()),
         }
     }
 }
@@ -133,19 +213,24 @@ impl Default for HttpOptions {
 pub struct HttpTransport {
     base: String,
     agent: ureq::Agent,
+    total_timeout: Option<Duration>,
+    speed_floor: Option<SpeedFloor>,
 }
 
 impl HttpTransport {
     /// A mirror at `base` (e.g. `https://updates.example.com/metadata`).
     pub fn new(base: &str, options: &HttpOptions) -> Result<Self, String> {
         let tls = tls_config(options.extra_ca.as_deref())?;
-        let mut agent = ureq::AgentBuilder::new()
+        // ureq 2 replaces the per-read timeout by its whole-request deadline when one is
+        // set, even while waiting for the reply's first byte; so no ureq deadline is set and
+        // the total time is kept by `Watched` instead. Connections are not pooled: a pooled
+        // connection is handed back with no read timeout at all, and reused as it is.
+        let agent = ureq::AgentBuilder::new()
             .timeout_connect(options.connect_timeout)
-            .timeout_read(options.read_timeout);
-        if let Some(total) = options.total_timeout {
-            agent = agent.timeout(total);
-        }
-        let agent = agent
+            .timeout_read(options.read_timeout)
+            .timeout_write(options.read_timeout)
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .tls_config(Arc::new(tls))
             // A mirror must not move a device from HTTPS to plain HTTP.
             .https_only(base.starts_with("https://"))
@@ -154,20 +239,88 @@ impl HttpTransport {
         Ok(HttpTransport {
             base: base.trim_end_matches('/').to_string(),
             agent,
+            total_timeout: options.total_timeout,
+            speed_floor: options.speed_floor,
         })
+    }
+
+    /// The body of `response` from `url`, watched from now on (see [`Watched`]).
+    fn watched(&self, url: String, started: Instant, response: ureq::Response) -> Watched {
+        Watched {
+            inner: response.into_reader(),
+            url,
+            deadline: self.total_timeout.map(|t| (started + t, t)),
+            floor: self.speed_floor,
+            window_start: Instant::now(),
+            window_bytes: 0,
+        }
+    }
+}
+
+/// A response body under watch: past the deadline, or slower than the floor over a whole
+/// window, a read fails with the typed verdict inside the I/O error. The window opens at
+/// the first byte of the body, so a server that was slow to answer but then sends quickly
+/// is not judged by its silence (the read timeout bounds that silence).
+struct Watched {
+    inner: Box<dyn Read + Send + Sync>,
+    url: String,
+    deadline: Option<(Instant, Duration)>,
+    floor: Option<SpeedFloor>,
+    window_start: Instant,
+    window_bytes: u64,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((deadline, total)) = self.deadline {
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{}: the request took longer than {} s",
+                        self.url,
+                        total.as_secs()
+                    ),
+                ));
+            }
+        }
+        let n = self.inner.read(buf)?;
+        // The end of the body ends the watch: a short last window is not judged.
+        if n == 0 {
+            return Ok(0);
+        }
+        self.window_bytes += n as u64;
+        if let Some(floor) = self.floor {
+            let elapsed = self.window_start.elapsed();
+            if elapsed >= floor.window {
+                let needed = floor.bytes_per_second as f64 * elapsed.as_secs_f64();
+                if (self.window_bytes as f64) < needed {
+                    return Err(io::Error::other(FetchError::TooSlow {
+                        url: self.url.clone(),
+                        received: self.window_bytes,
+                        elapsed,
+                        floor,
+                    }));
+                }
+                self.window_start = Instant::now();
+                self.window_bytes = 0;
+            }
+        }
+        Ok(n)
     }
 }
 
 impl Transport for HttpTransport {
     fn open(&self, path: &str) -> Result<Body, FetchError> {
         let url = format!("{}/{}", self.base, path);
+        let started = Instant::now();
         match self.agent.get(&url).call() {
             Ok(response) => {
                 let announced_length = response
                     .header("Content-Length")
                     .and_then(|v| v.trim().parse().ok());
                 Ok(Body {
-                    reader: Box::new(response.into_reader()),
+                    reader: Box::new(self.watched(url, started, response)),
                     announced_length,
                     start: 0,
                 })
@@ -181,6 +334,7 @@ impl Transport for HttpTransport {
             return self.open(path);
         }
         let url = format!("{}/{}", self.base, path);
+        let started = Instant::now();
         let response = self
             .agent
             .get(&url)
@@ -207,7 +361,7 @@ impl Transport for HttpTransport {
             0
         };
         Ok(Body {
-            reader: Box::new(response.into_reader()),
+            reader: Box::new(self.watched(url, started, response)),
             announced_length,
             start,
         })
@@ -232,8 +386,9 @@ fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {
         use rustls_pki_types::pem::PemObject;
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+        let pem = crate::fs::read_bounded(path, crate::limits::MAX_CA_FILE_BYTES)
+            .map_err(|e| format!("CA file: {e}"))?;
+        let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&pem);
         let mut added = 0;
         for cert in certs {
             let cert =
@@ -271,61 +426,88 @@ impl LocalTransport {
     }
 }
 
-impl Transport for LocalTransport {
-    fn open(&self, path: &str) -> Result<Body, FetchError> {
+impl LocalTransport {
+    /// Opens `path` beneath the mirror's folder: the kernel resolves it there and refuses
+    /// symbolic links (`RESOLVE_NO_SYMLINKS`, which also holds `/proc` magic links off) and
+    /// any way out (`RESOLVE_BENEATH`). Opened non-blocking, so that a FIFO planted on the
+    /// medium cannot hang the open; only a regular file is served, then read blocking.
+    fn open_confined(&self, path: &str) -> Result<File, FetchError> {
         let relative = percent_decode(path).ok_or(FetchError::NotFound)?;
-        // Paths come from validated names, but a local mirror is a filesystem: refuse any
-        // component that could leave the mirror's folder.
-        let safe = relative
+        // Names come validated; the kernel holds the line, this only keeps messages plain.
+        let plain = relative
             .split('/')
             .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
-        if !safe {
+        if !plain {
             return Err(FetchError::NotFound);
         }
-        let full = self.root.join(&relative);
-        // Non-blocking, so that a FIFO planted on the medium cannot hang the open; what is
-        // not a regular file is treated as missing.
-        let opened = File::options()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&full);
-        match opened {
-            Ok(file) => {
-                let meta = file.metadata()?;
-                if !meta.is_file() {
-                    return Err(FetchError::NotFound);
-                }
-                Ok(Body {
-                    reader: Box::new(file),
-                    announced_length: Some(meta.len()),
-                    start: 0,
-                })
+        let shown = format!("{}/{relative}", self.base);
+        let refuse = |reason| FetchError::Unsafe {
+            path: shown.clone(),
+            reason,
+        };
+        let root = match rustix::fs::open(
+            &self.root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(root) => root,
+            Err(rustix::io::Errno::NOENT) => return Err(FetchError::NotFound),
+            Err(e) => return Err(io::Error::from(e).into()),
+        };
+        let opened = rustix::fs::openat2(
+            &root,
+            relative.as_str(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        );
+        let fd = match opened {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => {
+                return Err(FetchError::NotFound)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(FetchError::NotFound),
-            Err(e) => Err(e.into()),
-        }
+            Err(rustix::io::Errno::LOOP) => return Err(refuse("a symbolic link is on its path")),
+            Err(rustix::io::Errno::XDEV) => return Err(refuse("it leads out of the mirror")),
+            Err(e) => return Err(io::Error::from(e).into()),
+        };
+        crate::fs::check_regular(&fd).map_err(|kind| FetchError::Unsafe {
+            path: shown.clone(),
+            reason: kind,
+        })?;
+        let flags = rustix::fs::fcntl_getfl(&fd).map_err(io::Error::from)?;
+        rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK).map_err(io::Error::from)?;
+        Ok(File::from(fd))
+    }
+}
+
+impl Transport for LocalTransport {
+    fn open(&self, path: &str) -> Result<Body, FetchError> {
+        let file = self.open_confined(path)?;
+        let length = file.metadata()?.len();
+        Ok(Body {
+            reader: Box::new(file),
+            announced_length: Some(length),
+            start: 0,
+        })
     }
 
     fn open_at(&self, path: &str, offset: u64) -> Result<Body, FetchError> {
         use std::io::Seek;
-        let mut body = self.open(path)?;
-        let length = body.announced_length.unwrap_or(0);
+        let mut file = self.open_confined(path)?;
+        let length = file.metadata()?.len();
         if offset == 0 || offset > length {
-            return Ok(body);
-        }
-        let relative = percent_decode(path).ok_or(FetchError::NotFound)?;
-        let mut file = File::options()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(self.root.join(relative))?;
-        if !file.metadata()?.is_file() {
-            return Err(FetchError::NotFound);
+            return Ok(Body {
+                reader: Box::new(file),
+                announced_length: Some(length),
+                start: 0,
+            });
         }
         file.seek(io::SeekFrom::Start(offset))?;
-        body.reader = Box::new(file);
-        body.announced_length = Some(length - offset);
-        body.start = offset;
-        Ok(body)
+        Ok(Body {
+            reader: Box::new(file),
+            announced_length: Some(length - offset),
+            start: offset,
+        })
     }
 
     fn base(&self) -> &str {
@@ -427,6 +609,98 @@ mod tests {
         }
         let body = mirror.open(&percent_encode("a b.json", true)).unwrap();
         assert_eq!(body.read_limited(10).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn local_mirror_refuses_links_and_fifos_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("m");
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(dir.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../secret", root.join("rel")).unwrap();
+        std::os::unix::fs::symlink("d", root.join("link-dir")).unwrap();
+        std::fs::write(root.join("d/f"), b"ok").unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let mirror = LocalTransport::new(&root);
+        for (path, reason) in [
+            ("abs", "a symbolic link is on its path"),
+            ("rel", "a symbolic link is on its path"),
+            ("link-dir/f", "a symbolic link is on its path"),
+            ("fifo", "a FIFO"),
+            ("d", "a directory"),
+        ] {
+            match mirror.open(path).err() {
+                Some(FetchError::Unsafe { reason: r, .. }) => assert_eq!(r, reason, "{path}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        assert_eq!(mirror.open("d/f").unwrap().read_limited(10).unwrap(), b"ok");
+        assert_eq!(mirror.open("d/g").err(), Some(FetchError::NotFound));
+    }
+
+    /// A reader that gives one byte per call, after a pause.
+    struct Dribble(Duration);
+
+    impl Read for Dribble {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            std::thread::sleep(self.0);
+            buf[0] = b'x';
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_body_below_the_floor_for_a_whole_window_is_abandoned() {
+        let floor = SpeedFloor {
+            bytes_per_second: 1000,
+            window: Duration::from_millis(200),
+        };
+        let watched = Watched {
+            inner: Box::new(Dribble(Duration::from_millis(20))),
+            url: "http://mirror/f".into(),
+            deadline: None,
+            floor: Some(floor),
+            window_start: Instant::now(),
+            window_bytes: 0,
+        };
+        let body = Body {
+            reader: Box::new(watched),
+            announced_length: None,
+            start: 0,
+        };
+        match body.read_limited(1 << 20) {
+            Err(FetchError::TooSlow {
+                url,
+                received,
+                floor: f,
+                ..
+            }) => {
+                assert_eq!(url, "http://mirror/f");
+                assert!(received < 200, "{received}");
+                assert_eq!(f, floor);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A fast body passes the same floor.
+        let mut watched = Watched {
+            inner: Box::new(io::repeat(1).take(100_000)),
+            url: "http://mirror/f".into(),
+            deadline: None,
+            floor: Some(floor),
+            window_start: Instant::now(),
+            window_bytes: 0,
+        };
+        let mut bytes = Vec::new();
+        watched.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes.len(), 100_000);
     }
 
     #[test]

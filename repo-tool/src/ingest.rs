@@ -7,7 +7,6 @@
 //! SHA-512 of one file cannot be spread over cores. Devices verify with ring; this is the
 //! admin's bulk path only.
 
-use std::fs::File;
 use std::path::Path;
 
 use updater::copy::{Output, StreamHash};
@@ -48,7 +47,8 @@ pub fn copy_and_hash(
     dest: &Path,
     progress: &Progress,
 ) -> std::io::Result<FileDigest> {
-    let mut input = File::open(source)?;
+    // A FIFO or device given as a release file is refused, not waited on or read forever.
+    let mut input = updater::fs::open_regular(source).map_err(std::io::Error::other)?;
     let length = input.metadata()?.len();
     let mut output = Output::create(dest)?;
     // Reading a local file costs little CPU: the costlier SHA-512 runs on the reading

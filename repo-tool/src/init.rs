@@ -55,7 +55,7 @@ pub struct InitConfig {
 impl InitConfig {
     /// Reads a config file; key paths in it are relative to the file's folder.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = updater::fs::read_bounded(path, 64 * 1024)?;
+        let bytes = updater::fs::read_bounded(path, updater::limits::MAX_CONFIG_BYTES)?;
         let text = String::from_utf8(bytes).context("config is not UTF-8")?;
         let mut config: InitConfig =
             toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;

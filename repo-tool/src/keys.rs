@@ -13,9 +13,6 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use updater::key::{KeyId, PublicKey};
 
-/// Largest key file read; real ones are a few hundred bytes.
-const MAX_KEY_FILE: u64 = 64 * 1024;
-
 /// Why a key file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -119,15 +116,21 @@ fn passphrase() -> Option<String> {
         return Some(p);
     }
     let file = std::env::var_os("REPO_KEY_PASSPHRASE_FILE")?;
-    let text = std::fs::read_to_string(file).ok()?;
+    let bytes =
+        updater::fs::read_bounded(Path::new(&file), updater::limits::MAX_PASSPHRASE_FILE_BYTES)
+            .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
     Some(text.lines().next().unwrap_or_default().to_owned())
 }
 
 fn read_key_text(path: &Path) -> Result<String, KeyError> {
-    let bytes = updater::fs::read_bounded(path, MAX_KEY_FILE).map_err(|source| KeyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let bytes =
+        updater::fs::read_bounded(path, updater::limits::MAX_KEY_FILE_BYTES).map_err(|source| {
+            KeyError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
     String::from_utf8(bytes).map_err(|_| KeyError::NotKey {
         path: path.to_owned(),
     })

@@ -125,7 +125,7 @@ impl Workspace {
     /// Reads `repo.toml`.
     pub fn settings(&self) -> Result<Settings> {
         let path = self.settings_file();
-        let bytes = updater::fs::read_bounded(&path, 64 * 1024)?;
+        let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_CONFIG_BYTES)?;
         let text = String::from_utf8(bytes).context("repo.toml is not UTF-8")?;
         toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
     }

@@ -693,7 +693,7 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
     }
     let what = artifact.name.as_str();
     let hash = TargetHash::for_target(what, &artifact.info)?;
-    let mut input = File::open(&artifact.local).map_err(|e| io_err(artifact.local.display(), e))?;
+    let mut input = crate::fs::open_regular(&artifact.local)?;
     let mut output = File::options()
         .write(true)
         .create_new(true)
@@ -713,7 +713,7 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
 fn check_unchanged(artifact: &Artifact) -> Result<(), InstallError> {
     let what = artifact.name.as_str();
     let hash = TargetHash::for_target(what, &artifact.info)?;
-    let mut input = File::open(&artifact.local).map_err(|e| io_err(artifact.local.display(), e))?;
+    let mut input = crate::fs::open_regular(&artifact.local)?;
     hash.check_copy(
         what,
         &artifact.local,
