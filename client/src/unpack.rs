@@ -806,15 +806,26 @@ mod tests {
 
     #[test]
     fn a_longer_chain_of_relative_links_cannot_climb_out() {
+        // `p/q` is the folder, `u1` beside it climbs to `sandbox/`, `u2` there to `root/`.
         let data = tar_with(|b| {
             dir(b, "p/");
             symlink(b, "p/q", "..");
-            file(b, "p/q/u1/u2/u3/escaped.txt", b"out\n");
+            symlink(b, "p/q/u1", "..");
+            symlink(b, "p/q/u1/u2", "..");
+            file(b, "p/q/u1/u2/escaped.txt", b"out\n");
+        });
+        let err = Sandbox::new().refuse_tar(&data);
+        assert_refused(err, "p/q/u1", Refusal::ThroughSymlink("p/q".into()));
+        // A member under the first link alone is refused the same way.
+        let data = tar_with(|b| {
+            dir(b, "p/");
+            symlink(b, "p/q", "..");
+            file(b, "p/q/u1/u2/u3/inside.txt", b"in\n");
         });
         let err = Sandbox::new().refuse_tar(&data);
         assert_refused(
             err,
-            "p/q/u1/u2/u3/escaped.txt",
+            "p/q/u1/u2/u3/inside.txt",
             Refusal::ThroughSymlink("p/q".into()),
         );
     }
