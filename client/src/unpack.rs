@@ -265,7 +265,8 @@ impl Extraction<'_> {
         if self.done.entries > self.limits.max_entries {
             return Err(UnpackError::TooManyEntries(self.limits.max_entries));
         }
-        let size = entry.header().entry_size().map_err(UnpackError::Format)?;
+        // The data size, a pax `size` record included: what the entry's reader yields.
+        let size = entry.size();
         self.done.bytes = self.done.bytes.saturating_add(size);
         if self.done.bytes > self.limits.max_bytes {
             return Err(UnpackError::TooLarge(self.limits.max_bytes));
@@ -359,6 +360,8 @@ impl Extraction<'_> {
     }
 
     /// A folder entry: made, or already a real folder (tar lists folders more than once).
+    /// Its mode is 0o755 less the umask whatever the header says: a folder the archive made
+    /// unwritable would stop its own later entries, and no bundle needs a setgid folder.
     fn make_folder(
         &self,
         parent: &OwnedFd,
