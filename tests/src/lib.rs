@@ -431,6 +431,8 @@ pub struct Device {
     pub tmp: TempDir,
     pub metadata_dir: PathBuf,
     pub target_dir: PathBuf,
+    /// `$TMPDIR` for every `updater` run, if not the test's own.
+    pub tmpdir: Option<PathBuf>,
 }
 
 impl Default for Device {
@@ -442,7 +444,17 @@ impl Default for Device {
 impl Device {
     /// A device with empty folders.
     pub fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tempdir");
+        Self::in_folder(tempfile::tempdir().expect("tempdir"), None)
+    }
+
+    /// A device whose folder is made inside `parent`, its `updater` runs with `$TMPDIR`
+    /// set to `tmpdir`: a test can then watch the whole tree where an escape would land.
+    pub fn inside(parent: &Path, tmpdir: &Path) -> Self {
+        let tmp = tempfile::tempdir_in(parent).expect("tempdir");
+        Self::in_folder(tmp, Some(tmpdir.to_owned()))
+    }
+
+    fn in_folder(tmp: TempDir, tmpdir: Option<PathBuf>) -> Self {
         let metadata_dir = tmp.path().join("metadata");
         let target_dir = tmp.path().join("targets");
         std::fs::create_dir(&metadata_dir).expect("mkdir");
@@ -451,6 +463,7 @@ impl Device {
             tmp,
             metadata_dir,
             target_dir,
+            tmpdir,
         }
     }
 
@@ -463,13 +476,15 @@ impl Device {
 
     /// Runs `updater --metadata-dir M ARGS`, with a deadline of two minutes.
     pub fn updater<S: AsRef<OsStr>>(&self, args: &[S]) -> Run {
-        run_bounded(
-            Command::new(bin("updater"))
-                .arg("--metadata-dir")
-                .arg(&self.metadata_dir)
-                .args(args),
-            Duration::from_secs(120),
-        )
+        let mut command = Command::new(bin("updater"));
+        command
+            .arg("--metadata-dir")
+            .arg(&self.metadata_dir)
+            .args(args);
+        if let Some(tmpdir) = &self.tmpdir {
+            command.env("TMPDIR", tmpdir);
+        }
+        run_bounded(&mut command, Duration::from_secs(120))
     }
 
     /// `refresh` from the metadata mirrors `mirrors` (base URLs of served repositories).

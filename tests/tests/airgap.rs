@@ -354,6 +354,7 @@ impl Site {
             tmp: tempfile::tempdir().unwrap(),
             metadata_dir,
             target_dir,
+            tmpdir: Some(tmpdir.clone()),
         };
         device.updater(&["init".as_ref(), root.as_os_str()]).ok();
         Site {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use e2e_tests::{tuf_python, workspace_root, DemoRepo, Device, StaticServer};
+use e2e_tests::{tree_state, tuf_python, workspace_root, DemoRepo, Device, StaticServer};
 use serde_json::Value;
 
 /// Builds a repository with tests/python/make_repo.py in `out`; returns name -> sha256.
@@ -101,7 +101,34 @@ fn hostile_names_never_place_a_file_outside_the_device_folders() {
     let repo = tmp.path().join("repo");
     let contents = python_tuf_repository(&repo, &["--hostile-names"]);
     let server = StaticServer::start(&repo);
-    let device = Device::trusting(&repo.join("initial_root.json"));
+    // Watched: the device folder's parent (where "../../outside" would land, from the
+    // metadata folder) and the updater's private $TMPDIR, both inside `watched`.
+    let watched = tempfile::tempdir().unwrap();
+    let parent = watched.path().join("devices");
+    let tmpdir = watched.path().join("tmp");
+    std::fs::create_dir(&parent).unwrap();
+    std::fs::create_dir(&tmpdir).unwrap();
+    let device = Device::inside(&parent, &tmpdir);
+    device
+        .updater(&["init".as_ref(), repo.join("initial_root.json").as_os_str()])
+        .ok();
+    let device_folder = device
+        .tmp
+        .path()
+        .strip_prefix(watched.path())
+        .unwrap()
+        .display()
+        .to_string();
+    // Everything watched except what lives in the device's own folder, checked below.
+    let around = || {
+        let mut tree = tree_state(watched.path());
+        tree.retain(|path, _| !path.starts_with(&format!("{device_folder}/")));
+        tree
+    };
+    let before = around();
+    // "/tmp/abs-role" names the real /tmp, which other tests share: look at that one name.
+    let absolute = std::path::Path::new("/tmp/abs-role.json");
+    let absolute_before = absolute.exists();
 
     // Roles named "../../outside", "/tmp/abs-role" and "sub/dir"; targets named ".dotfile"
     // and "..%2Foutside.txt".
@@ -149,8 +176,9 @@ fn hostile_names_never_place_a_file_outside_the_device_folders() {
     ] {
         assert!(metadata.iter().any(|m| m == stored), "{metadata:?}");
     }
-    assert!(!tmp.path().join("outside.json").exists());
-    assert!(!tmp.path().join("escape.txt").exists());
+    // Nothing beside the device folder, in its parent or in $TMPDIR and its parent.
+    assert_eq!(before, around());
+    assert_eq!(absolute_before, absolute.exists());
 }
 
 #[test]
