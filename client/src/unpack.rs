@@ -155,6 +155,18 @@ pub fn unpack_file(
     limits: UnpackLimits,
 ) -> Result<Unpacked, UnpackError> {
     let file = File::open(archive).map_err(UnpackError::Format)?;
+    unpack_open(file, name, dest, limits)
+}
+
+/// Unpacks the already open archive `file` (named `name`, for its format) into `dest`: the
+/// installer passes the handle it has just checked against the signed index, so the bytes
+/// unpacked are the bytes verified, with no second open by path.
+pub fn unpack_open(
+    file: File,
+    name: &str,
+    dest: &Path,
+    limits: UnpackLimits,
+) -> Result<Unpacked, UnpackError> {
     if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
         let mut gz = RatioGuard::new(file, limits);
         let result = unpack(&mut gz, dest, limits).and_then(|done| {

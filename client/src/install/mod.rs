@@ -38,7 +38,7 @@ use crate::fs::{sync_dir, write_atomic};
 use crate::metadata::TargetInfo;
 use crate::names::TargetName;
 use crate::policy::Release;
-use crate::unpack::{unpack_file, UnpackLimits};
+use crate::unpack::{unpack_open, UnpackLimits};
 
 pub use hooks::run_hook;
 pub use journal::{InstallJournal, InstallStep, Journal, RollbackJournal, MAX_TRIALS};
@@ -600,13 +600,8 @@ impl Installer {
             run_hook(&what, &argv, &[], &staging, self.hooks.timeout)?;
         }
         for artifact in artifacts.iter().filter(|a| a.kind() == "bundle") {
-            check_unchanged(artifact)?;
-            unpack_file(
-                &artifact.local,
-                artifact.name.as_str(),
-                &staging,
-                self.limits,
-            )?;
+            let verified = open_checked(artifact)?;
+            unpack_open(verified, artifact.name.as_str(), &staging, self.limits)?;
         }
         if let Some(argv) = &self.hooks.installer {
             for artifact in artifacts.iter().filter(|a| a.kind() == "file") {
@@ -709,8 +704,9 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// Checks that a download still holds the verified bytes before it is unpacked.
-fn check_unchanged(artifact: &Artifact) -> Result<(), InstallError> {
+/// Opens a download and checks it still holds the verified bytes; returns the handle,
+/// rewound, for unpacking exactly what was checked.
+fn open_checked(artifact: &Artifact) -> Result<File, InstallError> {
     let what = artifact.name.as_str();
     let hash = TargetHash::for_target(what, &artifact.info)?;
     let mut input = crate::fs::open_regular(&artifact.local)?;
@@ -724,7 +720,7 @@ fn check_unchanged(artifact: &Artifact) -> Result<(), InstallError> {
     input
         .rewind()
         .map_err(|e| io_err(artifact.local.display(), e))?;
-    Ok(())
+    Ok(input)
 }
 
 /// The artifacts of one release and platform from the index, with their paths inside the
