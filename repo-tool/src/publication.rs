@@ -170,11 +170,6 @@ impl Publication {
         self.empty_after.push(dir.into());
     }
 
-    /// Whether a file is already listed for `dest`.
-    pub fn writes(&self, dest: &Path) -> bool {
-        self.entries.iter().any(|e| e.dest == dest)
-    }
-
     /// Publishes everything, or nothing.
     pub fn commit(self) -> Result<()> {
         // Checked before anything is written.
@@ -265,7 +260,8 @@ fn place_all(todo: &[&Entry], undo: &mut Undo) -> Result<()> {
             // A hard link never replaces a file: one that appeared meanwhile is kept.
             std::fs::hard_link(&tmp, dest).map_err(io_error("placing", dest))?;
             undo.placed.push(dest.clone());
-            tmp.close().map_err(io_error("removing the temporary name of", dest))?;
+            tmp.close()
+                .map_err(io_error("removing the temporary name of", dest))?;
         } else {
             let old = if exists(dest)? {
                 Some(link_temp(dest, parent(dest))?)
@@ -461,7 +457,10 @@ mod tests {
         std::fs::write(meta.join("timestamp.json"), b"old").unwrap();
 
         let mut same = Publication::new();
-        same.versioned(meta.join("3.snapshot.json"), Content::Bytes(b"first".to_vec()));
+        same.versioned(
+            meta.join("3.snapshot.json"),
+            Content::Bytes(b"first".to_vec()),
+        );
         same.replace(meta.join("timestamp.json"), b"new".to_vec());
         same.commit().unwrap();
         assert_eq!(std::fs::read(meta.join("timestamp.json")).unwrap(), b"new");
@@ -469,7 +468,10 @@ mod tests {
         let before = listing(dir.path());
         let mut other = Publication::new();
         other.versioned(meta.join("4.targets.json"), Content::Bytes(b"t".to_vec()));
-        other.versioned(meta.join("3.snapshot.json"), Content::Bytes(b"second".to_vec()));
+        other.versioned(
+            meta.join("3.snapshot.json"),
+            Content::Bytes(b"second".to_vec()),
+        );
         other.replace(meta.join("timestamp.json"), b"newer".to_vec());
         let err = other.commit().unwrap_err();
         assert!(

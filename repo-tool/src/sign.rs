@@ -347,7 +347,14 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     }
     let root_work = !report.is_empty();
     let mut publication = Publication::new();
-    sign_roles(ws, keys, &root_signers, root_work, &mut publication, &mut report)?;
+    sign_roles(
+        ws,
+        keys,
+        &root_signers,
+        root_work,
+        &mut publication,
+        &mut report,
+    )?;
     publication.commit()?;
     Ok(report)
 }

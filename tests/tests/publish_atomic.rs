@@ -206,7 +206,11 @@ fn at_twenty_fill_levels(scenario: Scenario) -> usize {
         let run = scenario.run(&path, &out);
         if run.code != Some(0) {
             failed += 1;
-            assert_eq!(run.code, Some(2), "{scenario:?} at {slack} bytes free: {run:#?}");
+            assert_eq!(
+                run.code,
+                Some(2),
+                "{scenario:?} at {slack} bytes free: {run:#?}"
+            );
             assert!(
                 run.stderr.contains("No space left on device"),
                 "{scenario:?} at {slack} bytes free: {run:#?}"
@@ -334,8 +338,8 @@ fn watch(dest: &Path, stop: &AtomicBool) -> (u64, Vec<String>) {
         match found {
             Ok(()) => whole += 1,
             Err(e) => {
-                let still_dest = std::fs::metadata(dest).ok().map(id)
-                    == Some(id(folder.metadata().unwrap()));
+                let still_dest =
+                    std::fs::metadata(dest).ok().map(id) == Some(id(folder.metadata().unwrap()));
                 if still_dest {
                     broken.push(e);
                 }
