@@ -90,7 +90,7 @@ pub struct Publication {
     empty_after: Vec<PathBuf>,
 }
 
-/// One entry on its way: its temporary file, and what it replaced.
+/// One entry on its way: its bytes, complete and synced under a temporary name.
 struct Prepared<'a> {
     entry: &'a Entry,
     tmp: TempPath,
