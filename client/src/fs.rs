@@ -5,7 +5,7 @@
 //! it is anything else (a FIFO, a device such as `/dev/zero`), and never more than its limit
 //! plus one byte is read, however large the file is or grows.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -75,27 +75,27 @@ pub fn check_regular(fd: impl rustix::fd::AsFd) -> std::result::Result<(), &'sta
 
 /// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a
 /// part: a temporary file in the same folder, fsync, rename, fsync of the folder.
+///
+/// The temporary file has an unpredictable name and is created with `O_EXCL` (by
+/// `tempfile`), so a file or symlink planted beside `path` is never followed or
+/// overwritten; on any failure it is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other("path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    // Dropping `tmp` on an early return removes the temporary file.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
 }
 
 /// Flushes a folder's entries (new names, renames) to disk.
@@ -106,6 +106,7 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn bounded_read_stops_at_the_limit() {
@@ -151,5 +152,49 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// An attacker who can write to the folder plants symlinks at every name the old code
+    /// would have used (`.NAME.tmpPID`, for this and nearby pids) pointing at a file
+    /// outside: the write lands at `path`, the outside file is untouched and the links
+    /// stay links.
+    #[test]
+    fn atomic_write_does_not_follow_a_planted_temp_name() {
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let pid = std::process::id();
+        for p in pid.saturating_sub(50)..pid + 50 {
+            std::os::unix::fs::symlink(&victim, dir.path().join(format!(".state.json.tmp{p}")))
+                .unwrap();
+        }
+        write_atomic(&path, b"new state").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new state");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 1);
+        for entry in fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "state.json" {
+                assert!(entry.file_type().unwrap().is_symlink(), "{entry:?}");
+            }
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 101);
+    }
+
+    /// A write that cannot finish (the destination is a folder) leaves no temporary file.
+    #[test]
+    fn failed_atomic_write_removes_its_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub");
+        fs::create_dir(&path).unwrap();
+        fs::write(path.join("keep"), b"k").unwrap();
+        assert!(write_atomic(&path, b"x").is_err());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["sub"]);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! All work happens in `staged/.incoming-<pid>/` first; only when every file has been read,
 //! hashed and checked does anything move into `staged/targets/` and the staged index
-//! change. Any error removes the incoming folder, so the repository is left as it was.
+//! change, as one [`Publication`]. Any error removes the incoming folder and what the
+//! publication made, so the repository is left as it was.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -16,6 +17,7 @@ use updater::names::TargetName;
 use crate::ingest::copy_and_hash;
 use crate::parallel;
 use crate::progress::Progress;
+use crate::publication::{Content, Publication};
 use crate::workspace::Workspace;
 
 /// What one release folder is.
@@ -225,25 +227,21 @@ pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result
             });
         }
 
-        // Everything checked: move into staging, then record in the staged index.
+        // Everything checked: the artifacts into staging, then the staged index, all at
+        // once or not at all.
         let staged = ws.staged_artifacts_dir();
+        let mut publication = Publication::new();
         for (i, file) in files.iter().enumerate() {
             let info = &new[&file.name];
-            let paths = Workspace::served_paths(&staged, &file.name, &info.hashes);
-            let by_512 = Workspace::artifact_path(&staged, &file.name, &digests[i].sha512.to_hex());
-            for path in std::iter::once(&by_512).chain(paths.iter().filter(|p| **p != by_512)) {
-                std::fs::create_dir_all(path.parent().context("artifact path has a folder")?)?;
-                if path == &by_512 {
-                    std::fs::rename(incoming.join(i.to_string()), path)?;
-                } else if !path.exists() {
-                    std::fs::hard_link(&by_512, path)?;
-                }
+            for path in Workspace::served_paths(&staged, &file.name, &info.hashes) {
+                publication.versioned(path, Content::LinkOf(incoming.join(i.to_string())));
             }
         }
         for (name, info) in new {
             index.targets.insert(name.clone(), info);
         }
-        ws.write_staged_targets(&index)?;
+        publication.replace(ws.staged_targets_file(), ws.staged_targets_bytes(&index)?);
+        publication.commit()?;
         Ok(AddSummary {
             files: files.len(),
             bytes: total,

@@ -12,6 +12,7 @@ pub mod parallel;
 pub mod policy;
 pub use updater::period;
 pub mod progress;
+pub mod publication;
 pub mod publish;
 pub mod rotate;
 pub mod sign;

@@ -1,13 +1,17 @@
 //! `repo mirror URL DEST --root ROOT`: a local, verified copy of a repository served
 //! elsewhere. Everything is fetched into a temporary sibling of DEST and verified there as
 //! `repo verify` does (every root from the trusted one on, every signature, version, expiry
-//! and artifact); only then does the copy replace DEST. A tampered upstream leaves DEST as
-//! it was.
+//! and artifact); only then does the copy replace DEST, swapped in with one
+//! `renameat2(RENAME_EXCHANGE)`. A tampered upstream leaves DEST as it was, and at no moment
+//! is DEST missing or part old, part new.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use rustix::fs::{renameat_with, RenameFlags, CWD};
+use rustix::io::Errno;
 use updater::client::Client;
 use updater::datetime::UtcTime;
 use updater::limits::{MAX_ROOT_BYTES, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES};
@@ -31,23 +35,42 @@ pub fn mirror(url: &str, dest: &Path, root_bytes: &[u8]) -> Result<Mirrored> {
         .file_name()
         .and_then(|n| n.to_str())
         .context("DEST needs a folder name")?;
-    let staging = dest.with_file_name(format!(".{name}.mirror{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let result = fetch_into(url, &staging, root_bytes);
-    let done = match result {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
-    // Verified: the copy takes DEST's place.
-    let old = dest.with_file_name(format!(".{name}.old{}", std::process::id()));
-    if dest.exists() {
-        std::fs::rename(dest, &old).with_context(|| format!("moving {} aside", dest.display()))?;
+    if dest.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+        bail!("{} exists and is not a folder", dest.display());
     }
-    std::fs::rename(&staging, dest).with_context(|| format!("writing {}", dest.display()))?;
-    let _ = std::fs::remove_dir_all(&old);
+    // An unpredictable name, created O_EXCL; removed when dropped (after the swap below, it
+    // holds the old copy).
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.mirror"))
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a folder beside {}", dest.display()))?;
+    // A served folder: readable by the web server, as a folder made by mkdir would be.
+    std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))?;
+    let done = fetch_into(url, staging.path(), root_bytes)?;
+    // Verified: the copy takes DEST's place in one step, so DEST is always wholly the old
+    // copy or wholly the new one.
+    updater::fs::sync_dir(staging.path())?;
+    match renameat_with(CWD, staging.path(), CWD, dest, RenameFlags::EXCHANGE) {
+        Ok(()) => {}
+        Err(Errno::NOENT) => {
+            // No DEST yet: the copy takes the name, unless something took it meanwhile.
+            renameat_with(CWD, staging.path(), CWD, dest, RenameFlags::NOREPLACE)
+                .with_context(|| format!("writing {}", dest.display()))?;
+        }
+        Err(e) => {
+            return Err(std::io::Error::from(e)).with_context(|| {
+                format!(
+                    "swapping the verified copy with {} (the file system must support renameat2 RENAME_EXCHANGE)",
+                    dest.display()
+                )
+            })
+        }
+    }
+    updater::fs::sync_dir(parent)?;
     Ok(done)
 }
 

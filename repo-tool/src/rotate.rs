@@ -280,9 +280,11 @@ pub fn publish_if_complete(ws: &Workspace) -> Result<Option<u64>> {
     let path = ws
         .metadata_dir()
         .join(format!("{}.root.json", root.version));
-    updater::fs::write_atomic(&path, &bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    std::fs::remove_file(staged_path(ws))?;
+    // Published as a versioned file: a root already there with other bytes is refused.
+    let mut publication = crate::publication::Publication::new();
+    publication.versioned(path, crate::publication::Content::Bytes(bytes));
+    publication.remove_after(staged_path(ws));
+    publication.commit()?;
     Ok(Some(root.version.get()))
 }
 

@@ -1,13 +1,15 @@
 //! `repo sign`: publishes the staged index (targets), the staged policy (the delegated
 //! `policy` role), or both, with a new snapshot and timestamp.
 //!
-//! Order of writes, each atomic: artifacts (synced), `N.targets.json`, `policy.xml` and
-//! `N.policy.json`, `N.snapshot.json`, `timestamp.json` last. A reader that sees the new timestamp therefore finds everything
-//! it points to; a reader that sees the old one still finds the old files, which are never
-//! removed.
+//! Everything one run writes is one [`Publication`]: artifacts, `N.targets.json`,
+//! `policy.xml` and `N.policy.json`, `N.snapshot.json`, `timestamp.json` last, each complete
+//! on disk before any takes its name. A reader that sees the new timestamp therefore finds
+//! everything it points to; a reader that sees the old one still finds the old files, which
+//! are never removed. A run that fails leaves the repository folder as it was, and a
+//! versioned file already published is never rewritten (a new version is chosen past every
+//! one on disk).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -25,6 +27,7 @@ use updater::verify::Unverified;
 
 use crate::init::{POLICY_FILE, POLICY_ROLE};
 use crate::keys::PrivateKey;
+use crate::publication::{Content, Publication};
 use crate::signer::sign_metadata;
 use crate::workspace::Workspace;
 
@@ -96,7 +99,8 @@ enum Gathered {
 
 /// Adds signatures by `signers` to `role`'s pending version (or to `body`, starting one)
 /// and says whether it is complete. A pending version keeps its body: signatures gathered
-/// on several machines must all cover the same bytes.
+/// on several machines must all cover the same bytes. The pending file is written, or
+/// removed once complete, as part of `publication`.
 fn gather(
     ws: &Workspace,
     role: &str,
@@ -104,6 +108,7 @@ fn gather(
     signers: &[&PrivateKey],
     keys: &BTreeMap<KeyId, PublicKey>,
     role_keys: &RoleKeys,
+    publication: &mut Publication,
 ) -> Result<Gathered> {
     let path = pending_path(ws, role);
     let (body, mut signatures) = if path.exists() {
@@ -133,12 +138,11 @@ fn gather(
     let threshold = role_keys.threshold.get() as usize;
     if tally.valid.len() >= threshold {
         if path.exists() {
-            std::fs::remove_file(&path)?;
+            publication.remove_after(&path);
         }
         return Ok(Gathered::Complete(bytes));
     }
-    updater::fs::write_atomic(&path, &bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
+    publication.replace(&path, bytes);
     let names = ws.settings()?.names;
     let by: Vec<String> = tally
         .valid
@@ -341,11 +345,35 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
             }
         }
     }
+    let root_work = !report.is_empty();
+    let mut publication = Publication::new();
+    sign_roles(
+        ws,
+        keys,
+        &root_signers,
+        root_work,
+        &mut publication,
+        &mut report,
+    )?;
+    publication.commit()?;
+    Ok(report)
+}
+
+/// The targets, policy, snapshot and timestamp part of `sign`: adds what to publish to
+/// `publication` and what happened to `report`.
+fn sign_roles(
+    ws: &Workspace,
+    keys: &[PrivateKey],
+    root_signers: &[KeyId],
+    root_work: bool,
+    publication: &mut Publication,
+    report: &mut Vec<String>,
+) -> Result<()> {
     let settings = ws.settings()?;
     let (root, _) = ws.latest_root()?;
     let staged = ws.staged_targets()?;
-    let Some(plan) = plan(ws, &root, &staged, keys, &root_signers, !report.is_empty())? else {
-        return Ok(report);
+    let Some(plan) = plan(ws, &root, &staged, keys, root_signers, root_work)? else {
+        return Ok(());
     };
 
     let now = UtcTime::now();
@@ -380,6 +408,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
                 signers,
                 &root.keys,
                 role_keys,
+                publication,
             )? {
                 Gathered::Complete(bytes) => {
                     check_signed::<Targets>(&root, "targets", &bytes)?;
@@ -390,7 +419,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
                     report.push(progress);
                     match published_targets(ws)? {
                         Some(t) => (t, None),
-                        None => return Ok(report),
+                        None => return Ok(()),
                     }
                 }
             }
@@ -444,6 +473,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
                 signers,
                 policy_keys,
                 &policy_role,
+                publication,
             )? {
                 Gathered::Complete(bytes) => {
                     let role_name =
@@ -464,20 +494,27 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     let (Some(snapshot_keys), Some(timestamp_keys)) = (&plan.snapshot, &plan.timestamp) else {
         // Without snapshot and timestamp keys, complete roles are published but not yet
         // visible: the next `repo sign` with those keys (or `repo timestamp`) shows them.
-        for (role, version) in
-            publish_roles(ws, &targets, targets_bytes.as_deref(), policy.as_ref())?
-        {
+        for (role, version) in publish_roles(
+            ws,
+            &targets,
+            targets_bytes.as_deref(),
+            policy.as_ref(),
+            publication,
+        )? {
             report.push(format!("published {role} version {version} (not yet in a snapshot: sign with the snapshot and timestamp keys)"));
         }
-        return Ok(report);
+        return Ok(());
     };
     let previous_timestamp = read_timestamp(ws)?;
+    // Past the one the timestamp names and past any on disk: a snapshot left by a run
+    // that did not finish (older versions of this tool) is never rewritten.
     let snapshot_version = match &previous_timestamp {
         Some(t) => t
             .snapshot_meta()
             .map_or(Version::FIRST, |m| m.version.next()),
         None => Version::FIRST,
-    };
+    }
+    .max(next("snapshot")?);
     let mut meta = BTreeMap::new();
     meta.insert(
         "targets.json".to_owned(),
@@ -530,13 +567,19 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
     check_signed::<Snapshot>(&root, "snapshot", &snapshot_bytes)?;
     check_signed::<Timestamp>(&root, "timestamp", &timestamp_bytes)?;
 
-    let mut published = publish_roles(ws, &targets, targets_bytes.as_deref(), policy.as_ref())?;
-    let dir = ws.metadata_dir();
-    write(
-        &dir.join(format!("{snapshot_version}.snapshot.json")),
-        &snapshot_bytes,
+    let mut published = publish_roles(
+        ws,
+        &targets,
+        targets_bytes.as_deref(),
+        policy.as_ref(),
+        publication,
     )?;
-    write(&dir.join("timestamp.json"), &timestamp_bytes)?;
+    let dir = ws.metadata_dir();
+    publication.versioned(
+        dir.join(format!("{snapshot_version}.snapshot.json")),
+        Content::Bytes(snapshot_bytes),
+    );
+    publication.replace(dir.join("timestamp.json"), timestamp_bytes);
     published.push(("snapshot".into(), snapshot_version));
     published.push(("timestamp".into(), timestamp_version));
     report.extend(
@@ -544,7 +587,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
             .into_iter()
             .map(|(role, version)| format!("published {role} version {version}")),
     );
-    Ok(report)
+    Ok(())
 }
 
 /// Parses `xml` and checks that every release it names is in `index`.
@@ -574,19 +617,15 @@ pub fn check_policy_against(xml: &[u8], index: &Targets) -> Result<updater::poli
     Ok(policy)
 }
 
-/// Writes `policy.xml` under every path a client may fetch it by, synced, before the
-/// metadata that lists it.
-fn publish_policy_file(ws: &Workspace, role: &Targets, xml: &[u8]) -> Result<()> {
+/// `policy.xml` under every path a client may fetch it by, before the metadata that lists
+/// it. Each path names the file's hash, so one already there must hold the same bytes.
+fn publish_policy_file(ws: &Workspace, role: &Targets, xml: &[u8], publication: &mut Publication) {
     let public = ws.artifacts_dir();
-    std::fs::create_dir_all(&public)?;
     for (name, info) in &role.targets {
         for path in Workspace::served_paths(&public, name, &info.hashes) {
-            if !path.is_file() {
-                write(&path, xml)?;
-            }
+            publication.versioned(path, Content::Bytes(xml.to_vec()));
         }
     }
-    Ok(())
 }
 
 /// Writes the complete targets and policy roles with what they list (artifacts first):
@@ -596,23 +635,24 @@ fn publish_roles(
     targets: &Targets,
     targets_bytes: Option<&[u8]>,
     policy: Option<&(Targets, Vec<u8>, Vec<u8>)>,
+    publication: &mut Publication,
 ) -> Result<Vec<(String, Version)>> {
     let dir = ws.metadata_dir();
     let mut published = Vec::new();
     if let Some(bytes) = targets_bytes {
-        publish_artifacts(ws, targets)?;
-        write(
-            &dir.join(format!("{}.targets.json", targets.version)),
-            bytes,
-        )?;
+        publish_artifacts(ws, targets, publication)?;
+        publication.versioned(
+            dir.join(format!("{}.targets.json", targets.version)),
+            Content::Bytes(bytes.to_vec()),
+        );
         published.push(("targets".to_owned(), targets.version));
     }
     if let Some((role, bytes, xml)) = policy {
-        publish_policy_file(ws, role, xml)?;
-        write(
-            &dir.join(format!("{}.{POLICY_ROLE}.json", role.version)),
-            bytes,
-        )?;
+        publish_policy_file(ws, role, xml, publication);
+        publication.versioned(
+            dir.join(format!("{}.{POLICY_ROLE}.json", role.version)),
+            Content::Bytes(bytes.clone()),
+        );
         published.push((POLICY_ROLE.to_owned(), role.version));
     }
     Ok(published)
@@ -659,35 +699,29 @@ fn check_signed<T: Role>(root: &Root, role: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    updater::fs::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
-}
-
-/// Moves every staged artifact the index lists into `public/targets`, synced to disk, and
-/// checks that every listed artifact is then present under each of its hashes.
-fn publish_artifacts(ws: &Workspace, targets: &Targets) -> Result<()> {
+/// Every staged artifact the index lists, into `public/targets` under each of its served
+/// names (hard links: staging keeps its copy until the publication stands); fails unless
+/// every listed artifact is then present.
+fn publish_artifacts(
+    ws: &Workspace,
+    targets: &Targets,
+    publication: &mut Publication,
+) -> Result<()> {
     let staged = ws.staged_artifacts_dir();
     let public = ws.artifacts_dir();
     for (name, info) in &targets.targets {
         let froms = Workspace::served_paths(&staged, name, &info.hashes);
         let tos = Workspace::served_paths(&public, name, &info.hashes);
         for (from, to) in froms.into_iter().zip(tos) {
-            if from.exists() {
-                let parent = to.parent().context("artifact path has a folder")?;
-                std::fs::create_dir_all(parent)?;
-                std::fs::File::open(&from)?.sync_all()?;
-                std::fs::rename(&from, &to)
-                    .with_context(|| format!("moving {} into public/", from.display()))?;
-                updater::fs::sync_dir(parent)?;
-            }
-            if !to.is_file() {
+            if from.is_file() {
+                publication.versioned(to, Content::LinkOf(from));
+            } else if !to.is_file() {
                 bail!("artifact {name} is listed but {} is missing", to.display());
             }
         }
     }
-    // Whatever is left in staging is no longer listed (or was never published).
-    let _ = std::fs::remove_dir_all(&staged);
-    std::fs::create_dir_all(&staged)?;
+    // Whatever is left in staging is then no longer listed (or was never published).
+    publication.empty_after(staged);
     Ok(())
 }
 
@@ -724,6 +758,8 @@ pub fn timestamp_valid_for(ws: &Workspace, keys: &[PrivateKey], seconds: i64) ->
     timestamp.expires = UtcTime::now().plus_seconds(seconds);
     let bytes = sign_metadata(&timestamp, &signers)?;
     check_signed::<Timestamp>(&root, "timestamp", &bytes)?;
-    write(&ws.metadata_dir().join("timestamp.json"), &bytes)?;
+    let mut publication = Publication::new();
+    publication.replace(ws.metadata_dir().join("timestamp.json"), bytes);
+    publication.commit()?;
     Ok(timestamp.version)
 }

@@ -171,9 +171,14 @@ impl Workspace {
         serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
     }
 
+    /// The staged index as `staged/targets.json` holds it.
+    pub fn staged_targets_bytes(&self, targets: &Targets) -> Result<Vec<u8>> {
+        Ok(serde_json::to_vec_pretty(targets)?)
+    }
+
     /// Writes the staged index atomically.
     pub fn write_staged_targets(&self, targets: &Targets) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(targets)?;
+        let bytes = self.staged_targets_bytes(targets)?;
         let path = self.staged_targets_file();
         updater::fs::write_atomic(&path, &bytes)
             .with_context(|| format!("writing {}", path.display()))
