@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e_tests::{bin, example_key, DemoRepo, Device, Run, StaticServer};
+use e2e_tests::{bin, example_key, DemoRepo, Device, Run, StaticServer, Tmpfs};
 use updater::datetime::UtcTime;
 
 fn policy_for(release: &str, extra: &str) -> String {
@@ -771,36 +771,6 @@ fn a_revoked_release_is_left_at_once_and_the_window_defers_other_installs() {
         "{run:#?}"
     );
     assert_eq!(assert_current_complete(&s.device), "2.0.0");
-}
-
-/// A tmpfs of `size` mounted on `dir` for the life of the guard (the tests run as root, as
-/// CI does on this machine; a failed mount fails the test).
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "mounting a tmpfs needs root: {out:#?}"
-        );
-        Tmpfs(dir.to_path_buf())
-    }
-
-    fn free(&self) -> u64 {
-        updater::install::free_bytes(&self.0).unwrap()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 /// Adds release `release` for armv7 from a folder `fill` writes, and targets it.

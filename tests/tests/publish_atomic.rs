@@ -11,61 +11,11 @@ use std::sync::Arc;
 
 use e2e_tests::{
     example_key, fixture_release, init_args, read_json, repo, tree_state, DemoRepo, Device, Run,
-    StaticServer,
+    StaticServer, Tmpfs,
 };
 
 const NEW_APP: &str = "releases/2.0.0/armv7/app.bin";
 const OLD_APP: &str = "releases/1.0.0/armv7/app.bin";
-
-/// A tmpfs of `size` mounted at `dir`, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "mounting a tmpfs needs root: {out:#?}"
-        );
-        Tmpfs(dir.to_path_buf())
-    }
-
-    fn free(&self) -> u64 {
-        updater::install::free_bytes(&self.0).unwrap()
-    }
-
-    /// Removes everything on it.
-    fn clear(&self) {
-        for entry in std::fs::read_dir(&self.0).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                std::fs::remove_dir_all(&path).unwrap();
-            } else {
-                std::fs::remove_file(&path).unwrap();
-            }
-        }
-    }
-
-    fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 /// The four commands under test, each on a repository prepared for it.
 #[derive(Clone, Copy, Debug)]
