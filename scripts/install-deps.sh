@@ -12,3 +12,7 @@ if ! pkg-config --exists openssl 2>/dev/null || ! command -v openssl >/dev/null;
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*' 'cryptography>=42' 'moto[server]==5.*'
+# faketime moves a device's clock ahead in the air-gap tests (an archive's validity period).
+if ! command -v faketime >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq faketime
+fi

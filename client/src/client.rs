@@ -17,13 +17,14 @@ use crate::limits::{
     MAX_DELEGATIONS, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
     MAX_TIMESTAMP_BYTES,
 };
-use crate::metadata::{RoleKeys, TargetInfo};
+use crate::metadata::{RoleKeys, Root, TargetInfo};
 use crate::mirrors::{Attempt, Mirrors};
 use crate::names::{percent_encode, RoleName, TargetName};
 use crate::policy::MAX_POLICY_BYTES;
 use crate::store::MetadataStore;
 use crate::transport::FetchError;
 use crate::trusted::{verify_self_signed_root, TrustedMetadata};
+use crate::verify::Unverified;
 
 /// The delegated role that signs the rollout policy, and the one file it may sign.
 pub const POLICY_ROLE: &str = "policy";
@@ -48,9 +49,36 @@ pub struct Client {
 impl Client {
     /// Makes `root_bytes` the device's trusted root. The root must be signed by a threshold
     /// of its own keys; whether to trust it at all is the owner's decision, made here.
-    pub fn init(store: &MetadataStore, root_bytes: &[u8]) -> Result<()> {
-        verify_self_signed_root(root_bytes)?;
-        store.write(&RoleName::root(), root_bytes)
+    ///
+    /// A root the device already trusts is kept unless `force`: one with a higher version
+    /// (going back would undo a key rotation), or another root of the same version. Returns
+    /// the version trusted before, if any.
+    pub fn init(store: &MetadataStore, root_bytes: &[u8], force: bool) -> Result<Option<u64>> {
+        let given = verify_self_signed_root(root_bytes)?;
+        let trusted = match store.read(&RoleName::root(), MAX_ROOT_BYTES)? {
+            Some(bytes) => Some((
+                Unverified::<Root>::parse(&RoleName::root(), &bytes)?
+                    .untrusted()
+                    .version
+                    .get(),
+                bytes,
+            )),
+            None => None,
+        };
+        let given_version = given.version.get();
+        if let (Some((version, bytes)), false) = (&trusted, force) {
+            if *version > given_version {
+                return Err(Error::OlderRoot {
+                    trusted: *version,
+                    given: given_version,
+                });
+            }
+            if *version == given_version && bytes.as_slice() != root_bytes {
+                return Err(Error::OtherRoot { version: *version });
+            }
+        }
+        store.write(&RoleName::root(), root_bytes)?;
+        Ok(trusted.map(|(version, _)| version))
     }
 
     /// A client on the store's trusted root. `now` is the update's start time: every expiry

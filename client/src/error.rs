@@ -123,6 +123,10 @@ pub enum Error {
     Target { name: TargetName, reason: String },
     #[error("{} holds no trusted root.json: run `updater init ROOT` first", .dir.display())]
     NotInitialized { dir: PathBuf },
+    #[error("this device already trusts root version {trusted}, newer than version {given}: it was kept (devices never go back to an older root; `updater init --force` replaces it)")]
+    OlderRoot { trusted: u64, given: u64 },
+    #[error("this device already trusts a different root version {version}: it was kept (`updater init --force` replaces it)")]
+    OtherRoot { version: u64 },
     #[error("{what}: not found on any mirror")]
     NotFound { what: String },
     #[error("{what}: could not be fetched ({})", .failures.join("; "))]

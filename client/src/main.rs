@@ -92,9 +92,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Trust ROOT (a root.json signed by a threshold of its own keys). Makes no requests.
+    /// A root already trusted with a higher version, or another root of the same version,
+    /// is kept unless --force.
     Init {
         /// The root.json to trust.
         root: PathBuf,
+        /// Replace the trusted root even with an older or different one.
+        #[arg(long)]
+        force: bool,
     },
     /// Bring the trusted metadata up to date (root chain, timestamp, snapshot, targets).
     Refresh,
@@ -202,7 +207,7 @@ fn run(cli: &Cli) -> Result<()> {
     let settings = Settings::from_cli(cli)?;
     let dir = settings.metadata_dir.as_path();
     match &cli.command {
-        Command::Init { root } => init(dir, root),
+        Command::Init { root, force } => init(dir, root, *force),
         Command::Refresh => {
             let client = refreshed_client(cli, &settings, UtcTime::now())?;
             let t = client.trusted();
@@ -312,13 +317,20 @@ fn run(cli: &Cli) -> Result<()> {
     }
 }
 
-fn init(dir: &Path, root: &Path) -> Result<()> {
+fn init(dir: &Path, root: &Path, force: bool) -> Result<()> {
     let bytes = updater::fs::read_bounded(root, MAX_ROOT_BYTES)?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let store = MetadataStore::open(dir)?;
-    Client::init(&store, &bytes)
-        .with_context(|| format!("{} is not a usable root", root.display()))?;
-    println!("trusting {} in {}", root.display(), dir.display());
+    let before = Client::init(&store, &bytes, force)
+        .with_context(|| format!("{} was not trusted", root.display()))?;
+    match before {
+        Some(version) => println!(
+            "trusting {} in {} (replacing root version {version})",
+            root.display(),
+            dir.display()
+        ),
+        None => println!("trusting {} in {}", root.display(), dir.display()),
+    }
     Ok(())
 }
 

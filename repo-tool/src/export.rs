@@ -45,8 +45,15 @@ fn release_of(relative: &Path) -> Option<updater::policy::Release> {
 }
 
 /// Writes `public/` of `ws` to the gzip-compressed tar `out`; with `newest`, only the
-/// artifacts of the newest that many releases (metadata and other targets always).
-pub fn export(ws: &Workspace, out: &Path, newest: Option<usize>) -> Result<Exported> {
+/// artifacts of the newest that many releases (metadata and other targets always). Each of
+/// `overlay` (a path under `public/` and its bytes: metadata re-signed for this archive
+/// only) goes in instead of the published file of that name, or beside them.
+pub fn export(
+    ws: &Workspace,
+    out: &Path,
+    newest: Option<usize>,
+    overlay: &[(PathBuf, Vec<u8>)],
+) -> Result<Exported> {
     ws.check_exists()?;
     let public = ws.public_dir();
     if !ws.metadata_dir().join("timestamp.json").is_file() {
@@ -91,12 +98,25 @@ pub fn export(ws: &Workspace, out: &Path, newest: Option<usize>) -> Result<Expor
         }
         // Metadata first whatever the names sort to; by name within each part.
         entries.sort_by_key(|e| !e.path().starts_with(public.join("metadata")));
-        if entries.len() as u64 > updater::archive::MAX_MEMBERS {
+        entries.retain(|e| {
+            let relative = e.path().strip_prefix(&public).unwrap_or(e.path());
+            !overlay.iter().any(|(path, _)| path == relative)
+        });
+        let members = entries.len() + overlay.len();
+        if members as u64 > updater::archive::MAX_MEMBERS {
             bail!(
-                "{} files exceed the {} an updater reads from one archive: use --releases",
-                entries.len(),
+                "{members} files exceed the {} an updater reads from one archive: use --releases",
                 updater::archive::MAX_MEMBERS
             );
+        }
+        for (relative, bytes) in overlay {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_size(bytes.len() as u64);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, relative, &bytes[..])?;
+            done.bytes += bytes.len() as u64;
+            done.files += 1;
         }
         // (device, inode) -> the name that holds the bytes.
         let mut written: HashMap<(u64, u64), PathBuf> = HashMap::new();

@@ -3,6 +3,7 @@
 //! Each command is a module; `main.rs` only parses arguments and prints.
 
 pub mod add;
+pub mod archive_metadata;
 pub mod export;
 pub mod ingest;
 pub mod init;
@@ -18,5 +19,6 @@ pub mod rotate;
 pub mod sign;
 pub mod signer;
 pub mod status;
+pub mod unfinished;
 pub mod verify_repo;
 pub mod workspace;

@@ -9,11 +9,12 @@ use repo_tool::add::{add, Release};
 use repo_tool::init::{init, InitConfig, ROLES};
 use repo_tool::keys::{generate, PrivateKey};
 use repo_tool::period::Period;
-use repo_tool::sign::sign;
+use repo_tool::sign::{sign, SignOptions};
 use repo_tool::status::status;
 use repo_tool::verify_repo::{served_dir, verify_repository};
 use repo_tool::workspace::Workspace;
 use updater::datetime::UtcTime;
+use updater::metadata::Version;
 
 /// Exit code when the repository fails verification.
 const EXIT_UNTRUSTED: u8 = 1;
@@ -21,6 +22,21 @@ const EXIT_UNTRUSTED: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 /// A role expires within the warning window: for monitoring checks.
 const EXIT_EXPIRING: u8 = 3;
+/// `repo sign`/`merge` published what it could, but staged work is still not visible to
+/// devices (the message says what and how to finish it).
+const EXIT_UNFINISHED: u8 = 4;
+
+/// Says what devices do not see yet, if anything, and returns the exit code for it.
+fn unfinished_exit(ws: &Workspace) -> Result<ExitCode> {
+    let left = repo_tool::unfinished::unfinished(ws)?;
+    if left.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in &left {
+        eprintln!("not finished: {line}");
+    }
+    Ok(ExitCode::from(EXIT_UNFINISHED))
+}
 
 /// Prints a warning for each role expired or expiring within `warn_days` of `now`, and
 /// returns the exit code a monitoring check should see.
@@ -123,6 +139,10 @@ enum Command {
         /// snapshot and timestamp keys.
         #[arg(long = "key", value_name = "KEY", required = true)]
         keys: Vec<PathBuf>,
+        /// Sign even though root expires before the metadata signed now (an expired root
+        /// is always refused).
+        #[arg(long)]
+        force: bool,
     },
     /// Check a rollout policy against the index, or stage it for `repo sign`.
     #[command(subcommand)]
@@ -147,13 +167,15 @@ enum Command {
         /// The archive to write (.tar.gz or .tgz).
         #[arg(long)]
         out: PathBuf,
-        /// First re-sign the timestamp to stay valid this long (e.g. 90d), so the site's
-        /// devices keep expiry checks on; needs --timestamp-key.
-        #[arg(long, value_name = "PERIOD", requires = "timestamp_keys")]
+        /// Sign a snapshot and timestamp for this archive only, valid this long (e.g. 90d), so
+        /// the site's devices keep expiry checks on; needs the snapshot and timestamp keys.
+        /// Refused if root, targets or the policy expire sooner. The served repository is
+        /// not changed.
+        #[arg(long, value_name = "PERIOD", requires = "keys")]
         valid_for: Option<String>,
-        /// Timestamp private key(s) for --valid-for.
-        #[arg(long = "timestamp-key", value_name = "KEY")]
-        timestamp_keys: Vec<PathBuf>,
+        /// Snapshot and timestamp private key(s) for --valid-for.
+        #[arg(long = "key", alias = "timestamp-key", value_name = "KEY")]
+        keys: Vec<PathBuf>,
         /// Only the artifacts of the newest N releases (all metadata still goes in).
         #[arg(long, value_name = "N")]
         releases: Option<usize>,
@@ -388,11 +410,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
-        Command::Sign { repo, keys } => {
+        Command::Sign { repo, keys, force } => {
             let keys = load_private_keys(&keys)?;
-            for line in sign(&Workspace::new(&repo), &keys)? {
+            let ws = Workspace::new(&repo);
+            for line in sign(&ws, &keys, SignOptions { force })? {
                 println!("{line}");
             }
+            return unfinished_exit(&ws);
         }
         Command::Verify {
             repo,
@@ -492,32 +516,72 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .iter()
                 .any(|f| ws.staged_dir().join(f).exists());
             if pending {
-                for line in sign(&ws, &[])? {
+                for line in sign(&ws, &[], SignOptions::default())? {
                     println!("{line}");
                 }
             }
+            return unfinished_exit(&ws);
         }
         Command::Export {
             repo,
             out,
             valid_for,
-            timestamp_keys,
+            keys,
             releases,
         } => {
             let ws = Workspace::new(&repo);
-            if let Some(period) = valid_for {
-                let period: Period = period.parse().map_err(|e: String| anyhow!(e))?;
-                let keys = load_private_keys(&timestamp_keys)?;
-                let version = repo_tool::sign::timestamp_valid_for(&ws, &keys, period.seconds())?;
-                println!("published timestamp version {version}, valid for {period}");
-            }
-            let done = repo_tool::export::export(&ws, &out, releases)?;
+            let mut expiries = repo_tool::archive_metadata::published_expiries(&ws)?;
+            let done = match valid_for {
+                Some(period) => {
+                    let period: Period = period.parse().map_err(|e: String| anyhow!(e))?;
+                    let keys = load_private_keys(&keys)?;
+                    let fresh =
+                        repo_tool::archive_metadata::resign_for_archive(&ws, &keys, period)?;
+                    // Recorded first, so that the online repository's next versions go past
+                    // these even if the archive is later lost; put back if it is not written.
+                    let before = ws.exported_versions_file().exists();
+                    let recorded = ws.exported_versions()?;
+                    ws.write_exported_versions(Some(fresh.versions))?;
+                    let done = repo_tool::export::export(&ws, &out, releases, &fresh.files);
+                    if done.is_err() {
+                        let _ = ws.write_exported_versions(before.then_some(recorded));
+                    }
+                    let until = UtcTime::now().plus_seconds(period.seconds());
+                    for role in expiries.iter_mut() {
+                        match role.role.as_str() {
+                            "snapshot" => {
+                                role.version = Version::new(fresh.versions.snapshot)
+                                    .context("snapshot version")?;
+                                role.expires = until;
+                            }
+                            "timestamp" => {
+                                role.version = Version::new(fresh.versions.timestamp)
+                                    .context("timestamp version")?;
+                                role.expires = until;
+                            }
+                            _ => {}
+                        }
+                    }
+                    done?
+                }
+                None => repo_tool::export::export(&ws, &out, releases, &[])?,
+            };
             println!(
                 "wrote {}: {} files, {} bytes before compression",
                 out.display(),
                 done.files,
                 done.bytes
             );
+            let first = expiries.iter().map(|r| r.expires).min();
+            for role in &expiries {
+                println!(
+                    "  {:<10} version {:<5} expires {}",
+                    role.role, role.version, role.expires
+                );
+            }
+            if let Some(first) = first {
+                println!("devices accept this archive until {first}");
+            }
         }
         Command::Mirror { url, dest, root } => {
             let root_bytes = updater::fs::read_bounded(&root, updater::limits::MAX_ROOT_BYTES)?;

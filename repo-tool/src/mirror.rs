@@ -104,7 +104,7 @@ fn fetch_into(url: &str, staging: &Path, root_bytes: &[u8]) -> Result<Mirrored> 
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let store = MetadataStore::open(&trust_dir)?;
-    Client::init(&store, root_bytes)?;
+    Client::init(&store, root_bytes, false)?;
     let now = UtcTime::now();
     let mut client = Client::open(store, metadata, now)?;
     client

@@ -15,14 +15,16 @@ use serde_json::Value;
 use updater::canonical::to_canonical_bytes;
 use updater::datetime::UtcTime;
 use updater::key::{KeyId, Signature};
-use updater::metadata::{Envelope, RoleKeys, Root, Threshold};
+use updater::limits::MAX_ROOT_BYTES;
+use updater::metadata::{Envelope, RoleKeys, Root, Threshold, Version};
 use updater::names::RoleName;
-use updater::trusted::TrustedMetadata;
+use updater::trusted::{verify_self_signed_root, TrustedMetadata};
 use updater::verify::Unverified;
 
 use crate::init::TOP_LEVEL_ROLES;
 use crate::keys::{load_public, PrivateKey};
 use crate::period::Period;
+use crate::publication::{Content, Publication};
 use crate::workspace::Workspace;
 
 /// What `repo root edit` changes.
@@ -52,11 +54,15 @@ pub fn staged_root(ws: &Workspace) -> Result<Option<(Root, Vec<Signature>)>> {
     Ok(Some((envelope.signed, envelope.signatures)))
 }
 
-fn write_staged(ws: &Workspace, root: &Root, signatures: Vec<Signature>) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(&Envelope {
+fn staged_bytes(root: &Root, signatures: Vec<Signature>) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec_pretty(&Envelope {
         signatures,
         signed: root,
-    })?;
+    })?)
+}
+
+fn write_staged(ws: &Workspace, root: &Root, signatures: Vec<Signature>) -> Result<()> {
+    let bytes = staged_bytes(root, signatures)?;
     let path = staged_path(ws);
     updater::fs::write_atomic(&path, &bytes).with_context(|| format!("writing {}", path.display()))
 }
@@ -168,41 +174,81 @@ pub fn progress(ws: &Workspace) -> Result<Option<RootProgress>> {
     let Some((root, signatures)) = staged_root(ws)? else {
         return Ok(None);
     };
-    let (current, _) = ws.latest_root()?;
+    let current = ws.published_root()?;
+    progress_of(
+        current.as_ref().map(|(r, _)| r.signed()),
+        &root,
+        &signatures,
+    )
+    .map(Some)
+}
+
+/// Tallies `signatures` of the staged `root` against the keys of `current` (none while root
+/// version 1 gathers its first signatures) and against its own.
+fn progress_of(
+    current: Option<&Root>,
+    root: &Root,
+    signatures: &[Signature],
+) -> Result<RootProgress> {
     let bytes = serde_json::to_vec(&Envelope {
-        signatures,
-        signed: &root,
+        signatures: signatures.to_vec(),
+        signed: root,
     })?;
     let parsed = Unverified::<Root>::parse(&RoleName::root(), &bytes)?;
-    let current_keys = current
-        .roles
-        .get("root")
-        .context("root defines no root role")?;
     let new_keys = root
         .roles
         .get("root")
         .context("staged root defines no root role")?;
-    let by_current = parsed.tally(&current.keys, current_keys).valid;
-    let by_new = parsed.tally(&root.keys, new_keys).valid;
-    Ok(Some(RootProgress {
+    let (by_current, current_threshold) = match current {
+        Some(current) => {
+            let keys = current
+                .roles
+                .get("root")
+                .context("root defines no root role")?;
+            (
+                parsed.tally(&current.keys, keys).valid,
+                keys.threshold.get(),
+            )
+        }
+        None => (Vec::new(), 0),
+    };
+    Ok(RootProgress {
         version: root.version.get(),
         by_current,
-        current_threshold: current_keys.threshold.get(),
-        by_new,
+        current_threshold,
+        by_new: parsed.tally(&root.keys, new_keys).valid,
         new_threshold: new_keys.threshold.get(),
-    }))
+    })
 }
 
-/// Adds signatures by those of `keys` that are root keys of the current or the staged root.
-/// Returns how many were added.
-pub fn add_signatures(ws: &Workspace, keys: &[PrivateKey]) -> Result<usize> {
+/// What signing the staged root came to.
+pub enum RootSigning {
+    /// Signed by enough keys: published as part of the run's publication.
+    Published(Root),
+    /// Still gathering signatures: how far it is, and how many this run added.
+    Pending(RootProgress, usize),
+}
+
+/// Adds signatures by those of `keys` that are root keys of the current or the staged root
+/// and, once a device's own check accepts the staged root as the successor of the newest
+/// published one (or, for version 1, as self-signed by a threshold of its keys), publishes
+/// it as part of `publication`; otherwise the staged file keeps the signatures gathered.
+/// Nothing is written before `publication` commits, so a later failure in the same run
+/// (signing the other roles) leaves the staged root as it was.
+pub fn sign_staged(
+    ws: &Workspace,
+    keys: &[PrivateKey],
+    publication: &mut Publication,
+) -> Result<Option<RootSigning>> {
     let Some((root, mut signatures)) = staged_root(ws)? else {
-        return Ok(0);
+        return Ok(None);
     };
-    let (current, _) = ws.latest_root()?;
+    let current = ws.published_root()?;
+    let current_root = current.as_ref().map(|(r, _)| r.signed());
     let is_root_key = |id: &KeyId| {
-        [current.signed(), &root]
-            .iter()
+        current_root
+            .into_iter()
+            .chain([&root])
             .any(|r| r.roles.get("root").is_some_and(|rk| rk.keyids.contains(id)))
     };
     let canonical = to_canonical_bytes(&serde_json::to_value(&root)?)?;
@@ -215,8 +261,44 @@ pub fn add_signatures(ws: &Workspace, keys: &[PrivateKey]) -> Result<usize> {
         });
         added += 1;
     }
-    write_staged(ws, &root, signatures)?;
-    Ok(added)
+    let progress = progress_of(current_root, &root, &signatures)?;
+    if progress.missing() != (0, 0) {
+        publication.replace(staged_path(ws), staged_bytes(&root, signatures)?);
+        return Ok(Some(RootSigning::Pending(progress, added)));
+    }
+    // Signatures that do not verify are left out of the published file.
+    let keep: Vec<Signature> = signatures
+        .into_iter()
+        .filter(|s| progress.by_current.contains(&s.keyid) || progress.by_new.contains(&s.keyid))
+        .collect();
+    let mut bytes = serde_json::to_vec_pretty(&Envelope {
+        signatures: keep,
+        signed: &root,
+    })?;
+    bytes.push(b'\n');
+    match &current {
+        Some((_, current_path)) => {
+            let current_bytes = updater::fs::read_bounded(current_path, MAX_ROOT_BYTES)?;
+            let mut trusted = TrustedMetadata::new(&current_bytes, UtcTime::now())?;
+            trusted
+                .update_root(&bytes)
+                .context("the staged root does not pass a device's check")?;
+        }
+        None => {
+            if root.version != Version::FIRST {
+                bail!("the staged root is version {} but no root is published: the first root must be version 1", root.version);
+            }
+            verify_self_signed_root(&bytes)
+                .context("the staged root version 1 does not pass a device's check")?;
+        }
+    }
+    let path = ws
+        .metadata_dir()
+        .join(format!("{}.root.json", root.version));
+    // Published as a versioned file: a root already there with other bytes is refused.
+    publication.versioned(path, Content::Bytes(bytes));
+    publication.remove_after(staged_path(ws));
+    Ok(Some(RootSigning::Published(root)))
 }
 
 /// Merges the signatures of another copy of the staged root (a file, or a repository
@@ -250,53 +332,17 @@ pub fn merge(ws: &Workspace, other: &Path) -> Result<usize> {
     Ok(added)
 }
 
-/// Publishes the staged root if the device's own check accepts it as the successor of the
-/// newest published root: a threshold of the current root keys and of its own. Otherwise
-/// it stays staged. Returns the version published, if any.
-pub fn publish_if_complete(ws: &Workspace) -> Result<Option<u64>> {
-    let Some((root, signatures)) = staged_root(ws)? else {
-        return Ok(None);
-    };
-    let progress = progress(ws)?.context("staged root just read")?;
-    if progress.missing() != (0, 0) {
-        return Ok(None);
-    }
-    let (_, current_path) = ws.latest_root()?;
-    let current_bytes = updater::fs::read_bounded(&current_path, updater::limits::MAX_ROOT_BYTES)?;
-    // Signatures that do not verify are left out of the published file.
-    let keep: Vec<Signature> = signatures
-        .into_iter()
-        .filter(|s| progress.by_current.contains(&s.keyid) || progress.by_new.contains(&s.keyid))
-        .collect();
-    let mut bytes = serde_json::to_vec_pretty(&Envelope {
-        signatures: keep,
-        signed: &root,
-    })?;
-    bytes.push(b'\n');
-    let mut trusted = TrustedMetadata::new(&current_bytes, UtcTime::now())?;
-    trusted
-        .update_root(&bytes)
-        .context("the staged root does not pass a device's check")?;
-    let path = ws
-        .metadata_dir()
-        .join(format!("{}.root.json", root.version));
-    // Published as a versioned file: a root already there with other bytes is refused.
-    let mut publication = crate::publication::Publication::new();
-    publication.versioned(path, crate::publication::Content::Bytes(bytes));
-    publication.remove_after(staged_path(ws));
-    publication.commit()?;
-    Ok(Some(root.version.get()))
-}
-
 /// The root keys of the published root and of a staged one: the keys that may sign a
 /// staged root.
 pub fn root_signers(ws: &Workspace) -> Result<Vec<KeyId>> {
-    let (current, _) = ws.latest_root()?;
-    let mut ids: Vec<KeyId> = current
-        .roles
-        .get("root")
-        .map(|rk| rk.keyids.clone())
-        .unwrap_or_default();
+    let mut ids: Vec<KeyId> = match ws.published_root()? {
+        Some((current, _)) => current
+            .roles
+            .get("root")
+            .map(|rk| rk.keyids.clone())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     if let Some((staged, _)) = staged_root(ws)? {
         ids.extend(
             staged

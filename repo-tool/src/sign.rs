@@ -28,8 +28,9 @@ use updater::verify::Unverified;
 use crate::init::{POLICY_FILE, POLICY_ROLE};
 use crate::keys::PrivateKey;
 use crate::publication::{Content, Publication};
+use crate::rotate::RootSigning;
 use crate::signer::sign_metadata;
-use crate::workspace::Workspace;
+use crate::workspace::{ExportedVersions, Workspace};
 
 /// The keys among `given` that `role` lists; fails unless they reach its threshold.
 pub fn keys_for_role<'a>(
@@ -85,7 +86,7 @@ struct Plan<'k> {
 
 /// `staged/ROLE.signed.json`: ROLE's next version, signed by fewer keys than its threshold
 /// so far. Never served.
-fn pending_path(ws: &Workspace, role: &str) -> std::path::PathBuf {
+pub(crate) fn pending_path(ws: &Workspace, role: &str) -> std::path::PathBuf {
     ws.staged_dir().join(format!("{role}.signed.json"))
 }
 
@@ -297,86 +298,124 @@ fn plan<'k>(
     }))
 }
 
+/// How `repo sign` may go beyond its usual refusals.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SignOptions {
+    /// Sign even though root expires before the metadata signed now (devices stop
+    /// updating when root expires, whatever the other roles say).
+    pub force: bool,
+}
+
 /// Signs what the keys given can sign: a staged root (root keys add their signatures; it is
 /// published once complete), and the roles whose keys are given (targets, policy or both)
-/// with a new snapshot and timestamp. Returns what happened, in words.
-pub fn sign(ws: &Workspace, keys: &[PrivateKey]) -> Result<Vec<String>> {
+/// with a new snapshot and timestamp. Everything goes into one [`Publication`]: a new root
+/// and the roles signed under it become visible together or not at all. Returns what
+/// happened, in words.
+pub fn sign(ws: &Workspace, keys: &[PrivateKey], options: SignOptions) -> Result<Vec<String>> {
     ws.check_exists()?;
     let mut report = Vec::new();
+    let mut publication = Publication::new();
     // Root keys are welcome only while a root is staged for them to sign.
     let root_signers = match crate::rotate::staged_root(ws)? {
         Some(_) => crate::rotate::root_signers(ws)?,
         None => Vec::new(),
     };
-    if !root_signers.is_empty() {
-        let (current, _) = ws.latest_root()?;
-        // Checked before any signature is added, so a wrong key file changes nothing.
-        plan(
+    let published = ws.published_root()?.map(|(root, _)| root.signed().clone());
+    // The root the other roles are signed under: a root completed now, or the published one.
+    let root = match crate::rotate::sign_staged(ws, keys, &mut publication)? {
+        Some(RootSigning::Published(root)) => {
+            report.push(format!("published root version {}", root.version));
+            Some(root)
+        }
+        Some(RootSigning::Pending(progress, added)) => {
+            report.push(root_progress_line(ws, &progress, added)?);
+            published
+        }
+        None => published,
+    };
+    let root_work = !report.is_empty();
+    match root {
+        Some(root) => sign_roles(
             ws,
-            &current,
-            &ws.staged_targets()?,
+            &root,
             keys,
             &root_signers,
-            true,
-        )?;
-        let added = crate::rotate::add_signatures(ws, keys)?;
-        match crate::rotate::publish_if_complete(ws)? {
-            Some(version) => report.push(format!("published root version {version}")),
-            None => {
-                let names = ws.settings()?.names;
-                if let Some(p) = crate::rotate::progress(ws)? {
-                    let (by_current, by_new) = p.missing();
-                    let signers: Vec<String> = p
-                        .by_current
-                        .iter()
-                        .chain(p.by_new.iter().filter(|k| !p.by_current.contains(k)))
-                        .map(|k| crate::rotate::name_of(&names, k))
-                        .collect();
-                    let signers = if signers.is_empty() {
-                        "nobody".to_owned()
-                    } else {
-                        signers.join(", ")
-                    };
-                    report.push(format!(
-                        "root version {} staged, {added} signature(s) added, signed by {signers}: still needs {by_current} from the current root keys and {by_new} from its own",
-                        p.version
-                    ));
-                }
+            root_work,
+            options,
+            &mut publication,
+            &mut report,
+        )?,
+        // Root version 1 still gathers signatures: only root keys have anything to sign.
+        None => {
+            if let Some(key) = keys.iter().find(|k| !root_signers.contains(k.key_id())) {
+                bail!(
+                    "key {} ({}) is not a root key of the staged root version 1: until it is signed, only root keys can sign",
+                    key.path().display(),
+                    key.key_id().short()
+                );
             }
         }
     }
-    let root_work = !report.is_empty();
-    let mut publication = Publication::new();
-    sign_roles(
-        ws,
-        keys,
-        &root_signers,
-        root_work,
-        &mut publication,
-        &mut report,
-    )?;
     publication.commit()?;
     Ok(report)
 }
 
+/// Where a staged root stands, in words.
+fn root_progress_line(
+    ws: &Workspace,
+    progress: &crate::rotate::RootProgress,
+    added: usize,
+) -> Result<String> {
+    let names = ws.settings()?.names;
+    let (by_current, by_new) = progress.missing();
+    let signers: Vec<String> = progress
+        .by_current
+        .iter()
+        .chain(
+            progress
+                .by_new
+                .iter()
+                .filter(|k| !progress.by_current.contains(k)),
+        )
+        .map(|k| crate::rotate::name_of(&names, k))
+        .collect();
+    let signers = if signers.is_empty() {
+        "nobody".to_owned()
+    } else {
+        signers.join(", ")
+    };
+    let needs = if progress.current_threshold == 0 {
+        format!("still needs {by_new} from its root keys")
+    } else {
+        format!("still needs {by_current} from the current root keys and {by_new} from its own")
+    };
+    Ok(format!(
+        "root version {} staged, {added} signature(s) added, signed by {signers}: {needs}",
+        progress.version
+    ))
+}
+
 /// The targets, policy, snapshot and timestamp part of `sign`: adds what to publish to
 /// `publication` and what happened to `report`.
+#[allow(clippy::too_many_arguments)]
 fn sign_roles(
     ws: &Workspace,
+    root: &Root,
     keys: &[PrivateKey],
     root_signers: &[KeyId],
     root_work: bool,
+    options: SignOptions,
     publication: &mut Publication,
     report: &mut Vec<String>,
 ) -> Result<()> {
     let settings = ws.settings()?;
-    let (root, _) = ws.latest_root()?;
     let staged = ws.staged_targets()?;
-    let Some(plan) = plan(ws, &root, &staged, keys, root_signers, root_work)? else {
+    let Some(plan) = plan(ws, root, &staged, keys, root_signers, root_work)? else {
         return Ok(());
     };
 
     let now = UtcTime::now();
+    check_root_lifetime(root, &plan, &settings, now, options)?;
     let next = |role: &str| -> Result<Version> {
         Ok(latest_version(ws, role)?.map_or(Version::FIRST, |v| v.next()))
     };
@@ -411,7 +450,7 @@ fn sign_roles(
                 publication,
             )? {
                 Gathered::Complete(bytes) => {
-                    check_signed::<Targets>(&root, "targets", &bytes)?;
+                    check_signed::<Targets>(root, "targets", &bytes)?;
                     let parsed = Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?;
                     (parsed.untrusted().clone(), Some(bytes))
                 }
@@ -506,6 +545,7 @@ fn sign_roles(
         return Ok(());
     };
     let previous_timestamp = read_timestamp(ws)?;
+    let exported = ws.exported_versions()?;
     // Past the one the timestamp names and past any on disk: a snapshot left by a run
     // that did not finish (older versions of this tool) is never rewritten.
     let snapshot_version = match &previous_timestamp {
@@ -515,6 +555,7 @@ fn sign_roles(
         None => Version::FIRST,
     }
     .max(next("snapshot")?);
+    let snapshot_version = ExportedVersions::past(snapshot_version, exported.snapshot);
     let mut meta = BTreeMap::new();
     meta.insert(
         "targets.json".to_owned(),
@@ -551,6 +592,7 @@ fn sign_roles(
         Some(t) => t.version.next(),
         None => Version::FIRST,
     };
+    let timestamp_version = ExportedVersions::past(timestamp_version, exported.timestamp);
     let timestamp = Timestamp {
         type_: "timestamp".into(),
         spec_version: SPEC_VERSION.into(),
@@ -564,8 +606,8 @@ fn sign_roles(
     let timestamp_bytes = sign_metadata(&timestamp, timestamp_keys)?;
 
     // Check our own output with the device's verifier before anything becomes visible.
-    check_signed::<Snapshot>(&root, "snapshot", &snapshot_bytes)?;
-    check_signed::<Timestamp>(&root, "timestamp", &timestamp_bytes)?;
+    check_signed::<Snapshot>(root, "snapshot", &snapshot_bytes)?;
+    check_signed::<Timestamp>(root, "timestamp", &timestamp_bytes)?;
 
     let mut published = publish_roles(
         ws,
@@ -587,6 +629,47 @@ fn sign_roles(
             .into_iter()
             .map(|(role, version)| format!("published {role} version {version}")),
     );
+    Ok(())
+}
+
+/// Refuses to sign under a root that devices will refuse first: an expired root always,
+/// and (unless forced) one that expires before the metadata signed now, since devices stop
+/// trusting anything once root expires, whatever the other roles say.
+fn check_root_lifetime(
+    root: &Root,
+    plan: &Plan<'_>,
+    settings: &crate::workspace::Settings,
+    now: UtcTime,
+    options: SignOptions,
+) -> Result<()> {
+    let fix = "stage a new root with `repo root edit REPO --expires PERIOD`, sign it with the root keys, then sign again";
+    if root.expires <= now {
+        bail!(
+            "root version {} expired at {}: devices refuse everything signed under it; {fix}",
+            root.version,
+            root.expires
+        );
+    }
+    let expiry = &settings.expiry;
+    let signed_now = [
+        ("targets", plan.targets.is_some(), expiry.targets),
+        (POLICY_ROLE, plan.policy.is_some(), expiry.policy),
+        ("snapshot", plan.snapshot.is_some(), expiry.snapshot),
+        ("timestamp", plan.timestamp.is_some(), expiry.timestamp),
+    ];
+    let outlived = signed_now
+        .iter()
+        .filter(|(_, signing, _)| *signing)
+        .map(|(role, _, period)| (role, now.plus_seconds(period.seconds())))
+        .filter(|(_, expires)| *expires > root.expires)
+        .max_by_key(|(_, expires)| *expires);
+    if let (Some((role, expires)), false) = (outlived, options.force) {
+        bail!(
+            "root version {} expires at {}, before the {role} signed now ({expires}): devices stop updating when root expires; {fix} (or pass --force to sign anyway)",
+            root.version,
+            root.expires
+        );
+    }
     Ok(())
 }
 
@@ -669,7 +752,7 @@ fn published_targets(ws: &Workspace) -> Result<Option<Targets>> {
     Ok(Some(published.untrusted().clone()))
 }
 
-fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {
+pub(crate) fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {
     let digest = digest_reader(bytes)?;
     Ok(MetaFile {
         version,
@@ -681,7 +764,7 @@ fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {
     })
 }
 
-fn read_timestamp(ws: &Workspace) -> Result<Option<Timestamp>> {
+pub(crate) fn read_timestamp(ws: &Workspace) -> Result<Option<Timestamp>> {
     let path = ws.metadata_dir().join("timestamp.json");
     if !path.exists() {
         return Ok(None);
@@ -691,7 +774,7 @@ fn read_timestamp(ws: &Workspace) -> Result<Option<Timestamp>> {
     Ok(Some(parsed.untrusted().clone()))
 }
 
-fn check_signed<T: Role>(root: &Root, role: &str, bytes: &[u8]) -> Result<()> {
+pub(crate) fn check_signed<T: Role>(root: &Root, role: &str, bytes: &[u8]) -> Result<()> {
     let name = RoleName::new(role).map_err(|e| anyhow::anyhow!("{e}"))?;
     let parsed = Unverified::<T>::parse(&name, bytes)?;
     let role_keys = root.roles.get(role).context("role missing from root")?;
@@ -733,9 +816,8 @@ pub fn timestamp_only(ws: &Workspace, keys: &[PrivateKey]) -> Result<Version> {
     timestamp_valid_for(ws, keys, seconds)
 }
 
-/// Like `timestamp_only`, valid for `seconds` (an export for a site that cannot fetch new
-/// timestamps gets the window it needs).
-pub fn timestamp_valid_for(ws: &Workspace, keys: &[PrivateKey], seconds: i64) -> Result<Version> {
+/// Like `timestamp_only`, valid for `seconds`.
+fn timestamp_valid_for(ws: &Workspace, keys: &[PrivateKey], seconds: i64) -> Result<Version> {
     ws.check_exists()?;
     let (root, _) = ws.latest_root()?;
     let role = root
@@ -754,7 +836,8 @@ pub fn timestamp_valid_for(ws: &Workspace, keys: &[PrivateKey], seconds: i64) ->
     let signers = keys_for_role(&root.keys, role, "timestamp", keys)?;
     let mut timestamp =
         read_timestamp(ws)?.context("nothing is published yet: run repo sign first")?;
-    timestamp.version = timestamp.version.next();
+    timestamp.version =
+        ExportedVersions::past(timestamp.version.next(), ws.exported_versions()?.timestamp);
     timestamp.expires = UtcTime::now().plus_seconds(seconds);
     let bytes = sign_metadata(&timestamp, &signers)?;
     check_signed::<Timestamp>(&root, "timestamp", &bytes)?;

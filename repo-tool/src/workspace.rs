@@ -15,13 +15,32 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use updater::fs::read_bounded;
 use updater::limits::MAX_ROOT_BYTES;
-use updater::metadata::{Hashes, Root, Targets};
+use updater::metadata::{Hashes, Root, Targets, Version};
 use updater::names::TargetName;
 use updater::trusted::verify_self_signed_root;
 use updater::verify::Verified;
 
 use crate::period::Period;
+
+/// `exported-versions.toml`: the newest snapshot and timestamp versions signed for an
+/// archive only (`repo export --valid-for`). The online repository's next versions go past
+/// them, so a device that read the archive and later goes online never meets two different
+/// files under one version.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedVersions {
+    pub snapshot: u64,
+    pub timestamp: u64,
+}
+
+impl ExportedVersions {
+    /// `version`, or the first version past `floor` if that is newer.
+    pub fn past(version: Version, floor: u64) -> Version {
+        Version::new(floor.saturating_add(1)).map_or(version, |first| version.max(first))
+    }
+}
 
 /// Paths inside one repository folder.
 #[derive(Clone, Debug)]
@@ -138,9 +157,61 @@ impl Workspace {
             .with_context(|| format!("writing {}", path.display()))
     }
 
+    /// `exported-versions.toml`.
+    pub fn exported_versions_file(&self) -> PathBuf {
+        self.root.join("exported-versions.toml")
+    }
+
+    /// The versions `repo export --valid-for` used (none: zeros).
+    pub fn exported_versions(&self) -> Result<ExportedVersions> {
+        let path = self.exported_versions_file();
+        if !path.exists() {
+            return Ok(ExportedVersions::default());
+        }
+        let bytes = read_bounded(&path, updater::limits::MAX_CONFIG_BYTES)?;
+        let text =
+            String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+    }
+
+    /// Rewrites `exported-versions.toml` atomically (`None`: removes it).
+    pub fn write_exported_versions(&self, versions: Option<ExportedVersions>) -> Result<()> {
+        let path = self.exported_versions_file();
+        match versions {
+            Some(v) => {
+                let text = format!(
+                    "# Written by `repo export --valid-for`: versions used in an archive only.\n{}",
+                    toml::to_string_pretty(&v)?
+                );
+                updater::fs::write_atomic(&path, text.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))
+            }
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("removing {}", path.display()))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
     /// The newest `N.root.json` published, verified by its own keys (the admin trusts
     /// their own repository's newest root; devices verify the whole chain).
     pub fn latest_root(&self) -> Result<(Verified<Root>, PathBuf)> {
+        match self.published_root()? {
+            Some(found) => Ok(found),
+            None if self.staged_dir().join("root.json").is_file() => bail!(
+                "root version 1 of {} is staged but not yet signed by a threshold of its root keys: sign it with `repo sign {} --key ROOT_KEY` (on this folder or a copy, then `repo merge`)",
+                self.root.display(),
+                self.root.display()
+            ),
+            None => bail!("no N.root.json in {}", self.metadata_dir().display()),
+        }
+    }
+
+    /// The newest `N.root.json` published, if any (none while root version 1 still gathers
+    /// its signatures).
+    pub fn published_root(&self) -> Result<Option<(Verified<Root>, PathBuf)>> {
         let dir = self.metadata_dir();
         let mut best: Option<(u64, PathBuf)> = None;
         for entry in
@@ -159,9 +230,13 @@ impl Workspace {
                 best = Some((n, entry.path()));
             }
         }
-        let (_, path) = best.with_context(|| format!("no N.root.json in {}", dir.display()))?;
-        let bytes = updater::fs::read_bounded(&path, MAX_ROOT_BYTES)?;
-        Ok((verify_self_signed_root(&bytes)?, path))
+        let Some((_, path)) = best else {
+            return Ok(None);
+        };
+        let bytes = read_bounded(&path, MAX_ROOT_BYTES)?;
+        let root = verify_self_signed_root(&bytes)
+            .with_context(|| format!("{} does not verify", path.display()))?;
+        Ok(Some((root, path)))
     }
 
     /// The staged (unsigned) index.

@@ -61,6 +61,19 @@ impl Run {
         self
     }
 
+    /// Panics unless `repo sign`/`merge` published what it could and exited 4, saying on
+    /// stderr that `needle` is not finished.
+    pub fn unfinished(self, needle: &str) -> Self {
+        assert_eq!(self.code, Some(4), "wrong exit code: {self:#?}");
+        assert!(
+            self.stderr
+                .lines()
+                .any(|l| l.starts_with("not finished: ") && l.contains(needle)),
+            "stderr lacks \"not finished: ...{needle}\": {self:#?}"
+        );
+        self
+    }
+
     /// Panics unless the run failed with `code` and stderr contains `needle`.
     pub fn fails_with(self, code: i32, needle: &str) -> Self {
         assert_eq!(self.code, Some(code), "wrong exit code: {self:#?}");
@@ -476,7 +489,18 @@ impl Device {
 
     /// Runs `updater --metadata-dir M ARGS`, with a deadline of two minutes.
     pub fn updater<S: AsRef<OsStr>>(&self, args: &[S]) -> Run {
-        let mut command = Command::new(bin("updater"));
+        self.run(Command::new(bin("updater")), args)
+    }
+
+    /// Like `updater`, with the device's clock moved by `offset` (libfaketime's syntax:
+    /// `+30d`), through the `faketime` command (Debian's faketime).
+    pub fn updater_at<S: AsRef<OsStr>>(&self, offset: &str, args: &[S]) -> Run {
+        let mut command = Command::new("faketime");
+        command.arg("-f").arg(offset).arg(bin("updater"));
+        self.run(command, args)
+    }
+
+    fn run<S: AsRef<OsStr>>(&self, mut command: Command, args: &[S]) -> Run {
         command
             .arg("--metadata-dir")
             .arg(&self.metadata_dir)
@@ -499,6 +523,11 @@ impl Device {
 
     /// `download` of `names` from the mirrors `mirrors` into the target folder.
     pub fn download(&self, mirrors: &[&str], names: &[&str], extra: &[&str]) -> Run {
+        self.updater(&self.download_args(mirrors, names, extra))
+    }
+
+    /// The arguments of `download`.
+    pub fn download_args(&self, mirrors: &[&str], names: &[&str], extra: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         for m in mirrors {
             args.extend(["--metadata-url".into(), format!("{m}/metadata")]);
@@ -512,7 +541,7 @@ impl Device {
             self.target_dir.display().to_string(),
             "download".into(),
         ]);
-        self.updater(&args)
+        args
     }
 
     /// Writes the device's config (`id`, armv7, channel stable, mirrors at `url`, its

@@ -43,19 +43,114 @@ fn download_from(device: &Device, mirror: &Path) -> e2e_tests::Run {
     device.download(&[&m], &[APP], &[])
 }
 
+/// `--key` arguments with the example snapshot and timestamp keys.
+fn online_keys() -> Vec<String> {
+    ["snapshot.pem", "timestamp.pem"]
+        .iter()
+        .flat_map(|k| ["--key".to_owned(), example_key(k).display().to_string()])
+        .collect()
+}
+
+/// `signed.expires` of `name` inside `archive`.
+fn expires_in_archive(archive: &Path, name: &str) -> String {
+    let out = Command::new("tar")
+        .arg("-xzOf")
+        .arg(archive)
+        .arg(format!("metadata/{name}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:#?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["signed"]["expires"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn valid_for_re_signs_snapshot_and_timestamp_in_the_archive_only() {
+    let r = DemoRepo::signed();
+    let public = r.path.join("public");
+    let before = tree_state(&public);
+    let mut args = vec!["--valid-for".to_owned(), "60d".to_owned()];
+    args.extend(online_keys());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let archive = export(&r, &args);
+    // The served repository keeps its own lifetimes: nothing in public/ changed.
+    assert_eq!(before, tree_state(&public));
+    // Inside the archive, snapshot and timestamp both last the period.
+    let in_59_days = updater::datetime::UtcTime::now()
+        .plus_seconds(59 * 86_400)
+        .to_string();
+    let timestamp = expires_in_archive(&archive, "timestamp.json");
+    assert!(timestamp > in_59_days, "{timestamp}");
+    let snapshot = expires_in_archive(&archive, "2.snapshot.json");
+    assert!(snapshot > in_59_days, "{snapshot}");
+
+    // A device whose clock is 30 days ahead updates from it...
+    let device = Device::trusting(&r.root_json());
+    let m = archive.display().to_string();
+    device
+        .updater_at("+30d", &device.download_args(&[&m], &[APP], &[]))
+        .ok();
+    assert_eq!(device.target(APP), std::fs::read(r.artifact(APP)).unwrap());
+    // ...but not from an archive exported without it, whose snapshot lasts 7 days.
+    let plain = r.tmp.path().join("plain.tar.gz");
+    repo([
+        "export".as_ref(),
+        r.path.as_os_str(),
+        "--out".as_ref(),
+        plain.as_os_str(),
+    ])
+    .ok();
+    let late = Device::trusting(&r.root_json());
+    let p = plain.display().to_string();
+    late.updater_at("+30d", &late.download_args(&[&p], &[APP], &[]))
+        .fails_with(1, "expired");
+
+    // The online repository's next versions go past the archive's, so the device that
+    // read the archive follows the online repository afterwards.
+    r.add("2.0.0", "armv7").ok();
+    r.sign().ok();
+    let served = read_json(&r.metadata("timestamp.json"));
+    assert_eq!(served["signed"]["version"], 3);
+    assert_eq!(served["signed"]["meta"]["snapshot.json"]["version"], 3);
+    let server = e2e_tests::StaticServer::start(&public);
+    device.refresh(&[&server.url()]).ok();
+    assert_eq!(
+        read_json(&device.metadata_dir.join("timestamp.json"))["signed"]["version"],
+        3
+    );
+}
+
+#[test]
+fn valid_for_longer_than_a_role_lives_is_refused_with_each_expiry() {
+    let r = DemoRepo::signed();
+    let before = tree_state(&r.path);
+    let out = r.tmp.path().join("site.tar.gz");
+    let mut args: Vec<String> = ["export", &r.path.display().to_string(), "--out"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(out.display().to_string());
+    args.extend(["--valid-for".to_owned(), "100d".to_owned()]);
+    args.extend(online_keys());
+    let run = repo(&args).fails_with(2, "the archive cannot stay valid for 100d (until ");
+    // targets lasts 90 days: named with its real expiry; root (365 days) is not named.
+    let targets = read_json(&r.metadata("1.targets.json"))["signed"]["expires"].clone();
+    assert!(
+        run.stderr.contains(&format!(
+            "targets version 1 expires at {}",
+            targets.as_str().unwrap()
+        )),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("root version"), "{run:#?}");
+    assert_eq!(before, tree_state(&r.path));
+    assert!(!out.exists());
+}
+
 #[test]
 fn devices_update_from_the_archive_and_from_its_unpacked_copy() {
     let r = DemoRepo::signed();
-    let timestamp = example_key("timestamp.pem").display().to_string();
-    let archive = export(&r, &["--valid-for", "90d", "--timestamp-key", &timestamp]);
-    // The timestamp now lasts 90 days, so the site keeps its expiry checks.
-    let expires = read_json(&r.metadata("timestamp.json"))["signed"]["expires"].clone();
-    let in_90_days = updater::datetime::UtcTime::now().plus_seconds(89 * 86_400);
-    assert!(
-        expires.as_str().unwrap() > in_90_days.to_string().as_str(),
-        "{expires}"
-    );
-
+    let archive = export(&r, &[]);
     let from_archive = Device::trusting(&r.root_json());
     download_from(&from_archive, &archive).ok();
     assert_eq!(

@@ -24,6 +24,9 @@ enum Scenario {
     Add,
     /// `repo sign` of a staged 2.0.0.
     Sign,
+    /// `repo sign` of a staged root version 2 and a staged 2.0.0 at once: one
+    /// publication, so a full disk leaves neither published.
+    SignWithRoot,
     /// `repo timestamp` of a published repository.
     Timestamp,
     /// `repo export` of a published repository into the same tmpfs.
@@ -38,8 +41,12 @@ fn sign_keys() -> Vec<PathBuf> {
 }
 
 fn run_sign(path: &Path) -> Run {
+    sign_with(path, &sign_keys())
+}
+
+fn sign_with(path: &Path, keys: &[PathBuf]) -> Run {
     let mut args: Vec<String> = vec!["sign".into(), path.display().to_string()];
-    for k in sign_keys() {
+    for k in keys {
         args.extend(["--key".into(), k.display().to_string()]);
     }
     repo(&args)
@@ -63,7 +70,17 @@ impl Scenario {
         repo(init_args(path, &[])).ok();
         run_add(path, "1.0.0").ok();
         run_sign(path).ok();
-        if let Scenario::Sign = self {
+        if let Scenario::SignWithRoot = self {
+            repo([
+                "root".as_ref(),
+                "edit".as_ref(),
+                path.as_os_str(),
+                "--expires".as_ref(),
+                "500d".as_ref(),
+            ])
+            .ok();
+        }
+        if let Scenario::Sign | Scenario::SignWithRoot = self {
             run_add(path, "2.0.0").ok();
         }
     }
@@ -73,6 +90,11 @@ impl Scenario {
         match self {
             Scenario::Add => run_add(path, "2.0.0"),
             Scenario::Sign => run_sign(path),
+            Scenario::SignWithRoot => {
+                let mut keys = sign_keys();
+                keys.push(example_key("root.pem"));
+                sign_with(path, &keys)
+            }
             Scenario::Timestamp => repo([
                 "timestamp".as_ref(),
                 path.as_os_str(),
@@ -93,7 +115,7 @@ impl Scenario {
         let root = path.join("public/metadata/1.root.json");
         let device = Device::trusting(&root);
         match self {
-            Scenario::Add | Scenario::Sign => {
+            Scenario::Add | Scenario::Sign | Scenario::SignWithRoot => {
                 if let Scenario::Add = self {
                     run_sign(path).ok();
                 }
@@ -103,6 +125,10 @@ impl Scenario {
                     device.target(NEW_APP),
                     std::fs::read(fixture_release("2.0.0", "armv7").join("app.bin")).unwrap()
                 );
+                if let Scenario::SignWithRoot = self {
+                    let trusted = read_json(&device.metadata_dir.join("root.json"));
+                    assert_eq!(trusted["signed"]["version"], 2);
+                }
             }
             Scenario::Timestamp => {
                 let server = StaticServer::start(&path.join("public"));
@@ -191,6 +217,11 @@ fn repo_add_on_a_full_disk_leaves_the_repository_as_it_was() {
 #[test]
 fn repo_sign_on_a_full_disk_leaves_the_repository_as_it_was() {
     assert!((5..20).contains(&at_twenty_fill_levels(Scenario::Sign)));
+}
+
+#[test]
+fn repo_sign_of_a_new_root_and_a_release_on_a_full_disk_publishes_both_or_neither() {
+    assert!((5..20).contains(&at_twenty_fill_levels(Scenario::SignWithRoot)));
 }
 
 #[test]

@@ -100,7 +100,8 @@ fn root_threshold_across_admins_and_key_rotation() {
     assert!(cp.success());
 
     // Admin A signs: one signature is still missing, and status says so.
-    let a = run_repo(&[&"sign", &path, &"--key", &r1]).ok();
+    let a = run_repo(&[&"sign", &path, &"--key", &r1])
+        .unfinished("root version 2 is staged and needs 1 more signature(s) by the current root keys and 1 by its own");
     assert!(
         a.stdout
             .contains("root version 2 staged, 1 signature(s) added, signed by")
@@ -122,7 +123,7 @@ fn root_threshold_across_admins_and_key_rotation() {
     );
 
     // Admin B signs the copy; the copies are merged; root 2 is published.
-    run_repo(&[&"sign", &copy, &"--key", &r2]).ok();
+    run_repo(&[&"sign", &copy, &"--key", &r2]).unfinished("root version 2 is staged");
     let merged = run_repo(&[&"root", &"merge", &path, &copy]).ok();
     assert!(
         merged.stdout.contains("published root version 2"),
@@ -167,7 +168,8 @@ fn root_threshold_across_admins_and_key_rotation() {
         &root_key(&r3_pub),
     ])
     .ok();
-    let signed = run_repo(&[&"sign", &path, &"--key", &n1, &"--key", &n2]).ok();
+    let signed = run_repo(&[&"sign", &path, &"--key", &n1, &"--key", &n2])
+        .unfinished("root version 3 is staged and needs 2 more signature(s) by the current root keys and 0 by its own");
     assert!(
         signed
             .stdout
@@ -369,7 +371,8 @@ fn targets_signatures_gathered_on_two_copies_are_merged() {
     ]);
     r.add("1.0.0", "armv7").ok();
     // Admin A signs: staged, not published.
-    let a = run_repo(&[&"sign", &r.path, &"--key", &example_key("targets.pem")]).ok();
+    let a = run_repo(&[&"sign", &r.path, &"--key", &example_key("targets.pem")])
+        .unfinished("targets is signed by fewer keys than its threshold");
     assert!(
         a.stdout.contains("still needs 1 more signature(s)"),
         "{a:#?}"
@@ -383,9 +386,11 @@ fn targets_signatures_gathered_on_two_copies_are_merged() {
         .status()
         .unwrap()
         .success());
-    run_repo(&[&"sign", &copy, &"--key", &b]).ok();
+    run_repo(&[&"sign", &copy, &"--key", &b])
+        .unfinished("targets version 1 is published but not in a snapshot");
     // Merged back, then published with the snapshot and timestamp keys.
-    let merged = run_repo(&[&"merge", &r.path, &copy]).ok();
+    let merged = run_repo(&[&"merge", &r.path, &copy])
+        .unfinished("targets version 1 is published but not in a snapshot");
     assert!(
         merged.stdout.contains("merged 1 signature(s)"),
         "{merged:#?}"

@@ -90,7 +90,9 @@ fn signatures_below_threshold() {
     let r = DemoRepo::init_with(&["--key", &second_pub, "--threshold", "targets=2"]);
     r.add("1.0.0", "armv7").ok();
     // One targets key is not enough to publish: its signature is kept, staged...
-    let first = r.sign().ok();
+    let first = r
+        .sign()
+        .unfinished("targets is signed by fewer keys than its threshold");
     assert!(
         first
             .stdout
