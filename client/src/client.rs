@@ -19,6 +19,7 @@ use crate::limits::{
 };
 use crate::metadata::{RoleKeys, Root, TargetInfo};
 use crate::mirrors::{Attempt, Mirrors};
+use crate::name_budget;
 use crate::names::{percent_encode, RoleName, TargetName};
 use crate::policy::MAX_POLICY_BYTES;
 use crate::store::MetadataStore;
@@ -397,10 +398,21 @@ impl Client {
         })
     }
 
-    /// Where [`Client::download`] keeps `name` in `dir`: one file whose name is the target
-    /// path percent-encoded, so no target name can place a file outside `dir`.
+    /// Where [`Client::download`] keeps `name` in `dir`: one file named by
+    /// [`name_budget::local_file_name`], so no target name can place a file outside `dir`
+    /// and every name fits in one file name.
     pub fn local_path(dir: &Path, name: &TargetName) -> PathBuf {
-        dir.join(percent_encode(name.as_str(), false))
+        dir.join(name_budget::local_file_name(name))
+    }
+
+    /// Where [`Client::download`] writes `target` while it arrives: named by hashes only,
+    /// so it fits in one file name whatever the target's name.
+    pub fn partial_path(dir: &Path, target: &FoundTarget) -> Result<PathBuf> {
+        let hash = TargetHash::for_target(target.name.as_str(), &target.info)?;
+        Ok(dir.join(name_budget::partial_file_name(
+            &target.name,
+            &hash.short_hex(),
+        )))
     }
 
     /// Makes a verified copy of `target` in `dir`, unless one is already there. The bytes
@@ -421,11 +433,7 @@ impl Client {
         }
         let remote = percent_encode(&self.target_path(target), true);
         // Named by the expected hash too, so a partial of another version is never resumed.
-        let partial = dir.join(format!(
-            ".%partial.{}.{}",
-            hash.short_hex(),
-            percent_encode(target.name.as_str(), false)
-        ));
+        let partial = Self::partial_path(dir, target)?;
         let limit = target.info.length;
         // A partial already as long as the target (cut just before its rename) is checked
         // here: there is nothing left to ask a mirror for.

@@ -20,6 +20,7 @@ pub mod key;
 pub mod limits;
 pub mod metadata;
 pub mod mirrors;
+pub mod name_budget;
 pub mod names;
 pub mod period;
 pub mod policy;

@@ -572,9 +572,9 @@ fn prune_downloads(dir: Option<&Path>) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let ours = name
-            .to_str()
-            .is_some_and(|n| n.starts_with(".%partial.") || n.starts_with("releases%2F"));
+        let ours = name.to_str().is_some_and(|n| {
+            n.starts_with(updater::name_budget::PARTIAL_PREFIX) || n.starts_with("releases%2F")
+        });
         if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = std::fs::remove_file(entry.path());
         }

@@ -6,18 +6,20 @@
 //! publication made, so the repository is left as it was.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
 use updater::hash::FileDigest;
 use updater::metadata::{HexDigest, TargetInfo};
+use updater::name_budget;
 use updater::names::TargetName;
 
 use crate::ingest::copy_and_hash;
 use crate::parallel;
 use crate::progress::Progress;
 use crate::publication::{Content, Publication};
+use crate::release_dir::release_files;
 use crate::workspace::Workspace;
 
 /// What one release folder is.
@@ -75,81 +77,34 @@ fn kind_of(relative: &str) -> &'static str {
     }
 }
 
-/// Walks `dir` and returns its regular files in name order. Symlinks are followed only
-/// when they stay inside `dir`; special files are refused.
+/// The files of `dir` and their target names, every name checked against the name budget
+/// before anything is written.
 fn collect_files(dir: &Path, release: &Release) -> Result<Vec<SourceFile>> {
-    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    if !meta.is_dir() {
-        bail!("{} is not a folder", dir.display());
-    }
-    let real_dir = dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", dir.display()))?;
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let path = entry.path();
-        let file_type = entry.file_type();
-        let source = if file_type.is_dir() {
-            continue;
-        } else if file_type.is_symlink() {
-            let target = path
-                .canonicalize()
-                .with_context(|| format!("symlink {} is broken", path.display()))?;
-            if !target.starts_with(&real_dir) {
-                bail!(
-                    "symlink {} points outside {} (to {}); a release may only hold its own files",
-                    path.display(),
-                    dir.display(),
-                    target.display()
-                );
-            }
-            if !target.is_file() {
-                bail!(
-                    "symlink {} does not point to a regular file",
-                    path.display()
-                );
-            }
-            target
-        } else if file_type.is_file() {
-            path.to_owned()
-        } else {
-            bail!(
-                "{} is not a regular file (device, FIFO or socket); a release holds files only",
-                path.display()
-            );
-        };
-        let relative = path
-            .strip_prefix(dir)
-            .context("walked outside the folder")?;
-        let mut parts = Vec::new();
-        for component in relative.components() {
-            match component {
-                Component::Normal(part) => parts.push(
-                    part.to_str()
-                        .ok_or_else(|| anyhow!("{} is not a UTF-8 name", path.display()))?,
-                ),
-                _ => bail!("{} has an unexpected path component", path.display()),
-            }
-        }
-        let relative = parts.join("/");
+    for file in release_files(dir)? {
         let name = format!(
             "releases/{}/{}/{}",
-            release.version, release.platform, relative
+            release.version, release.platform, file.relative
         );
-        let name = TargetName::new(name.clone())
-            .map_err(|e| anyhow!("{} cannot be a target name: {name:?} {e}", path.display()))?;
+        let fits = TargetName::new(name.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|n| {
+                name_budget::check(&n)
+                    .map(|()| n)
+                    .map_err(|e| e.to_string())
+            });
+        let name = fits.map_err(|e| {
+            anyhow!(
+                "{}: its target name {name:?} {e}; rename it (or its folders) and add the \
+                 release again",
+                file.path.display()
+            )
+        })?;
         files.push(SourceFile {
-            path: source,
+            path: file.source,
+            kind: kind_of(&file.relative),
             name,
-            kind: kind_of(&relative),
         });
-    }
-    if files.is_empty() {
-        bail!("{} holds no files", dir.display());
     }
     Ok(files)
 }

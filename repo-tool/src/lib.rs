@@ -15,6 +15,7 @@ pub use updater::period;
 pub mod progress;
 pub mod publication;
 pub mod publish;
+mod release_dir;
 pub mod rotate;
 pub mod sign;
 pub mod signer;

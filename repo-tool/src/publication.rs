@@ -318,13 +318,20 @@ fn create_dirs(dir: &Path, undo: &mut Undo) -> Result<()> {
     Ok(())
 }
 
-/// `.NAME.`: temporary files are hidden and say what they will become.
+/// `.NAME.`: temporary files are hidden and say what they will become. NAME is cut so that
+/// the temporary name (with tempfile's 6 random characters and `.tmp`) still fits in one
+/// file name when NAME itself takes all of it.
 fn temp_prefix(dest: &Path) -> String {
+    const ROOM: usize = updater::name_budget::NAME_MAX - ".".len() - ".".len() - 6 - ".tmp".len();
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    format!(".{name}.")
+    let mut cut = name.len().min(ROOM);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(".{}.", &name[..cut])
 }
 
 /// The entry's bytes under a new, unpredictable name in `dir` (created `O_EXCL`), synced.
@@ -479,6 +486,31 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(before, listing(dir.path()));
+    }
+
+    #[test]
+    fn names_as_long_as_a_file_name_can_be_publish() {
+        let dir = tempfile::tempdir().unwrap();
+        // 255 bytes, a multi-byte character across the cut of the temporary name.
+        let long = format!("{}{}", "a".repeat(240), "ж".repeat(7));
+        assert_eq!(long.len(), 254);
+        let source = dir.path().join(format!("{long}b"));
+        std::fs::write(&source, b"x").unwrap();
+        let mut publication = Publication::new();
+        publication.versioned(dir.path().join(format!("{long}c")), Content::LinkOf(source));
+        publication.replace(dir.path().join(format!("{long}d")), b"y".to_vec());
+        publication.commit().unwrap();
+        publication = Publication::new();
+        publication.replace(dir.path().join(format!("{long}d")), b"z".to_vec());
+        publication.commit().unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join(format!("{long}c"))).unwrap(),
+            b"x"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join(format!("{long}d"))).unwrap(),
+            b"z"
+        );
     }
 
     #[test]

@@ -35,7 +35,10 @@ def main():
         info = updater.get_targetinfo(name)
         if info is None:
             sys.exit(f"python-tuf cannot find target {name}")
-        path = updater.download_target(info, os.path.join(target_dir, name.replace("/", "_")))
+        # One flat file per target, named by a hash: a long or deep name would not fit in
+        # one file name (python-tuf's own default, the name percent-encoded, would not either).
+        local = hashlib.sha256(name.encode()).hexdigest()
+        path = updater.download_target(info, os.path.join(target_dir, local))
         with open(path, "rb") as f:
             data = f.read()
         print(json.dumps({"name": name, "length": len(data),

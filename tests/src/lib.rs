@@ -587,8 +587,9 @@ impl Device {
 
     /// The downloaded copy of target `name`.
     pub fn target(&self, name: &str) -> Vec<u8> {
-        let file = updater::names::percent_encode(name, false);
-        std::fs::read(self.target_dir.join(file)).expect("downloaded target")
+        let name = updater::names::TargetName::new(name).expect("a target name");
+        let file = updater::client::Client::local_path(&self.target_dir, &name);
+        std::fs::read(file).expect("downloaded target")
     }
 }
 

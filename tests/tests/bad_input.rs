@@ -75,6 +75,62 @@ fn symlink_inside_the_release_folder_is_followed() {
 }
 
 #[test]
+fn symlink_to_a_folder_inside_the_release_folder_is_followed() {
+    let r = DemoRepo::init();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("release");
+    std::fs::create_dir_all(dir.join("lib.1")).unwrap();
+    std::fs::write(dir.join("lib.1/a.so"), b"a").unwrap();
+    std::os::unix::fs::symlink("lib.1", dir.join("lib")).unwrap();
+    r.add_dir(&dir, "3.0.0", "armv7").ok();
+    r.sign().ok();
+    r.verify(&[]).ok();
+    let index = e2e_tests::read_json(&r.metadata("1.targets.json"));
+    let names: Vec<&String> = index["signed"]["targets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "releases/3.0.0/armv7/lib.1/a.so",
+            "releases/3.0.0/armv7/lib/a.so"
+        ]
+    );
+}
+
+#[test]
+fn symlink_loop_in_the_release_folder() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("release");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/app.bin"), b"app").unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    let expected = format!(
+        "error: symlink {} leads back to {}, a folder that holds it; a release cannot hold \
+         itself: remove the link\n",
+        dir.join("sub/up").display(),
+        dir.canonicalize().unwrap().display()
+    );
+    refused_without_change(&expected, |r, _| r.add_dir(&dir, "3.0.0", "armv7"));
+}
+
+#[test]
+fn empty_folder_in_the_release_folder() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("release");
+    std::fs::create_dir_all(dir.join("data/empty")).unwrap();
+    std::fs::write(dir.join("app.bin"), b"app").unwrap();
+    let expected = format!(
+        "error: {} is an empty folder; a release holds files, and an empty folder would be \
+         left out without a word: remove it or put its files in it\n",
+        dir.join("data/empty").display()
+    );
+    refused_without_change(&expected, |r, _| r.add_dir(&dir, "3.0.0", "armv7"));
+}
+
+#[test]
 fn key_file_that_is_not_a_key() {
     refused_without_change("is not an ed25519 private key", |r, _| {
         r.sign_with(&[

@@ -422,11 +422,14 @@ fn a_saved_part_as_long_as_the_target_is_checked_without_asking_again() {
     let s = Scene::with_server_options(&["--log", &log.path().display().to_string()]);
     let bytes = std::fs::read(s.repo.artifact(FIRMWARE)).unwrap();
     let sha512 = updater::hash::Sha512::digest(&bytes).to_hex();
-    let partial = s.device.target_dir.join(format!(
-        ".%partial.{}.{}",
-        &sha512[..16],
-        updater::names::percent_encode(FIRMWARE, false)
-    ));
+    let name = updater::names::TargetName::new(FIRMWARE).unwrap();
+    let partial = s
+        .device
+        .target_dir
+        .join(updater::name_budget::partial_file_name(
+            &name,
+            &sha512[..16],
+        ));
     // Complete but not yet renamed, as a power cut between fsync and rename leaves it.
     std::fs::write(&partial, &bytes).unwrap();
     std::fs::write(log.path(), "").unwrap();
@@ -440,11 +443,10 @@ fn a_saved_part_as_long_as_the_target_is_checked_without_asking_again() {
     );
 
     // A complete-length saved part with other bytes is thrown away and fetched afresh.
-    std::fs::remove_file(
-        s.device
-            .target_dir
-            .join(updater::names::percent_encode(FIRMWARE, false)),
-    )
+    std::fs::remove_file(updater::client::Client::local_path(
+        &s.device.target_dir,
+        &name,
+    ))
     .unwrap();
     let mut wrong = bytes.clone();
     wrong[0] ^= 1;
