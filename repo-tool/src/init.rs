@@ -145,9 +145,20 @@ impl InitConfig {
     }
 }
 
-/// Creates the repository at `ws`, signing root with `signing_keys`. Everything is built in
-/// a temporary sibling folder and renamed into place, so a failure leaves nothing behind.
-pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) -> Result<()> {
+/// What `init` made of root version 1.
+pub enum FirstRoot {
+    /// Signed by a threshold of its keys: `public/metadata/1.root.json`.
+    Published,
+    /// Signed by fewer: `staged/root.json`, waiting for the other root admins' signatures
+    /// (`repo sign` on copies, then `repo merge`). How many are still needed.
+    Staged { missing: usize },
+}
+
+/// Creates the repository at `ws`, signing root with `signing_keys`: published once they
+/// reach root's threshold, otherwise staged for the other root admins to sign, each on their
+/// own machine. Everything is built in a temporary sibling folder and renamed into place,
+/// so a failure leaves nothing behind.
+pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) -> Result<FirstRoot> {
     if ws.root().exists() {
         let empty = ws.root().is_dir() && std::fs::read_dir(ws.root())?.next().is_none();
         if !empty {
@@ -182,8 +193,29 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
         keys,
         roles,
     };
-    let root_role = &root.roles["root"];
-    let signers = crate::sign::keys_for_role(&root.keys, root_role, "root", signing_keys)?;
+    let root_role = root
+        .roles
+        .get("root")
+        .context("root role is always built")?;
+    let is_root_key = |k: &&PrivateKey| {
+        root_role.keyids.contains(k.key_id()) && root.keys.get(k.key_id()) == Some(k.public())
+    };
+    if let Some(key) = signing_keys.iter().find(|k| !is_root_key(k)) {
+        bail!(
+            "--sign {} ({}) is not one of the root keys given with --key root=...",
+            key.path().display(),
+            key.key_id().short()
+        );
+    }
+    let signers: Vec<&PrivateKey> = signing_keys.iter().collect();
+    if signers.is_empty() {
+        bail!("give at least one root private key with --sign");
+    }
+    let threshold = root_role.threshold.get() as usize;
+    let outcome = match threshold.checked_sub(signers.len()) {
+        Some(missing) if missing > 0 => FirstRoot::Staged { missing },
+        _ => FirstRoot::Published,
+    };
     let root_bytes = sign_metadata(&root, &signers)?;
 
     let staged_targets = Targets {
@@ -216,7 +248,11 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
             tmp_ws.settings_file(),
             format!("# Written by `repo init`. Expiry periods may be edited; keys and thresholds live in root.\n{settings}"),
         )?;
-        std::fs::write(tmp_ws.metadata_dir().join("1.root.json"), &root_bytes)?;
+        let root_file = match outcome {
+            FirstRoot::Published => tmp_ws.metadata_dir().join("1.root.json"),
+            FirstRoot::Staged { .. } => tmp_ws.staged_dir().join("root.json"),
+        };
+        std::fs::write(root_file, &root_bytes)?;
         tmp_ws.write_staged_targets(&staged_targets)?;
         if ws.root().exists() {
             std::fs::remove_dir(ws.root())?;
@@ -228,5 +264,6 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    result.with_context(|| format!("creating {}", ws.root().display()))
+    result.with_context(|| format!("creating {}", ws.root().display()))?;
+    Ok(outcome)
 }

@@ -5,7 +5,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
@@ -185,6 +185,17 @@ pub fn generate(stem: &Path) -> Result<(PathBuf, PathBuf, KeyId), KeyError> {
 
     let private_path = with_suffix(stem, "pem");
     let public_path = with_suffix(stem, "pub");
+    // A missing key folder is made private (0700): it is about to hold a private key.
+    if let Some(dir) = stem.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| KeyError::Write {
+                path: dir.to_owned(),
+                source,
+            })?;
+    }
     if public_path.exists() {
         return Err(KeyError::Write {
             path: public_path,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 use repo_tool::add::{add, Release};
-use repo_tool::init::{init, InitConfig, ROLES};
+use repo_tool::init::{init, FirstRoot, InitConfig, ROLES};
 use repo_tool::keys::{generate, PrivateKey};
 use repo_tool::period::Period;
 use repo_tool::sign::{sign, SignOptions};
@@ -72,14 +72,19 @@ fn expiry_warnings<'a>(
     long_about = "Build, sign and check a static TUF update repository, offline.\n\n\
         A repository folder holds the admin's settings and staged (unsigned) index, and a \
         public/ folder that is what gets served: metadata/ and targets/.\n\n\
-        Typical use:\n  \
-        repo keygen keys/root   (and targets, snapshot, timestamp)\n  \
+        Typical use (the README's Workflow has it all, three admins and devices included):\n  \
+        repo keygen keys/root   (and targets, policy, snapshot, timestamp)\n  \
         repo init myrepo --key root=keys/root.pub --key targets=keys/targets.pub \\\n      \
-        --key snapshot=keys/snapshot.pub --key timestamp=keys/timestamp.pub --sign keys/root.pem\n  \
+        --key policy=keys/policy.pub --key snapshot=keys/snapshot.pub \\\n      \
+        --key timestamp=keys/timestamp.pub --sign keys/root.pem\n  \
         repo add myrepo build/ --release 2.4.1 --platform armv7\n  \
-        repo sign myrepo --key keys/targets.pem --key keys/snapshot.pem --key keys/timestamp.pem\n  \
+        repo policy set myrepo policy.xml\n  \
+        repo sign myrepo --key keys/targets.pem --key keys/policy.pem \\\n      \
+        --key keys/snapshot.pem --key keys/timestamp.pem\n  \
         repo verify myrepo --root myrepo/public/metadata/1.root.json\n\n\
-        Exit codes: 0 success; 1 the repository failed verification; 2 bad arguments or input."
+        Exit codes: 0 success; 1 the repository failed verification; 2 bad arguments or input; \
+        3 a role expires within --warn-days; 4 done, but something staged is not yet visible \
+        to devices (named on stderr)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -378,12 +383,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let signing = load_private_keys(&sign)?;
             let ws = Workspace::new(&repo);
-            init(&ws, &config, &signing)?;
-            println!(
-                "created {} with metadata/1.root.json; serve {}",
-                repo.display(),
-                ws.public_dir().display()
-            );
+            match init(&ws, &config, &signing)? {
+                FirstRoot::Published => println!(
+                    "created {} with metadata/1.root.json; serve {}",
+                    repo.display(),
+                    ws.public_dir().display()
+                ),
+                FirstRoot::Staged { missing } => {
+                    println!(
+                        "created {} with root version 1 staged: it needs {missing} more root signature(s). Copy the folder to each other root admin, who runs `repo sign COPY --key THEIR_ROOT_KEY`; then `repo merge {} COPY` publishes it",
+                        repo.display(),
+                        repo.display()
+                    );
+                    return unfinished_exit(&ws);
+                }
+            }
         }
         Command::Add {
             repo,

@@ -306,8 +306,17 @@ pub fn sign_staged(
 pub fn merge(ws: &Workspace, other: &Path) -> Result<usize> {
     let (root, mut signatures) =
         staged_root(ws)?.context("there is no staged root to merge into (repo root edit)")?;
+    // A copy whose last signature completed the root has published it instead.
     let file = if other.is_dir() {
-        other.join("staged").join("root.json")
+        let staged = other.join("staged").join("root.json");
+        let published = other
+            .join("public/metadata")
+            .join(format!("{}.root.json", root.version));
+        if !staged.exists() && published.exists() {
+            published
+        } else {
+            staged
+        }
     } else {
         other.to_path_buf()
     };
