@@ -21,6 +21,7 @@ pub mod limits;
 pub mod metadata;
 pub mod mirrors;
 pub mod names;
+mod pattern;
 pub mod period;
 pub mod policy;
 pub mod store;
