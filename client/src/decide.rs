@@ -338,15 +338,9 @@ fn unavailable(index: &Index, release: &Release, platform: &str) -> Option<Strin
     None
 }
 
-const DAY: i64 = 86_400;
-
 /// Monday-first weekday and minute of the day of `t` (UTC).
 fn weekday_minute(t: UtcTime) -> (usize, u32) {
-    let days = t.unix().div_euclid(DAY);
-    // 1970-01-01 was a Thursday (index 3, Monday first).
-    let weekday = (days + 3).rem_euclid(7) as usize;
-    let minute = (t.unix().rem_euclid(DAY) / 60) as u32;
-    (weekday, minute)
+    (t.weekday_from_monday(), t.minute_of_day())
 }
 
 /// Whether installs may happen at `t`.
@@ -363,11 +357,11 @@ pub fn in_window(window: &Window, t: UtcTime) -> bool {
 
 /// The next moment after `t` at which the window opens.
 pub fn next_opening(window: &Window, t: UtcTime) -> UtcTime {
-    let midnight = t.unix().div_euclid(DAY) * DAY;
     for ahead in 0..=7 {
-        let start = midnight + ahead * DAY + i64::from(window.from) * 60;
-        let candidate = UtcTime::from_unix(start).unwrap_or(t);
-        if candidate > t && window.days[weekday_minute(candidate).0] {
+        let candidate = t
+            .midnight_plus_days(ahead)
+            .plus_seconds(i64::from(window.from) * 60);
+        if candidate > t && window.days[candidate.weekday_from_monday()] {
             return candidate;
         }
     }

@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod mirrors;
 pub mod name_budget;
 pub mod names;
+mod pattern;
 pub mod period;
 pub mod policy;
 pub mod store;

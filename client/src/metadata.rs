@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::datetime::UtcTime;
 use crate::key::{KeyId, PublicKey, Signature};
 use crate::names::{RoleName, TargetName};
+use crate::pattern::path_matches;
 
 /// The TUF specification version we write.
 pub const SPEC_VERSION: &str = "1.0.31";
@@ -277,46 +278,6 @@ impl DelegatedRole {
     }
 }
 
-/// TUF path patterns: shell-style `*` and `?` that never cross a `/`, segment by segment.
-fn path_matches(pattern: &str, name: &str) -> bool {
-    let pattern_parts: Vec<&str> = pattern.split('/').collect();
-    let name_parts: Vec<&str> = name.split('/').collect();
-    pattern_parts.len() == name_parts.len()
-        && pattern_parts
-            .iter()
-            .zip(&name_parts)
-            .all(|(p, n)| glob_segment(p.as_bytes(), n.as_bytes()))
-}
-
-/// `*` and `?` matching without recursion or backtracking blow-up: on a mismatch, only the
-/// last `*` is retried one character further, so a hostile pattern costs at most
-/// O(pattern x text) steps and no stack.
-fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((star_p, star_t)) => {
-                    p = star_p + 1;
-                    t = star_t + 1;
-                    star = Some((star_p, star_t + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
-
 /// The `delegations` object of a targets role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delegations {
@@ -397,41 +358,6 @@ pub struct Envelope<T> {
 }
 
 #[cfg(test)]
-mod glob_tests {
-    use super::glob_segment;
-
-    #[test]
-    fn stars_and_question_marks() {
-        for (pattern, text, expected) in [
-            ("*", "", true),
-            ("*", "abc", true),
-            ("a*c", "abc", true),
-            ("a*c", "abd", false),
-            ("a?c", "abc", true),
-            ("a?c", "ac", false),
-            ("*.tar.gz", "x.tar.gz", true),
-            ("*b*b*", "abcbd", true),
-            ("file", "file", true),
-            ("file", "files", false),
-            ("**x", "yyx", true),
-        ] {
-            assert_eq!(
-                glob_segment(pattern.as_bytes(), text.as_bytes()),
-                expected,
-                "{pattern} {text}"
-            );
-        }
-    }
-
-    #[test]
-    fn hostile_patterns_cost_little() {
-        let pattern = format!("{}#", "*".repeat(100_000));
-        let text = "a".repeat(25);
-        assert!(!glob_segment(pattern.as_bytes(), text.as_bytes()));
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -444,14 +370,24 @@ mod tests {
     }
 
     #[test]
-    fn path_patterns() {
-        assert!(path_matches("policy.xml", "policy.xml"));
-        assert!(path_matches(
-            "releases/*/armv7/*",
-            "releases/2.4.1/armv7/app.tar"
-        ));
-        assert!(!path_matches("releases/*", "releases/2.4.1/app.tar"));
-        assert!(path_matches("*.xm?", "policy.xml"));
-        assert!(!path_matches("policy.xml", "policy.xmlx"));
+    fn expiry_dates_outside_years_1970_to_9999_are_refused() {
+        let timestamp = |expires: &str| {
+            serde_json::from_value::<Timestamp>(serde_json::json!({
+                "_type": "timestamp", "spec_version": "1.0.31", "version": 1,
+                "expires": expires,
+                "meta": {"snapshot.json": {"version": 1}},
+            }))
+        };
+        assert!(timestamp("2030-01-01T00:00:00Z").is_ok());
+        assert!(timestamp("9999-12-31T23:59:59Z").is_ok());
+        for (expires, why) in [
+            ("-2030-01-01T00:00:00Z", "is not a time of the form"),
+            ("+2030-01-01T00:00:00Z", "is not a time of the form"),
+            ("10000-01-01T00:00:00Z", "is not a time of the form"),
+            ("1969-12-31T23:59:59Z", "is before 1970-01-01T00:00:00Z"),
+        ] {
+            let e = timestamp(expires).unwrap_err().to_string();
+            assert!(e.contains(&format!("{expires:?} {why}")), "{expires}: {e}");
+        }
     }
 }

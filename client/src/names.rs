@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest target or role name accepted; longer names are an attack or a mistake.
@@ -182,19 +183,29 @@ impl RoleName {
     }
 }
 
+/// What python-tuf leaves unquoted in a role name: ASCII letters and digits (never in the
+/// set) and RFC 3986's other unreserved characters `-._~`. Every other byte, and every byte
+/// of a non-ASCII character, is written `%XX` with upper-case hex.
+const QUOTED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The same, keeping the `/` between the segments of a target path.
+const QUOTED_KEEPING_SLASH: &AsciiSet = &QUOTED.remove(b'/');
+
 /// Percent-encodes every byte except ASCII letters, digits and `-._~` (and `/` if
 /// `keep_slash`): python-tuf's quoting of role names, and, keeping `/`, of target paths in
-/// URLs.
+/// URLs. Served and downloaded file names are made with it, so its output must never change
+/// (`percent_encoding_is_pinned`).
 pub fn percent_encode(text: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || (keep_slash && byte == b'/') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    let set = if keep_slash {
+        QUOTED_KEEPING_SLASH
+    } else {
+        QUOTED
+    };
+    utf8_percent_encode(text, set).to_string()
 }
 
 impl<'de> Deserialize<'de> for RoleName {
@@ -242,6 +253,44 @@ mod tests {
         assert_eq!(n.with_hash_prefix("ab"), "releases/1/x86/ab.app.bin");
         let top = TargetName::new("policy.xml").unwrap();
         assert_eq!(top.with_hash_prefix("ab"), "ab.policy.xml");
+    }
+
+    /// Served file names and URLs are made from these: a change would orphan every file
+    /// already published (and disagree with python-tuf, which quotes the same way).
+    #[test]
+    fn percent_encoding_is_pinned() {
+        for (text, keep_slash, encoded) in [
+            (
+                "releases/2.4.1/armv7/app.tar.zst",
+                true,
+                "releases/2.4.1/armv7/app.tar.zst",
+            ),
+            (
+                "releases/2.4.1/armv7/app.tar.zst",
+                false,
+                "releases%2F2.4.1%2Farmv7%2Fapp.tar.zst",
+            ),
+            ("a b+c~d_e-f.g", true, "a%20b%2Bc~d_e-f.g"),
+            (
+                "100%/x?y#z&=;:@!$'()*,",
+                true,
+                "100%25/x%3Fy%23z%26%3D%3B%3A%40%21%24%27%28%29%2A%2C",
+            ),
+            (
+                "Прошивка.bin",
+                false,
+                "%D0%9F%D1%80%D0%BE%D1%88%D0%B8%D0%B2%D0%BA%D0%B0.bin",
+            ),
+            ("固件/é", true, "%E5%9B%BA%E4%BB%B6/%C3%A9"),
+            ("tab\tnl\n\u{7f}", false, "tab%09nl%0A%7F"),
+            (
+                "[x]{y}|^`\"<>\\",
+                false,
+                "%5Bx%5D%7By%7D%7C%5E%60%22%3C%3E%5C",
+            ),
+        ] {
+            assert_eq!(percent_encode(text, keep_slash), encoded, "{text:?}");
+        }
     }
 
     #[test]

@@ -223,6 +223,9 @@ struct Parser<'a> {
     last_channel: Option<String>,
     /// Byte offset where the event being handled starts.
     event_start: usize,
+    /// The 1-based line of `event_start`, counted on from the previous event's, so that
+    /// the whole parse reads each byte once (an error names its line at no extra cost).
+    event_line: usize,
     seen_root: bool,
 }
 
@@ -241,6 +244,7 @@ impl<'a> Parser<'a> {
             channels: BTreeMap::new(),
             last_channel: None,
             event_start: 0,
+            event_line: 1,
             seen_root: false,
         }
     }
@@ -254,7 +258,17 @@ impl<'a> Parser<'a> {
 
     /// An error on the element or event just read, at the line where it starts.
     fn error(&self, message: impl Into<String>) -> PolicyError {
-        self.error_at(self.event_start, message)
+        PolicyError {
+            line: self.event_line,
+            message: message.into(),
+        }
+    }
+
+    /// Moves `event_start` on to `offset` (never back), counting the lines passed.
+    fn advance_to(&mut self, offset: usize) {
+        let passed = self.text.as_bytes().get(self.event_start..offset);
+        self.event_line += passed.map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+        self.event_start = self.event_start.max(offset);
     }
 
     fn run(mut self) -> Result<Policy, PolicyError> {
@@ -262,7 +276,7 @@ impl<'a> Parser<'a> {
             let before = usize::try_from(self.reader.buffer_position()).unwrap_or(0);
             // Whitespace before an event is skipped (trimmed): the event starts after it.
             let rest = self.text.get(before..).unwrap_or_default();
-            self.event_start = before + (rest.len() - rest.trim_start().len());
+            self.advance_to(before + (rest.len() - rest.trim_start().len()));
             let event = match self.reader.read_event() {
                 Ok(event) => event,
                 Err(e) => {
@@ -386,8 +400,10 @@ impl<'a> Parser<'a> {
                 }
                 let days = parse_days(attrs.get("days").map_or("mon-sun", String::as_str))
                     .map_err(|e| self.error(e))?;
-                let from = parse_clock(get("from")).map_err(|e| self.error(e))?;
-                let to = parse_clock(get("to")).map_err(|e| self.error(e))?;
+                let from = parse_clock(get("from"))
+                    .map_err(|e| self.error(format!("<window from>: {e}")))?;
+                let to =
+                    parse_clock(get("to")).map_err(|e| self.error(format!("<window to>: {e}")))?;
                 if from == to {
                     return Err(self.error("<window> from and to are the same time"));
                 }
@@ -478,7 +494,8 @@ impl<'a> Parser<'a> {
                 }
             }
             "wave" => {
-                let start = UtcTime::parse(get("start")).map_err(|e| self.error(e))?;
+                let start = UtcTime::parse(get("start"))
+                    .map_err(|e| self.error(format!("<wave start>: {e}")))?;
                 let share = parse_percent(get("percent")).map_err(|e| self.error(e))?;
                 let last = self.current_target()?.waves.last().copied();
                 if let Some(last) = last {
@@ -604,7 +621,9 @@ fn parse_days(text: &str) -> Result<[bool; 7], String> {
 fn parse_clock(text: &str) -> Result<u32, String> {
     let bad = || format!("{text:?} is not a time of day HH:MM");
     let (h, m) = text.split_once(':').ok_or_else(bad)?;
-    if h.len() != 2 || m.len() != 2 {
+    // Two digits each: `parse` alone would also take `+1`.
+    let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(h) || !two_digits(m) {
         return Err(bad());
     }
     let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
@@ -738,7 +757,27 @@ mod tests {
             (
                 GOOD.replace("2026-11-24T00:00:00Z", "tomorrow"),
                 11,
-                "is not a time",
+                "<wave start>: \"tomorrow\" is not a time",
+            ),
+            (
+                GOOD.replace("2026-11-23T00:00:00Z", "-2026-11-23T00:00:00Z"),
+                10,
+                "<wave start>: \"-2026-11-23T00:00:00Z\" is not a time of the form YYYY-MM-DDTHH:MM:SSZ",
+            ),
+            (
+                GOOD.replace("2026-11-23T00:00:00Z", "1026-11-23T00:00:00Z"),
+                10,
+                "<wave start>: \"1026-11-23T00:00:00Z\" is before 1970-01-01T00:00:00Z",
+            ),
+            (
+                GOOD.replace("from=\"02:00\"", "from=\"+2:00\""),
+                5,
+                "<window from>: \"+2:00\" is not a time of day HH:MM",
+            ),
+            (
+                GOOD.replace("to=\"04:00\"", "to=\"04:-0\""),
+                5,
+                "<window to>: \"04:-0\" is not a time of day HH:MM",
             ),
             (
                 GOOD.replace("name=\"beta\"", "name=\"stable\""),
@@ -786,6 +825,28 @@ mod tests {
                 .message
                 .contains("has no <wave>")
         );
+    }
+
+    #[test]
+    fn lines_are_counted_right_however_far_into_a_large_policy() {
+        let devices: String = (0..30_000)
+            .map(|i| format!("      <early device=\"d{i:06}\"/>\n"))
+            .collect();
+        let big = GOOD.replace(
+            "      <early group=\"lab\"/>\n",
+            &format!("{devices}      <early group=\"lab\"/>\n"),
+        );
+        let p = parse(big.as_bytes()).unwrap();
+        let target = p.channels["stable"].target.as_ref().unwrap();
+        assert_eq!(target.early_devices.len(), 30_001);
+        // Line 8 and on moved down by 30,000: the mistake is on line 30,019.
+        let e = error_of(&big.replace("<halt/>", "<hlat/>"));
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (30_019, "unknown element <hlat>")
+        );
+        let e = error_of(&big.replace("percent=\"50\"", "percent=\"5\""));
+        assert_eq!(e.line, 30_011, "{e}");
     }
 
     #[test]

@@ -549,22 +549,22 @@ fn archive_prefix(path: &Path) -> Option<(PathBuf, PathBuf)> {
     })
 }
 
-/// Reverses [`crate::names::percent_encode`]; `None` for malformed escapes or bytes that are not UTF-8.
+/// Reverses [`crate::names::percent_encode`]; `None` for bytes that are not UTF-8 or for any
+/// `%` not followed by two hexadecimal digits (`%+1`, `%1`, `%zz`): the crate would keep those
+/// as they are, and no name this project serves has one.
 pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || matches!(bytes.get(i + 1..i + 3), Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit())
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 #[cfg(test)]
@@ -711,5 +711,45 @@ mod tests {
         );
         assert_eq!(percent_encode("a/b c", true), "a/b%20c");
         assert_eq!(percent_decode("..%2Fx").as_deref(), Some("../x"));
+    }
+
+    #[test]
+    fn only_well_formed_escapes_of_utf_8_are_decoded() {
+        for (text, decoded) in [
+            ("a%20b/%D0%9F%d0%bf", Some("a b/Пп")),
+            ("plain", Some("plain")),
+            ("", Some("")),
+            ("%2B1", Some("+1")),
+            // Not two hexadecimal digits: `from_str_radix` once read `+1` as 1.
+            ("%+1", None),
+            ("a%+1b", None),
+            ("%-1", None),
+            ("%1", None),
+            ("%", None),
+            ("x%", None),
+            ("%zz", None),
+            ("%%41", None),
+            ("%41%", None),
+            ("% 1", None),
+            // Well formed, but not UTF-8.
+            ("%C3%28", None),
+            ("%FF", None),
+        ] {
+            assert_eq!(percent_decode(text).as_deref(), decoded, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn decoding_reverses_encoding() {
+        for text in [
+            "releases/2.4.1/app.bin",
+            "Прошивка 固件 %41 +1 ~",
+            "a/b?c#d",
+        ] {
+            for keep_slash in [true, false] {
+                let encoded = percent_encode(text, keep_slash);
+                assert_eq!(percent_decode(&encoded).as_deref(), Some(text));
+            }
+        }
     }
 }

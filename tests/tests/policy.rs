@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{example_key, read_json, repo, resign, DemoRepo, Device, StaticServer};
+use e2e_tests::{example_key, read_json, repo, resign, tree_state, DemoRepo, Device, StaticServer};
 use serde_json::{json, Value};
 use updater::datetime::UtcTime;
 use updater::decide::{bucket, share_at};
@@ -184,12 +184,27 @@ fn a_policy_naming_a_missing_release_is_refused_by_repo_and_ignored_by_devices()
     set_policy(&r, &missing).fails_with(1, "3.0.0 (channel \"stable\")");
 
     // Signed anyway, by hand, with the policy key: the device stays and says why.
-    let public = r.public();
-    let digest = updater::hash::digest_reader(missing.as_bytes()).unwrap();
+    sign_policy_by_hand(&r, &missing);
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    let config = configure(&device, "02:00:00:00:00:02", &server.url(), Some("1.0.0"));
+    let decision = plan(&device, &config, UtcTime::now().plus_seconds(3600));
+    assert_eq!(decision["action"], "stay");
+    assert_eq!(
+        decision["reason"],
+        "release 3.0.0 is not in the signed index; staying on 1.0.0"
+    );
+}
+
+/// Publishes `xml` as the policy, signed with the policy key, past `repo`'s own checks.
+fn sign_policy_by_hand(r: &DemoRepo, xml: &str) {
+    let digest = updater::hash::digest_reader(xml.as_bytes()).unwrap();
     for hash in [digest.sha256.to_hex(), digest.sha512.to_hex()] {
         std::fs::write(
-            public.join("targets").join(format!("{hash}.policy.xml")),
-            &missing,
+            r.public()
+                .join("targets")
+                .join(format!("{hash}.policy.xml")),
+            xml,
         )
         .unwrap();
     }
@@ -203,15 +218,102 @@ fn a_policy_naming_a_missing_release_is_refused_by_repo_and_ignored_by_devices()
             });
         },
     );
-    let server = StaticServer::start(&public);
+}
+
+#[test]
+fn a_wave_start_outside_years_1970_to_9999_is_refused_by_repo_and_by_devices() {
+    // Once read as 2026 BC, this start put the ramp toward 50% four thousand years in, so
+    // the 10% canary was about 50% of the fleet at once.
+    let base = UtcTime::now().plus_seconds(600);
+    let good = three_waves(base, "").0;
+    let r = repo_with_policy(&good);
+    let canary_start = base.to_string();
+    for (start, why) in [
+        (
+            format!("-{canary_start}"),
+            "is not a time of the form YYYY-MM-DDTHH:MM:SSZ",
+        ),
+        (
+            format!("+{canary_start}"),
+            "is not a time of the form YYYY-MM-DDTHH:MM:SSZ",
+        ),
+        (
+            format!("0{}", &canary_start[1..]),
+            "is before 1970-01-01T00:00:00Z, the earliest time accepted",
+        ),
+    ] {
+        let odd = good.replacen(&canary_start, &start, 1);
+        assert_ne!(odd, good);
+        let message = format!("policy.xml line 5: <wave start>: {start:?} {why}");
+
+        let file = r.tmp.path().join("odd.xml");
+        std::fs::write(&file, &odd).unwrap();
+        let repo_before = tree_state(&r.path);
+        repo([
+            "policy".as_ref(),
+            "check".as_ref(),
+            r.path.as_os_str(),
+            file.as_os_str(),
+        ])
+        .fails_with(1, &message);
+        set_policy(&r, &odd).fails_with(1, &message);
+        assert_eq!(repo_before, tree_state(&r.path), "{start}");
+
+        // Signed anyway, by hand: the device refuses the policy, and installs nothing.
+        sign_policy_by_hand(&r, &odd);
+        let server = StaticServer::start(&r.public());
+        let device = Device::trusting(&r.root_json());
+        // Its own id is an early device: with any policy it would install at once.
+        let config = configure(&device, "aa:00:00:00:00:01", &server.url(), Some("1.0.0"));
+        // Everything but the record of the last check, which names the refusal.
+        let installed = || {
+            let mut tree = tree_state(&device.install_dir());
+            tree.remove("state.json");
+            tree
+        };
+        let install_before = installed();
+        for command in ["plan", "apply"] {
+            device
+                .updater(&[
+                    "--config".as_ref(),
+                    config.as_os_str(),
+                    command.as_ref(),
+                    "--now".as_ref(),
+                    UtcTime::now().plus_seconds(3600).to_string().as_ref(),
+                ])
+                .fails_with(1, &message);
+        }
+        assert_eq!(install_before, installed(), "{start}");
+        let state = read_json(&device.install_dir().join("state.json"));
+        assert_eq!(state["running"], "1.0.0");
+        assert!(
+            state["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains(&message)),
+            "{state}"
+        );
+        assert!(tree_state(&device.target_dir).is_empty(), "{start}");
+    }
+}
+
+#[test]
+fn a_date_given_to_now_is_checked_like_any_other() {
+    let r = repo_with_policy(&three_waves(UtcTime::now(), "").0);
+    let server = StaticServer::start(&r.public());
     let device = Device::trusting(&r.root_json());
     let config = configure(&device, "02:00:00:00:00:02", &server.url(), Some("1.0.0"));
-    let decision = plan(&device, &config, UtcTime::now().plus_seconds(3600));
-    assert_eq!(decision["action"], "stay");
-    assert_eq!(
-        decision["reason"],
-        "release 3.0.0 is not in the signed index; staying on 1.0.0"
-    );
+    for now in ["-2026-11-23T00:00:00Z", "1969-12-31T23:59:59Z"] {
+        let before = device.state();
+        device
+            .updater(&[
+                "--config".as_ref(),
+                config.as_os_str(),
+                "plan".as_ref(),
+                format!("--now={now}").as_ref(),
+            ])
+            .fails_with(1, &format!("updater: {now:?} is"));
+        assert_eq!(before, device.state(), "{now}");
+    }
 }
 
 #[test]
