@@ -751,7 +751,7 @@ mod tests {
         fs::write(&local, on_disk).unwrap();
         let info: TargetInfo = serde_json::from_value(serde_json::json!({
             "length": listed.len(),
-            "hashes": {"sha512": hex::encode(ring::digest::digest(&ring::digest::SHA512, listed))},
+            "hashes": {"sha512": crate::hash::Sha512::digest(listed).to_hex()},
             "custom": {"kind": "file"},
         }))
         .unwrap();
