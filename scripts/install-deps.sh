@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond the Rust toolchain, on a fresh Debian
-# machine: OpenSSL's libcrypto headers (repo hashes with libcrypto) and command, and
+# machine: the openssl command (tests make certificates and keys with it), and
 # python-tuf 7 with cryptography (for ECDSA and RSA keys) and moto's S3 server (for repo
 # publish tests) in a local virtual environment,
 # .venv/. Used by the quick start and the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! pkg-config --exists openssl 2>/dev/null || ! command -v openssl >/dev/null; then
-  # libcrypto headers for `repo`; the openssl command makes test certificates.
-  apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config openssl
+if ! command -v openssl >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq openssl
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check 'tuf==7.*' 'cryptography>=42' 'moto[server]==5.*'

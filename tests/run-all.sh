@@ -9,6 +9,18 @@ export TUF_PYTHON="$PWD/.venv/bin/python"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# Release binaries, as shipped (default members only: no test hooks): they must link no
+# OpenSSL (every digest is the `sha2` crate's) and carry no fault-injection hook.
+cargo build --release --bins
+if ldd target/release/repo | grep -E 'libcrypto|libssl'; then
+  echo "target/release/repo links OpenSSL" >&2; exit 1
+fi
+for hook in updater:UPDATER_TEST_PAUSE repo:REPO_TEST_PAUSE_AFTER_UPLOADS; do
+  if [ "$(strings "target/release/${hook%%:*}" | grep -c "${hook#*:}")" != 0 ]; then
+    echo "target/release/${hook%%:*} contains the test hook ${hook#*:}" >&2; exit 1
+  fi
+done
+# The binaries the end-to-end tests run: with the tests crate, so with its hooks.
 cargo build --workspace --bins
 # Keep the runner's own lines, and close with one summary line over every test binary.
 log=$(mktemp)

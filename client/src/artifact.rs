@@ -3,9 +3,8 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use crate::copy::{RingHash, StreamHash};
 use crate::error::{Error, Result};
-use crate::hash::{digest_reader, FileDigest};
+use crate::hash::{digest_reader, Algorithm, AnyHasher, FileDigest, StreamHash};
 use crate::metadata::{Hashes, MetaFile, TargetInfo};
 
 /// Compares `digest` of some bytes with a listed length and hashes. Every listed hash we
@@ -30,23 +29,18 @@ pub fn check_digest(
     };
     // SHA-512 first: it is the digest this project vouches for; SHA-256 is for others.
     let mut checked = 0;
-    for algorithm in ["sha512", "sha256"] {
-        let Some(expected) = hashes.get(algorithm) else {
+    for algorithm in [Algorithm::Sha512, Algorithm::Sha256] {
+        let Some(expected) = hashes.get(algorithm.key()) else {
             continue;
         };
         let actual: &[u8] = match algorithm {
-            "sha512" => &digest.sha512.0,
-            _ => &digest.sha256.0,
+            Algorithm::Sha512 => &digest.sha512.0,
+            Algorithm::Sha256 => &digest.sha256.0,
         };
         if actual != expected.0.as_slice() {
             return Err(Error::HashMismatch {
                 what: what.into(),
-                algorithm: if algorithm == "sha512" {
-                    "SHA-512"
-                } else {
-                    "SHA-256"
-                }
-                .into(),
+                algorithm: algorithm.display_name().into(),
                 expected: hex::encode(&expected.0),
                 actual: hex::encode(actual),
             });
@@ -84,22 +78,16 @@ pub fn check_file(what: &str, path: &Path, info: &TargetInfo) -> Result<FileDige
 /// keeps a download at the link's speed on a small CPU.
 #[derive(Debug, Clone)]
 pub struct TargetHash {
-    name: &'static str,
-    algorithm: &'static ring::digest::Algorithm,
+    algorithm: Algorithm,
     expected: Vec<u8>,
 }
 
 impl TargetHash {
     /// The hash to check `info` by.
     pub fn for_target(what: &str, info: &TargetInfo) -> Result<Self> {
-        let choices: [(&str, &'static str, &'static ring::digest::Algorithm); 2] = [
-            ("sha512", "SHA-512", &ring::digest::SHA512),
-            ("sha256", "SHA-256", &ring::digest::SHA256),
-        ];
-        for (key, name, algorithm) in choices {
-            if let Some(expected) = info.hashes.get(key) {
+        for algorithm in [Algorithm::Sha512, Algorithm::Sha256] {
+            if let Some(expected) = info.hashes.get(algorithm.key()) {
                 return Ok(TargetHash {
-                    name,
                     algorithm,
                     expected: expected.0.clone(),
                 });
@@ -114,8 +102,8 @@ impl TargetHash {
     }
 
     /// A running hash of the right algorithm.
-    pub fn hasher(&self) -> RingHash {
-        RingHash::new(self.algorithm)
+    pub fn hasher(&self) -> AnyHasher {
+        self.algorithm.hasher()
     }
 
     /// Checks a copy's length and digest against `info`.
@@ -130,7 +118,7 @@ impl TargetHash {
         if digest != self.expected.as_slice() {
             return Err(Error::HashMismatch {
                 what: what.into(),
-                algorithm: self.name.into(),
+                algorithm: self.algorithm.display_name().into(),
                 expected: hex::encode(&self.expected),
                 actual: hex::encode(digest),
             });

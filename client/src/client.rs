@@ -10,9 +10,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::TargetHash;
-use crate::copy::{copy_and_hash, CopyError, Output, StreamHash};
+use crate::copy::{copy_and_hash, CopyError, Output};
 use crate::datetime::UtcTime;
 use crate::error::{Error, Result};
+use crate::hash::StreamHash;
 use crate::limits::{
     MAX_DELEGATIONS, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
     MAX_TIMESTAMP_BYTES,
@@ -546,7 +547,7 @@ fn append_resumed(
     partial: &Path,
     start: u64,
     reader: &mut dyn Read,
-    mut hash: crate::copy::RingHash,
+    mut hash: crate::hash::AnyHasher,
 ) -> Result<(u64, Vec<u8>), Attempt> {
     use std::io::Write;
     let io = |e| Error::io(partial, e);

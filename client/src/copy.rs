@@ -19,44 +19,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use crate::hash::STREAM_CHUNK;
-
-/// A running hash. Which hashes run, and whose implementation, is the caller's choice:
-/// ring's on devices, OpenSSL's in `repo` (faster SHA-512 on x86_64); `()` hashes nothing.
-pub trait StreamHash: Send {
-    /// The digest.
-    type Output: Send;
-    /// Feeds the next bytes.
-    fn update(&mut self, bytes: &[u8]);
-    /// The digest of everything fed.
-    fn finish(self) -> Self::Output;
-}
-
-impl StreamHash for () {
-    type Output = ();
-    fn update(&mut self, _bytes: &[u8]) {}
-    fn finish(self) {}
-}
-
-/// A hash computed by ring.
-pub struct RingHash(ring::digest::Context);
-
-impl RingHash {
-    /// A hash with `algorithm` (e.g. `&ring::digest::SHA512`).
-    pub fn new(algorithm: &'static ring::digest::Algorithm) -> Self {
-        RingHash(ring::digest::Context::new(algorithm))
-    }
-}
-
-impl StreamHash for RingHash {
-    type Output = Vec<u8>;
-    fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-    fn finish(self) -> Vec<u8> {
-        self.0.finish().as_ref().to_vec()
-    }
-}
+use crate::hash::{StreamHash, STREAM_CHUNK};
 
 /// What a copy produced: its length and the two digests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,16 +328,16 @@ mod tests {
         let copied = copy_and_hash(
             &mut &data[..],
             &mut output,
-            RingHash::new(&ring::digest::SHA512),
-            RingHash::new(&ring::digest::SHA256),
+            crate::hash::Sha512Hasher::default(),
+            crate::hash::Sha256Hasher::default(),
             announced,
             &|_| {},
         )
         .unwrap();
         let expected = crate::hash::digest_reader(&data[..]).unwrap();
         assert_eq!(copied.length, expected.length);
-        assert_eq!(copied.first, expected.sha512.0);
-        assert_eq!(copied.second, expected.sha256.0);
+        assert_eq!(copied.first, expected.sha512);
+        assert_eq!(copied.second, expected.sha256);
         assert_eq!(std::fs::read(&dst).unwrap(), data, "copy of {len} bytes");
     }
 

@@ -92,17 +92,26 @@ async fn upload_all(
             .await
             .with_context(|| format!("uploading {location}"))?;
         done.uploaded += 1;
-        if std::env::var("REPO_TEST_PAUSE_AFTER_UPLOADS")
-            .ok()
-            .and_then(|n| n.parse::<usize>().ok())
-            == Some(done.uploaded)
-        {
-            eprintln!(
-                "repo: paused after {} uploads (REPO_TEST_PAUSE_AFTER_UPLOADS)",
-                done.uploaded
-            );
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        }
+        pause_after_uploads(done.uploaded);
     }
     Ok(done)
 }
+
+/// Stops here when `REPO_TEST_PAUSE_AFTER_UPLOADS` is `uploaded`, so crash tests can kill
+/// `repo` mid-publication. Only in builds with the `fault-injection` feature (the e2e
+/// tests'): a release build has no such hook for its environment to trigger.
+#[cfg(feature = "fault-injection")]
+fn pause_after_uploads(uploaded: usize) {
+    if std::env::var("REPO_TEST_PAUSE_AFTER_UPLOADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        == Some(uploaded)
+    {
+        eprintln!("repo: paused after {uploaded} uploads (REPO_TEST_PAUSE_AFTER_UPLOADS)");
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
+
+/// Without `fault-injection`, uploads run straight through.
+#[cfg(not(feature = "fault-injection"))]
+fn pause_after_uploads(_uploaded: usize) {}
