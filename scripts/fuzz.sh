@@ -29,10 +29,12 @@ for target in "${targets[@]}"; do
   mkdir -p "$scratch/$target" "fuzz/artifacts/$target"
   log=$scratch/$target.log
   echo "fuzz: $target for $seconds s"
+  dict=()
+  case $target in unpack | archive_index) dict=(-dict=fuzz/dicts/tar.dict) ;; esac
   # The scratch folder first: libFuzzer writes new inputs to the first corpus folder only.
   # A unit slower than 30 s (a hang, or a quadratic blow-up) counts as a crash.
   if cargo +nightly fuzz run "${fuzz[@]}" "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
-    -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+    -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
     >"$log" 2>&1; then
     grep -E '^Done|stat::number_of_executed_units|cov: ' "$log" | tail -3
   else
