@@ -43,7 +43,7 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target FAILED; the crashing input:"
     grep -E 'Test unit written to|artifact_prefix' "$log" || true
     ls -t "fuzz/artifacts/$target" | head -3 | sed "s|^|  fuzz/artifacts/$target/|"
-    echo "  reproduce: cargo +nightly fuzz run $target fuzz/artifacts/$target/<file>"
+    echo "  reproduce: cargo +nightly fuzz run ${fuzz[*]} $target fuzz/artifacts/$target/<file>"
   fi
 done
 [ "${FUZZ_KEEP:-0}" = 1 ] && echo "fuzz: new inputs kept in $scratch"
