@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit tests and end-to-end tests. Installs what the
+# Runs every test: formatting, lints, unit tests, end-to-end tests and a bounded fuzzing
+# run (scripts/fuzz.sh: each target FUZZ_SECONDS, default 60; FUZZ_SECONDS=0 skips it). Installs what the
 # tests need (python-tuf into .venv) so that it works on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ bash scripts/install-deps.sh
 export TUF_PYTHON="$PWD/.venv/bin/python"
 
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # Release binaries, as shipped (default members only: no test hooks): they must link no
 # OpenSSL (every digest is the `sha2` crate's) and carry no fault-injection hook.
@@ -27,3 +29,6 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets 2>&1 | tee "$log"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$log"
+if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+  bash scripts/fuzz.sh
+fi

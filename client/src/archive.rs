@@ -332,12 +332,24 @@ impl From<io::Error> for Stop {
     }
 }
 
-fn read_index(
-    file: File,
+/// Indexes the archive held in `bytes` (gzip-compressed if `gzip`) exactly as [`index`]
+/// indexes a file, for fuzzing the one pass over untrusted tar headers without a file.
+#[cfg(feature = "fuzzing")]
+pub fn index_bytes(bytes: &[u8], gzip: bool) -> Result<HashMap<String, Member>, ArchiveError> {
+    let compression = if gzip {
+        Compression::Gzip
+    } else {
+        Compression::None
+    };
+    read_index(bytes, compression, "fuzz input")
+}
+
+fn read_index<'a>(
+    file: impl Read + 'a,
     compression: Compression,
     shown: &str,
 ) -> Result<HashMap<String, Member>, ArchiveError> {
-    let (stream, format): (Box<dyn Read>, _) = match compression {
+    let (stream, format): (Box<dyn Read + 'a>, _) = match compression {
         Compression::None => (Box::new(BufReader::new(file)), "tar"),
         Compression::Gzip => (Box::new(flate2::read::GzDecoder::new(file)), "tar.gz"),
     };
