@@ -5,62 +5,10 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::hash::{digest_reader, Algorithm, AnyHasher, FileDigest, StreamHash};
-use crate::metadata::{Hashes, MetaFile, TargetInfo};
+use crate::metadata::TargetInfo;
+use tuf_core::Error as CoreError;
 
-/// Compares `digest` of some bytes with a listed length and hashes. Every listed hash we
-/// know is checked; at least one must be known.
-pub fn check_digest(
-    what: &str,
-    digest: &FileDigest,
-    length: Option<u64>,
-    hashes: Option<&Hashes>,
-) -> Result<()> {
-    if let Some(expected) = length {
-        if digest.length != expected {
-            return Err(Error::LengthMismatch {
-                what: what.into(),
-                expected,
-                actual: digest.length,
-            });
-        }
-    }
-    let Some(hashes) = hashes else {
-        return Ok(());
-    };
-    // SHA-512 first: it is the digest this project vouches for; SHA-256 is for others.
-    let mut checked = 0;
-    for algorithm in [Algorithm::Sha512, Algorithm::Sha256] {
-        let Some(expected) = hashes.get(algorithm.key()) else {
-            continue;
-        };
-        let actual: &[u8] = match algorithm {
-            Algorithm::Sha512 => &digest.sha512.0,
-            Algorithm::Sha256 => &digest.sha256.0,
-        };
-        if actual != expected.0.as_slice() {
-            return Err(Error::HashMismatch {
-                what: what.into(),
-                algorithm: algorithm.display_name().into(),
-                expected: hex::encode(&expected.0),
-                actual: hex::encode(actual),
-            });
-        }
-        checked += 1;
-    }
-    if checked == 0 {
-        return Err(Error::NoUsableHash { what: what.into() });
-    }
-    Ok(())
-}
-
-/// Checks metadata bytes against what timestamp or snapshot lists for them.
-pub fn check_meta_bytes(what: &str, bytes: &[u8], listed: &MetaFile) -> Result<()> {
-    if listed.length.is_none() && listed.hashes.is_none() {
-        return Ok(());
-    }
-    let digest = digest_reader(bytes).map_err(|e| Error::io(what, e))?;
-    check_digest(what, &digest, listed.length, listed.hashes.as_ref())
-}
+pub use tuf_core::digest::{check_digest, check_meta_bytes};
 
 /// Streams the file at `path` and checks it against `info`. Reads at most one byte more
 /// than the listed length, so a huge substitute cannot make this slow.
@@ -93,7 +41,7 @@ impl TargetHash {
                 });
             }
         }
-        Err(Error::NoUsableHash { what: what.into() })
+        Err(CoreError::NoUsableHash { what: what.into() }.into())
     }
 
     /// The first 16 hex digits of the expected digest, for file names.
@@ -109,19 +57,21 @@ impl TargetHash {
     /// Checks a copy's length and digest against `info`.
     pub fn check(&self, what: &str, info: &TargetInfo, length: u64, digest: &[u8]) -> Result<()> {
         if length != info.length {
-            return Err(Error::LengthMismatch {
+            return Err(CoreError::LengthMismatch {
                 what: what.into(),
                 expected: info.length,
                 actual: length,
-            });
+            }
+            .into());
         }
         if digest != self.expected.as_slice() {
-            return Err(Error::HashMismatch {
+            return Err(CoreError::HashMismatch {
                 what: what.into(),
                 algorithm: self.algorithm.display_name().into(),
                 expected: hex::encode(&self.expected),
                 actual: hex::encode(digest),
-            });
+            }
+            .into());
         }
         Ok(())
     }

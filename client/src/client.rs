@@ -27,6 +27,7 @@ use crate::store::MetadataStore;
 use crate::transport::FetchError;
 use crate::trusted::{verify_self_signed_root, TrustedMetadata};
 use crate::verify::Unverified;
+use tuf_core::Error as CoreError;
 
 /// The delegated role that signs the rollout policy, and the one file it may sign.
 pub const POLICY_ROLE: &str = "policy";
@@ -166,8 +167,8 @@ impl Client {
             |bytes| match trusted.update_timestamp(&bytes) {
                 Ok(_) => Ok(Some(bytes)),
                 // The same version again: nothing new, keep the one we have.
-                Err(Error::EqualVersion { .. }) => Ok(None),
-                Err(e) => Err(e),
+                Err(CoreError::EqualVersion { .. }) => Ok(None),
+                Err(e) => Err(e.into()),
             },
         )?;
         if let Some(bytes) = fetched {
@@ -188,7 +189,7 @@ impl Client {
             .timestamp()
             .and_then(|t| t.snapshot_meta())
             .cloned()
-            .ok_or(Error::Order("snapshot needs a trusted timestamp first"))?;
+            .ok_or(CoreError::Order("snapshot needs a trusted timestamp first"))?;
         let path = self.metadata_path(&role, listed.version.get());
         let limit = listed
             .length
@@ -212,7 +213,7 @@ impl Client {
             .snapshot()
             .and_then(|s| s.role_meta(role))
             .cloned()
-            .ok_or_else(|| Error::NotListed {
+            .ok_or_else(|| CoreError::NotListed {
                 listed_by: RoleName::snapshot(),
                 role: role.clone(),
             })?;
@@ -264,7 +265,7 @@ impl Client {
             let targets = self
                 .trusted
                 .targets_role(&role, &delegator)
-                .ok_or(Error::Order("a loaded role is trusted"))?;
+                .ok_or(CoreError::Order("a loaded role is trusted"))?;
             if let Some(info) = targets.targets.get(name) {
                 return Ok(Some(FoundTarget {
                     name: name.clone(),
@@ -327,10 +328,10 @@ impl Client {
     /// a targets key alone cannot steer the fleet, and the delegation must cover the file.
     pub fn policy_xml(&mut self, mirrors: &Mirrors) -> Result<Vec<u8>> {
         self.refresh()?;
-        let name =
-            TargetName::new(POLICY_FILE).map_err(|_| Error::Order("policy.xml is a valid name"))?;
-        let role =
-            RoleName::new(POLICY_ROLE).map_err(|_| Error::Order("policy is a valid role name"))?;
+        let name = TargetName::new(POLICY_FILE)
+            .map_err(|_| CoreError::Order("policy.xml is a valid name"))?;
+        let role = RoleName::new(POLICY_ROLE)
+            .map_err(|_| CoreError::Order("policy is a valid role name"))?;
         let refuse = |reason: &str| Error::Target {
             name: name.clone(),
             reason: reason.to_owned(),
@@ -338,7 +339,7 @@ impl Client {
         let top = self
             .trusted
             .targets()
-            .ok_or(Error::Order("targets are loaded by refresh"))?;
+            .ok_or(CoreError::Order("targets are loaded by refresh"))?;
         if top.targets.contains_key(&name) {
             return Err(refuse(
                 "listed by the top-level targets role; only the delegated policy role may sign the policy",

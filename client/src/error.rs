@@ -2,50 +2,15 @@
 
 use std::path::PathBuf;
 
-use crate::datetime::UtcTime;
-use crate::key::{KeyId, SignatureError};
-use crate::metadata::Version;
-use crate::names::{NameError, RoleName, TargetName};
-
-/// Why one signature was not counted towards a threshold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RejectedSignature {
-    /// The key is not one of the role's keys.
-    NotAuthorized(KeyId),
-    /// The role lists the key id but no key with that id is given.
-    MissingKey(KeyId),
-    /// The same key (by id or by key material) already signed.
-    Duplicate(KeyId),
-    /// The signature does not verify.
-    Invalid(KeyId, SignatureError),
-}
-
-impl std::fmt::Display for RejectedSignature {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RejectedSignature::NotAuthorized(k) => {
-                write!(f, "key {} is not trusted for this role", k.short())
-            }
-            RejectedSignature::MissingKey(k) => write!(f, "key {} is not listed", k.short()),
-            RejectedSignature::Duplicate(k) => {
-                write!(f, "key {} signed more than once (counted once)", k.short())
-            }
-            RejectedSignature::Invalid(k, e) => write!(f, "key {}: {e}", k.short()),
-        }
-    }
-}
-
-fn list_rejected(rejected: &[RejectedSignature]) -> String {
-    if rejected.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = rejected.iter().map(ToString::to_string).collect();
-    format!(" ({})", parts.join("; "))
-}
+use crate::names::TargetName;
+pub use tuf_core::error::RejectedSignature;
 
 /// A refusal: the metadata or artifact must not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A refusal of the TUF core: signatures, versions, expiry, lengths and hashes.
+    #[error(transparent)]
+    Core(#[from] tuf_core::Error),
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -55,70 +20,6 @@ pub enum Error {
     NotRegularFile { path: PathBuf, kind: &'static str },
     #[error("{what} is larger than its limit of {limit} bytes")]
     TooLarge { what: String, limit: u64 },
-    #[error("{what} is not valid metadata: {reason}")]
-    Malformed { what: String, reason: String },
-    #[error("{what} is {found:?} metadata where {expected:?} was expected")]
-    WrongType {
-        what: String,
-        expected: &'static str,
-        found: String,
-    },
-    #[error("{what} uses specification version {found:?}; this client reads 1.x")]
-    UnsupportedSpecVersion { what: String, found: String },
-    #[error("{role}: {valid} of {threshold} required signatures are valid{}", list_rejected(.rejected))]
-    ThresholdNotMet {
-        role: RoleName,
-        valid: u32,
-        threshold: u32,
-        rejected: Vec<RejectedSignature>,
-    },
-    #[error("{role}: version {new} is older than the trusted version {trusted} (rollback)")]
-    Rollback {
-        role: RoleName,
-        trusted: Version,
-        new: Version,
-    },
-    #[error("{role}: expected version {expected}, found {found}")]
-    UnexpectedVersion {
-        role: RoleName,
-        expected: Version,
-        found: Version,
-    },
-    #[error("{role}: version {version} is already trusted; nothing new")]
-    EqualVersion { role: RoleName, version: Version },
-    #[error("{role} expired at {expires} (checked at {now})")]
-    Expired {
-        role: RoleName,
-        expires: UtcTime,
-        now: UtcTime,
-    },
-    #[error("{what}: length is {actual} bytes, metadata says {expected}")]
-    LengthMismatch {
-        what: String,
-        expected: u64,
-        actual: u64,
-    },
-    #[error("{what}: {algorithm} digest is {actual}, metadata says {expected}")]
-    HashMismatch {
-        what: String,
-        algorithm: String,
-        expected: String,
-        actual: String,
-    },
-    #[error("{what} lists no hash this client can check (needs sha512 or sha256)")]
-    NoUsableHash { what: String },
-    #[error("{listed_by} does not list {role}")]
-    NotListed { listed_by: RoleName, role: RoleName },
-    #[error("snapshot: {role} is missing or older than in the trusted snapshot")]
-    SnapshotDropsRole { role: RoleName },
-    #[error("timestamp: snapshot version {new} is older than the trusted {trusted} (rollback)")]
-    SnapshotVersionRollback { trusted: Version, new: Version },
-    #[error("{role}: role name {name:?} {reason}")]
-    BadRoleName {
-        role: RoleName,
-        name: String,
-        reason: NameError,
-    },
     #[error("target {name}: {reason}")]
     Target { name: TargetName, reason: String },
     #[error("{} holds no trusted root.json: run `updater init ROOT` first", .dir.display())]
@@ -131,8 +32,6 @@ pub enum Error {
     NotFound { what: String },
     #[error("{what}: could not be fetched ({})", .failures.join("; "))]
     Fetch { what: String, failures: Vec<String> },
-    #[error("{0}")]
-    Order(&'static str),
 }
 
 impl Error {

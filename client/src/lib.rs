@@ -6,29 +6,23 @@
 
 pub mod archive;
 pub mod artifact;
-pub mod canonical;
 pub mod client;
 pub mod config;
 pub mod copy;
-pub mod datetime;
 pub mod decide;
 pub mod error;
 pub mod fs;
-pub mod hash;
 pub mod install;
-pub mod key;
 pub mod limits;
-pub mod metadata;
 pub mod mirrors;
 pub mod name_budget;
-pub mod names;
-mod pattern;
 pub mod period;
 pub mod policy;
 pub mod store;
 pub mod transport;
-pub mod trusted;
 pub mod unpack;
-pub mod verify;
 
 pub use error::{Error, Result};
+
+// The TUF core, under the paths the rest of this crate and `repo` have always used.
+pub use tuf_core::{canonical, datetime, digest, hash, key, metadata, names, trusted, verify};

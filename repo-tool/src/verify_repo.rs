@@ -71,7 +71,7 @@ pub fn verify_repository(
     let snapshot_meta = trusted
         .timestamp()
         .and_then(|t| t.snapshot_meta().cloned())
-        .ok_or(Error::Order("timestamp lists no snapshot"))?;
+        .ok_or(tuf_core::Error::Order("timestamp lists no snapshot"))?;
     trusted.update_snapshot(
         &read(
             &metadata.join(format!("{}.snapshot.json", snapshot_meta.version)),
@@ -91,7 +91,7 @@ pub fn verify_repository(
         let listed = trusted
             .snapshot()
             .and_then(|s| s.role_meta(&role).cloned())
-            .ok_or_else(|| Error::NotListed {
+            .ok_or_else(|| tuf_core::Error::NotListed {
                 listed_by: RoleName::snapshot(),
                 role: role.clone(),
             })?;

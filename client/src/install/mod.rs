@@ -781,7 +781,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                InstallError::Artifact(crate::Error::HashMismatch { .. })
+                InstallError::Artifact(crate::Error::Core(tuf_core::Error::HashMismatch { .. }))
             ),
             "{err}"
         );

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::artifact::check_meta_bytes;
 use crate::datetime::UtcTime;
+use crate::digest::check_meta_bytes;
 use crate::error::{Error, Result};
 use crate::metadata::{Root, Snapshot, Targets, Timestamp};
 use crate::names::RoleName;
