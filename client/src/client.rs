@@ -18,15 +18,18 @@ use crate::limits::{
     MAX_DELEGATIONS, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
     MAX_TIMESTAMP_BYTES,
 };
-use crate::metadata::{RoleKeys, Root, TargetInfo};
+use crate::metadata::{RoleKeys, Root, TargetInfo, Targets};
 use crate::mirrors::{Attempt, Mirrors};
 use crate::name_budget;
 use crate::names::{percent_encode, RoleName, TargetName};
 use crate::policy::MAX_POLICY_BYTES;
 use crate::store::MetadataStore;
 use crate::transport::FetchError;
-use crate::trusted::{verify_self_signed_root, TrustedMetadata};
-use crate::verify::Unverified;
+use crate::trusted::{
+    verify_self_signed_root, Complete, Freshness, Origin, Refused, SelfSignedRoot, TrustedRoot,
+    WithSnapshot, WithTimestamp,
+};
+use crate::verify::{Unverified, Verified};
 use tuf_core::Error as CoreError;
 
 /// The delegated role that signs the rollout policy, and the one file it may sign.
@@ -41,12 +44,11 @@ pub struct FoundTarget {
     pub role: RoleName,
 }
 
-/// One device's view of one repository.
+/// One device's view of one repository: its metadata brought up to date and verified.
 pub struct Client {
     store: MetadataStore,
     metadata: Mirrors,
-    trusted: TrustedMetadata,
-    refreshed: bool,
+    trusted: Complete,
 }
 
 impl Client {
@@ -84,134 +86,59 @@ impl Client {
         Ok(trusted.map(|(version, _)| version))
     }
 
-    /// A client on the store's trusted root. `now` is the update's start time: every expiry
-    /// in this update is judged against it.
+    /// Brings the device's metadata up to date in the specification's order (the root
+    /// chain, timestamp, snapshot, top-level targets), from the store's trusted root and
+    /// the mirrors. `now` is the update's start time: every expiry is judged against it.
+    /// Each stage offers the trusted set what the device stored last time first, and
+    /// writes what it accepts from a mirror back to the store.
     pub fn open(store: MetadataStore, metadata: Mirrors, now: UtcTime) -> Result<Self> {
         let root = store
             .read(&RoleName::root(), MAX_ROOT_BYTES)?
             .ok_or_else(|| Error::NotInitialized {
                 dir: store.dir().to_path_buf(),
             })?;
-        let trusted = TrustedMetadata::new(&root, now)?;
+        let mut root = SelfSignedRoot::parse(&root)?.trust(now);
+        update_root(&store, &metadata, &mut root)?;
+        let timestamp = load_timestamp(&store, &metadata, root)?;
+        let snapshot = load_snapshot(&store, &metadata, timestamp)?;
+        let trusted = load_top_targets(&store, &metadata, snapshot)?;
         Ok(Client {
             store,
             metadata,
             trusted,
-            refreshed: false,
         })
     }
 
-    /// The metadata verified so far.
-    pub fn trusted(&self) -> &TrustedMetadata {
+    /// The metadata verified by [`Client::open`].
+    pub fn trusted(&self) -> &Complete {
         &self.trusted
     }
 
-    /// Brings root, timestamp, snapshot and top-level targets up to date, in the
-    /// specification's order. Runs once per client; later calls do nothing.
-    pub fn refresh(&mut self) -> Result<()> {
-        if self.refreshed {
-            return Ok(());
+    /// Delegated role `role` (delegated by `delegator`), loaded unless it already is.
+    fn load_targets(
+        &mut self,
+        role: &RoleName,
+        delegator: &RoleName,
+    ) -> Result<&Verified<Targets>> {
+        if self.trusted.targets_role(role, delegator).is_none() {
+            self.fetch_targets(role, delegator)?;
         }
-        self.update_root()?;
-        self.update_timestamp()?;
-        self.update_snapshot()?;
-        self.load_targets(&RoleName::targets(), &RoleName::root())?;
-        self.refreshed = true;
-        Ok(())
-    }
-
-    /// Walks the root chain: version N+1 while the mirrors have it, each signed by a
-    /// threshold of the old root and of itself, at most [`MAX_ROOT_ROTATIONS`] steps.
-    fn update_root(&mut self) -> Result<()> {
-        let before = self.fast_forward_keys();
-        for _ in 0..MAX_ROOT_ROTATIONS {
-            let next = self.trusted.root().version.next();
-            let path = format!("{next}.root.json");
-            let trusted = &mut self.trusted;
-            let fetched = self.metadata.fetch(&path, &path, MAX_ROOT_BYTES, |bytes| {
-                trusted.update_root(&bytes)?;
-                Ok(bytes)
-            });
-            match fetched {
-                Ok(bytes) => self.store.write(&RoleName::root(), &bytes)?,
-                Err(Error::NotFound { .. }) => break,
-                Err(e) => return Err(e),
+        self.trusted.targets_role(role, delegator).ok_or_else(|| {
+            CoreError::NotListed {
+                listed_by: delegator.clone(),
+                role: role.clone(),
             }
-        }
-        // Fast-forward recovery: when the timestamp or snapshot keys change, the versions
-        // signed by the old keys say nothing any more, and must not block the new ones.
-        if self.fast_forward_keys() != before {
-            self.store.remove(&RoleName::timestamp())?;
-            self.store.remove(&RoleName::snapshot())?;
-        }
-        Ok(())
+            .into()
+        })
     }
 
-    fn fast_forward_keys(&self) -> [Option<RoleKeys>; 2] {
-        let root = self.trusted.root();
-        [RoleName::timestamp(), RoleName::snapshot()].map(|role| root.role_keys(&role).cloned())
-    }
-
-    fn update_timestamp(&mut self) -> Result<()> {
-        let role = RoleName::timestamp();
-        if let Ok(Some(local)) = self.store.read(&role, MAX_TIMESTAMP_BYTES) {
-            // Our own copy is the rollback reference. If it no longer verifies (new keys)
-            // or has expired, the checks below still apply to what is fetched.
-            let _ = self.trusted.update_timestamp(&local);
-        }
-        let trusted = &mut self.trusted;
-        let fetched = self.metadata.fetch(
-            "timestamp.json",
-            "timestamp.json",
-            MAX_TIMESTAMP_BYTES,
-            |bytes| match trusted.update_timestamp(&bytes) {
-                Ok(_) => Ok(Some(bytes)),
-                // The same version again: nothing new, keep the one we have.
-                Err(CoreError::EqualVersion { .. }) => Ok(None),
-                Err(e) => Err(e.into()),
-            },
-        )?;
-        if let Some(bytes) = fetched {
-            self.store.write(&role, &bytes)?;
-        }
-        Ok(())
-    }
-
-    fn update_snapshot(&mut self) -> Result<()> {
-        let role = RoleName::snapshot();
-        if let Ok(Some(local)) = self.store.read(&role, MAX_SNAPSHOT_BYTES) {
-            if self.trusted.update_snapshot(&local, true).is_ok() {
-                return Ok(());
-            }
-        }
-        let listed = self
-            .trusted
-            .timestamp()
-            .and_then(|t| t.snapshot_meta())
-            .cloned()
-            .ok_or(CoreError::Order("snapshot needs a trusted timestamp first"))?;
-        let path = self.metadata_path(&role, listed.version.get());
-        let limit = listed
-            .length
-            .map_or(MAX_SNAPSHOT_BYTES, |n| n.min(MAX_SNAPSHOT_BYTES));
-        let trusted = &mut self.trusted;
-        let bytes = self.metadata.fetch(&path, &path, limit, |bytes| {
-            trusted.update_snapshot(&bytes, false)?;
-            Ok(bytes)
-        })?;
-        self.store.write(&role, &bytes)
-    }
-
-    /// Loads targets role `role` (delegated by `delegator`) unless already loaded: the
-    /// stored copy if it still matches snapshot, else a fresh one from the mirrors.
-    fn load_targets(&mut self, role: &RoleName, delegator: &RoleName) -> Result<()> {
-        if self.trusted.targets_role(role, delegator).is_some() {
-            return Ok(());
-        }
+    /// Loads delegated role `role`: the stored copy if it still matches snapshot, else a
+    /// fresh one from the mirrors.
+    fn fetch_targets(&mut self, role: &RoleName, delegator: &RoleName) -> Result<()> {
         let listed = self
             .trusted
             .snapshot()
-            .and_then(|s| s.role_meta(role))
+            .role_meta(role)
             .cloned()
             .ok_or_else(|| CoreError::NotListed {
                 listed_by: RoleName::snapshot(),
@@ -221,37 +148,23 @@ impl Client {
             .length
             .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
         if let Ok(Some(local)) = self.store.read(role, limit) {
-            if self
-                .trusted
-                .update_delegated_targets(&local, role, delegator)
-                .is_ok()
-            {
+            if self.trusted.load_delegated(&local, role, delegator).is_ok() {
                 return Ok(());
             }
         }
-        let path = self.metadata_path(role, listed.version.get());
+        let path = metadata_path(self.trusted.root(), role, listed.version.get());
         let trusted = &mut self.trusted;
         let bytes = self.metadata.fetch(&path, &path, limit, |bytes| {
-            trusted.update_delegated_targets(&bytes, role, delegator)?;
+            trusted.load_delegated(&bytes, role, delegator)?;
             Ok(bytes)
         })?;
         self.store.write(role, &bytes)
-    }
-
-    /// `N.<role>.json` with consistent snapshots, `<role>.json` without.
-    fn metadata_path(&self, role: &RoleName, version: u64) -> String {
-        if self.trusted.root().consistent_snapshot {
-            format!("{version}.{}.json", role.file_stem())
-        } else {
-            format!("{}.json", role.file_stem())
-        }
     }
 
     /// Finds `name` in the verified index: a pre-order depth-first search of the
     /// delegations, each role visited once, stopping at a terminating role, at most
     /// [`MAX_DELEGATIONS`] roles. `None` if no role that may list it does.
     pub fn find_target(&mut self, name: &TargetName) -> Result<Option<FoundTarget>> {
-        self.refresh()?;
         let mut to_visit = vec![(RoleName::targets(), RoleName::root())];
         let mut visited = BTreeSet::new();
         while let Some((role, delegator)) = to_visit.pop() {
@@ -261,11 +174,7 @@ impl Client {
             if !visited.insert(role.clone()) {
                 continue;
             }
-            self.load_targets(&role, &delegator)?;
-            let targets = self
-                .trusted
-                .targets_role(&role, &delegator)
-                .ok_or(CoreError::Order("a loaded role is trusted"))?;
+            let targets = self.load_targets(&role, &delegator)?;
             if let Some(info) = targets.targets.get(name) {
                 return Ok(Some(FoundTarget {
                     name: name.clone(),
@@ -295,7 +204,6 @@ impl Client {
 
     /// Every target the verified index offers, each as the search for its name finds it.
     pub fn all_targets(&mut self) -> Result<Vec<FoundTarget>> {
-        self.refresh()?;
         let mut names = BTreeSet::new();
         let mut to_visit = vec![(RoleName::targets(), RoleName::root())];
         let mut visited = BTreeSet::new();
@@ -327,19 +235,15 @@ impl Client {
     /// that role may: the top-level targets role listing `policy.xml` itself is refused, so
     /// a targets key alone cannot steer the fleet, and the delegation must cover the file.
     pub fn policy_xml(&mut self, mirrors: &Mirrors) -> Result<Vec<u8>> {
-        self.refresh()?;
         let name = TargetName::new(POLICY_FILE)
-            .map_err(|_| CoreError::Order("policy.xml is a valid name"))?;
+            .map_err(|_| Error::Internal("policy.xml is a valid target name"))?;
         let role = RoleName::new(POLICY_ROLE)
-            .map_err(|_| CoreError::Order("policy is a valid role name"))?;
+            .map_err(|_| Error::Internal("policy is a valid role name"))?;
         let refuse = |reason: &str| Error::Target {
             name: name.clone(),
             reason: reason.to_owned(),
         };
-        let top = self
-            .trusted
-            .targets()
-            .ok_or(CoreError::Order("targets are loaded by refresh"))?;
+        let top = self.trusted.targets();
         if top.targets.contains_key(&name) {
             return Err(refuse(
                 "listed by the top-level targets role; only the delegated policy role may sign the policy",
@@ -357,12 +261,7 @@ impl Client {
                 "the policy role's delegation does not cover policy.xml",
             ));
         }
-        if self
-            .trusted
-            .snapshot()
-            .and_then(|s| s.role_meta(&role))
-            .is_none()
-        {
+        if self.trusted.snapshot().role_meta(&role).is_none() {
             return Err(refuse(
                 "the repository has not published a policy yet (snapshot lists no policy role)",
             ));
@@ -521,6 +420,158 @@ impl Client {
             Some(digest) => target.name.with_hash_prefix(&hex::encode(&digest.0)),
             None => target.name.as_str().to_owned(),
         }
+    }
+}
+
+/// Offers each mirror's bytes to `step`, on `state`, until one is accepted; a refused step
+/// hands the stage back for the next mirror. Returns the next stage and the bytes accepted.
+fn fetch_step<S, T>(
+    mirrors: &Mirrors,
+    path: &str,
+    limit: u64,
+    state: S,
+    step: impl Fn(S, &[u8]) -> std::result::Result<T, Refused<S>>,
+) -> Result<(T, Vec<u8>)> {
+    let mut state = Some(state);
+    mirrors.fetch(path, path, limit, |bytes| {
+        // `fetch` stops at the first accepted copy, so every call finds the stage here.
+        let current = state
+            .take()
+            .ok_or(Error::Internal("a refused stage is handed back"))?;
+        match step(current, &bytes) {
+            Ok(next) => Ok((next, bytes)),
+            Err(refused) => {
+                state = Some(*refused.state);
+                Err(refused.error.into())
+            }
+        }
+    })
+}
+
+/// Walks the root chain: version N+1 while the mirrors have it, each signed by a
+/// threshold of the old root and of itself, at most [`MAX_ROOT_ROTATIONS`] steps.
+fn update_root(store: &MetadataStore, mirrors: &Mirrors, root: &mut TrustedRoot) -> Result<()> {
+    let before = fast_forward_keys(root.root());
+    for _ in 0..MAX_ROOT_ROTATIONS {
+        let next = root.root().version.next();
+        let path = format!("{next}.root.json");
+        let fetched = mirrors.fetch(&path, &path, MAX_ROOT_BYTES, |bytes| {
+            root.update_root(&bytes)?;
+            Ok(bytes)
+        });
+        match fetched {
+            Ok(bytes) => store.write(&RoleName::root(), &bytes)?,
+            Err(Error::NotFound { .. }) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    // Fast-forward recovery: when the timestamp or snapshot keys change, the versions
+    // signed by the old keys say nothing any more, and must not block the new ones.
+    if fast_forward_keys(root.root()) != before {
+        store.remove(&RoleName::timestamp())?;
+        store.remove(&RoleName::snapshot())?;
+    }
+    Ok(())
+}
+
+fn fast_forward_keys(root: &Root) -> [Option<RoleKeys>; 2] {
+    [RoleName::timestamp(), RoleName::snapshot()].map(|role| root.role_keys(&role).cloned())
+}
+
+fn load_timestamp(
+    store: &MetadataStore,
+    mirrors: &Mirrors,
+    mut root: TrustedRoot,
+) -> Result<WithTimestamp> {
+    let role = RoleName::timestamp();
+    if let Ok(Some(local)) = store.read(&role, MAX_TIMESTAMP_BYTES) {
+        // Our own copy is the rollback reference. If it no longer verifies (new keys),
+        // the checks still apply to what is fetched.
+        let _ = root.remember_timestamp(&local);
+    }
+    let ((next, freshness), bytes) = fetch_step(
+        mirrors,
+        "timestamp.json",
+        MAX_TIMESTAMP_BYTES,
+        root,
+        |root, bytes| root.load_timestamp(bytes),
+    )?;
+    // The same version again: nothing new, keep the one stored.
+    if freshness == Freshness::New {
+        store.write(&role, &bytes)?;
+    }
+    Ok(next)
+}
+
+fn load_snapshot(
+    store: &MetadataStore,
+    mirrors: &Mirrors,
+    timestamp: WithTimestamp,
+) -> Result<WithSnapshot> {
+    let role = RoleName::snapshot();
+    let timestamp = match store.read(&role, MAX_SNAPSHOT_BYTES) {
+        Ok(Some(local)) => match timestamp.load_snapshot(&local, Origin::Store) {
+            Ok(snapshot) => return Ok(snapshot),
+            Err(refused) => *refused.state,
+        },
+        _ => timestamp,
+    };
+    let listed = timestamp
+        .snapshot_meta()
+        .cloned()
+        .ok_or_else(|| CoreError::NotListed {
+            listed_by: RoleName::timestamp(),
+            role: role.clone(),
+        })?;
+    let path = metadata_path(timestamp.root(), &role, listed.version.get());
+    let limit = listed
+        .length
+        .map_or(MAX_SNAPSHOT_BYTES, |n| n.min(MAX_SNAPSHOT_BYTES));
+    let (next, bytes) = fetch_step(mirrors, &path, limit, timestamp, |t, bytes| {
+        t.load_snapshot(bytes, Origin::Mirror)
+    })?;
+    store.write(&role, &bytes)?;
+    Ok(next)
+}
+
+fn load_top_targets(
+    store: &MetadataStore,
+    mirrors: &Mirrors,
+    snapshot: WithSnapshot,
+) -> Result<Complete> {
+    let role = RoleName::targets();
+    let listed = snapshot
+        .snapshot()
+        .role_meta(&role)
+        .cloned()
+        .ok_or_else(|| CoreError::NotListed {
+            listed_by: RoleName::snapshot(),
+            role: role.clone(),
+        })?;
+    let limit = listed
+        .length
+        .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
+    let snapshot = match store.read(&role, limit) {
+        Ok(Some(local)) => match snapshot.load_targets(&local) {
+            Ok(complete) => return Ok(complete),
+            Err(refused) => *refused.state,
+        },
+        _ => snapshot,
+    };
+    let path = metadata_path(snapshot.root(), &role, listed.version.get());
+    let (next, bytes) = fetch_step(mirrors, &path, limit, snapshot, |s, bytes| {
+        s.load_targets(bytes)
+    })?;
+    store.write(&role, &bytes)?;
+    Ok(next)
+}
+
+/// `N.<role>.json` with consistent snapshots, `<role>.json` without.
+fn metadata_path(root: &Root, role: &RoleName, version: u64) -> String {
+    if root.consistent_snapshot {
+        format!("{version}.{}.json", role.file_stem())
+    } else {
+        format!("{}.json", role.file_stem())
     }
 }
 

@@ -28,6 +28,9 @@ pub enum Error {
     OlderRoot { trusted: u64, given: u64 },
     #[error("this device already trusts a different root version {version}: it was kept (`updater init --force` replaces it)")]
     OtherRoot { version: u64 },
+    /// A broken promise inside this program, never caused by input.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     #[error("{what}: not found on any mirror")]
     NotFound { what: String },
     #[error("{what}: could not be fetched ({})", .failures.join("; "))]
@@ -46,3 +49,9 @@ impl Error {
 
 /// Result with this crate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl<S> From<tuf_core::trusted::Refused<S>> for Error {
+    fn from(refused: tuf_core::trusted::Refused<S>) -> Self {
+        Error::Core(refused.error)
+    }
+}

@@ -211,13 +211,12 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Refresh => {
             let client = refreshed_client(cli, &settings, UtcTime::now())?;
             let t = client.trusted();
-            let version = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
             println!(
                 "up to date: root v{}, timestamp v{}, snapshot v{}, targets v{}",
                 t.root().version.get(),
-                version(t.timestamp().map(|m| m.version.get())),
-                version(t.snapshot().map(|m| m.version.get())),
-                version(t.targets().map(|m| m.version.get())),
+                t.timestamp().version.get(),
+                t.snapshot().version.get(),
+                t.targets().version.get(),
             );
             Ok(())
         }
@@ -366,9 +365,7 @@ fn mirrors(cli: &Cli, settings: &Settings, locations: &[String], flag: &str) -> 
 fn refreshed_client(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Client> {
     let store = MetadataStore::open(&settings.metadata_dir)?;
     let metadata = mirrors(cli, settings, &settings.metadata_urls, "--metadata-url")?;
-    let mut client = Client::open(store, metadata, now)?;
-    client.refresh().context("refresh refused")?;
-    Ok(client)
+    Client::open(store, metadata, now).context("refresh refused")
 }
 
 fn plan(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>) -> Result<()> {
@@ -391,12 +388,7 @@ fn plan(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>) -> Result
     let mut client = refreshed_client(cli, settings, now)?;
     let xml = client.policy_xml(&targets).context("policy refused")?;
     let policy = updater::policy::parse(&xml)?;
-    let index = Index::from_targets(
-        client
-            .trusted()
-            .targets()
-            .context("targets are loaded by refresh")?,
-    );
+    let index = Index::from_targets(client.trusted().targets());
     let decision = decide(&policy, &index, &device, now);
     if json {
         let mut value = serde_json::to_value(&decision)?;
@@ -486,7 +478,7 @@ fn apply_once(
             .map_or(0, |j| j.seconds().unsigned_abs()),
     ));
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
-    let index = Index::from_targets(client.trusted().targets().context("targets are loaded")?);
+    let index = Index::from_targets(client.trusted().targets());
     let decision = decide(&policy, &index, &device, now);
     let running = device
         .running

@@ -265,7 +265,7 @@ mod tests {
             if bytes == b"good" {
                 Ok(())
             } else {
-                Err(Error::Core(tuf_core::Error::Order("refused")))
+                Err(Error::Internal("refused"))
             }
         };
         assert!(mirrors.fetch("f", "f", 100, check).is_ok());
@@ -273,7 +273,7 @@ mod tests {
         let mirrors = Mirrors::new(vec![c], quick());
         assert!(matches!(
             mirrors.fetch("f", "f", 100, check),
-            Err(Error::Core(tuf_core::Error::Order("refused")))
+            Err(Error::Internal("refused"))
         ));
     }
 

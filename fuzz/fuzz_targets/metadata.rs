@@ -14,7 +14,7 @@ use updater::canonical::to_canonical_bytes;
 use updater::datetime::UtcTime;
 use updater::metadata::{Role, Root, Snapshot, Targets, Timestamp};
 use updater::names::{RoleName, TargetName};
-use updater::trusted::TrustedMetadata;
+use updater::trusted::{Origin, SelfSignedRoot, TrustedRoot};
 use updater::verify::Unverified;
 
 const ROOT: &[u8] = include_bytes!("../fixtures/1.root.json");
@@ -28,7 +28,7 @@ fn reference_time() -> UtcTime {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let trusted = TrustedMetadata::new(ROOT, reference_time()).unwrap();
+    let trusted = fresh();
     let root = trusted.root();
     as_role::<Root>(data, &RoleName::root(), root);
     as_role::<Timestamp>(data, &RoleName::timestamp(), root);
@@ -85,31 +85,36 @@ fn workflow(data: &[u8]) {
         return;
     };
     let declared = envelope.get("signed").and_then(|s| s.get("_type"));
-    let fresh = || TrustedMetadata::new(ROOT, reference_time()).unwrap();
     match declared.and_then(Value::as_str) {
         Some("root") => {
             let _ = fresh().update_root(data);
         }
         Some("timestamp") => {
-            let _ = fresh().update_timestamp(data);
+            let _ = fresh().load_timestamp(data);
         }
         Some("snapshot") => {
-            let mut set = fresh();
-            set.update_timestamp(TIMESTAMP).unwrap();
+            let (set, _) = fresh().load_timestamp(TIMESTAMP).unwrap();
             // As if from the device's store: no digest check, so the bytes reach the parser.
-            let _ = set.update_snapshot(data, true);
+            let _ = set.load_snapshot(data, Origin::Store);
         }
         Some("targets") => {
-            let mut set = fresh();
-            set.update_timestamp(TIMESTAMP).unwrap();
-            set.update_snapshot(SNAPSHOT, false).unwrap();
-            let _ = set.update_targets(data);
-            set.update_targets(TARGETS).unwrap();
+            let (set, _) = fresh().load_timestamp(TIMESTAMP).unwrap();
+            let set = set.load_snapshot(SNAPSHOT, Origin::Mirror).unwrap();
+            let set = match set.load_targets(data) {
+                Ok(complete) => complete,
+                Err(refused) => refused.state.load_targets(TARGETS).unwrap(),
+            };
+            let mut set = set;
             let policy = RoleName::new("policy").unwrap();
-            let _ = set.update_delegated_targets(data, &policy, &RoleName::targets());
+            let _ = set.load_delegated(data, &policy, &RoleName::targets());
         }
         _ => {}
     }
+}
+
+/// The fixture root, trusted at the reference time.
+fn fresh() -> TrustedRoot {
+    SelfSignedRoot::parse(ROOT).unwrap().trust(reference_time())
 }
 
 /// Canonical JSON of the `signed` value is a fixed point.

@@ -106,10 +106,8 @@ fn fetch_into(url: &str, staging: &Path, root_bytes: &[u8]) -> Result<Mirrored> 
     let store = MetadataStore::open(&trust_dir)?;
     Client::init(&store, root_bytes, false)?;
     let now = UtcTime::now();
-    let mut client = Client::open(store, metadata, now)?;
-    client
-        .refresh()
-        .context("the upstream repository is refused")?;
+    let mut client =
+        Client::open(store, metadata, now).context("the upstream repository is refused")?;
     let found = client
         .all_targets()
         .context("the upstream repository is refused")?;
@@ -132,10 +130,7 @@ fn fetch_into(url: &str, staging: &Path, root_bytes: &[u8]) -> Result<Mirrored> 
         copy(format!("{version}.root.json"), MAX_ROOT_BYTES, false)?;
     }
     copy("timestamp.json".into(), MAX_TIMESTAMP_BYTES, true)?;
-    let snapshot = client
-        .trusted()
-        .snapshot()
-        .context("refresh loads the snapshot")?;
+    let snapshot = client.trusted().snapshot();
     copy(
         format!("{}.snapshot.json", snapshot.version),
         MAX_SNAPSHOT_BYTES,

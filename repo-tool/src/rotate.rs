@@ -18,7 +18,7 @@ use updater::key::{KeyId, Signature};
 use updater::limits::MAX_ROOT_BYTES;
 use updater::metadata::{Envelope, RoleKeys, Root, Threshold, Version};
 use updater::names::RoleName;
-use updater::trusted::{verify_self_signed_root, TrustedMetadata};
+use updater::trusted::{verify_self_signed_root, SelfSignedRoot};
 use updater::verify::Unverified;
 
 use crate::init::TOP_LEVEL_ROLES;
@@ -279,7 +279,7 @@ pub fn sign_staged(
     match &current {
         Some((_, current_path)) => {
             let current_bytes = updater::fs::read_bounded(current_path, MAX_ROOT_BYTES)?;
-            let mut trusted = TrustedMetadata::new(&current_bytes, UtcTime::now())?;
+            let mut trusted = SelfSignedRoot::parse(&current_bytes)?.trust(UtcTime::now());
             trusted
                 .update_root(&bytes)
                 .context("the staged root does not pass a device's check")?;

@@ -12,7 +12,7 @@ use updater::limits::{
 };
 use updater::metadata::{TargetInfo, Version};
 use updater::names::{RoleName, TargetName};
-use updater::trusted::TrustedMetadata;
+use updater::trusted::{Origin, SelfSignedRoot};
 use updater::Error;
 
 use crate::parallel;
@@ -55,30 +55,45 @@ pub fn verify_repository(
     quiet: bool,
 ) -> Result<VerifyReport, Error> {
     let metadata = served.join("metadata");
-    let mut trusted = TrustedMetadata::new(trusted_root, now)?;
+    let mut root = SelfSignedRoot::parse(trusted_root)?.trust(now);
     for _ in 0..MAX_ROOT_ROTATIONS {
-        let next = trusted.root().version.next();
+        let next = root.root().version.next();
         let path = metadata.join(format!("{next}.root.json"));
         if !path.exists() {
             break;
         }
-        trusted.update_root(&read(&path, MAX_ROOT_BYTES)?)?;
+        root.update_root(&read(&path, MAX_ROOT_BYTES)?)?;
     }
-    trusted.update_timestamp(&read(
+    let (timestamp, _) = root.load_timestamp(&read(
         &metadata.join("timestamp.json"),
         MAX_TIMESTAMP_BYTES,
     )?)?;
-    let snapshot_meta = trusted
-        .timestamp()
-        .and_then(|t| t.snapshot_meta().cloned())
-        .ok_or(tuf_core::Error::Order("timestamp lists no snapshot"))?;
-    trusted.update_snapshot(
+    let snapshot_meta = timestamp
+        .snapshot_meta()
+        .cloned()
+        .ok_or(tuf_core::Error::NotListed {
+            listed_by: RoleName::timestamp(),
+            role: RoleName::snapshot(),
+        })?;
+    let snapshot = timestamp.load_snapshot(
         &read(
             &metadata.join(format!("{}.snapshot.json", snapshot_meta.version)),
             snapshot_meta.length.unwrap_or(MAX_SNAPSHOT_BYTES),
         )?,
-        false,
+        Origin::Mirror,
     )?;
+    let targets_meta = snapshot
+        .snapshot()
+        .role_meta(&RoleName::targets())
+        .cloned()
+        .ok_or(tuf_core::Error::NotListed {
+            listed_by: RoleName::snapshot(),
+            role: RoleName::targets(),
+        })?;
+    let mut trusted = snapshot.load_targets(&read(
+        &metadata.join(format!("{}.targets.json", targets_meta.version)),
+        targets_meta.length.unwrap_or(MAX_TARGETS_BYTES),
+    )?)?;
 
     // Pre-order depth-first over delegations, each role once, as a device searches.
     let mut order = vec![(RoleName::targets(), RoleName::root())];
@@ -88,19 +103,26 @@ pub fn verify_repository(
         if !visited.insert(role.clone()) || visited.len() > MAX_DELEGATIONS + 1 {
             continue;
         }
-        let listed = trusted
-            .snapshot()
-            .and_then(|s| s.role_meta(&role).cloned())
-            .ok_or_else(|| tuf_core::Error::NotListed {
-                listed_by: RoleName::snapshot(),
-                role: role.clone(),
-            })?;
-        let path = metadata.join(format!("{}.{}.json", listed.version, role.file_stem()));
-        let verified = trusted.update_delegated_targets(
-            &read(&path, listed.length.unwrap_or(MAX_TARGETS_BYTES))?,
-            &role,
-            &delegator,
-        )?;
+        let verified = match trusted.targets_role(&role, &delegator) {
+            // The top-level targets, loaded above.
+            Some(loaded) => loaded,
+            None => {
+                let listed = trusted
+                    .snapshot()
+                    .role_meta(&role)
+                    .cloned()
+                    .ok_or_else(|| tuf_core::Error::NotListed {
+                        listed_by: RoleName::snapshot(),
+                        role: role.clone(),
+                    })?;
+                let path = metadata.join(format!("{}.{}.json", listed.version, role.file_stem()));
+                trusted.load_delegated(
+                    &read(&path, listed.length.unwrap_or(MAX_TARGETS_BYTES))?,
+                    &role,
+                    &delegator,
+                )?
+            }
+        };
         if let Some(delegations) = &verified.delegations {
             for child in delegations.roles.iter().rev() {
                 order.push((child.name.clone(), role.clone()));
@@ -114,12 +136,9 @@ pub fn verify_repository(
         trusted.root().version,
         trusted.root().expires,
     )];
-    if let Some(t) = trusted.timestamp() {
-        roles.push((RoleName::timestamp(), t.version, t.expires));
-    }
-    if let Some(s) = trusted.snapshot() {
-        roles.push((RoleName::snapshot(), s.version, s.expires));
-    }
+    let (t, s) = (trusted.timestamp(), trusted.snapshot());
+    roles.push((RoleName::timestamp(), t.version, t.expires));
+    roles.push((RoleName::snapshot(), s.version, s.expires));
     let mut artifacts: Vec<(TargetName, TargetInfo)> = Vec::new();
     for (role, delegator) in &loaded {
         if let Some(t) = trusted.targets_role(role, delegator) {

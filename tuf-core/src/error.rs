@@ -109,8 +109,6 @@ pub enum Error {
         name: String,
         reason: NameError,
     },
-    #[error("{0}")]
-    Order(&'static str),
 }
 
 /// Result with this crate's error.

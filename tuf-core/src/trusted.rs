@@ -1,45 +1,161 @@
-//! The trusted metadata set: the client workflow of the TUF specification, one step at a
-//! time, each step checked against what is already trusted.
+//! The trusted metadata set: the client workflow of the TUF specification as a typestate.
 //!
-//! The order of the specification is enforced here, not left to callers: root (the N+1
-//! chain), then timestamp, snapshot, targets, delegated targets. Every expiry is judged
-//! against one reference time fixed when the set is created.
+//! Each stage is its own type, and the only way forward is a method that consumes it:
+//! [`SelfSignedRoot`] (signed by its own keys, not yet trusted) -> [`TrustedRoot`] (the
+//! N+1 root chain) -> [`WithTimestamp`] -> [`WithSnapshot`] -> [`Complete`] (top-level
+//! targets, then delegated roles). A snapshot cannot be loaded before a timestamp because
+//! no type offers it, so there are no run-time order checks. A refused step hands the stage
+//! back ([`Refused`]) so a caller can try another mirror. Every expiry is judged against one
+//! reference time fixed when the root is trusted.
+//!
+//! The specification's order compiles:
+//!
+//! ```no_run
+//! # use tuf_core::trusted::{Origin, SelfSignedRoot};
+//! # fn f(root: &[u8], ts: &[u8], snap: &[u8], targets: &[u8], now: tuf_core::datetime::UtcTime) -> tuf_core::Result<()> {
+//! let trusted = SelfSignedRoot::parse(root)?.trust(now);
+//! let (with_timestamp, _) = trusted.load_timestamp(ts)?;
+//! let with_snapshot = with_timestamp.load_snapshot(snap, Origin::Mirror)?;
+//! let complete = with_snapshot.load_targets(targets)?;
+//! # let _ = complete; Ok(()) }
+//! ```
+//!
+//! A self-consistent root is not a trusted one: it must be trusted first.
+//!
+//! ```compile_fail
+//! # use tuf_core::trusted::{Origin, SelfSignedRoot};
+//! # fn f(root: &[u8], ts: &[u8], now: tuf_core::datetime::UtcTime) -> tuf_core::Result<()> {
+//! let (with_timestamp, _) = SelfSignedRoot::parse(root)?.load_timestamp(ts)?;
+//! # Ok(()) }
+//! ```
+//!
+//! A snapshot before a timestamp does not compile:
+//!
+//! ```compile_fail
+//! # use tuf_core::trusted::{Origin, SelfSignedRoot};
+//! # fn f(root: &[u8], snap: &[u8], now: tuf_core::datetime::UtcTime) -> tuf_core::Result<()> {
+//! let trusted = SelfSignedRoot::parse(root)?.trust(now);
+//! let with_snapshot = trusted.load_snapshot(snap, Origin::Mirror)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Nor targets before a snapshot:
+//!
+//! ```compile_fail
+//! # use tuf_core::trusted::{Origin, SelfSignedRoot};
+//! # fn f(root: &[u8], ts: &[u8], targets: &[u8], now: tuf_core::datetime::UtcTime) -> tuf_core::Result<()> {
+//! let trusted = SelfSignedRoot::parse(root)?.trust(now);
+//! let (with_timestamp, _) = trusted.load_timestamp(ts)?;
+//! let complete = with_timestamp.load_targets(targets)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Nor a new root once a timestamp is trusted:
+//!
+//! ```compile_fail
+//! # use tuf_core::trusted::{Origin, SelfSignedRoot};
+//! # fn f(root: &[u8], ts: &[u8], root2: &[u8], now: tuf_core::datetime::UtcTime) -> tuf_core::Result<()> {
+//! let trusted = SelfSignedRoot::parse(root)?.trust(now);
+//! let (mut with_timestamp, _) = trusted.load_timestamp(ts)?;
+//! with_timestamp.update_root(root2)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Nor going on from a stage already left behind:
+//!
+//! ```compile_fail
+//! # use tuf_core::trusted::{Origin, SelfSignedRoot};
+//! # fn f(root: &[u8], ts: &[u8], now: tuf_core::datetime::UtcTime) -> tuf_core::Result<()> {
+//! let trusted = SelfSignedRoot::parse(root)?.trust(now);
+//! let (with_timestamp, _) = trusted.load_timestamp(ts)?;
+//! let again = trusted.load_timestamp(ts)?;
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeMap;
 
 use crate::datetime::UtcTime;
 use crate::digest::check_meta_bytes;
 use crate::error::{Error, Result};
-use crate::metadata::{Root, Snapshot, Targets, Timestamp};
+use crate::metadata::{RoleKeys, Root, Snapshot, Targets, Timestamp, Version};
 use crate::names::RoleName;
 use crate::verify::{Unverified, Verified};
 
-/// Metadata verified so far, in the specification's order.
+/// A refused step: why, and the stage it was tried on, unchanged except for what the
+/// specification keeps as a rollback reference (see each step).
 #[derive(Debug)]
-pub struct TrustedMetadata {
-    reference_time: UtcTime,
-    root: Verified<Root>,
-    timestamp: Option<Verified<Timestamp>>,
-    snapshot: Option<Verified<Snapshot>>,
-    /// Targets roles by (delegator, role): a role reached through another delegator is
-    /// verified again against that delegator's keys, never trusted on an earlier path's word.
-    targets: BTreeMap<(RoleName, RoleName), Verified<Targets>>,
+pub struct Refused<S> {
+    /// Boxed: a stage holds whole metadata, and the refusal travels through `Result`.
+    pub state: Box<S>,
+    pub error: Error,
 }
 
-impl TrustedMetadata {
-    /// Starts from a root that is trusted because it came with the device (or from the
-    /// admin). It must still be signed by a threshold of its own root keys.
-    pub fn new(root_bytes: &[u8], reference_time: UtcTime) -> Result<Self> {
-        let root = verify_self_signed_root(root_bytes)?;
-        Ok(TrustedMetadata {
-            reference_time,
-            root,
-            timestamp: None,
-            snapshot: None,
-            targets: BTreeMap::new(),
-        })
+impl<S> Refused<S> {
+    fn new(state: S, error: Error) -> Self {
+        Refused {
+            state: Box::new(state),
+            error,
+        }
+    }
+}
+
+impl<S> From<Refused<S>> for Error {
+    fn from(refused: Refused<S>) -> Error {
+        refused.error
+    }
+}
+
+/// Whether a step brought something new or found the version already trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    New,
+    /// The same version as the trusted one: nothing to store.
+    Same,
+}
+
+/// A root signed by a threshold of its own root keys. Self-consistent, but that says
+/// nothing about whether it should be trusted: that comes from where it was obtained (the
+/// device's owner), or from the previous root.
+#[derive(Debug, Clone)]
+pub struct SelfSignedRoot(Verified<Root>);
+
+impl SelfSignedRoot {
+    /// Parses `bytes` and checks a threshold of the root's own keys signed them.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        verify_with_own_keys(Unverified::<Root>::parse(&RoleName::root(), bytes)?).map(Self)
     }
 
+    /// The root's content.
+    pub fn root(&self) -> &Verified<Root> {
+        &self.0
+    }
+
+    /// Trusts this root: the owner's decision (a root shipped with the device, or the
+    /// admin's own newest root). Every later expiry is judged against `reference_time`.
+    pub fn trust(self, reference_time: UtcTime) -> TrustedRoot {
+        TrustedRoot {
+            reference_time,
+            root: self.0,
+            previous_timestamp: None,
+        }
+    }
+}
+
+/// A root signed by a threshold of its own root keys (see [`SelfSignedRoot`]).
+pub fn verify_self_signed_root(bytes: &[u8]) -> Result<Verified<Root>> {
+    SelfSignedRoot::parse(bytes).map(|r| r.0)
+}
+
+/// Stage 1: a trusted root; the chain of newer roots is walked here.
+#[derive(Debug)]
+pub struct TrustedRoot {
+    reference_time: UtcTime,
+    root: Verified<Root>,
+    /// The timestamp the device trusted before this update: the rollback reference.
+    previous_timestamp: Option<Verified<Timestamp>>,
+}
+
+impl TrustedRoot {
     /// The time every expiry is judged against.
     pub fn reference_time(&self) -> UtcTime {
         self.reference_time
@@ -50,37 +166,10 @@ impl TrustedMetadata {
         &self.root
     }
 
-    /// The trusted timestamp, once loaded.
-    pub fn timestamp(&self) -> Option<&Verified<Timestamp>> {
-        self.timestamp.as_ref()
-    }
-
-    /// The trusted snapshot, once loaded.
-    pub fn snapshot(&self) -> Option<&Verified<Snapshot>> {
-        self.snapshot.as_ref()
-    }
-
-    /// The trusted top-level targets, once loaded.
-    pub fn targets(&self) -> Option<&Verified<Targets>> {
-        self.targets_role(&RoleName::targets(), &RoleName::root())
-    }
-
-    /// Targets role `role` as verified against `delegator` (root for `targets`), once loaded.
-    pub fn targets_role(
-        &self,
-        role: &RoleName,
-        delegator: &RoleName,
-    ) -> Option<&Verified<Targets>> {
-        self.targets.get(&(delegator.clone(), role.clone()))
-    }
-
     /// Accepts root version N+1: signed by a threshold of the trusted root's keys and of
     /// its own. Expiry is not checked here: an intermediate root may have expired; the
     /// final one is checked when the timestamp is loaded.
     pub fn update_root(&mut self, bytes: &[u8]) -> Result<&Verified<Root>> {
-        if self.timestamp.is_some() {
-            return Err(Error::Order("root cannot change after timestamp is loaded"));
-        }
         let new = Unverified::<Root>::parse(&RoleName::root(), bytes)?;
         new.check_signatures(&self.root.keys, &root_role_keys(&self.root)?)?;
         let expected = self.root.version.next();
@@ -95,75 +184,188 @@ impl TrustedMetadata {
         Ok(&self.root)
     }
 
-    /// Accepts a timestamp. An equal version is reported as `EqualVersion` so a caller can
-    /// keep the one it has.
-    pub fn update_timestamp(&mut self, bytes: &[u8]) -> Result<&Verified<Timestamp>> {
-        if self.snapshot.is_some() {
-            return Err(Error::Order(
-                "timestamp cannot change after snapshot is loaded",
-            ));
-        }
-        self.check_not_expired(&RoleName::root(), self.root.expires)?;
+    /// Offers the timestamp the device stored last time, as the rollback reference for the
+    /// one to be fetched. It must verify under the current root's keys (after a key change
+    /// it does not, and is ignored); it may have expired.
+    pub fn remember_timestamp(&mut self, stored: &[u8]) -> Result<()> {
         let role = RoleName::timestamp();
-        let new = Unverified::<Timestamp>::parse(&role, bytes)?;
-        let new = new.verify(&self.root.keys, self.root_keys_for(&role)?)?;
-        if let Some(old) = &self.timestamp {
-            if new.version < old.version {
-                return Err(Error::Rollback {
-                    role,
-                    trusted: old.version,
-                    new: new.version,
-                });
-            }
-            if new.version == old.version {
-                return Err(Error::EqualVersion {
-                    role,
-                    version: new.version,
-                });
-            }
-            let (old_snap, new_snap) = (snapshot_version(old)?, snapshot_version(&new)?);
-            if new_snap < old_snap {
-                return Err(Error::SnapshotVersionRollback {
-                    trusted: old_snap,
-                    new: new_snap,
-                });
-            }
-        }
-        // Kept even if expired, so that a later run still refuses older timestamps; the
-        // expiry check below then stops this update.
-        self.timestamp = Some(new);
-        self.check_final_timestamp()?;
-        Ok(self.timestamp.as_ref().expect("set just above"))
+        let parsed = Unverified::<Timestamp>::parse(&role, stored)?;
+        let verified = parsed.verify(&self.root.keys, root_keys_for(&self.root, &role)?)?;
+        self.previous_timestamp = Some(verified);
+        Ok(())
     }
 
-    /// Accepts a snapshot. `from_trusted_store` skips the length and hash check against the
-    /// timestamp, for a snapshot read back from the device's own store, whose bytes may
-    /// precede the current timestamp; the signature and version checks still apply.
-    pub fn update_snapshot(
-        &mut self,
+    /// Loads a timestamp: the root must not have expired, a threshold of its timestamp
+    /// keys must have signed, and neither its version nor the snapshot version it names may
+    /// go back from the remembered one. The same version as the remembered one means
+    /// nothing new ([`Freshness::Same`]): the remembered one is kept. A timestamp that
+    /// passes every check but has expired becomes the rollback reference and is refused.
+    pub fn load_timestamp(
+        mut self,
         bytes: &[u8],
-        from_trusted_store: bool,
-    ) -> Result<&Verified<Snapshot>> {
-        let Some(timestamp) = &self.timestamp else {
-            return Err(Error::Order("snapshot needs a trusted timestamp first"));
-        };
-        if !self.targets.is_empty() {
-            return Err(Error::Order(
-                "snapshot cannot change after targets are loaded",
-            ));
+    ) -> std::result::Result<(WithTimestamp, Freshness), Refused<Self>> {
+        match self.check_timestamp(bytes) {
+            Ok((new, Freshness::Same)) => {
+                let same = self.previous_timestamp.take().unwrap_or(new);
+                self.advance(same, Freshness::Same)
+            }
+            Ok((new, Freshness::New)) => self.advance(new, Freshness::New),
+            Err(error) => Err(Refused::new(self, error)),
         }
-        self.check_final_timestamp()?;
-        let listed = timestamp.snapshot_meta().ok_or(Error::NotListed {
-            listed_by: RoleName::timestamp(),
-            role: RoleName::snapshot(),
-        })?;
-        if !from_trusted_store {
+    }
+
+    fn check_timestamp(&self, bytes: &[u8]) -> Result<(Verified<Timestamp>, Freshness)> {
+        check_not_expired(self.reference_time, &RoleName::root(), self.root.expires)?;
+        let role = RoleName::timestamp();
+        let new = Unverified::<Timestamp>::parse(&role, bytes)?;
+        let new = new.verify(&self.root.keys, root_keys_for(&self.root, &role)?)?;
+        let Some(old) = &self.previous_timestamp else {
+            return Ok((new, Freshness::New));
+        };
+        if new.version < old.version {
+            return Err(Error::Rollback {
+                role,
+                trusted: old.version,
+                new: new.version,
+            });
+        }
+        if new.version == old.version {
+            return Ok((new, Freshness::Same));
+        }
+        let (old_snap, new_snap) = (snapshot_version(old)?, snapshot_version(&new)?);
+        if new_snap < old_snap {
+            return Err(Error::SnapshotVersionRollback {
+                trusted: old_snap,
+                new: new_snap,
+            });
+        }
+        Ok((new, Freshness::New))
+    }
+
+    fn advance(
+        mut self,
+        timestamp: Verified<Timestamp>,
+        freshness: Freshness,
+    ) -> std::result::Result<(WithTimestamp, Freshness), Refused<Self>> {
+        if let Err(error) = check_not_expired(
+            self.reference_time,
+            &RoleName::timestamp(),
+            timestamp.expires,
+        ) {
+            // Kept, so that an older timestamp from another mirror is still refused.
+            self.previous_timestamp = Some(timestamp);
+            return Err(Refused::new(self, error));
+        }
+        let snapshot_version = match snapshot_version(&timestamp) {
+            Ok(v) => v,
+            Err(error) => return Err(Refused::new(self, error)),
+        };
+        Ok((
+            WithTimestamp {
+                reference_time: self.reference_time,
+                root: self.root,
+                timestamp,
+                snapshot_version,
+                previous_snapshot: None,
+            },
+            freshness,
+        ))
+    }
+}
+
+/// Where snapshot bytes come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A mirror: the bytes must match the length and hashes the timestamp lists.
+    Mirror,
+    /// The device's own store: written after an earlier verification, possibly under an
+    /// older timestamp, so only signatures, versions and expiry are checked.
+    Store,
+}
+
+/// Stage 2: root and a timestamp that has not expired.
+#[derive(Debug)]
+pub struct WithTimestamp {
+    reference_time: UtcTime,
+    root: Verified<Root>,
+    timestamp: Verified<Timestamp>,
+    /// The snapshot version the timestamp names.
+    snapshot_version: Version,
+    /// The snapshot the device trusted before: the rollback reference.
+    previous_snapshot: Option<Verified<Snapshot>>,
+}
+
+impl WithTimestamp {
+    /// The trusted root.
+    pub fn root(&self) -> &Verified<Root> {
+        &self.root
+    }
+
+    /// The trusted timestamp.
+    pub fn timestamp(&self) -> &Verified<Timestamp> {
+        &self.timestamp
+    }
+
+    /// What the timestamp says of the snapshot to load: version, and length and hashes
+    /// where listed.
+    pub fn snapshot_meta(&self) -> Option<&crate::metadata::MetaFile> {
+        self.timestamp.snapshot_meta()
+    }
+
+    /// Loads a snapshot: signed by a threshold of root's snapshot keys, never dropping a
+    /// role or lowering a version against the snapshot trusted before, the version the
+    /// timestamp names, not expired. One that verifies but is not the current one (a
+    /// stored snapshot older than the timestamp says) becomes the rollback reference.
+    pub fn load_snapshot(
+        mut self,
+        bytes: &[u8],
+        origin: Origin,
+    ) -> std::result::Result<WithSnapshot, Refused<Self>> {
+        let new = match self.check_snapshot(bytes, origin) {
+            Ok(new) => new,
+            Err(error) => return Err(Refused::new(self, error)),
+        };
+        let current = check_not_expired(self.reference_time, &RoleName::snapshot(), new.expires)
+            .and_then(|()| {
+                if new.version == self.snapshot_version {
+                    Ok(())
+                } else {
+                    Err(Error::UnexpectedVersion {
+                        role: RoleName::snapshot(),
+                        expected: self.snapshot_version,
+                        found: new.version,
+                    })
+                }
+            });
+        if let Err(error) = current {
+            self.previous_snapshot = Some(new);
+            return Err(Refused::new(self, error));
+        }
+        Ok(WithSnapshot {
+            reference_time: self.reference_time,
+            root: self.root,
+            timestamp: self.timestamp,
+            snapshot: new,
+        })
+    }
+
+    fn check_snapshot(&self, bytes: &[u8], origin: Origin) -> Result<Verified<Snapshot>> {
+        check_not_expired(
+            self.reference_time,
+            &RoleName::timestamp(),
+            self.timestamp.expires,
+        )?;
+        if origin == Origin::Mirror {
+            let listed = self.timestamp.snapshot_meta().ok_or(Error::NotListed {
+                listed_by: RoleName::timestamp(),
+                role: RoleName::snapshot(),
+            })?;
             check_meta_bytes("snapshot.json", bytes, listed)?;
         }
         let role = RoleName::snapshot();
         let new = Unverified::<Snapshot>::parse(&role, bytes)?;
-        let new = new.verify(&self.root.keys, self.root_keys_for(&role)?)?;
-        if let Some(old) = &self.snapshot {
+        let new = new.verify(&self.root.keys, root_keys_for(&self.root, &role)?)?;
+        if let Some(old) = &self.previous_snapshot {
             for (file, old_meta) in &old.meta {
                 let kept = new
                     .meta
@@ -177,119 +379,192 @@ impl TrustedMetadata {
                 }
             }
         }
-        self.snapshot = Some(new);
-        self.check_final_snapshot()?;
-        Ok(self.snapshot.as_ref().expect("set just above"))
+        Ok(new)
+    }
+}
+
+/// Stage 3: root, timestamp and the snapshot it names.
+#[derive(Debug)]
+pub struct WithSnapshot {
+    reference_time: UtcTime,
+    root: Verified<Root>,
+    timestamp: Verified<Timestamp>,
+    snapshot: Verified<Snapshot>,
+}
+
+impl WithSnapshot {
+    /// The trusted root.
+    pub fn root(&self) -> &Verified<Root> {
+        &self.root
     }
 
-    /// Accepts the top-level targets.
-    pub fn update_targets(&mut self, bytes: &[u8]) -> Result<&Verified<Targets>> {
-        self.update_delegated_targets(bytes, &RoleName::targets(), &RoleName::root())
+    /// The trusted snapshot.
+    pub fn snapshot(&self) -> &Verified<Snapshot> {
+        &self.snapshot
     }
 
-    /// Accepts targets role `role`, delegated by `delegator` (root for `targets`).
-    pub fn update_delegated_targets(
+    /// Loads the top-level targets: as the snapshot lists it (version, and length and
+    /// hashes where listed), signed by a threshold of root's targets keys, not expired.
+    pub fn load_targets(self, bytes: &[u8]) -> std::result::Result<Complete, Refused<Self>> {
+        let role = RoleName::targets();
+        let checked = root_keys_for(&self.root, &role).and_then(|keys| {
+            check_targets(
+                self.reference_time,
+                &self.snapshot,
+                &role,
+                bytes,
+                &self.root.keys,
+                keys,
+            )
+        });
+        match checked {
+            Ok(targets) => Ok(Complete {
+                reference_time: self.reference_time,
+                root: self.root,
+                timestamp: self.timestamp,
+                snapshot: self.snapshot,
+                targets,
+                delegated: BTreeMap::new(),
+            }),
+            Err(error) => Err(Refused::new(self, error)),
+        }
+    }
+}
+
+/// Stage 4: the whole top-level chain; delegated targets roles load on demand.
+#[derive(Debug)]
+pub struct Complete {
+    reference_time: UtcTime,
+    root: Verified<Root>,
+    timestamp: Verified<Timestamp>,
+    snapshot: Verified<Snapshot>,
+    targets: Verified<Targets>,
+    /// Delegated roles by (delegator, role): a role reached through another delegator is
+    /// verified again against that delegator's keys, never trusted on an earlier path's word.
+    delegated: BTreeMap<(RoleName, RoleName), Verified<Targets>>,
+}
+
+impl Complete {
+    /// The time every expiry was judged against.
+    pub fn reference_time(&self) -> UtcTime {
+        self.reference_time
+    }
+
+    /// The trusted root.
+    pub fn root(&self) -> &Verified<Root> {
+        &self.root
+    }
+
+    /// The trusted timestamp.
+    pub fn timestamp(&self) -> &Verified<Timestamp> {
+        &self.timestamp
+    }
+
+    /// The trusted snapshot.
+    pub fn snapshot(&self) -> &Verified<Snapshot> {
+        &self.snapshot
+    }
+
+    /// The trusted top-level targets.
+    pub fn targets(&self) -> &Verified<Targets> {
+        &self.targets
+    }
+
+    /// Targets role `role` as verified against `delegator` (root for `targets`), once
+    /// loaded.
+    pub fn targets_role(
+        &self,
+        role: &RoleName,
+        delegator: &RoleName,
+    ) -> Option<&Verified<Targets>> {
+        if role == &RoleName::targets() && delegator == &RoleName::root() {
+            return Some(&self.targets);
+        }
+        self.delegated.get(&(delegator.clone(), role.clone()))
+    }
+
+    /// Loads targets role `role`, delegated by `delegator` (a role loaded before), as the
+    /// snapshot lists it and signed by a threshold of the keys the delegator names for it.
+    pub fn load_delegated(
         &mut self,
         bytes: &[u8],
         role: &RoleName,
         delegator: &RoleName,
     ) -> Result<&Verified<Targets>> {
-        let Some(snapshot) = &self.snapshot else {
-            return Err(Error::Order("targets need a trusted snapshot first"));
-        };
-        self.check_final_snapshot()?;
-        let listed = snapshot.role_meta(role).ok_or_else(|| Error::NotListed {
-            listed_by: RoleName::snapshot(),
-            role: role.clone(),
-        })?;
-        check_meta_bytes(&format!("{}.json", role.file_stem()), bytes, listed)?;
-        let new = Unverified::<Targets>::parse(role, bytes)?;
-        let new = if delegator == &RoleName::root() {
-            new.verify(&self.root.keys, self.root_keys_for(role)?)?
+        let parent = if delegator == &RoleName::targets() {
+            &self.targets
         } else {
             // The delegator's content is the same whichever path verified it (snapshot
             // pins one version), so any verified copy gives its delegations.
-            let parent = self
-                .targets
+            self.delegated
                 .iter()
                 .find(|((_, r), _)| r == delegator)
                 .map(|(_, t)| t)
-                .ok_or(Error::Order(
-                    "a delegated role needs its delegator loaded first",
-                ))?;
-            let delegations = parent
-                .delegations
-                .as_ref()
                 .ok_or_else(|| Error::NotListed {
                     listed_by: delegator.clone(),
                     role: role.clone(),
-                })?;
-            let delegated = delegations
-                .roles
-                .iter()
-                .find(|r| &r.name == role)
-                .ok_or_else(|| Error::NotListed {
-                    listed_by: delegator.clone(),
-                    role: role.clone(),
-                })?;
-            new.verify(&delegations.keys, &delegated.role_keys())?
+                })?
         };
-        if new.version != listed.version {
-            return Err(Error::UnexpectedVersion {
-                role: role.clone(),
-                expected: listed.version,
-                found: new.version,
-            });
-        }
-        self.check_not_expired(role, new.expires)?;
-        let key = (delegator.clone(), role.clone());
-        self.targets.insert(key.clone(), new);
-        Ok(&self.targets[&key])
-    }
-
-    fn root_keys_for(&self, role: &RoleName) -> Result<&crate::metadata::RoleKeys> {
-        self.root.role_keys(role).ok_or_else(|| Error::NotListed {
-            listed_by: RoleName::root(),
+        let not_listed = || Error::NotListed {
+            listed_by: delegator.clone(),
             role: role.clone(),
-        })
-    }
-
-    fn check_not_expired(&self, role: &RoleName, expires: UtcTime) -> Result<()> {
-        if expires <= self.reference_time {
-            return Err(Error::Expired {
-                role: role.clone(),
-                expires,
-                now: self.reference_time,
-            });
-        }
-        Ok(())
-    }
-
-    fn check_final_timestamp(&self) -> Result<()> {
-        let timestamp = self.timestamp.as_ref().expect("callers check");
-        self.check_not_expired(&RoleName::timestamp(), timestamp.expires)
-    }
-
-    fn check_final_snapshot(&self) -> Result<()> {
-        let snapshot = self.snapshot.as_ref().expect("callers check");
-        let timestamp = self.timestamp.as_ref().expect("snapshot implies timestamp");
-        self.check_not_expired(&RoleName::snapshot(), snapshot.expires)?;
-        let expected = snapshot_version(timestamp)?;
-        if snapshot.version != expected {
-            return Err(Error::UnexpectedVersion {
-                role: RoleName::snapshot(),
-                expected,
-                found: snapshot.version,
-            });
-        }
-        Ok(())
+        };
+        let delegations = parent.delegations.as_ref().ok_or_else(not_listed)?;
+        let delegated = delegations
+            .roles
+            .iter()
+            .find(|r| &r.name == role)
+            .ok_or_else(not_listed)?;
+        let new = check_targets(
+            self.reference_time,
+            &self.snapshot,
+            role,
+            bytes,
+            &delegations.keys,
+            &delegated.role_keys(),
+        )?;
+        let key = (delegator.clone(), role.clone());
+        self.delegated.insert(key.clone(), new);
+        self.delegated.get(&key).ok_or_else(not_listed)
     }
 }
 
-/// A root signed by a threshold of its own root keys. Says nothing about whether that root
-/// should be trusted: that comes from where it was obtained, or from the previous root.
-pub fn verify_self_signed_root(bytes: &[u8]) -> Result<Verified<Root>> {
-    verify_with_own_keys(Unverified::<Root>::parse(&RoleName::root(), bytes)?)
+/// A targets role as `snapshot` lists it, signed by a threshold of `role_keys`, not expired.
+fn check_targets(
+    reference_time: UtcTime,
+    snapshot: &Snapshot,
+    role: &RoleName,
+    bytes: &[u8],
+    keys: &BTreeMap<crate::key::KeyId, crate::key::PublicKey>,
+    role_keys: &RoleKeys,
+) -> Result<Verified<Targets>> {
+    check_not_expired(reference_time, &RoleName::snapshot(), snapshot.expires)?;
+    let listed = snapshot.role_meta(role).ok_or_else(|| Error::NotListed {
+        listed_by: RoleName::snapshot(),
+        role: role.clone(),
+    })?;
+    check_meta_bytes(&format!("{}.json", role.file_stem()), bytes, listed)?;
+    let new = Unverified::<Targets>::parse(role, bytes)?.verify(keys, role_keys)?;
+    if new.version != listed.version {
+        return Err(Error::UnexpectedVersion {
+            role: role.clone(),
+            expected: listed.version,
+            found: new.version,
+        });
+    }
+    check_not_expired(reference_time, role, new.expires)?;
+    Ok(new)
+}
+
+fn check_not_expired(reference_time: UtcTime, role: &RoleName, expires: UtcTime) -> Result<()> {
+    if expires <= reference_time {
+        return Err(Error::Expired {
+            role: role.clone(),
+            expires,
+            now: reference_time,
+        });
+    }
+    Ok(())
 }
 
 fn verify_with_own_keys(root: Unverified<Root>) -> Result<Verified<Root>> {
@@ -298,16 +573,18 @@ fn verify_with_own_keys(root: Unverified<Root>) -> Result<Verified<Root>> {
     root.verify(&keys, &role_keys)
 }
 
-fn root_role_keys(root: &Root) -> Result<crate::metadata::RoleKeys> {
-    root.role_keys(&RoleName::root())
-        .cloned()
-        .ok_or(Error::NotListed {
-            listed_by: RoleName::root(),
-            role: RoleName::root(),
-        })
+fn root_role_keys(root: &Root) -> Result<RoleKeys> {
+    root_keys_for(root, &RoleName::root()).cloned()
 }
 
-fn snapshot_version(timestamp: &Timestamp) -> Result<crate::metadata::Version> {
+fn root_keys_for<'a>(root: &'a Root, role: &RoleName) -> Result<&'a RoleKeys> {
+    root.role_keys(role).ok_or_else(|| Error::NotListed {
+        listed_by: RoleName::root(),
+        role: role.clone(),
+    })
+}
+
+fn snapshot_version(timestamp: &Timestamp) -> Result<Version> {
     timestamp
         .snapshot_meta()
         .map(|m| m.version)
@@ -315,4 +592,111 @@ fn snapshot_version(timestamp: &Timestamp) -> Result<crate::metadata::Version> {
             listed_by: RoleName::timestamp(),
             role: RoleName::snapshot(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each refusal of the typestate, on a repository `repo` wrote (fuzz/fixtures: root,
+    //! timestamp, snapshot and targets version 1, made 2026-11-23).
+    use super::*;
+
+    const ROOT: &[u8] = include_bytes!("../../fuzz/fixtures/1.root.json");
+    const TIMESTAMP: &[u8] = include_bytes!("../../fuzz/fixtures/timestamp.json");
+    const SNAPSHOT: &[u8] = include_bytes!("../../fuzz/fixtures/1.snapshot.json");
+    const TARGETS: &[u8] = include_bytes!("../../fuzz/fixtures/1.targets.json");
+
+    fn at(text: &str) -> TrustedRoot {
+        let now = UtcTime::parse(text).unwrap();
+        SelfSignedRoot::parse(ROOT).unwrap().trust(now)
+    }
+
+    fn flipped(bytes: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        text.replacen("\"version\": 1", "\"version\": 2", 1)
+            .into_bytes()
+    }
+
+    #[test]
+    fn the_whole_order_is_accepted() {
+        let (t, fresh) = at("2026-11-24T00:00:00Z")
+            .load_timestamp(TIMESTAMP)
+            .unwrap();
+        assert_eq!(fresh, Freshness::New);
+        let s = t.load_snapshot(SNAPSHOT, Origin::Mirror).unwrap();
+        let complete = s.load_targets(TARGETS).unwrap();
+        assert_eq!(complete.targets().version.get(), 1);
+        assert!(complete
+            .targets_role(&RoleName::targets(), &RoleName::root())
+            .is_some());
+    }
+
+    #[test]
+    fn the_same_timestamp_again_is_nothing_new() {
+        let mut root = at("2026-11-24T00:00:00Z");
+        root.remember_timestamp(TIMESTAMP).unwrap();
+        let (_, fresh) = root.load_timestamp(TIMESTAMP).unwrap();
+        assert_eq!(fresh, Freshness::Same);
+    }
+
+    #[test]
+    fn an_expired_timestamp_is_refused_and_the_stage_handed_back() {
+        let refused = at("2026-11-25T00:00:00Z")
+            .load_timestamp(TIMESTAMP)
+            .unwrap_err();
+        assert!(
+            matches!(refused.error, Error::Expired { .. }),
+            "{:?}",
+            refused.error
+        );
+        // The stage comes back, holding the expired one as its rollback reference.
+        assert!(refused.state.previous_timestamp.is_some());
+    }
+
+    #[test]
+    fn a_changed_signed_body_is_refused_at_every_stage() {
+        let refused = at("2026-11-24T00:00:00Z")
+            .load_timestamp(&flipped(TIMESTAMP))
+            .unwrap_err();
+        assert!(
+            matches!(refused.error, Error::ThresholdNotMet { .. }),
+            "{:?}",
+            refused.error
+        );
+        let (t, _) = refused.state.load_timestamp(TIMESTAMP).unwrap();
+        // From a mirror, the snapshot's bytes must match what the timestamp lists.
+        let refused = t
+            .load_snapshot(&flipped(SNAPSHOT), Origin::Mirror)
+            .unwrap_err();
+        assert!(
+            matches!(
+                refused.error,
+                Error::LengthMismatch { .. } | Error::HashMismatch { .. }
+            ),
+            "{:?}",
+            refused.error
+        );
+        let s = refused
+            .state
+            .load_snapshot(SNAPSHOT, Origin::Mirror)
+            .unwrap();
+        let refused = s.load_targets(&flipped(TARGETS)).unwrap_err();
+        assert!(refused.state.load_targets(TARGETS).is_ok());
+    }
+
+    #[test]
+    fn a_delegated_role_the_targets_do_not_delegate_is_not_listed() {
+        let (t, _) = at("2026-11-24T00:00:00Z")
+            .load_timestamp(TIMESTAMP)
+            .unwrap();
+        let mut complete = t
+            .load_snapshot(SNAPSHOT, Origin::Mirror)
+            .unwrap()
+            .load_targets(TARGETS)
+            .unwrap();
+        let role = RoleName::new("nobody").unwrap();
+        let err = complete
+            .load_delegated(TARGETS, &role, &RoleName::targets())
+            .unwrap_err();
+        assert!(matches!(err, Error::NotListed { .. }), "{err:?}");
+    }
 }
