@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod canonical;
 pub mod client;
 pub mod config;
+pub mod conventions;
 pub mod copy;
 pub mod datetime;
 pub mod decide;

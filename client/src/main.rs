@@ -396,7 +396,8 @@ fn plan(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>) -> Result
             .trusted()
             .targets()
             .context("targets are loaded by refresh")?,
-    );
+    )
+    .context("the signed index refused")?;
     let decision = decide(&policy, &index, &device, now);
     if json {
         let mut value = serde_json::to_value(&decision)?;
@@ -486,7 +487,8 @@ fn apply_once(
             .map_or(0, |j| j.seconds().unsigned_abs()),
     ));
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
-    let index = Index::from_targets(client.trusted().targets().context("targets are loaded")?);
+    let index = Index::from_targets(client.trusted().targets().context("targets are loaded")?)
+        .context("the signed index refused")?;
     let decision = decide(&policy, &index, &device, now);
     let running = device
         .running

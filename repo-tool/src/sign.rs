@@ -25,7 +25,7 @@ use updater::metadata::{
 use updater::names::{RoleName, TargetName};
 use updater::verify::Unverified;
 
-use crate::init::{POLICY_FILE, POLICY_ROLE};
+use updater::conventions::{POLICY_FILE, POLICY_ROLE};
 use crate::keys::PrivateKey;
 use crate::publication::{Content, Publication};
 use crate::rotate::RootSigning;
@@ -676,7 +676,7 @@ fn check_root_lifetime(
 /// Parses `xml` and checks that every release it names is in `index`.
 pub fn check_policy_against(xml: &[u8], index: &Targets) -> Result<updater::policy::Policy> {
     let policy = updater::policy::parse(xml)?;
-    let index = updater::decide::Index::from_targets(index);
+    let index = updater::decide::Index::from_targets(index)?;
     let mut missing = Vec::new();
     for channel in policy.channels.values() {
         let named = channel

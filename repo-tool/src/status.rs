@@ -11,7 +11,7 @@ use updater::metadata::{Role, RoleKeys, Root, Snapshot, Targets, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
-use crate::init::POLICY_ROLE;
+use updater::conventions::POLICY_ROLE;
 use crate::sign::latest_version;
 use crate::workspace::Workspace;
 

@@ -9,7 +9,7 @@ use updater::metadata::{Snapshot, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
-use crate::init::POLICY_ROLE;
+use updater::conventions::POLICY_ROLE;
 use crate::sign::{latest_version, pending_path};
 use crate::workspace::Workspace;
 
