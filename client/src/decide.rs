@@ -348,7 +348,6 @@ fn unavailable(index: &Index, release: &Release, platform: &str) -> Option<Strin
     None
 }
 
-
 /// Monday-first weekday and minute of the day of `t` (UTC).
 fn weekday_minute(t: UtcTime) -> (usize, u32) {
     (t.weekday_from_monday(), t.minute_of_day())

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
-use updater::hash::FileDigest;
-use updater::metadata::{HexDigest, TargetInfo};
 use updater::conventions::name_budget;
 use updater::conventions::{check_label, release_target_name, ArtifactKind};
+use updater::hash::FileDigest;
+use updater::metadata::{HexDigest, TargetInfo};
 use updater::names::TargetName;
 
 use crate::ingest::copy_and_hash;

@@ -25,12 +25,12 @@ use updater::metadata::{
 use updater::names::{RoleName, TargetName};
 use updater::verify::Unverified;
 
-use updater::conventions::{POLICY_FILE, POLICY_ROLE};
 use crate::keys::PrivateKey;
 use crate::publication::{Content, Publication};
 use crate::rotate::RootSigning;
 use crate::signer::sign_metadata;
 use crate::workspace::{ExportedVersions, Workspace};
+use updater::conventions::{POLICY_FILE, POLICY_ROLE};
 
 /// The keys among `given` that `role` lists; fails unless they reach its threshold.
 pub fn keys_for_role<'a>(

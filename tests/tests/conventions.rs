@@ -73,7 +73,12 @@ fn apply(device: &Device, config: &Path) -> Run {
 }
 
 /// A device of channel `stable` on armv7, running `running`, served by `server`.
-fn device_at(server: &StaticServer, r: &DemoRepo, id: &str, running: Option<&str>) -> (Device, PathBuf) {
+fn device_at(
+    server: &StaticServer,
+    r: &DemoRepo,
+    id: &str,
+    running: Option<&str>,
+) -> (Device, PathBuf) {
     let device = Device::trusting(&r.root_json());
     let config = device.configure(id, &server.url(), running, "");
     (device, config)
@@ -97,12 +102,18 @@ fn a_100_character_release_label_publishes_and_installs() {
 
     let run = apply(&device, &config).ok();
     assert!(
-        run.stdout.contains(&format!("installed {label}, was nothing")),
+        run.stdout
+            .contains(&format!("installed {label}, was nothing")),
         "{run:#?}"
     );
     assert_eq!(device.running().as_deref(), Some(label.as_str()));
     let installed = device.install_dir().join("releases").join(&label);
-    for file in ["app.bin", "firmware.img", "pre-install.sh", "share/data.txt"] {
+    for file in [
+        "app.bin",
+        "firmware.img",
+        "pre-install.sh",
+        "share/data.txt",
+    ] {
         assert_eq!(
             std::fs::read(installed.join(file)).unwrap(),
             std::fs::read(fixture_release("1.0.0", "armv7").join(file)).unwrap(),
@@ -115,7 +126,12 @@ fn a_100_character_release_label_publishes_and_installs() {
 fn release_folder(dir: &Path, extra: &[(&str, &[u8])]) -> PathBuf {
     let folder = dir.join("build");
     let source = fixture_release("1.0.0", "armv7");
-    for file in ["app.bin", "firmware.img", "pre-install.sh", "share/data.txt"] {
+    for file in [
+        "app.bin",
+        "firmware.img",
+        "pre-install.sh",
+        "share/data.txt",
+    ] {
         let to = folder.join(file);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(source.join(file), &to).unwrap();
@@ -129,7 +145,10 @@ fn release_folder(dir: &Path, extra: &[(&str, &[u8])]) -> PathBuf {
 #[test]
 fn repo_add_refuses_a_tar_xz_bundle_and_changes_nothing() {
     let r = DemoRepo::init();
-    let folder = release_folder(r.tmp.path(), &[("app.tar.xz", b"\xfd7zXZ\0 not unpackable")]);
+    let folder = release_folder(
+        r.tmp.path(),
+        &[("app.tar.xz", b"\xfd7zXZ\0 not unpackable")],
+    );
     let before = tree_state(r.tmp.path());
     let run = r.add_dir(&folder, "2.0.0", "armv7");
     assert_eq!(run.code, Some(2), "{run:#?}");
@@ -215,7 +234,9 @@ fn release_candidates_and_build_metadata_order_alike_on_both_sides() {
     let xml = policy_for("2.5.0", r#"<via release="2.5.0-rc1" below="2.5.0"/>"#);
     let check = policy_check(&r, &xml).ok();
     assert!(
-        check.stdout.contains("devices below 2.5.0 go to 2.5.0-rc1 first"),
+        check
+            .stdout
+            .contains("devices below 2.5.0 go to 2.5.0-rc1 first"),
         "{check:#?}"
     );
     let upside_down = policy_for("2.5.0", r#"<via release="2.5.0" below="2.5.0-rc1"/>"#);

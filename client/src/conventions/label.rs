@@ -45,7 +45,13 @@ mod tests {
 
     #[test]
     fn accepts_up_to_128_safe_characters() {
-        for ok in ["1", "2.5.0-rc1", "1.0.0+b1", "a_b~c", &"9".repeat(MAX_LABEL)] {
+        for ok in [
+            "1",
+            "2.5.0-rc1",
+            "1.0.0+b1",
+            "a_b~c",
+            &"9".repeat(MAX_LABEL),
+        ] {
             assert_eq!(check_label("release", ok), Ok(()), "{ok}");
         }
     }

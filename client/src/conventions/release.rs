@@ -59,7 +59,10 @@ fn identifiers(text: &str) -> Vec<Identifier<'_>> {
 enum Identifier<'a> {
     /// Digits without leading zeros, compared by length and then text: by value, however
     /// many digits (a label may hold 128).
-    Numeric { digits: usize, text: &'a str },
+    Numeric {
+        digits: usize,
+        text: &'a str,
+    },
     Alphanumeric(&'a str),
 }
 
@@ -163,8 +166,7 @@ mod tests {
     fn label() -> impl Strategy<Value = Release> {
         // Short labels over a small alphabet that exercises every separator and both
         // identifier kinds; the full rule is covered by the label tests.
-        "[0-2a-b.+~_-]{1,10}"
-            .prop_filter_map("a valid label", |s| Release::new(&s).ok())
+        "[0-2a-b.+~_-]{1,10}".prop_filter_map("a valid label", |s| Release::new(&s).ok())
     }
 
     proptest! {
@@ -178,7 +180,7 @@ mod tests {
             if a < b && b < c {
                 prop_assert!(a < c);
             }
-            let mut sorted = vec![a.clone(), b.clone(), c.clone()];
+            let mut sorted = [a.clone(), b.clone(), c.clone()];
             sorted.sort();
             prop_assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
         }

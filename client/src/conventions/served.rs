@@ -72,7 +72,10 @@ mod tests {
             ]
         );
         let top = TargetName::new("policy.xml").unwrap();
-        assert_eq!(served_names(&top, &hashes()), ["aa.policy.xml", "bb.policy.xml"]);
+        assert_eq!(
+            served_names(&top, &hashes()),
+            ["aa.policy.xml", "bb.policy.xml"]
+        );
     }
 
     /// The device fetches one of the names the repository serves.

@@ -593,10 +593,7 @@ impl Installer {
             .map(|a| a.kind().map(|k| (a, k)))
             .collect::<Result<Vec<_>, _>>()?;
         let of_kind = |want: fn(ArtifactKind) -> bool| {
-            kinds
-                .iter()
-                .filter(move |(_, k)| want(*k))
-                .map(|(a, _)| *a)
+            kinds.iter().filter(move |(_, k)| want(*k)).map(|(a, _)| *a)
         };
         // Plain files and scripts first, each copied while its bytes are checked against the
         // index: the copy is what runs and what is installed, never the download re-read.
