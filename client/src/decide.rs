@@ -391,32 +391,16 @@ mod tests {
     }
 
     fn index(releases: &[&str], platforms: &[&str]) -> Index {
-        let mut targets = BTreeMap::new();
-        for r in releases {
-            for p in platforms {
-                let name = TargetName::new(format!("releases/{r}/{p}/app.bin")).unwrap();
-                let info: TargetInfo = serde_json::from_value(serde_json::json!({
-                    "length": 1, "hashes": {"sha512": "00"}
-                }))
-                .unwrap();
-                targets.insert(name, info);
-            }
-        }
-        let mut index = Index::default();
-        for (name, info) in targets {
-            let mut parts = name.as_str().split('/');
-            parts.next();
-            let release = Release::new(parts.next().unwrap()).unwrap();
-            let platform = parts.next().unwrap().to_owned();
-            index
-                .releases
-                .entry(release)
-                .or_default()
-                .entry(platform)
-                .or_default()
-                .push((name, info));
-        }
-        index
+        let names: Vec<String> = releases
+            .iter()
+            .flat_map(|r| {
+                platforms
+                    .iter()
+                    .map(move |p| format!("releases/{r}/{p}/app.bin"))
+            })
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Index::from_targets(&targets_listing(&names)).unwrap()
     }
 
     fn device(id: &str, running: Option<&str>) -> Device {
@@ -445,6 +429,43 @@ mod tests {
             "<target release=\"2.0.0\">{}</target>",
             waves(&[(0, "10"), (86_400, "50"), (3 * 86_400, "100")])
         ))
+    }
+
+    fn targets_listing(names: &[&str]) -> Targets {
+        let targets: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .map(|n| {
+                let info = serde_json::json!({"length": 1, "hashes": {"sha512": "00"}});
+                (n.to_string(), info)
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "_type": "targets", "spec_version": "1.0.31", "version": 1,
+            "expires": "2030-01-01T00:00:00Z", "targets": targets
+        }))
+        .unwrap()
+    }
+
+    /// The device reads every label `repo add` writes, and refuses (never skips) a name under
+    /// `releases/` outside the rule.
+    #[test]
+    fn index_reads_every_label_repo_add_writes_and_refuses_the_rest() {
+        let label = format!("3.0.0-{}", "x".repeat(122));
+        let name = format!("releases/{label}/armv7/app.bin");
+        let idx = Index::from_targets(&targets_listing(&[&name, "policy.xml"])).unwrap();
+        assert!(idx.has_release(&Release::new(&label).unwrap()));
+
+        let long = format!("3.0.0-{}", "x".repeat(123));
+        let name = format!("releases/{long}/armv7/app.bin");
+        let refused = Index::from_targets(&targets_listing(&[&name])).unwrap_err();
+        assert!(
+            matches!(&refused, LayoutError::Label { source, .. } if source.value == long),
+            "{refused}"
+        );
+        assert!(matches!(
+            Index::from_targets(&targets_listing(&["releases/1.0.0/app.bin"])),
+            Err(LayoutError::Shape { .. })
+        ));
     }
 
     /// A bundle no device can unpack, listed by hand: the device stays, saying why in the
