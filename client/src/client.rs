@@ -10,6 +10,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::TargetHash;
+use crate::conventions::name_budget;
+use crate::conventions::{served, POLICY_FILE, POLICY_ROLE};
 use crate::copy::{copy_and_hash, CopyError, Output};
 use crate::datetime::UtcTime;
 use crate::error::{Error, Result};
@@ -20,7 +22,6 @@ use crate::limits::{
 };
 use crate::metadata::{RoleKeys, Root, TargetInfo, Targets};
 use crate::mirrors::{Attempt, Mirrors};
-use crate::name_budget;
 use crate::names::{percent_encode, RoleName, TargetName};
 use crate::policy::MAX_POLICY_BYTES;
 use crate::store::MetadataStore;
@@ -31,10 +32,6 @@ use crate::trusted::{
 };
 use crate::verify::{Unverified, Verified};
 use tuf_core::Error as CoreError;
-
-/// The delegated role that signs the rollout policy, and the one file it may sign.
-pub const POLICY_ROLE: &str = "policy";
-pub const POLICY_FILE: &str = "policy.xml";
 
 /// A verified target: its name, what the index says of it, and which role listed it.
 #[derive(Debug, Clone)]
@@ -405,21 +402,13 @@ impl Client {
         Ok((dest, true))
     }
 
-    /// The target's path under the targets base: with consistent snapshots, prefixed by a
-    /// hash the index lists (SHA-256 where given, as python-tuf and tough ask for it).
+    /// The target's path under the targets base: a name the repository serves it by.
     fn target_path(&self, target: &FoundTarget) -> String {
-        if !self.trusted.root().consistent_snapshot {
-            return target.name.as_str().to_owned();
-        }
-        let hashes = &target.info.hashes;
-        let hash = hashes
-            .get("sha256")
-            .or_else(|| hashes.get("sha512"))
-            .or_else(|| hashes.values().next());
-        match hash {
-            Some(digest) => target.name.with_hash_prefix(&hex::encode(&digest.0)),
-            None => target.name.as_str().to_owned(),
-        }
+        served::fetch_name(
+            &target.name,
+            &target.info.hashes,
+            self.trusted.root().consistent_snapshot,
+        )
     }
 }
 

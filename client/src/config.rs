@@ -151,7 +151,9 @@ impl Config {
                     .file_name()
                     .and_then(|n| n.to_str())
                     .ok_or_else(|| format!("{} points nowhere usable", link.display()))?;
-                Release::new(name).map(Some)
+                Release::new(name)
+                    .map(Some)
+                    .map_err(|e| format!("{}: {e}", link.display()))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("{}: {e}", link.display())),

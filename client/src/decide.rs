@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::conventions::layout::LayoutError;
+use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
 use crate::datetime::UtcTime;
 use crate::hash::Sha256;
 use crate::metadata::{TargetInfo, Targets};
@@ -27,27 +29,32 @@ pub struct Index {
 
 impl Index {
     /// Reads `releases/<release>/<platform>/<file>` names; other names are not releases.
-    pub fn from_targets(targets: &Targets) -> Self {
+    /// A name under `releases/` that does not fit the layout refuses the index: skipping it
+    /// would hide a release the repository published.
+    pub fn from_targets(targets: &Targets) -> Result<Self, LayoutError> {
         let mut index = Index::default();
         for (name, info) in &targets.targets {
-            let mut parts = name.as_str().splitn(4, '/');
-            let (Some("releases"), Some(release), Some(platform), Some(_file)) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let Ok(release) = Release::new(release) else {
+            let Some(file) = ReleaseTarget::parse(name.as_str())? else {
                 continue;
             };
             index
                 .releases
-                .entry(release)
+                .entry(file.release)
                 .or_default()
-                .entry(platform.to_owned())
+                .entry(file.platform.to_owned())
                 .or_default()
                 .push((name.clone(), info.clone()));
         }
-        index
+        Ok(index)
+    }
+
+    /// Why the device could not install `release` for `platform` as listed: an artifact of
+    /// a kind it does not handle (a bundle in a format it cannot unpack). The same sentence
+    /// `repo add` refuses such a file with.
+    pub fn unusable(&self, release: &Release, platform: &str) -> Option<KindError> {
+        self.artifacts(release, platform)?
+            .iter()
+            .find_map(|(name, info)| ArtifactKind::listed(name, info).err())
     }
 
     /// Whether the index holds `release` for any platform.
@@ -335,6 +342,9 @@ fn unavailable(index: &Index, release: &Release, platform: &str) -> Option<Strin
             "no artifact for platform {platform} in release {release}"
         ));
     }
+    if let Some(e) = index.unusable(release, platform) {
+        return Some(format!("release {release} cannot be installed: {e}"));
+    }
     None
 }
 
@@ -381,32 +391,16 @@ mod tests {
     }
 
     fn index(releases: &[&str], platforms: &[&str]) -> Index {
-        let mut targets = BTreeMap::new();
-        for r in releases {
-            for p in platforms {
-                let name = TargetName::new(format!("releases/{r}/{p}/app.bin")).unwrap();
-                let info: TargetInfo = serde_json::from_value(serde_json::json!({
-                    "length": 1, "hashes": {"sha512": "00"}
-                }))
-                .unwrap();
-                targets.insert(name, info);
-            }
-        }
-        let mut index = Index::default();
-        for (name, info) in targets {
-            let mut parts = name.as_str().split('/');
-            parts.next();
-            let release = Release::new(parts.next().unwrap()).unwrap();
-            let platform = parts.next().unwrap().to_owned();
-            index
-                .releases
-                .entry(release)
-                .or_default()
-                .entry(platform)
-                .or_default()
-                .push((name, info));
-        }
-        index
+        let names: Vec<String> = releases
+            .iter()
+            .flat_map(|r| {
+                platforms
+                    .iter()
+                    .map(move |p| format!("releases/{r}/{p}/app.bin"))
+            })
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Index::from_targets(&targets_listing(&names)).unwrap()
     }
 
     fn device(id: &str, running: Option<&str>) -> Device {
@@ -435,6 +429,86 @@ mod tests {
             "<target release=\"2.0.0\">{}</target>",
             waves(&[(0, "10"), (86_400, "50"), (3 * 86_400, "100")])
         ))
+    }
+
+    fn targets_listing(names: &[&str]) -> Targets {
+        let targets: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .map(|n| {
+                let info = serde_json::json!({"length": 1, "hashes": {"sha512": "00"}});
+                (n.to_string(), info)
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "_type": "targets", "spec_version": "1.0.31", "version": 1,
+            "expires": "2030-01-01T00:00:00Z", "targets": targets
+        }))
+        .unwrap()
+    }
+
+    /// The device reads every label `repo add` writes, and refuses (never skips) a name under
+    /// `releases/` outside the rule.
+    #[test]
+    fn index_reads_every_label_repo_add_writes_and_refuses_the_rest() {
+        let label = format!("3.0.0-{}", "x".repeat(122));
+        let name = format!("releases/{label}/armv7/app.bin");
+        let idx = Index::from_targets(&targets_listing(&[&name, "policy.xml"])).unwrap();
+        assert!(idx.has_release(&Release::new(&label).unwrap()));
+
+        let long = format!("3.0.0-{}", "x".repeat(123));
+        let name = format!("releases/{long}/armv7/app.bin");
+        let refused = Index::from_targets(&targets_listing(&[&name])).unwrap_err();
+        assert!(
+            matches!(&refused, LayoutError::Label { source, .. } if source.value == long),
+            "{refused}"
+        );
+        assert!(matches!(
+            Index::from_targets(&targets_listing(&["releases/1.0.0/app.bin"])),
+            Err(LayoutError::Shape { .. })
+        ));
+    }
+
+    /// A bundle no device can unpack, listed by hand: the device stays, saying why in the
+    /// sentence `repo add` refuses such a file with.
+    #[test]
+    fn a_bundle_the_device_cannot_unpack_keeps_it_where_it_is() {
+        let mut idx = index(&["2.0.0"], &["armv7"]);
+        let name = TargetName::new("releases/2.0.0/armv7/app.tar.xz").unwrap();
+        let info: TargetInfo = serde_json::from_value(serde_json::json!({
+            "length": 1, "hashes": {"sha512": "00"}, "custom": {"kind": "bundle"}
+        }))
+        .unwrap();
+        let release = Release::new("2.0.0").unwrap();
+        idx.releases
+            .get_mut(&release)
+            .unwrap()
+            .get_mut("armv7")
+            .unwrap()
+            .push((name, info));
+        let p = policy(&format!(
+            "<target release=\"2.0.0\">{}</target>",
+            waves(&[(0, "100")])
+        ));
+        let d = decide(&p, &idx, &device("aa", Some("1.0.0")), at(1));
+        let sentence = ArtifactKind::of_file("app.tar.xz").unwrap_err().to_string();
+        assert_eq!(d.action, Action::Stay);
+        assert_eq!(
+            d.reason,
+            format!("release 2.0.0 cannot be installed: {sentence}; staying on 1.0.0")
+        );
+    }
+
+    /// Semver precedence: a release candidate moves up to its release without a downgrade.
+    #[test]
+    fn a_release_candidate_moves_up_to_its_release() {
+        let idx = index(&["2.5.0-rc1", "2.5.0"], &["armv7"]);
+        let p = policy(&format!(
+            "<target release=\"2.5.0\">{}</target>",
+            waves(&[(0, "100")])
+        ));
+        let d = decide(&p, &idx, &device("aa", Some("2.5.0-rc1")), at(1));
+        assert_eq!(d.action, Action::Install, "{}", d.reason);
+        assert_eq!(d.release.as_ref().map(Release::as_str), Some("2.5.0"));
     }
 
     #[test]

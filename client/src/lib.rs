@@ -8,6 +8,7 @@ pub mod archive;
 pub mod artifact;
 pub mod client;
 pub mod config;
+pub mod conventions;
 pub mod copy;
 pub mod decide;
 pub mod error;

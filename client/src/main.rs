@@ -388,7 +388,8 @@ fn plan(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>) -> Result
     let mut client = refreshed_client(cli, settings, now)?;
     let xml = client.policy_xml(&targets).context("policy refused")?;
     let policy = updater::policy::parse(&xml)?;
-    let index = Index::from_targets(client.trusted().targets());
+    let index =
+        Index::from_targets(client.trusted().targets()).context("the signed index refused")?;
     let decision = decide(&policy, &index, &device, now);
     if json {
         let mut value = serde_json::to_value(&decision)?;
@@ -478,7 +479,8 @@ fn apply_once(
             .map_or(0, |j| j.seconds().unsigned_abs()),
     ));
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
-    let index = Index::from_targets(client.trusted().targets());
+    let index =
+        Index::from_targets(client.trusted().targets()).context("the signed index refused")?;
     let decision = decide(&policy, &index, &device, now);
     let running = device
         .running

@@ -21,72 +21,8 @@ pub use crate::limits::MAX_POLICY_BYTES;
 /// Basis points in 100 percent: percents have at most two decimals.
 pub const FULL_SHARE: u32 = 10_000;
 
-/// A release as named in target paths (`releases/<release>/...`) and in the policy.
-/// Ordered as versions: dot- or dash-separated parts, numeric parts by value.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(transparent)]
-pub struct Release(String);
-
-impl Release {
-    /// Checks `name`: one non-empty path segment of letters, digits and `._-+~`.
-    pub fn new(name: &str) -> Result<Self, String> {
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name != "."
-            && name != ".."
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-+~".contains(&b));
-        if ok {
-            Ok(Release(name.to_owned()))
-        } else {
-            Err(format!(
-                "{name:?} is not a release name (letters, digits and ._-+~, at most 64)"
-            ))
-        }
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Release {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Release::new(&raw).map_err(serde::de::Error::custom)
-    }
-}
-
-impl Ord for Release {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let parts = |s: &str| -> Vec<(u64, String)> {
-            s.split(['.', '-'])
-                .map(|p| match p.parse::<u64>() {
-                    Ok(n) => (n, String::new()),
-                    // Non-numeric parts sort after numeric ones, then by text.
-                    Err(_) => (u64::MAX, p.to_owned()),
-                })
-                .collect()
-        };
-        parts(&self.0)
-            .cmp(&parts(&other.0))
-            .then_with(|| self.0.cmp(&other.0))
-    }
-}
-
-impl PartialOrd for Release {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl fmt::Display for Release {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+/// A release label, ordered as versions: the one rule and order both programs use.
+pub use crate::conventions::Release;
 
 /// The parsed policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -521,7 +457,7 @@ impl<'a> Parser<'a> {
     }
 
     fn release(&self, name: &str) -> Result<Release, PolicyError> {
-        Release::new(name).map_err(|e| self.error(e))
+        Release::new(name).map_err(|e| self.error(e.to_string()))
     }
 
     fn current_channel(&mut self) -> Result<&mut Channel, PolicyError> {
@@ -802,7 +738,7 @@ mod tests {
             (
                 GOOD.replace("release=\"2.3.0\"", "release=\"../x\""),
                 15,
-                "is not a release name",
+                "release \"../x\" must be 1-128 characters of letters, digits and . _ + - ~ (and not . or ..)",
             ),
             (
                 GOOD.replace("<halt/>", "halt"),
@@ -904,14 +840,5 @@ mod tests {
             (e.line, e.message.as_str()),
             (2, "invalid UTF-8 at byte 24")
         );
-    }
-
-    #[test]
-    fn releases_order_as_versions() {
-        let r = |s| Release::new(s).unwrap();
-        assert!(r("2.10.0") > r("2.9.1"));
-        assert!(r("2.4.1") > r("2.4.0"));
-        assert!(r("10") > r("9"));
-        assert!(r("2.5.0") < r("2.5.0-rc1"));
     }
 }

@@ -21,6 +21,8 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
+use crate::conventions::BundleFormat;
+
 /// Limits on one archive. One home for these numbers, for bundles and archive mirrors alike.
 #[derive(Clone, Copy, Debug)]
 pub struct UnpackLimits {
@@ -141,51 +143,50 @@ impl std::fmt::Display for Existing {
     }
 }
 
-/// The archive formats understood, by file name.
-pub fn is_supported(name: &str) -> bool {
-    name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz")
-}
-
-/// Unpacks the archive `archive` (named `name`, for its format) into `dest`, which must
-/// exist and is normally empty.
+/// Unpacks the archive `archive` (named `name`, for its format: see [`BundleFormat::of`])
+/// into `dest`, which must exist and is normally empty.
 pub fn unpack_file(
     archive: &Path,
     name: &str,
     dest: &Path,
     limits: UnpackLimits,
 ) -> Result<Unpacked, UnpackError> {
+    let format = BundleFormat::of(name).ok_or_else(|| {
+        UnpackError::Format(io::Error::other(format!(
+            "{name}: unsupported bundle format (use .tar, .tar.gz or .tgz)"
+        )))
+    })?;
     let file = File::open(archive).map_err(UnpackError::Format)?;
-    unpack_open(file, name, dest, limits)
+    unpack_open(file, format, dest, limits)
 }
 
-/// Unpacks the already open archive `file` (named `name`, for its format) into `dest`: the
-/// installer passes the handle it has just checked against the signed index, so the bytes
-/// unpacked are the bytes verified, with no second open by path.
+/// Unpacks the already open archive `file` (in `format`) into `dest`: the installer passes
+/// the handle it has just checked against the signed index, so the bytes unpacked are the
+/// bytes verified, with no second open by path.
 pub fn unpack_open(
     file: File,
-    name: &str,
+    format: BundleFormat,
     dest: &Path,
     limits: UnpackLimits,
 ) -> Result<Unpacked, UnpackError> {
-    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        let mut gz = RatioGuard::new(file, limits);
-        let result = unpack(&mut gz, dest, limits).and_then(|done| {
-            // tar stops at its end marker; reading on to the end of the gzip stream makes
-            // the decoder check its CRC, so a flipped byte anywhere refuses the whole bundle.
-            io::copy(&mut gz, &mut io::sink()).map_err(UnpackError::Format)?;
-            Ok(done)
-        });
-        // A tripped guard surfaces as whatever read error tar made of it: say what it was.
-        match gz.tripped {
-            Some(bomb) => Err(bomb),
-            None => result,
+    match format {
+        BundleFormat::TarGz => {
+            let mut gz = RatioGuard::new(file, limits);
+            let result = unpack(&mut gz, dest, limits).and_then(|done| {
+                // tar stops at its end marker; reading on to the end of the gzip stream
+                // makes the decoder check its CRC, so a flipped byte anywhere refuses the
+                // whole bundle.
+                io::copy(&mut gz, &mut io::sink()).map_err(UnpackError::Format)?;
+                Ok(done)
+            });
+            // A tripped guard surfaces as whatever read error tar made of it: say what it
+            // was.
+            match gz.tripped {
+                Some(bomb) => Err(bomb),
+                None => result,
+            }
         }
-    } else if name.ends_with(".tar") {
-        unpack(file, dest, limits)
-    } else {
-        Err(UnpackError::Format(io::Error::other(format!(
-            "{name}: unsupported bundle format (use .tar, .tar.gz or .tgz)"
-        ))))
+        BundleFormat::Tar => unpack(file, dest, limits),
     }
 }
 

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let targets = Unverified::<Targets>::parse(&RoleName::targets(), TARGETS).unwrap();
-    let index = Index::from_targets(targets.untrusted());
+    let index = Index::from_targets(targets.untrusted()).unwrap();
     let mut times = vec![UtcTime::parse("2026-11-23T12:00:00Z").unwrap()];
     for channel in policy.channels.values() {
         if let Some(target) = &channel.target {

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
+use updater::conventions::name_budget;
+use updater::conventions::{check_label, release_target_name, ArtifactKind};
 use updater::hash::FileDigest;
 use updater::metadata::{HexDigest, TargetInfo};
-use updater::name_budget;
 use updater::names::TargetName;
 
 use crate::ingest::copy_and_hash;
@@ -22,18 +23,30 @@ use crate::publication::{Content, Publication};
 use crate::release_dir::release_files;
 use crate::workspace::Workspace;
 
-/// What one release folder is.
+/// What one release folder is: labels checked by the one label rule.
 #[derive(Clone, Debug)]
 pub struct Release {
-    pub version: String,
+    pub version: updater::conventions::Release,
     pub platform: String,
+}
+
+impl Release {
+    /// Checks `version` and `platform` against the label rule.
+    pub fn new(version: &str, platform: &str) -> Result<Self> {
+        let version = updater::conventions::Release::new(version)?;
+        check_label("platform", platform)?;
+        Ok(Release {
+            version,
+            platform: platform.to_owned(),
+        })
+    }
 }
 
 /// One file of the release folder, about to be ingested.
 struct SourceFile {
     path: PathBuf,
     name: TargetName,
-    kind: &'static str,
+    kind: ArtifactKind,
 }
 
 /// What `repo add` did.
@@ -44,48 +57,15 @@ pub struct AddSummary {
     pub already_present: bool,
 }
 
-/// Checks a release version or platform: one path segment of safe characters.
-pub fn check_label(what: &str, value: &str) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= 128
-        && value != "."
-        && value != ".."
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+-~".contains(c));
-    if !ok {
-        bail!("{what} {value:?} must be 1-128 characters of letters, digits and . _ + - ~");
-    }
-    Ok(())
-}
-
-/// The kind of an artifact, from its name: bundles are archives unpacked into the release
-/// folder; `pre-install*` / `post-install*` are maintenance scripts; anything else a file.
-fn kind_of(relative: &str) -> &'static str {
-    let base = relative.rsplit('/').next().unwrap_or(relative);
-    if base.starts_with("pre-install") {
-        "pre-install"
-    } else if base.starts_with("post-install") {
-        "post-install"
-    } else if [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz"]
-        .iter()
-        .any(|ext| base.ends_with(ext))
-    {
-        "bundle"
-    } else {
-        "file"
-    }
-}
-
 /// The files of `dir` and their target names, every name checked against the name budget
 /// before anything is written.
 fn collect_files(dir: &Path, release: &Release) -> Result<Vec<SourceFile>> {
     let mut files = Vec::new();
     for file in release_files(dir)? {
-        let name = format!(
-            "releases/{}/{}/{}",
-            release.version, release.platform, file.relative
-        );
+        // Refused before anything is written: a bundle no device can unpack.
+        let kind = ArtifactKind::of_file(&file.relative)
+            .with_context(|| format!("refusing {}", file.path.display()))?;
+        let name = release_target_name(&release.version, &release.platform, &file.relative);
         let fits = TargetName::new(name.clone())
             .map_err(|e| e.to_string())
             .and_then(|n| {
@@ -102,14 +82,14 @@ fn collect_files(dir: &Path, release: &Release) -> Result<Vec<SourceFile>> {
         })?;
         files.push(SourceFile {
             path: file.source,
-            kind: kind_of(&file.relative),
+            kind,
             name,
         });
     }
     Ok(files)
 }
 
-fn target_info(digest: &FileDigest, release: &Release, kind: &str) -> TargetInfo {
+fn target_info(digest: &FileDigest, release: &Release, kind: ArtifactKind) -> TargetInfo {
     TargetInfo {
         length: digest.length,
         hashes: BTreeMap::from([
@@ -119,7 +99,7 @@ fn target_info(digest: &FileDigest, release: &Release, kind: &str) -> TargetInfo
         custom: Some(json!({
             "release": release.version,
             "platform": release.platform,
-            "kind": kind,
+            "kind": kind.as_str(),
         })),
     }
 }
@@ -129,11 +109,9 @@ fn target_info(digest: &FileDigest, release: &Release, kind: &str) -> TargetInfo
 /// a published release never changes.
 pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result<AddSummary> {
     ws.check_exists()?;
-    check_label("release", &release.version)?;
-    check_label("platform", &release.platform)?;
     let files = collect_files(dir, release)?;
     let mut index = ws.staged_targets()?;
-    let prefix = format!("releases/{}/{}/", release.version, release.platform);
+    let prefix = release_target_name(&release.version, &release.platform, "");
     let existing: BTreeMap<TargetName, TargetInfo> = index
         .targets
         .iter()

@@ -23,7 +23,7 @@ pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestam
 /// Every role `init` sets up: root's four, and `policy`, delegated by targets.
 pub const ROLES: [&str; 5] = ["root", "targets", "snapshot", "timestamp", "policy"];
 
-pub use updater::client::{POLICY_FILE, POLICY_ROLE};
+use updater::conventions::{POLICY_FILE, POLICY_ROLE};
 
 /// Keys, threshold and expiry of one role, before checking.
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -409,10 +409,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let summary = add(
                 &Workspace::new(&repo),
                 &dir,
-                &Release {
-                    version: release.clone(),
-                    platform: platform.clone(),
-                },
+                &Release::new(&release, &platform)?,
                 quiet,
             )?;
             if summary.already_present {

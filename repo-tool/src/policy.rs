@@ -19,7 +19,7 @@ pub fn check(ws: &Workspace, file: &Path) -> Result<Result<String>> {
     let xml = updater::fs::read_bounded(file, MAX_POLICY_BYTES)
         .with_context(|| format!("reading {}", file.display()))?;
     Ok(check_policy_against(&xml, &staged)
-        .map(|policy| preview(&policy, &Index::from_targets(&staged))))
+        .and_then(|policy| Ok(preview(&policy, &Index::from_targets(&staged)?))))
 }
 
 /// Copies `file` to the repository's staged policy, atomically.
@@ -148,7 +148,7 @@ pub fn edit_keys(
     let role = delegations
         .roles
         .iter_mut()
-        .find(|r| r.name.as_str() == crate::init::POLICY_ROLE)
+        .find(|r| r.name.as_str() == updater::conventions::POLICY_ROLE)
         .context("the index delegates no policy role (repo init sets one up)")?;
     let mut settings = ws.settings()?;
     for path in add {

@@ -25,12 +25,12 @@ use updater::metadata::{
 use updater::names::{RoleName, TargetName};
 use updater::verify::Unverified;
 
-use crate::init::{POLICY_FILE, POLICY_ROLE};
 use crate::keys::PrivateKey;
 use crate::publication::{Content, Publication};
 use crate::rotate::RootSigning;
 use crate::signer::sign_metadata;
 use crate::workspace::{ExportedVersions, Workspace};
+use updater::conventions::{POLICY_FILE, POLICY_ROLE};
 
 /// The keys among `given` that `role` lists; fails unless they reach its threshold.
 pub fn keys_for_role<'a>(
@@ -676,7 +676,7 @@ fn check_root_lifetime(
 /// Parses `xml` and checks that every release it names is in `index`.
 pub fn check_policy_against(xml: &[u8], index: &Targets) -> Result<updater::policy::Policy> {
     let policy = updater::policy::parse(xml)?;
-    let index = updater::decide::Index::from_targets(index);
+    let index = updater::decide::Index::from_targets(index)?;
     let mut missing = Vec::new();
     for channel in policy.channels.values() {
         let named = channel

@@ -11,9 +11,9 @@ use updater::metadata::{Role, RoleKeys, Root, Snapshot, Targets, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
-use crate::init::POLICY_ROLE;
 use crate::sign::latest_version;
 use crate::workspace::Workspace;
+use updater::conventions::POLICY_ROLE;
 
 /// The state of one role's newest published metadata.
 #[derive(Debug)]

@@ -9,9 +9,9 @@ use updater::metadata::{Snapshot, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
-use crate::init::POLICY_ROLE;
 use crate::sign::{latest_version, pending_path};
 use crate::workspace::Workspace;
+use updater::conventions::POLICY_ROLE;
 
 /// Each piece of unfinished work, in words with the step that finishes it; empty when
 /// devices see everything staged.

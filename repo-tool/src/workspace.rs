@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use updater::conventions::served;
 use updater::fs::read_bounded;
 use updater::limits::MAX_ROOT_BYTES;
 use updater::metadata::{Hashes, Root, Targets, Version};
@@ -259,26 +260,12 @@ impl Workspace {
             .with_context(|| format!("writing {}", path.display()))
     }
 
-    /// Where an artifact lives under `base` (`public/targets` or `staged/targets`) when
-    /// fetched by the digest `hash_hex`, as the specification names it.
-    pub fn artifact_path(base: &Path, name: &TargetName, hash_hex: &str) -> PathBuf {
-        base.join(name.with_hash_prefix(hash_hex))
-    }
-
-    /// Every path under `base` a client may fetch an artifact by, all hard links of one
-    /// file: `dir/<hash>.<base>` for each listed hash (the specification, python-tuf), and
-    /// `<sha256>.<dir>/<base>` because `tough` puts the prefix before the whole name.
+    /// Every path under `base` (`public/targets` or `staged/targets`) a client may fetch an
+    /// artifact by, all hard links of one file: the served names of the conventions.
     pub fn served_paths(base: &Path, name: &TargetName, hashes: &Hashes) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = hashes
-            .values()
-            .map(|d| Self::artifact_path(base, name, &hex::encode(&d.0)))
-            .collect();
-        if let Some(sha256) = hashes.get("sha256") {
-            let tough = base.join(format!("{}.{name}", hex::encode(&sha256.0)));
-            if !paths.contains(&tough) {
-                paths.push(tough);
-            }
-        }
-        paths
+        served::served_names(name, hashes)
+            .into_iter()
+            .map(|n| base.join(n))
+            .collect()
     }
 }

@@ -33,6 +33,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::TargetHash;
+use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
 use crate::datetime::UtcTime;
 use crate::fs::{sync_dir, write_atomic};
 use crate::metadata::TargetInfo;
@@ -94,14 +95,10 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    /// `bundle`, `file`, `pre-install` or `post-install`, as `repo add` recorded it.
-    pub fn kind(&self) -> &str {
-        self.info
-            .custom
-            .as_ref()
-            .and_then(|c| c.get("kind"))
-            .and_then(|k| k.as_str())
-            .unwrap_or("file")
+    /// What to do with it, as `repo add` recorded it; a kind the device cannot handle (a
+    /// bundle it cannot unpack) is refused with the sentence `repo add` uses.
+    pub fn kind(&self) -> Result<ArtifactKind, KindError> {
+        ArtifactKind::listed(&self.name, &self.info)
     }
 }
 
@@ -114,6 +111,8 @@ pub enum InstallError {
     Hook { what: String, reason: String },
     #[error("{0}")]
     Unpack(#[from] crate::unpack::UnpackError),
+    #[error("{0}")]
+    Kind(#[from] KindError),
     #[error("{0}")]
     Artifact(#[from] crate::Error),
     #[error("not enough free space in {dir}: {needed} bytes needed, {free} free")]
@@ -190,7 +189,9 @@ impl Installer {
                     .file_name()
                     .and_then(|n| n.to_str())
                     .ok_or_else(|| InstallError::Io(format!("{name} points nowhere usable")))?;
-                Release::new(release).map(Some).map_err(InstallError::Io)
+                Release::new(release)
+                    .map(Some)
+                    .map_err(|e| InstallError::Io(format!("{name}: {e}")))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err(name, e)),
@@ -475,7 +476,7 @@ impl Installer {
             policy_sha256: policy_sha256.to_owned(),
             post_install: artifacts
                 .iter()
-                .filter(|a| a.kind() == "post-install")
+                .filter(|a| a.kind() == Ok(ArtifactKind::PostInstall))
                 .map(|a| a.relative.clone())
                 .collect(),
             step: InstallStep::Staging,
@@ -587,30 +588,32 @@ impl Installer {
         let staging = self.staging_dir(release);
         let _ = fs::remove_dir_all(&staging);
         fs::create_dir_all(&staging).map_err(|e| io_err(staging.display(), e))?;
+        let kinds = artifacts
+            .iter()
+            .map(|a| a.kind().map(|k| (a, k)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let of_kind = |want: fn(ArtifactKind) -> bool| {
+            kinds.iter().filter(move |(_, k)| want(*k)).map(|(a, _)| *a)
+        };
         // Plain files and scripts first, each copied while its bytes are checked against the
         // index: the copy is what runs and what is installed, never the download re-read.
-        for artifact in artifacts.iter().filter(|a| a.kind() != "bundle") {
-            if !matches!(artifact.kind(), "pre-install" | "post-install" | "file") {
-                return Err(InstallError::Io(format!(
-                    "{}: unknown artifact kind {:?}",
-                    artifact.name,
-                    artifact.kind()
-                )));
-            }
+        for artifact in of_kind(|k| !matches!(k, ArtifactKind::Bundle(_))) {
             copy_checked(artifact, &staging.join(&artifact.relative))?;
         }
-        for script in artifacts.iter().filter(|a| a.kind() == "pre-install") {
+        for script in of_kind(|k| k == ArtifactKind::PreInstall) {
             let path = staging.join(&script.relative);
             let argv = vec!["/bin/sh".to_owned(), path.display().to_string()];
             let what = format!("pre-install script {}", script.relative);
             run_hook(&what, &argv, &[], &staging, self.hooks.timeout)?;
         }
-        for artifact in artifacts.iter().filter(|a| a.kind() == "bundle") {
-            let verified = open_checked(artifact)?;
-            unpack_open(verified, artifact.name.as_str(), &staging, self.limits)?;
+        for (artifact, kind) in &kinds {
+            if let ArtifactKind::Bundle(format) = kind {
+                let verified = open_checked(artifact)?;
+                unpack_open(verified, *format, &staging, self.limits)?;
+            }
         }
         if let Some(argv) = &self.hooks.installer {
-            for artifact in artifacts.iter().filter(|a| a.kind() == "file") {
+            for artifact in of_kind(|k| k == ArtifactKind::File) {
                 let mut argv = argv.clone();
                 argv.push(staging.join(&artifact.relative).display().to_string());
                 run_hook("installer hook", &argv, &[], &staging, self.hooks.timeout)?;
@@ -736,12 +739,10 @@ pub fn release_artifacts(
 ) -> BTreeMap<&TargetName, (String, &TargetInfo)> {
     list.iter()
         .map(|(name, info)| {
-            let relative = name
-                .as_str()
-                .splitn(4, '/')
-                .nth(3)
-                .unwrap_or_default()
-                .to_owned();
+            let relative = ReleaseTarget::parse(name.as_str())
+                .ok()
+                .flatten()
+                .map_or_else(String::new, |t| t.relative.to_owned());
             (name, (relative, info))
         })
         .collect()

@@ -1,0 +1,28 @@
+//! One home for each repository convention that `repo` writes and the device reads, so the
+//! two programs cannot drift apart: what a release or platform label may be and how releases
+//! order ([`label`], [`release`]), where a release's files sit among the target names
+//! ([`layout`]), which artifact kinds exist and which bundles a device can unpack ([`kind`]),
+//! the names a server stores and a client fetches a target by ([`served`]), which target
+//! names every client can fetch ([`name_budget`]), and the policy's role and file names.
+//!
+//! Invariant: a value `repo` accepts here is one the device accepts and handles, and a value
+//! either side refuses is refused by both, with the same sentence.
+
+pub mod kind;
+pub mod label;
+pub mod layout;
+pub mod release;
+pub mod served;
+
+/// The target-name budget (its file stays where it is; this is its conventional address).
+pub use crate::name_budget;
+
+pub use kind::{ArtifactKind, BundleFormat, KindError};
+pub use label::{check_label, LabelError, MAX_LABEL};
+pub use layout::{release_target_name, ReleaseTarget};
+pub use release::Release;
+
+/// The delegated role that alone may sign the rollout policy.
+pub const POLICY_ROLE: &str = "policy";
+/// The policy's target name, listed by [`POLICY_ROLE`] only.
+pub const POLICY_FILE: &str = "policy.xml";
