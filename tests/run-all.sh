@@ -27,7 +27,8 @@ cargo build --workspace --bins
 # Keep the runner's own lines, and close with one summary line over every test binary.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --all-targets 2>&1 | tee "$log"
+# Doc tests too: tuf-core's compile_fail tests show each out-of-order use of the typestate.
+{ cargo test --workspace --all-targets && cargo test --workspace --doc; } 2>&1 | tee "$log"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$log"
 if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
   bash scripts/fuzz.sh
