@@ -1,0 +1,197 @@
+//! The committed corpus under `tests/data/`, read in-process through a folder mirror: no
+//! binaries, no server. Each scenario is a repository another implementation wrote
+//! (python-tuf's Metadata API, `tests/python/make_repo.py`, generated once on 2026-11-23,
+//! expiring 2026-12-23), and hostile variants are made from it here by changing one thing.
+//! Expiry is judged at a fixed time, so the corpus never goes stale.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use updater::client::Client;
+use updater::datetime::UtcTime;
+use updater::hash::Sha256;
+use updater::mirrors::{Mirrors, RetryPolicy};
+use updater::names::TargetName;
+use updater::store::MetadataStore;
+use updater::transport::LocalTransport;
+use updater::Error;
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name)
+}
+
+/// Before the corpus expires.
+fn valid_time() -> UtcTime {
+    UtcTime::parse("2026-11-24T00:00:00Z").unwrap()
+}
+
+fn mirror(path: &Path) -> Mirrors {
+    Mirrors::new(
+        vec![Box::new(LocalTransport::new(path))],
+        RetryPolicy::default(),
+    )
+}
+
+/// A device trusting `repo/initial_root.json`, refreshed from `repo` at `now`.
+fn device(repo: &Path, store_dir: &Path, now: UtcTime) -> Result<Client, Error> {
+    let store = MetadataStore::open(store_dir)?;
+    let root = std::fs::read(repo.join("initial_root.json")).unwrap();
+    Client::init(&store, &root, false)?;
+    Client::open(store, mirror(&repo.join("metadata")), now)
+}
+
+/// name -> SHA-256 hex, as `make_repo.py` printed it when the corpus was generated.
+fn expected(name: &str) -> BTreeMap<String, String> {
+    let path = corpus(&format!("{name}.targets.json"));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A copy of scenario `name` in a fresh folder, to tamper with.
+fn copy_of(name: &str, into: &Path) -> PathBuf {
+    let dest = into.join(name);
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(corpus(name))
+        .arg(&dest)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dest
+}
+
+#[test]
+fn every_target_python_tuf_wrote_is_found_and_downloaded() {
+    for scenario in ["python-tuf"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = corpus(scenario);
+        let client = device(&repo, tmp.path(), valid_time()).unwrap();
+        // The root chain was walked: python-tuf rotated root to version 2.
+        assert_eq!(client.trusted().root().version.get(), 2);
+        let downloads = tmp.path().join("downloads");
+        std::fs::create_dir(&downloads).unwrap();
+        let mut client = client;
+        for (name, sha256) in expected(scenario) {
+            let target = TargetName::new(&name).unwrap();
+            let found = client
+                .find_target(&target)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{scenario}: {name} not found"));
+            let (path, _) = client
+                .download(&found, &mirror(&repo.join("targets")), &downloads)
+                .unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(
+                Sha256::digest(&bytes).to_hex(),
+                sha256,
+                "{scenario}: {name}"
+            );
+            // Whatever the name, the file is directly in the download folder.
+            assert_eq!(
+                path.parent(),
+                Some(downloads.as_path()),
+                "{scenario}: {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_corpus_is_refused_once_expired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let late = UtcTime::parse("2027-01-01T00:00:00Z").unwrap();
+    let err = device(&corpus("python-tuf"), tmp.path(), late)
+        .err()
+        .expect("an expired repository is refused");
+    assert!(
+        matches!(
+            err,
+            Error::Fetch { .. } | Error::Core(tuf_core::Error::Expired { .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("expired at 2026-12-23"), "{err}");
+}
+
+#[test]
+fn a_changed_signed_field_is_refused_at_each_role() {
+    for file in ["timestamp.json", "1.snapshot.json", "1.targets.json"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = copy_of("python-tuf", tmp.path());
+        let path = repo.join("metadata").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let changed = text.replacen("2026-12-23", "2026-12-24", 1);
+        assert_ne!(text, changed, "{file} has an expiry to change");
+        std::fs::write(&path, changed).unwrap();
+        let store = tmp.path().join("store");
+        std::fs::create_dir(&store).unwrap();
+        let err = device(&repo, &store, valid_time())
+            .err()
+            .unwrap_or_else(|| panic!("a changed {file} is refused"));
+        let text = err.to_string();
+        let role = file.trim_start_matches("1.").trim_end_matches(".json");
+        assert!(
+            text.contains(&format!("{role}: 0 of 1 required signatures are valid"))
+                || text.contains("digest is"),
+            "{file}: {text}"
+        );
+        // Nothing refused was stored: the device keeps only what verified.
+        assert!(!store.join(file.trim_start_matches("1.")).exists() || file == "1.targets.json");
+    }
+}
+
+/// python-tuf lets role names look like paths ("../../outside", "/tmp/abs-role",
+/// "sub/dir"). From a folder mirror, a role file whose name climbs out of the metadata folder
+/// is not there to read (the kernel keeps every open beneath the mirror), so what it lists is
+/// not found; a target named "../escape.txt" is no target name at all. Nothing is written
+/// anywhere but the device's folders.
+#[test]
+fn path_like_role_names_never_reach_outside_a_folder_mirror() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = corpus("python-tuf-hostile-names");
+    let store = tmp.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let mut client = device(&repo, &store, valid_time()).unwrap();
+    let downloads = tmp.path().join("downloads");
+    std::fs::create_dir(&downloads).unwrap();
+    let expected = expected("python-tuf-hostile-names");
+    let mut outcome = BTreeMap::new();
+    for (name, sha256) in &expected {
+        let Ok(target) = TargetName::new(name) else {
+            outcome.insert(name.clone(), "not a target name".to_owned());
+            continue;
+        };
+        let result = match client.find_target(&target) {
+            Ok(Some(found)) => {
+                let (path, _) = client
+                    .download(&found, &mirror(&repo.join("targets")), &downloads)
+                    .unwrap();
+                assert_eq!(path.parent(), Some(downloads.as_path()));
+                assert_eq!(
+                    &Sha256::digest(&std::fs::read(&path).unwrap()).to_hex(),
+                    sha256
+                );
+                "downloaded".to_owned()
+            }
+            Ok(None) => "not listed".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        outcome.insert(name.clone(), result);
+    }
+    eprintln!("{outcome:#?}");
+    assert_eq!(outcome["hello.txt"], "downloaded");
+    assert_eq!(outcome["releases/1.0/app.bin"], "downloaded");
+    assert_eq!(outcome["../escape.txt"], "not a target name");
+    // The device's two folders hold only plain files, directly.
+    for dir in [&store, &downloads] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            assert!(entry.unwrap().file_type().unwrap().is_file());
+        }
+    }
+    let around: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(around.len(), 2, "{around:?}");
+}
