@@ -156,6 +156,7 @@ pub struct Root {
     pub consistent_snapshot: bool,
     pub version: Version,
     pub expires: UtcTime,
+    #[serde(deserialize_with = "crate::key::deserialize_keys")]
     pub keys: BTreeMap<KeyId, PublicKey>,
     pub roles: BTreeMap<String, RoleKeys>,
 }
@@ -281,6 +282,7 @@ impl DelegatedRole {
 /// The `delegations` object of a targets role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delegations {
+    #[serde(deserialize_with = "crate::key::deserialize_keys")]
     pub keys: BTreeMap<KeyId, PublicKey>,
     pub roles: Vec<DelegatedRole>,
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::canonical::to_canonical_bytes;
 use crate::error::{Error, RejectedSignature, Result};
-use crate::key::{KeyId, PublicKey, Signature};
+use crate::key::{KeyId, PublicKey, Signature, VerifyingKey};
 use crate::metadata::{Role, RoleKeys};
 use crate::names::RoleName;
 
@@ -169,7 +169,7 @@ fn tally_signatures(
     let mut seen_ids = BTreeSet::new();
     // The same key material under two ids must count once, or one key could meet a
     // threshold of two.
-    let mut seen_keys: Vec<&PublicKey> = Vec::new();
+    let mut seen_keys: Vec<&VerifyingKey> = Vec::new();
     for signature in signatures {
         let id = &signature.keyid;
         if !role_keys.keyids.contains(id) {
@@ -184,7 +184,7 @@ fn tally_signatures(
                 .push(RejectedSignature::MissingKey(id.clone()));
             continue;
         };
-        if seen_ids.contains(id) || seen_keys.contains(&key) {
+        if seen_ids.contains(id) || seen_keys.contains(&key.verifying_key()) {
             tally
                 .rejected
                 .push(RejectedSignature::Duplicate(id.clone()));
@@ -193,7 +193,7 @@ fn tally_signatures(
         match key.verify(message, &signature.sig) {
             Ok(()) => {
                 seen_ids.insert(id.clone());
-                seen_keys.push(key);
+                seen_keys.push(key.verifying_key());
                 tally.valid.push(id.clone());
             }
             Err(e) => tally
