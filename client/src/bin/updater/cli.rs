@@ -1,0 +1,242 @@
+//! The command line: arguments, the settings they resolve to with the config file, and
+//! the mirrors, client and installer every command builds from them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use updater::client::Client;
+use updater::config::Config;
+use updater::datetime::UtcTime;
+use updater::install::{Hooks, Installer};
+use updater::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
+use updater::store::MetadataStore;
+use updater::transport::{for_location, HttpOptions, SpeedFloor};
+
+#[derive(Parser)]
+#[command(
+    name = "updater",
+    version,
+    about = "Verify a TUF repository from one trusted root and fetch verified targets",
+    long_about = "Verify a TUF repository from one trusted root and fetch verified targets.\n\n\
+        The device trusts one root.json, given once with `init`. Every later run walks the root \
+        chain, then timestamp, snapshot and targets (and delegated roles as needed), checking \
+        signatures, versions, expiry, lengths and hashes, and keeps what it verified in the \
+        metadata folder so that older files are refused on later runs.\n\n\
+        Mirrors are tried in the order given: `--metadata-url` and `--target-base-url` may each \
+        be repeated, and take http://, https://, file:// URLs or a local folder.\n\n\
+        Exit codes: 0 success; 1 anything refused or failed; 2 bad command line.",
+    after_help = "Examples:\n  \
+        updater --metadata-dir /var/lib/updater/metadata init /etc/updater/root.json\n  \
+        updater --metadata-dir M --metadata-url https://updates.example.com/metadata refresh\n  \
+        updater --metadata-dir M --metadata-url URL targets\n  \
+        updater --metadata-dir M --metadata-url URL --target-base-url URL/targets \\\n    \
+        --target-name releases/1.0.0/x86_64/app.bin --target-dir /var/lib/updater/downloads download"
+)]
+pub(crate) struct Cli {
+    /// The device's configuration file (TOML): its id, platform, channel, groups, mirrors
+    /// and folders. Options given on the command line take precedence. Needed by `plan`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Folder of the device's trusted metadata (root.json, timestamp.json, ...).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) metadata_dir: Option<PathBuf>,
+    /// Where the repository's metadata is served; repeat for fallback mirrors, in order.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) metadata_url: Vec<String>,
+    /// Where the repository's targets are served; repeat for fallback mirrors, in order.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) target_base_url: Vec<String>,
+    /// A target path to download (repeatable; fetched in order, stopping at the first failure).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) target_name: Vec<String>,
+    /// Folder that receives downloaded targets, each as one file named by its percent-encoded path.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) target_dir: Option<PathBuf>,
+    /// PEM file of extra CA certificates for HTTPS mirrors (public roots stay trusted).
+    #[arg(long, global = true, value_name = "PEM")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Seconds to wait for a connection.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
+    pub(crate) connect_timeout: u64,
+    /// Seconds to wait for any read, the reply's first byte included; a stalled server
+    /// fails after this.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
+    pub(crate) read_timeout: u64,
+    /// The slowest download accepted, in bytes per second averaged over --speed-time: a
+    /// slower one is abandoned and the next mirror asked (0 turns the floor off).
+    #[arg(long, global = true, default_value_t = 1024, value_name = "BYTES")]
+    pub(crate) speed_limit: u64,
+    /// Seconds over which a download's speed is judged against --speed-limit.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) speed_time: u64,
+    /// Seconds a whole metadata request may take, body included (slow-retrieval defence).
+    #[arg(long, global = true, default_value_t = 300, value_name = "SECS")]
+    pub(crate) metadata_timeout: u64,
+    /// Retries of a mirror after a transient failure (server error, timeout), with backoff;
+    /// at most 10, so that a dead mirror costs a bounded time before the next is asked.
+    #[arg(long, global = true, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES)))]
+    pub(crate) retries: u32,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Trust ROOT (a root.json signed by a threshold of its own keys). Makes no requests.
+    /// A root already trusted with a higher version, or another root of the same version,
+    /// is kept unless --force.
+    Init {
+        /// The root.json to trust.
+        root: PathBuf,
+        /// Replace the trusted root even with an older or different one.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Bring the trusted metadata up to date (root chain, timestamp, snapshot, targets).
+    Refresh,
+    /// Refresh, then fetch each --target-name into --target-dir, verified; skip files already there.
+    Download,
+    /// Refresh, then list every target the verified index offers.
+    Targets,
+    /// One update, start to end (needs --config): finish or undo an interrupted install,
+    /// refresh, decide, download and verify the release's artifacts, then stage, switch,
+    /// health-check and commit, or roll back.
+    Apply {
+        /// Decide as if it were TIME (for tests and previews).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
+    /// As a service: `apply`, then wait the policy's check interval plus a random part of its
+    /// jitter, and again (needs --config).
+    Run,
+    /// What the device runs, what it ran before, the last check and its result, the next
+    /// check and the last error (needs --config).
+    Status {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch back to the previous release by hand (needs --config).
+    Rollback,
+    /// Refresh, read the signed policy.xml, and say what this device will do and why
+    /// (needs --config).
+    Plan {
+        /// Print the decision as one JSON object (stable keys: device, platform, channel,
+        /// running, action, release, at, wave, bucket, reason).
+        #[arg(long)]
+        json: bool,
+        /// Decide as if it were TIME (YYYY-MM-DDTHH:MM:SSZ), for previews and tests; the
+        /// metadata's expiry is judged at the same time.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
+}
+
+/// Mirrors, folders and device settings, from the command line or the config file.
+pub(crate) struct Settings {
+    pub(crate) metadata_dir: PathBuf,
+    pub(crate) metadata_urls: Vec<String>,
+    pub(crate) target_urls: Vec<String>,
+    pub(crate) target_dir: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) config: Option<Config>,
+}
+
+impl Settings {
+    pub(crate) fn from_cli(cli: &Cli) -> Result<Self> {
+        let config = match &cli.config {
+            Some(path) => Some(Config::load(path).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        let pick = |flag: &[String], from_config: Option<&Vec<String>>| -> Vec<String> {
+            if flag.is_empty() {
+                from_config.cloned().unwrap_or_default()
+            } else {
+                flag.to_vec()
+            }
+        };
+        let metadata_dir = cli
+            .metadata_dir
+            .clone()
+            .or_else(|| config.as_ref().map(|c| c.paths.metadata.clone()))
+            .context("--metadata-dir (or --config) is required")?;
+        Ok(Settings {
+            metadata_dir,
+            metadata_urls: pick(
+                &cli.metadata_url,
+                config.as_ref().map(|c| &c.repository.metadata),
+            ),
+            target_urls: pick(
+                &cli.target_base_url,
+                config.as_ref().map(|c| &c.repository.targets),
+            ),
+            target_dir: cli
+                .target_dir
+                .clone()
+                .or_else(|| config.as_ref().map(|c| c.paths.downloads.clone())),
+            ca_file: cli
+                .ca_file
+                .clone()
+                .or_else(|| config.as_ref().and_then(|c| c.repository.ca_file.clone())),
+            config,
+        })
+    }
+}
+
+pub(crate) fn mirrors(
+    cli: &Cli,
+    settings: &Settings,
+    locations: &[String],
+    flag: &str,
+) -> Result<Mirrors> {
+    if locations.is_empty() {
+        bail!("{flag} (or --config) is required");
+    }
+    let options = HttpOptions {
+        connect_timeout: Duration::from_secs(cli.connect_timeout),
+        read_timeout: Duration::from_secs(cli.read_timeout),
+        extra_ca: settings.ca_file.clone(),
+        // Metadata files are small: a whole request must end within this. Targets may be
+        // large and are bounded by the read timeout alone.
+        total_timeout: (flag == "--metadata-url")
+            .then(|| Duration::from_secs(cli.metadata_timeout)),
+        speed_floor: (cli.speed_limit > 0).then(|| SpeedFloor {
+            bytes_per_second: cli.speed_limit,
+            window: Duration::from_secs(cli.speed_time),
+        }),
+    };
+    let transports = locations
+        .iter()
+        .map(|l| for_location(l, &options).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()?;
+    let retry = RetryPolicy {
+        attempts: cli.retries.saturating_add(1),
+        ..RetryPolicy::default()
+    };
+    Ok(Mirrors::new(transports, retry)
+        .reporting(|failure| eprintln!("updater: warning: {failure}; mirror given up")))
+}
+
+pub(crate) fn refreshed_client(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Client> {
+    let store = MetadataStore::open(&settings.metadata_dir)?;
+    let metadata = mirrors(cli, settings, &settings.metadata_urls, "--metadata-url")?;
+    Client::open(store, metadata, now).context("refresh refused")
+}
+
+pub(crate) fn installer(settings: &Settings) -> Result<Installer> {
+    let config = settings
+        .config
+        .as_ref()
+        .context("this command needs the device's --config")?;
+    let hooks = Hooks {
+        health_check: config.install.health_check.clone(),
+        post_rollback: config.install.post_rollback.clone(),
+        installer: config.install.installer.clone(),
+        timeout: Duration::from_secs(config.install.timeout.seconds().unsigned_abs()),
+    };
+    Ok(Installer::new(&config.paths.install, hooks)?)
+}

@@ -1,0 +1,11 @@
+//! One file per command.
+
+pub(crate) mod apply;
+pub(crate) mod download;
+pub(crate) mod init;
+pub(crate) mod plan;
+pub(crate) mod refresh;
+pub(crate) mod rollback;
+pub(crate) mod run;
+pub(crate) mod status;
+pub(crate) mod targets;

@@ -1,0 +1,51 @@
+//! `updater plan`: what this device will do under the signed policy, and why.
+
+use anyhow::{Context, Result};
+use updater::datetime::UtcTime;
+use updater::decide::{decide, Device, Index};
+
+use crate::cli::{mirrors, refreshed_client, Cli, Settings};
+
+pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>) -> Result<()> {
+    let config = settings
+        .config
+        .as_ref()
+        .context("plan needs the device's --config")?;
+    let now = match now {
+        Some(text) => UtcTime::parse(text).map_err(anyhow::Error::msg)?,
+        None => UtcTime::now(),
+    };
+    let device = Device {
+        id: config.device_id().map_err(anyhow::Error::msg)?,
+        platform: config.device.platform.clone(),
+        channel: config.device.channel.clone(),
+        groups: config.device.groups.clone(),
+        running: config.running_release().map_err(anyhow::Error::msg)?,
+    };
+    let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
+    let mut client = refreshed_client(cli, settings, now)?;
+    let xml = client.policy_xml(&targets).context("policy refused")?;
+    let policy = updater::policy::parse(&xml)?;
+    let index =
+        Index::from_targets(client.trusted().targets()).context("the signed index refused")?;
+    let decision = decide(&policy, &index, &device, now);
+    if json {
+        let mut value = serde_json::to_value(&decision)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("device".into(), device.id.clone().into());
+            object.insert("platform".into(), device.platform.clone().into());
+        }
+        println!("{value}");
+    } else {
+        let running = device
+            .running
+            .as_ref()
+            .map_or("nothing".to_owned(), |r| r.to_string());
+        println!(
+            "device {} ({}, channel {}), running {running}",
+            device.id, device.platform, device.channel
+        );
+        println!("{}", decision.reason);
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! `updater`: the device side. Keeps a verified view of a TUF repository and fetches
+//! verified targets from it. Speaks the tuf-conformance client protocol.
+//!
+//! This file only dispatches: `cli.rs` holds the arguments and the settings they resolve
+//! to, and `commands/` one file per command.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use updater::datetime::UtcTime;
+
+use cli::{Cli, Command, Settings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("updater: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    let settings = Settings::from_cli(cli)?;
+    match &cli.command {
+        Command::Init { root, force } => commands::init::run(&settings.metadata_dir, root, *force),
+        Command::Refresh => commands::refresh::run(cli, &settings),
+        Command::Download => commands::download::run(cli, &settings),
+        Command::Plan { json, now } => commands::plan::run(cli, &settings, *json, now.as_deref()),
+        Command::Apply { now } => {
+            let now = match now {
+                Some(text) => UtcTime::parse(text).map_err(anyhow::Error::msg)?,
+                None => UtcTime::now(),
+            };
+            commands::apply::apply(cli, &settings, now).map(|_| ())
+        }
+        Command::Run => commands::run::run(cli, &settings),
+        Command::Status { json } => commands::status::run(&settings, *json),
+        Command::Rollback => commands::rollback::run(&settings),
+        Command::Targets => commands::targets::run(cli, &settings),
+    }
+}
