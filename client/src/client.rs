@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::TargetHash;
@@ -17,8 +18,7 @@ use crate::datetime::UtcTime;
 use crate::error::{Error, Result};
 use crate::hash::StreamHash;
 use crate::limits::{
-    MAX_DELEGATIONS, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
-    MAX_TIMESTAMP_BYTES,
+    MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES,
 };
 use crate::metadata::{RoleKeys, Root, TargetInfo, Targets};
 use crate::mirrors::{Attempt, Mirrors};
@@ -31,6 +31,7 @@ use crate::trusted::{
     WithSnapshot, WithTimestamp,
 };
 use crate::verify::{Unverified, Verified};
+use tuf_core::delegation::{self, Scope, TargetsSource};
 use tuf_core::Error as CoreError;
 
 /// A verified target: its name, what the index says of it, and which role listed it.
@@ -158,67 +159,24 @@ impl Client {
         self.store.write(role, &bytes)
     }
 
-    /// Finds `name` in the verified index: a pre-order depth-first search of the
-    /// delegations, each role visited once, stopping at a terminating role, at most
-    /// [`MAX_DELEGATIONS`] roles. `None` if no role that may list it does.
+    /// Finds `name` in the verified index, as the delegation search of
+    /// [`tuf_core::delegation`] finds it. `None` if no role that may list it does.
     pub fn find_target(&mut self, name: &TargetName) -> Result<Option<FoundTarget>> {
-        let mut to_visit = vec![(RoleName::targets(), RoleName::root())];
-        let mut visited = BTreeSet::new();
-        while let Some((role, delegator)) = to_visit.pop() {
-            if visited.len() >= MAX_DELEGATIONS {
-                break;
-            }
-            if !visited.insert(role.clone()) {
-                continue;
-            }
-            let targets = self.load_targets(&role, &delegator)?;
-            if let Some(info) = targets.targets.get(name) {
-                return Ok(Some(FoundTarget {
-                    name: name.clone(),
-                    info: info.clone(),
-                    role,
-                }));
-            }
-            let Some(delegations) = &targets.delegations else {
-                continue;
-            };
-            let mut children = Vec::new();
-            for child in &delegations.roles {
-                if !child.covers(name) {
-                    continue;
-                }
-                children.push((child.name.clone(), role.clone()));
-                if child.terminating {
-                    // Nothing after a terminating role may answer for this name.
-                    to_visit.clear();
-                    break;
-                }
-            }
-            to_visit.extend(children.into_iter().rev());
-        }
-        Ok(None)
+        let found = delegation::find(&mut Loader(self), name)?;
+        Ok(found.map(|(role, info)| FoundTarget {
+            name: name.clone(),
+            info,
+            role,
+        }))
     }
 
     /// Every target the verified index offers, each as the search for its name finds it.
     pub fn all_targets(&mut self) -> Result<Vec<FoundTarget>> {
         let mut names = BTreeSet::new();
-        let mut to_visit = vec![(RoleName::targets(), RoleName::root())];
-        let mut visited = BTreeSet::new();
-        while let Some((role, delegator)) = to_visit.pop() {
-            if visited.len() >= MAX_DELEGATIONS || !visited.insert(role.clone()) {
-                continue;
-            }
-            self.load_targets(&role, &delegator)?;
-            let Some(targets) = self.trusted.targets_role(&role, &delegator) else {
-                continue;
-            };
+        delegation::walk(&mut Loader(self), Scope::Everything, |_, _, targets| {
             names.extend(targets.targets.keys().cloned());
-            if let Some(delegations) = &targets.delegations {
-                for child in delegations.roles.iter().rev() {
-                    to_visit.push((child.name.clone(), role.clone()));
-                }
-            }
-        }
+            ControlFlow::<()>::Continue(())
+        })?;
         let mut found = Vec::new();
         for name in names {
             if let Some(target) = self.find_target(&name)? {
@@ -409,6 +367,16 @@ impl Client {
             &target.info.hashes,
             self.trusted.root().consistent_snapshot,
         )
+    }
+}
+
+/// The client as the delegation walker's source: roles already verified, else fetched.
+struct Loader<'a>(&'a mut Client);
+
+impl TargetsSource for Loader<'_> {
+    type Error = Error;
+    fn targets(&mut self, role: &RoleName, delegator: &RoleName) -> Result<&Verified<Targets>> {
+        self.0.load_targets(role, delegator)
     }
 }
 

@@ -12,8 +12,8 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 2 * 1024 * 1024;
 pub const MAX_TARGETS_BYTES: u64 = 32 * 1024 * 1024;
 /// Most root versions walked in one update (the specification's cap on the N+1 chain).
 pub const MAX_ROOT_ROTATIONS: u64 = 256;
-/// Most delegated roles visited in one target search.
-pub const MAX_DELEGATIONS: usize = 32;
+/// Most roles visited in one delegation walk; the walker in `tuf-core` holds it.
+pub use tuf_core::delegation::MAX_DELEGATIONS;
 /// Largest `policy.xml` accepted (signed, or a draft given to `repo`).
 pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 /// Largest configuration file read: the device's TOML, `repo.toml`, `repo init --config`.

@@ -139,6 +139,9 @@ impl Mirrors {
     ) -> Result<T> {
         let mut failures = Vec::new();
         let mut refusal = None;
+        // Whether some mirror answered that it has no such file (a typed answer, never
+        // read back from the words of a failure).
+        let mut said_not_found = false;
         for mirror in &self.mirrors {
             let attempts = self.retry.attempts.clamp(1, MAX_RETRIES + 1);
             for n in 0..attempts {
@@ -157,13 +160,15 @@ impl Mirrors {
                     }
                     Err(Attempt::Fetch(e)) => {
                         let transient = e.is_transient();
+                        let not_found = e == FetchError::NotFound;
+                        said_not_found |= not_found;
                         let failure = match e.location() {
                             Some(_) => e.to_string(),
                             None => format!("{}/{path}: {e}", mirror.base()),
                         };
                         let giving_up = !transient || n + 1 == attempts;
                         if let (true, Some(report)) = (giving_up, &self.on_give_up) {
-                            if e != FetchError::NotFound {
+                            if !not_found {
                                 report(&failure);
                             }
                         }
@@ -180,7 +185,7 @@ impl Mirrors {
         }
         // A mirror that says "no such file" has answered; others may only have failed to
         // answer. The root probe needs exactly this: no reachable mirror has a newer root.
-        if failures.iter().any(|f| f.ends_with(": not found")) {
+        if said_not_found {
             return Err(Error::NotFound { what: what.into() });
         }
         Err(Error::Fetch {
@@ -254,6 +259,35 @@ mod tests {
         let err = mirrors.fetch("2.root.json", "2.root.json", 100, Ok);
         assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
         assert_eq!(a_calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn only_a_typed_not_found_makes_a_file_missing() {
+        // Failures whose words end as a "not found" once did: a resolver's message, or a
+        // broken connection, read as "the mirror has no such file". For the root probe that
+        // meant "no newer root exists", and a rotation was silently skipped.
+        for words in ["dns: not found", "resolve mirror.example: not found"] {
+            let (a, _) = mirror(vec![Err(FetchError::Io(words.into()))]);
+            let mirrors = Mirrors::new(vec![a], quick());
+            match mirrors.fetch("2.root.json", "2.root.json", 100, Ok) {
+                Err(Error::Fetch { what, failures }) => {
+                    assert_eq!(what, "2.root.json");
+                    assert_eq!(failures.len(), 3, "{failures:?}");
+                }
+                other => panic!("{words}: {other:?}"),
+            }
+        }
+        // One mirror that answers "no such file" is an answer, whatever the others did.
+        let (a, _) = mirror(vec![Err(FetchError::Status(500))]);
+        let (b, _) = mirror(vec![Err(FetchError::NotFound)]);
+        let mirrors = Mirrors::new(vec![a, b], quick());
+        let err = mirrors.fetch("2.root.json", "2.root.json", 100, Ok);
+        assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
+        // Server errors alone are not.
+        let (a, _) = mirror(vec![Err(FetchError::Status(500))]);
+        let mirrors = Mirrors::new(vec![a], quick());
+        let err = mirrors.fetch("2.root.json", "2.root.json", 100, Ok);
+        assert!(matches!(err, Err(Error::Fetch { .. })), "{err:?}");
     }
 
     #[test]

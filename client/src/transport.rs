@@ -28,7 +28,10 @@ pub enum FetchError {
     TooLarge { limit: u64 },
     /// The server answered with another HTTP status.
     Status(u16),
-    /// Connecting, reading or a timeout failed.
+    /// No reply in time: a read waited longer than the read timeout, or the whole request
+    /// took longer than its total.
+    TimedOut(String),
+    /// Connecting or reading failed, or the bytes could not be used as a resumed part.
     Io(String),
     /// The body arrived slower than the speed floor over a whole window: abandoned.
     TooSlow {
@@ -50,7 +53,7 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         match self {
             FetchError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
-            FetchError::Io(_) => true,
+            FetchError::Io(_) | FetchError::TimedOut(_) => true,
             // A slow mirror already had a whole window to prove itself; asking it again
             // would multiply the time a hostile one holds the device. The bytes that did
             // arrive are kept, and the next mirror resumes from them.
@@ -79,6 +82,7 @@ impl fmt::Display for FetchError {
             FetchError::NotFound => f.write_str("not found"),
             FetchError::TooLarge { limit } => write!(f, "larger than its limit of {limit} bytes"),
             FetchError::Status(code) => write!(f, "HTTP status {code}"),
+            FetchError::TimedOut(reason) => write!(f, "timed out: {reason}"),
             FetchError::Io(reason) => f.write_str(reason),
             FetchError::TooSlow {
                 url,
@@ -109,7 +113,7 @@ impl From<io::Error> for FetchError {
         }
         match e.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                FetchError::Io(format!("timed out: {e}"))
+                FetchError::TimedOut(e.to_string())
             }
             _ => FetchError::Io(e.to_string()),
         }
@@ -644,6 +648,84 @@ mod tests {
         }
         assert_eq!(mirror.open("d/f").unwrap().read_limited(10).unwrap(), b"ok");
         assert_eq!(mirror.open("d/g").err(), Some(FetchError::NotFound));
+    }
+
+    /// An HTTP server on a free local port that answers each request, in turn, with the
+    /// next of `statuses` and an empty body.
+    fn http_server(statuses: &'static [u16]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for status in statuses {
+                let (stream, _) = listener.accept().unwrap();
+                let mut request = BufReader::new(stream);
+                let mut line = String::new();
+                while request.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                write!(
+                    request.get_mut(),
+                    "HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[test]
+    fn a_404_a_missing_file_and_a_missing_member_are_not_found_and_a_500_is_not() {
+        let base = http_server(&[404, 403, 500, 503]);
+        let http = HttpTransport::new(&base, &HttpOptions::default()).unwrap();
+        assert_eq!(http.open("1.root.json").err(), Some(FetchError::NotFound));
+        assert_eq!(http.open("1.root.json").err(), Some(FetchError::NotFound));
+        assert_eq!(
+            http.open("1.root.json").err(),
+            Some(FetchError::Status(500))
+        );
+        let unavailable = http.open_at("t.bin", 5).err();
+        assert_eq!(unavailable, Some(FetchError::Status(503)));
+        assert!(unavailable.is_some_and(|e| e.is_transient()));
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("metadata")).unwrap();
+        std::fs::write(dir.path().join("metadata/1.root.json"), b"{}").unwrap();
+        let local = for_location(
+            &dir.path().join("metadata").display().to_string(),
+            &HttpOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(local.open("2.root.json").err(), Some(FetchError::NotFound));
+        assert_eq!(
+            local.open("a/2.root.json").err(),
+            Some(FetchError::NotFound)
+        );
+        let gone = for_location(
+            &dir.path().join("gone").display().to_string(),
+            &HttpOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(gone.open("1.root.json").err(), Some(FetchError::NotFound));
+
+        let tar_path = dir.path().join("repo.tar");
+        let mut tar = tar::Builder::new(File::create(&tar_path).unwrap());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(2);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, "metadata/1.root.json", &b"{}"[..])
+            .unwrap();
+        tar.into_inner().unwrap();
+        let archive = for_location(
+            &tar_path.join("metadata").display().to_string(),
+            &HttpOptions::default(),
+        )
+        .unwrap();
+        assert!(archive.open("1.root.json").is_ok());
+        assert_eq!(
+            archive.open("2.root.json").err(),
+            Some(FetchError::NotFound)
+        );
     }
 
     /// A reader that gives one byte per call, after a pause.

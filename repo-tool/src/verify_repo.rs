@@ -1,19 +1,22 @@
 //! `repo verify`: checks a served repository folder exactly as a device would.
 
 use std::collections::BTreeSet;
+use std::ops::ControlFlow;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use updater::artifact::check_file;
 use updater::datetime::UtcTime;
 use updater::limits::{
-    MAX_DELEGATIONS, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
-    MAX_TIMESTAMP_BYTES,
+    MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES,
 };
-use updater::metadata::{TargetInfo, Version};
+use updater::metadata::{TargetInfo, Targets, Version};
 use updater::names::{RoleName, TargetName};
-use updater::trusted::{Origin, SelfSignedRoot};
+use updater::trusted::{Complete, Origin, SelfSignedRoot};
+use updater::verify::Verified;
 use updater::Error;
+
+use tuf_core::delegation::{self, Scope, TargetsSource};
 
 use crate::parallel;
 use crate::progress::Progress;
@@ -95,42 +98,6 @@ pub fn verify_repository(
         targets_meta.length.unwrap_or(MAX_TARGETS_BYTES),
     )?)?;
 
-    // Pre-order depth-first over delegations, each role once, as a device searches.
-    let mut order = vec![(RoleName::targets(), RoleName::root())];
-    let mut visited = BTreeSet::new();
-    let mut loaded = Vec::new();
-    while let Some((role, delegator)) = order.pop() {
-        if !visited.insert(role.clone()) || visited.len() > MAX_DELEGATIONS + 1 {
-            continue;
-        }
-        let verified = match trusted.targets_role(&role, &delegator) {
-            // The top-level targets, loaded above.
-            Some(loaded) => loaded,
-            None => {
-                let listed = trusted
-                    .snapshot()
-                    .role_meta(&role)
-                    .cloned()
-                    .ok_or_else(|| tuf_core::Error::NotListed {
-                        listed_by: RoleName::snapshot(),
-                        role: role.clone(),
-                    })?;
-                let path = metadata.join(format!("{}.{}.json", listed.version, role.file_stem()));
-                trusted.load_delegated(
-                    &read(&path, listed.length.unwrap_or(MAX_TARGETS_BYTES))?,
-                    &role,
-                    &delegator,
-                )?
-            }
-        };
-        if let Some(delegations) = &verified.delegations {
-            for child in delegations.roles.iter().rev() {
-                order.push((child.name.clone(), role.clone()));
-            }
-        }
-        loaded.push((role, delegator));
-    }
-
     let mut roles = vec![(
         RoleName::root(),
         trusted.root().version,
@@ -139,13 +106,17 @@ pub fn verify_repository(
     let (t, s) = (trusted.timestamp(), trusted.snapshot());
     roles.push((RoleName::timestamp(), t.version, t.expires));
     roles.push((RoleName::snapshot(), s.version, s.expires));
+    // Every role a device may reach, in the order it would, by the device's own walker.
     let mut artifacts: Vec<(TargetName, TargetInfo)> = Vec::new();
-    for (role, delegator) in &loaded {
-        if let Some(t) = trusted.targets_role(role, delegator) {
-            roles.push((role.clone(), t.version, t.expires));
-            artifacts.extend(t.targets.iter().map(|(n, i)| (n.clone(), i.clone())));
-        }
-    }
+    let mut served_roles = ServedRoles {
+        metadata: &metadata,
+        trusted: &mut trusted,
+    };
+    delegation::walk(&mut served_roles, Scope::Everything, |role, _, t| {
+        roles.push((role.clone(), t.version, t.expires));
+        artifacts.extend(t.targets.iter().map(|(n, i)| (n.clone(), i.clone())));
+        ControlFlow::<()>::Continue(())
+    })?;
 
     let targets_dir = served.join("targets");
     let bytes: u64 = artifacts.iter().map(|(_, i)| i.length).sum();
@@ -169,6 +140,47 @@ pub fn verify_repository(
         bytes,
         bad_artifacts,
     })
+}
+
+/// The served folder's targets roles as the delegation walker's source: verified as a
+/// device verifies them, each loaded once.
+struct ServedRoles<'a> {
+    metadata: &'a Path,
+    trusted: &'a mut Complete,
+}
+
+impl TargetsSource for ServedRoles<'_> {
+    type Error = Error;
+    fn targets(
+        &mut self,
+        role: &RoleName,
+        delegator: &RoleName,
+    ) -> Result<&Verified<Targets>, Error> {
+        // The top-level targets role is loaded already; a delegated one is read here.
+        if self.trusted.targets_role(role, delegator).is_none() {
+            let listed = self
+                .trusted
+                .snapshot()
+                .role_meta(role)
+                .cloned()
+                .ok_or_else(|| tuf_core::Error::NotListed {
+                    listed_by: RoleName::snapshot(),
+                    role: role.clone(),
+                })?;
+            let path = self
+                .metadata
+                .join(format!("{}.{}.json", listed.version, role.file_stem()));
+            let bytes = read(&path, listed.length.unwrap_or(MAX_TARGETS_BYTES))?;
+            self.trusted.load_delegated(&bytes, role, delegator)?;
+        }
+        self.trusted.targets_role(role, delegator).ok_or_else(|| {
+            tuf_core::Error::NotListed {
+                listed_by: delegator.clone(),
+                role: role.clone(),
+            }
+            .into()
+        })
+    }
 }
 
 /// Checks one artifact under every name a client may fetch it by (one per listed hash).

@@ -1,14 +1,16 @@
 //! The TUF core: what a repository's metadata says and whether to believe it, with no I/O.
 //!
 //! Canonical JSON, the metadata model, keys and signature thresholds, digests and the checks
-//! of bytes against listed lengths and hashes, path patterns, and the trusted-metadata set
-//! that walks the specification's client workflow in order. Fetching, storing and installing
-//! live in the `updater` crate; this crate only ever sees bytes and a reference time.
+//! of bytes against listed lengths and hashes, path patterns, the delegation search, and the
+//! trusted-metadata set that walks the specification's client workflow in order. Fetching,
+//! storing and installing live in the `updater` crate; this crate only ever sees bytes and a
+//! reference time.
 
 #![forbid(unsafe_code)]
 
 pub mod canonical;
 pub mod datetime;
+pub mod delegation;
 pub mod digest;
 pub mod error;
 pub mod hash;
