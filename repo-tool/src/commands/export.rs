@@ -88,8 +88,7 @@ fn export_resigned(
     for role in expiries.iter_mut() {
         match role.role.as_str() {
             "snapshot" => {
-                role.version =
-                    Version::new(fresh.versions.snapshot).context("snapshot version")?;
+                role.version = Version::new(fresh.versions.snapshot).context("snapshot version")?;
                 role.expires = until;
             }
             "timestamp" => {

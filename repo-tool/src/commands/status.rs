@@ -67,11 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// One role's line, and its problems below it.
 fn print_role(ws: &Workspace, role: &RoleStatus) -> Result<()> {
     let names = ws.settings()?.names;
-    let signers: Vec<String> = role
-        .signed_by
-        .iter()
-        .map(|k| name_of(&names, k))
-        .collect();
+    let signers: Vec<String> = role.signed_by.iter().map(|k| name_of(&names, k)).collect();
     let count = format!("{}/{}", role.signed_by.len(), role.threshold);
     let missing = if role.missing() > 0 {
         format!(" ({} missing)", role.missing())
