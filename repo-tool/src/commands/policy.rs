@@ -48,7 +48,7 @@ pub struct KeysArgs {
     /// A policy key to add (public or private PEM).
     #[arg(long = "add-key", value_name = "FILE")]
     add: Vec<PathBuf>,
-    /// A policy key to remove: its file or its key id (a prefix will do).
+    /// A policy key to remove: its file or its key id (a unique prefix of 8 or more hex characters will do).
     #[arg(long = "remove-key", value_name = "KEY")]
     remove: Vec<String>,
     /// The policy role's new threshold.

@@ -28,7 +28,7 @@ pub struct EditArgs {
     /// Add a key to a role, as ROLE=FILE (public or private PEM).
     #[arg(long = "add-key", value_name = "ROLE=FILE")]
     add: Vec<String>,
-    /// Remove a key from a role, as ROLE=FILE or ROLE=KEYID (a prefix will do).
+    /// Remove a key from a role, as ROLE=FILE or ROLE=KEYID (a unique prefix of 8 or more hex characters will do).
     #[arg(long = "remove-key", value_name = "ROLE=KEY")]
     remove: Vec<String>,
     /// A role's new threshold, as ROLE=N.
