@@ -10,7 +10,6 @@ use updater::names::RoleName;
 use updater::verify::Unverified;
 
 use super::plan::Plan;
-use super::SignOptions;
 use crate::workspace::Settings;
 
 /// Refuses to sign under a root that devices will refuse first: an expired root always,
@@ -21,7 +20,7 @@ pub(super) fn check_root_lifetime(
     plan: &Plan<'_>,
     settings: &Settings,
     now: UtcTime,
-    options: SignOptions,
+    force: bool,
 ) -> Result<()> {
     let fix = "stage a new root with `repo root edit REPO --expires PERIOD`, sign it with the root keys, then sign again";
     if root.expires <= now {
@@ -44,7 +43,7 @@ pub(super) fn check_root_lifetime(
         .map(|(role, _, period)| (role, now.plus_seconds(period.seconds())))
         .filter(|(_, expires)| *expires > root.expires)
         .max_by_key(|(_, expires)| *expires);
-    if let (Some((role, expires)), false) = (outlived, options.force) {
+    if let (Some((role, expires)), false) = (outlived, force) {
         bail!(
             "root version {} expires at {}, before the {role} signed now ({expires}): devices stop updating when root expires; {fix} (or pass --force to sign anyway)",
             root.version,

@@ -7,7 +7,7 @@
 use anyhow::{bail, Context, Result};
 use updater::conventions::POLICY_ROLE;
 use updater::datetime::UtcTime;
-use updater::metadata::{Root, Snapshot, Targets, Timestamp, Version};
+use updater::metadata::{Root, Snapshot, Targets, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
@@ -15,7 +15,7 @@ use super::build::{policy_body, snapshot_body, targets_body, timestamp_body};
 use super::check::{check_policy_against, check_signed};
 use super::gather::{gather, Gathered};
 use super::plan::{policy_delegation, Plan};
-use super::publish::{publish_online, publish_roles};
+use super::publish::{publish_online, publish_roles, ListedTargets, Online, SignedPolicy};
 use super::published::{latest_version, published_targets, read_timestamp};
 use crate::publication::Publication;
 use crate::signer::sign_metadata;
@@ -29,29 +29,6 @@ pub(super) struct Signing<'a, 'k> {
     pub settings: Settings,
     pub now: UtcTime,
     pub plan: Plan<'k>,
-}
-
-/// The targets the new snapshot lists: signed by a threshold now (with the bytes to
-/// publish), or the version already published.
-pub(super) struct ListedTargets {
-    pub role: Targets,
-    pub bytes: Option<Vec<u8>>,
-}
-
-/// The policy role signed by a threshold now: its metadata, the bytes to publish, and the
-/// `policy.xml` it lists.
-pub(super) struct SignedPolicy {
-    pub role: Targets,
-    pub bytes: Vec<u8>,
-    pub xml: Vec<u8>,
-}
-
-/// A signed snapshot and the timestamp naming it.
-pub(super) struct Online {
-    pub snapshot: Version,
-    pub snapshot_bytes: Vec<u8>,
-    pub timestamp: Version,
-    pub timestamp_bytes: Vec<u8>,
 }
 
 impl Signing<'_, '_> {

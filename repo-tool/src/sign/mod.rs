@@ -86,7 +86,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey], options: SignOptions) -> Result
             let plan = plan::plan(ws, &root, &staged, keys, &root_signers, root_work)?;
             if let Some(plan) = plan {
                 let now = UtcTime::now();
-                check::check_root_lifetime(&root, &plan, &settings, now, options)?;
+                check::check_root_lifetime(&root, &plan, &settings, now, options.force)?;
                 let signing = flow::Signing {
                     ws,
                     root: &root,

@@ -5,9 +5,31 @@ use anyhow::{bail, Result};
 use updater::conventions::POLICY_ROLE;
 use updater::metadata::{Targets, Version};
 
-use super::flow::{ListedTargets, Online, SignedPolicy};
 use crate::publication::{Content, Publication};
 use crate::workspace::Workspace;
+
+/// The targets the new snapshot lists: signed by a threshold now (with the bytes to
+/// publish), or the version already published.
+pub(super) struct ListedTargets {
+    pub role: Targets,
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// The policy role signed by a threshold now: its metadata, the bytes to publish, and the
+/// `policy.xml` it lists.
+pub(super) struct SignedPolicy {
+    pub role: Targets,
+    pub bytes: Vec<u8>,
+    pub xml: Vec<u8>,
+}
+
+/// A signed snapshot and the timestamp naming it.
+pub(super) struct Online {
+    pub snapshot: Version,
+    pub snapshot_bytes: Vec<u8>,
+    pub timestamp: Version,
+    pub timestamp_bytes: Vec<u8>,
+}
 
 /// `policy.xml` under every path a client may fetch it by, before the metadata that lists
 /// it. Each path names the file's hash, so one already there must hold the same bytes.
