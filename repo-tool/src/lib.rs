@@ -7,6 +7,7 @@ pub mod archive_metadata;
 pub mod export;
 pub mod ingest;
 pub mod init;
+pub mod key_ref;
 pub mod keys;
 pub mod mirror;
 pub mod parallel;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use updater::conventions::POLICY_ROLE;
 use updater::decide::Index;
 use updater::policy::{show_share, Policy, MAX_POLICY_BYTES};
 
@@ -148,7 +149,7 @@ pub fn edit_keys(
     let role = delegations
         .roles
         .iter_mut()
-        .find(|r| r.name.as_str() == updater::conventions::POLICY_ROLE)
+        .find(|r| r.name.as_str() == POLICY_ROLE)
         .context("the index delegates no policy role (repo init sets one up)")?;
     let mut settings = ws.settings()?;
     for path in add {
@@ -166,16 +167,8 @@ pub fn edit_keys(
         delegations.keys.insert(id, key);
     }
     for which in remove {
-        let id = match crate::keys::load_public(Path::new(which)) {
-            Ok(key) => key.key_id(),
-            Err(_) => updater::key::KeyId::new(which.clone()),
-        };
-        let before = role.keyids.len();
-        role.keyids
-            .retain(|k| k != &id && !k.as_str().starts_with(which.as_str()));
-        if role.keyids.len() == before {
-            bail!("{which} is not a policy key");
-        }
+        let id = crate::key_ref::resolve(which, POLICY_ROLE, &role.keyids)?.clone();
+        role.keyids.retain(|k| k != &id);
     }
     if let Some(n) = threshold {
         role.threshold = updater::metadata::Threshold::new(n)

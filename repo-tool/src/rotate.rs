@@ -22,6 +22,7 @@ use updater::trusted::{verify_self_signed_root, SelfSignedRoot};
 use updater::verify::Unverified;
 
 use crate::init::TOP_LEVEL_ROLES;
+use crate::key_ref;
 use crate::keys::{load_public, PrivateKey};
 use crate::period::Period;
 use crate::publication::{Content, Publication};
@@ -32,7 +33,7 @@ use crate::workspace::Workspace;
 pub struct RootEdit {
     /// (role, key file) to add.
     pub add: Vec<(String, std::path::PathBuf)>,
-    /// (role, key file or key id) to remove.
+    /// (role, key file or unambiguous key id prefix of 8 or more hex characters) to remove.
     pub remove: Vec<(String, String)>,
     pub thresholds: Vec<(String, u32)>,
     pub expires: Option<Period>,
@@ -95,16 +96,9 @@ pub fn edit(ws: &Workspace, change: &RootEdit) -> Result<Root> {
     }
     for (role, which) in &change.remove {
         check_role(role)?;
-        let id = match load_public(Path::new(which)) {
-            Ok(key) => key.key_id(),
-            Err(_) => KeyId::new(which.clone()),
-        };
         let keys = &mut role_keys(&mut root, role)?.keyids;
-        let before = keys.len();
-        keys.retain(|k| k != &id && !k.as_str().starts_with(which.as_str()));
-        if keys.len() == before {
-            bail!("{which} is not a {role} key");
-        }
+        let id = key_ref::resolve(which, role, keys)?.clone();
+        keys.retain(|k| k != &id);
     }
     for (role, n) in &change.thresholds {
         check_role(role)?;

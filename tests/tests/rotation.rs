@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e_tests::{example_key, read_json, repo, resign, DemoRepo, Device, Run, StaticServer};
+use e2e_tests::{
+    example_key, read_json, repo, resign, tree_state, DemoRepo, Device, Run, StaticServer,
+};
 
 /// `repo keygen DIR/NAME`: returns (private, public).
 fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -411,4 +413,67 @@ fn targets_signatures_gathered_on_two_copies_are_merged() {
     Device::trusting(&r.root_json())
         .download(&[&server.url()], &["releases/1.0.0/armv7/app.bin"], &[])
         .ok();
+}
+
+#[test]
+fn remove_key_takes_only_an_unambiguous_key_id_prefix_of_eight_or_more() {
+    let r = DemoRepo::signed();
+    let keys = tempfile::tempdir().unwrap();
+    let (_t2, t2_pub) = keygen(keys.path(), "timestamp-2");
+    let root = read_json(&r.metadata("1.root.json"));
+    let key_of = |role: &str| {
+        root["signed"]["roles"][role]["keyids"][0]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let timestamp_id = key_of("timestamp");
+    let targets_id = key_of("targets");
+    let add = format!("timestamp={}", t2_pub.display());
+    let edit = |remove: &str| {
+        run_repo(&[
+            &"root",
+            &"edit",
+            &r.path,
+            &"--add-key",
+            &add,
+            &"--remove-key",
+            &format!("timestamp={remove}"),
+        ])
+    };
+    // Where a removal would land: staged/root.json and repo.toml's key names, in the
+    // repository folder; the whole temporary folder around it is compared.
+    let before = tree_state(r.tmp.path());
+
+    // Four characters would match any key that happens to share them: refused, with the
+    // ids it matches listed.
+    let short = &timestamp_id[..4];
+    edit(short).fails_with(
+        2,
+        &format!("error: key id prefix \"{short}\" is too short: give at least 8 hex characters of the key id, or the key file (timestamp keys it matches: {timestamp_id})\n"),
+    );
+    assert_eq!(
+        before,
+        tree_state(r.tmp.path()),
+        "a refused edit changed files"
+    );
+
+    // Eight characters of another role's key: not a timestamp key.
+    let other = &targets_id[..8];
+    edit(other).fails_with(2, &format!("error: {other} is not a timestamp key\n"));
+    assert_eq!(
+        before,
+        tree_state(r.tmp.path()),
+        "a refused edit changed files"
+    );
+
+    // Eight characters of the timestamp key remove exactly it.
+    edit(&timestamp_id[..8]).ok();
+    let staged = read_json(&r.path.join("staged/root.json"));
+    let ids = staged["signed"]["roles"]["timestamp"]["keyids"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_ne!(ids[0].as_str(), Some(timestamp_id.as_str()));
 }

@@ -1,0 +1,96 @@
+//! One file per `repo` command: each holds its clap arguments and a `run` that turns them
+//! into a call of the library and its output, and returns the exit code. What they share
+//! lives here: the exit codes (documented in the README's Commands section and `repo
+//! --help`) and the parsing of `ROLE=VALUE` and key file arguments.
+
+pub mod add;
+pub mod export;
+pub mod init;
+pub mod keygen;
+pub mod merge;
+pub mod mirror;
+pub mod policy;
+pub mod publish;
+pub mod root;
+pub mod sign;
+pub mod status;
+pub mod timestamp;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Result};
+use repo_tool::init::ROLES;
+use repo_tool::keys::PrivateKey;
+use repo_tool::workspace::Workspace;
+use updater::datetime::UtcTime;
+
+/// Exit code when the repository fails verification.
+pub const EXIT_UNTRUSTED: u8 = 1;
+/// Exit code for bad arguments or input that could not be used.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// A role expires within the warning window: for monitoring checks.
+pub const EXIT_EXPIRING: u8 = 3;
+/// `repo sign`/`merge` published what it could, but staged work is still not visible to
+/// devices (the message says what and how to finish it).
+pub const EXIT_UNFINISHED: u8 = 4;
+
+/// Says what devices do not see yet, if anything, and returns the exit code for it.
+pub fn unfinished_exit(ws: &Workspace) -> Result<ExitCode> {
+    let left = repo_tool::unfinished::unfinished(ws)?;
+    if left.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in &left {
+        eprintln!("not finished: {line}");
+    }
+    Ok(ExitCode::from(EXIT_UNFINISHED))
+}
+
+/// Prints a warning for each role expired or expiring within `warn_days` of `now`, and
+/// returns the exit code a monitoring check should see.
+pub fn expiry_warnings<'a>(
+    roles: impl Iterator<Item = (&'a str, UtcTime)>,
+    now: UtcTime,
+    warn_days: i64,
+) -> Option<u8> {
+    let horizon = now.plus_seconds(warn_days.saturating_mul(86_400));
+    let mut code = None;
+    for (role, expires) in roles {
+        if expires <= now {
+            eprintln!("error: {role} expired at {expires}");
+            code = Some(EXIT_UNTRUSTED);
+        } else if expires <= horizon {
+            let minutes = (expires.unix() - now.unix()) / 60;
+            eprintln!(
+                "warning: {role} expires at {expires} (in {}h{:02}m): re-sign it",
+                minutes / 60,
+                minutes % 60
+            );
+            code = code.or(Some(EXIT_EXPIRING));
+        }
+    }
+    code
+}
+
+/// `ROLE=VALUE`, with ROLE one of the repository's roles.
+pub fn split_assignment(text: &str) -> Result<(String, String)> {
+    let (role, value) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{text:?} must be ROLE=VALUE"))?;
+    if !ROLES.contains(&role) {
+        return Err(anyhow!(
+            "unknown role {role:?}: roles are root, targets, snapshot, timestamp and policy"
+        ));
+    }
+    Ok((role.to_owned(), value.to_owned()))
+}
+
+/// Loads every private key file named, failing on the first that does not load.
+pub fn load_private_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
+    paths
+        .iter()
+        .map(|p| PrivateKey::load(p).map_err(Into::into))
+        .collect()
+}

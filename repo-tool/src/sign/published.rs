@@ -1,0 +1,49 @@
+//! What is already published, read back for the next signing: the newest version of a
+//! role, the newest targets, the current timestamp. These are our own files, parsed but not
+//! trusted: whatever is signed from them is checked again before it is published.
+
+use anyhow::Result;
+use updater::metadata::{Targets, Timestamp, Version};
+use updater::names::RoleName;
+use updater::verify::Unverified;
+
+use crate::workspace::Workspace;
+
+/// Latest published version of `role` (`N.<role>.json`), if any.
+pub fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Version>> {
+    let suffix = format!(".{role}.json");
+    let mut best = None;
+    for entry in std::fs::read_dir(ws.metadata_dir())? {
+        let name = entry?.file_name();
+        if let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(&suffix))
+            .and_then(|n| n.parse::<u64>().ok())
+            .and_then(Version::new)
+        {
+            best = best.max(Some(n));
+        }
+    }
+    Ok(best)
+}
+
+/// The newest published targets, if any.
+pub(super) fn published_targets(ws: &Workspace) -> Result<Option<Targets>> {
+    let Some(version) = latest_version(ws, "targets")? else {
+        return Ok(None);
+    };
+    let path = ws.metadata_dir().join(format!("{version}.targets.json"));
+    let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
+    let published = Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?;
+    Ok(Some(published.untrusted().clone()))
+}
+
+pub(crate) fn read_timestamp(ws: &Workspace) -> Result<Option<Timestamp>> {
+    let path = ws.metadata_dir().join("timestamp.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TIMESTAMP_BYTES)?;
+    let parsed = Unverified::<Timestamp>::parse(&RoleName::timestamp(), &bytes)?;
+    Ok(Some(parsed.untrusted().clone()))
+}
