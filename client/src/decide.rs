@@ -175,7 +175,7 @@ pub fn share_at(waves: &[Wave], now: UtcTime) -> u32 {
 
 /// Decides what `device` should do at `now`.
 pub fn decide(policy: &Policy, index: &Index, device: &Device, now: UtcTime) -> Decision {
-    let mut d = Decision {
+    let d = Decision {
         action: Action::Stay,
         channel: device.channel.clone(),
         running: device.running.clone(),
@@ -185,73 +185,100 @@ pub fn decide(policy: &Policy, index: &Index, device: &Device, now: UtcTime) -> 
         bucket: None,
         reason: String::new(),
     };
-    let stay = |mut d: Decision, reason: String| {
-        d.action = Action::Stay;
-        d.reason = reason;
-        d
-    };
     let Some(channel) = policy.channels.get(&device.channel) else {
-        return stay(
-            d,
-            format!("channel {:?} is not in the policy; staying", device.channel),
-        );
+        let reason = format!("channel {:?} is not in the policy; staying", device.channel);
+        return d.stay(reason);
     };
+    // A revoked release is left at once, whatever the rollout, halt or window say.
+    if let Some(r) = device
+        .running
+        .as_ref()
+        .filter(|r| channel.revoked.contains(*r))
+    {
+        return leave_revoked(d, channel, index, device, r, now);
+    }
+    let (mut d, target, verb) = match choose_release(d, channel, index, device) {
+        Ok(chosen) => chosen,
+        Err(stay) => return stay,
+    };
+    let why = eligibility(&mut d, target, device);
+    schedule(d, policy, target, &verb, why, now)
+}
+
+impl Decision {
+    /// This decision, as a reason to stay where the device is.
+    fn stay(mut self, reason: String) -> Decision {
+        self.action = Action::Stay;
+        self.reason = reason;
+        self
+    }
+}
+
+/// Running revoked release `r`: move to the channel's target at once, if it can be had.
+fn leave_revoked(
+    mut d: Decision,
+    channel: &Channel,
+    index: &Index,
+    device: &Device,
+    r: &Release,
+    now: UtcTime,
+) -> Decision {
+    let Some(target) = &channel.target else {
+        return d.stay(format!(
+            "running revoked {r}, but the channel names no release to move to"
+        ));
+    };
+    d.release = Some(target.release.clone());
+    if let Some(why) = unavailable(index, &target.release, &device.platform) {
+        return d.stay(format!("running revoked {r}, but {why}"));
+    }
+    d.action = Action::Install;
+    d.at = Some(now);
+    d.reason = format!("running revoked {r}; moving to {} now", target.release);
+    d
+}
+
+/// The release this device should move to (the target or a stepping stone) and the words
+/// for the move, or the decision to stay: halted, no target, already there, a downgrade the
+/// policy does not allow, or nothing installable for this platform.
+fn choose_release<'p>(
+    mut d: Decision,
+    channel: &'p Channel,
+    index: &Index,
+    device: &Device,
+) -> Result<(Decision, &'p Target, String), Decision> {
     let running = device.running.as_ref();
     let running_text = running.map_or("nothing".to_owned(), |r| r.to_string());
-
-    // A revoked release is left at once, whatever the rollout, halt or window say.
-    if let Some(r) = running.filter(|r| channel.revoked.contains(*r)) {
-        let Some(target) = &channel.target else {
-            return stay(
-                d,
-                format!("running revoked {r}, but the channel names no release to move to"),
-            );
-        };
-        d.release = Some(target.release.clone());
-        if let Some(why) = unavailable(index, &target.release, &device.platform) {
-            return stay(d, format!("running revoked {r}, but {why}"));
-        }
-        d.action = Action::Install;
-        d.at = Some(now);
-        d.reason = format!("running revoked {r}; moving to {} now", target.release);
-        return d;
-    }
     if channel.halt {
-        return stay(
-            d,
-            format!(
-                "channel {:?} is halted; staying on {running_text}",
-                channel.name
-            ),
+        let reason = format!(
+            "channel {:?} is halted; staying on {running_text}",
+            channel.name
         );
+        return Err(d.stay(reason));
     }
     let Some(target) = &channel.target else {
-        return stay(
-            d,
-            format!(
-                "channel {:?} names no target release; staying on {running_text}",
-                channel.name
-            ),
+        let reason = format!(
+            "channel {:?} names no target release; staying on {running_text}",
+            channel.name
         );
+        return Err(d.stay(reason));
     };
     let (dest, stepping) = destination(channel, target, running);
     d.release = Some(dest.clone());
     if running == Some(&dest) {
-        return stay(
-            d,
-            format!("running {dest}, the channel's target; nothing to do"),
-        );
+        return Err(d.stay(format!(
+            "running {dest}, the channel's target; nothing to do"
+        )));
     }
     if let Some(r) = running.filter(|r| dest < **r) {
         if !target.downgrade {
-            return stay(
-                d,
-                format!("running {r}, newer than the target {dest}; the policy does not allow a downgrade"),
-            );
+            return Err(d.stay(format!(
+                "running {r}, newer than the target {dest}; the policy does not allow a downgrade"
+            )));
         }
     }
     if let Some(why) = unavailable(index, &dest, &device.platform) {
-        return stay(d, format!("{why}; staying on {running_text}"));
+        return Err(d.stay(format!("{why}; staying on {running_text}")));
     }
     let verb = match running {
         Some(r) if dest < *r => format!("downgrade from {r} to {dest} (the policy asks for it)"),
@@ -261,30 +288,44 @@ pub fn decide(policy: &Policy, index: &Index, device: &Device, now: UtcTime) -> 
         ),
         _ => format!("install {dest}"),
     };
+    Ok((d, target, verb))
+}
 
+/// When this device becomes eligible for `target` (`None`: not in the rollout as planned),
+/// recording its wave and bucket in `d`, and why, in words.
+fn eligibility(d: &mut Decision, target: &Target, device: &Device) -> (Option<UtcTime>, String) {
     let early = target.early_devices.contains(&device.id)
         || device
             .groups
             .iter()
             .any(|g| target.early_groups.contains(g));
-    let bucket = bucket(&channel.name, &target.release, &device.id);
-    let (eligible, why) = if early {
-        let first = target.waves[0].start;
+    if early {
         d.wave = Some(1);
-        (Some(first), "an early device".to_owned())
-    } else {
-        d.bucket = Some(bucket);
-        match eligible_at(&target.waves, bucket) {
-            Some((at, wave)) => {
-                d.wave = Some(wave);
-                (
-                    Some(at),
-                    format!("wave {wave}, bucket {bucket} of {FULL_SHARE}"),
-                )
-            }
-            None => (None, format!("bucket {bucket} of {FULL_SHARE}")),
+        return (Some(target.waves[0].start), "an early device".to_owned());
+    }
+    let bucket = bucket(&d.channel, &target.release, &device.id);
+    d.bucket = Some(bucket);
+    match eligible_at(&target.waves, bucket) {
+        Some((at, wave)) => {
+            d.wave = Some(wave);
+            (
+                Some(at),
+                format!("wave {wave}, bucket {bucket} of {FULL_SHARE}"),
+            )
         }
-    };
+        None => (None, format!("bucket {bucket} of {FULL_SHARE}")),
+    }
+}
+
+/// Install now, at the window's next opening, or wait for the moment of eligibility.
+fn schedule(
+    mut d: Decision,
+    policy: &Policy,
+    target: &Target,
+    verb: &str,
+    (eligible, why): (Option<UtcTime>, String),
+    now: UtcTime,
+) -> Decision {
     match eligible {
         Some(at) if at <= now => {
             d.action = Action::Install;
