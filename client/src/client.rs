@@ -58,14 +58,23 @@ impl Client {
     /// the version trusted before, if any.
     pub fn init(store: &MetadataStore, root_bytes: &[u8], force: bool) -> Result<Option<u64>> {
         let given = verify_self_signed_root(root_bytes)?;
-        let trusted = match store.read(&RoleName::root(), MAX_ROOT_BYTES)? {
-            Some(bytes) => Some((
-                Unverified::<Root>::parse(&RoleName::root(), &bytes)?
-                    .untrusted()
-                    .version
-                    .get(),
-                bytes,
-            )),
+        let stored = match store.read(&RoleName::root(), MAX_ROOT_BYTES) {
+            Ok(stored) => stored,
+            // Unreadable (too large, not a file): only --force replaces it.
+            Err(_) if force => None,
+            Err(e) => return Err(e),
+        };
+        let trusted = match stored {
+            Some(bytes) => match Unverified::<Root>::parse(&RoleName::root(), &bytes) {
+                Ok(root) => Some((root.untrusted().version.get(), bytes)),
+                Err(_) if force => None,
+                Err(e) => {
+                    return Err(Error::CorruptTrustedRoot {
+                        path: store.path(&RoleName::root()),
+                        reason: e.to_string(),
+                    })
+                }
+            },
             None => None,
         };
         let given_version = given.version.get();

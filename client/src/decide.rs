@@ -198,8 +198,8 @@ pub fn decide(policy: &Policy, index: &Index, device: &Device, now: UtcTime) -> 
         return leave_revoked(d, channel, index, device, r, now);
     }
     let (mut d, target, verb) = match choose_release(d, channel, index, device) {
-        Ok(chosen) => chosen,
-        Err(stay) => return stay,
+        Chosen::Move(d, target, verb) => (d, target, verb),
+        Chosen::Stay(stay) => return stay,
     };
     let why = eligibility(&mut d, target, device);
     schedule(d, policy, target, &verb, why, now)
@@ -238,6 +238,14 @@ fn leave_revoked(
     d
 }
 
+/// What `choose_release` found.
+enum Chosen<'p> {
+    /// Move to a release of `Target`, described by the words given.
+    Move(Decision, &'p Target, String),
+    /// Stay, for the reason the decision gives.
+    Stay(Decision),
+}
+
 /// The release this device should move to (the target or a stepping stone) and the words
 /// for the move, or the decision to stay: halted, no target, already there, a downgrade the
 /// policy does not allow, or nothing installable for this platform.
@@ -246,7 +254,7 @@ fn choose_release<'p>(
     channel: &'p Channel,
     index: &Index,
     device: &Device,
-) -> Result<(Decision, &'p Target, String), Decision> {
+) -> Chosen<'p> {
     let running = device.running.as_ref();
     let running_text = running.map_or("nothing".to_owned(), |r| r.to_string());
     if channel.halt {
@@ -254,31 +262,31 @@ fn choose_release<'p>(
             "channel {:?} is halted; staying on {running_text}",
             channel.name
         );
-        return Err(d.stay(reason));
+        return Chosen::Stay(d.stay(reason));
     }
     let Some(target) = &channel.target else {
         let reason = format!(
             "channel {:?} names no target release; staying on {running_text}",
             channel.name
         );
-        return Err(d.stay(reason));
+        return Chosen::Stay(d.stay(reason));
     };
     let (dest, stepping) = destination(channel, target, running);
     d.release = Some(dest.clone());
     if running == Some(&dest) {
-        return Err(d.stay(format!(
+        return Chosen::Stay(d.stay(format!(
             "running {dest}, the channel's target; nothing to do"
         )));
     }
     if let Some(r) = running.filter(|r| dest < **r) {
         if !target.downgrade {
-            return Err(d.stay(format!(
+            return Chosen::Stay(d.stay(format!(
                 "running {r}, newer than the target {dest}; the policy does not allow a downgrade"
             )));
         }
     }
     if let Some(why) = unavailable(index, &dest, &device.platform) {
-        return Err(d.stay(format!("{why}; staying on {running_text}")));
+        return Chosen::Stay(d.stay(format!("{why}; staying on {running_text}")));
     }
     let verb = match running {
         Some(r) if dest < *r => format!("downgrade from {r} to {dest} (the policy asks for it)"),
@@ -288,7 +296,7 @@ fn choose_release<'p>(
         ),
         _ => format!("install {dest}"),
     };
-    Ok((d, target, verb))
+    Chosen::Move(d, target, verb)
 }
 
 /// When this device becomes eligible for `target` (`None`: not in the rollout as planned),

@@ -26,6 +26,8 @@ pub enum Error {
     NotInitialized { dir: PathBuf },
     #[error("this device already trusts root version {trusted}, newer than version {given}: it was kept (devices never go back to an older root; `updater init --force` replaces it)")]
     OlderRoot { trusted: u64, given: u64 },
+    #[error("the device's trusted root {} is unreadable ({reason}): re-provision it with `updater init --force ROOT`", .path.display())]
+    CorruptTrustedRoot { path: PathBuf, reason: String },
     #[error("this device already trusts a different root version {version}: it was kept (`updater init --force` replaces it)")]
     OtherRoot { version: u64 },
     /// A broken promise inside this program, never caused by input.

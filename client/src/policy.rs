@@ -316,143 +316,179 @@ impl<'a> Parser<'a> {
         Ok(attrs)
     }
 
+    /// Records one element's attributes into the policy being built.
     fn record(&mut self, element: &'static str, attrs: Attrs) -> Result<(), PolicyError> {
-        let get = |k: &str| attrs.get(k).map(String::as_str).unwrap_or_default();
         match element {
-            "check" => {
-                if self.check.is_some() {
-                    return Err(self.error("a second <check>"));
-                }
-                let every = get("every").parse::<Period>().map_err(|e| self.error(e))?;
-                let jitter = match attrs.get("jitter") {
-                    Some(j) => Some(j.parse::<Period>().map_err(|e| self.error(e))?),
-                    None => None,
-                };
-                self.check = Some((every, jitter));
-            }
-            "window" => {
-                if self.window.is_some() {
-                    return Err(self.error("a second <window>"));
-                }
-                let days = parse_days(attrs.get("days").map_or("mon-sun", String::as_str))
-                    .map_err(|e| self.error(e))?;
-                let from = parse_clock(get("from"))
-                    .map_err(|e| self.error(format!("<window from>: {e}")))?;
-                let to =
-                    parse_clock(get("to")).map_err(|e| self.error(format!("<window to>: {e}")))?;
-                if from == to {
-                    return Err(self.error("<window> from and to are the same time"));
-                }
-                self.window = Some(Window { days, from, to });
-            }
-            "channel" => {
-                let name = get("name").to_owned();
-                if name.is_empty() {
-                    return Err(self.error("<channel> name is empty"));
-                }
-                if self.channels.contains_key(&name) {
-                    return Err(self.error(format!("channel {name:?} is defined twice")));
-                }
-                self.last_channel = Some(name.clone());
-                self.channels.insert(
-                    name.clone(),
-                    Channel {
-                        name,
-                        target: None,
-                        vias: Vec::new(),
-                        revoked: BTreeSet::new(),
-                        halt: false,
-                    },
-                );
-            }
-            "target" => {
-                let release = self.release(get("release"))?;
-                let downgrade = match attrs.get("downgrade").map(String::as_str) {
-                    None | Some("false") => false,
-                    Some("true") => true,
-                    Some(other) => {
-                        return Err(self.error(format!(
-                            "<target downgrade> must be true or false, not {other:?}"
-                        )))
-                    }
-                };
-                let err = self.error("a channel has one <target>; this is a second");
-                let channel = self.current_channel()?;
-                if channel.target.is_some() {
-                    return Err(err);
-                }
-                channel.target = Some(Target {
-                    release,
-                    downgrade,
-                    early_devices: BTreeSet::new(),
-                    early_groups: BTreeSet::new(),
-                    waves: Vec::new(),
-                });
-            }
-            "via" => {
-                let via = Via {
-                    release: self.release(get("release"))?,
-                    below: self.release(get("below"))?,
-                };
-                if via.release > via.below {
-                    return Err(self.error(format!(
-                        "<via release=\"{}\"> is above its below=\"{}\"",
-                        via.release, via.below
-                    )));
-                }
-                self.current_channel()?.vias.push(via);
-            }
-            "revoked" => {
-                let release = self.release(get("release"))?;
-                self.current_channel()?.revoked.insert(release);
-            }
-            "halt" => {
-                let err = self.error("a second <halt>");
-                let channel = self.current_channel()?;
-                if channel.halt {
-                    return Err(err);
-                }
-                channel.halt = true;
-            }
-            "early" => {
-                let (device, group) = (attrs.get("device"), attrs.get("group"));
-                let err =
-                    self.error("<early> takes exactly one non-empty attribute: device or group");
-                let target = self.current_target()?;
-                match (device, group) {
-                    (Some(d), None) if !d.is_empty() => {
-                        target.early_devices.insert(d.to_ascii_lowercase());
-                    }
-                    (None, Some(g)) if !g.is_empty() => {
-                        target.early_groups.insert(g.clone());
-                    }
-                    _ => return Err(err),
-                }
-            }
-            "wave" => {
-                let start = UtcTime::parse(get("start"))
-                    .map_err(|e| self.error(format!("<wave start>: {e}")))?;
-                let share = parse_percent(get("percent")).map_err(|e| self.error(e))?;
-                let last = self.current_target()?.waves.last().copied();
-                if let Some(last) = last {
-                    if start <= last.start {
-                        return Err(self.error(format!(
-                            "waves must be in time order: {start} is not after {}",
-                            last.start
-                        )));
-                    }
-                    if share < last.share {
-                        return Err(self.error(format!(
-                            "a wave's percent may not go down ({} after {})",
-                            show_share(share),
-                            show_share(last.share)
-                        )));
-                    }
-                }
-                self.current_target()?.waves.push(Wave { start, share });
-            }
-            _ => {}
+            "check" => self.record_check(&attrs),
+            "window" => self.record_window(&attrs),
+            "channel" => self.record_channel(&attrs),
+            "target" => self.record_target(&attrs),
+            "via" => self.record_via(&attrs),
+            "revoked" => self.record_revoked(&attrs),
+            "halt" => self.record_halt(),
+            "early" => self.record_early(&attrs),
+            "wave" => self.record_wave(&attrs),
+            _ => Ok(()),
         }
+    }
+
+    /// `<check>`.
+    fn record_check(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
+        if self.check.is_some() {
+            return Err(self.error("a second <check>"));
+        }
+        let every = attr(attrs, "every")
+            .parse::<Period>()
+            .map_err(|e| self.error(e))?;
+        let jitter = match attrs.get("jitter") {
+            Some(j) => Some(j.parse::<Period>().map_err(|e| self.error(e))?),
+            None => None,
+        };
+        self.check = Some((every, jitter));
+        Ok(())
+    }
+
+    /// `<window>`.
+    fn record_window(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
+        if self.window.is_some() {
+            return Err(self.error("a second <window>"));
+        }
+        let days = parse_days(attrs.get("days").map_or("mon-sun", String::as_str))
+            .map_err(|e| self.error(e))?;
+        let from = parse_clock(attr(attrs, "from"))
+            .map_err(|e| self.error(format!("<window from>: {e}")))?;
+        let to =
+            parse_clock(attr(attrs, "to")).map_err(|e| self.error(format!("<window to>: {e}")))?;
+        if from == to {
+            return Err(self.error("<window> from and to are the same time"));
+        }
+        self.window = Some(Window { days, from, to });
+        Ok(())
+    }
+
+    /// `<channel>`.
+    fn record_channel(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
+        let name = attr(attrs, "name").to_owned();
+        if name.is_empty() {
+            return Err(self.error("<channel> name is empty"));
+        }
+        if self.channels.contains_key(&name) {
+            return Err(self.error(format!("channel {name:?} is defined twice")));
+        }
+        self.last_channel = Some(name.clone());
+        self.channels.insert(
+            name.clone(),
+            Channel {
+                name,
+                target: None,
+                vias: Vec::new(),
+                revoked: BTreeSet::new(),
+                halt: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// `<target>`.
+    fn record_target(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
+        let release = self.release(attr(attrs, "release"))?;
+        let downgrade = match attrs.get("downgrade").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(self.error(format!(
+                    "<target downgrade> must be true or false, not {other:?}"
+                )))
+            }
+        };
+        let err = self.error("a channel has one <target>; this is a second");
+        let channel = self.current_channel()?;
+        if channel.target.is_some() {
+            return Err(err);
+        }
+        channel.target = Some(Target {
+            release,
+            downgrade,
+            early_devices: BTreeSet::new(),
+            early_groups: BTreeSet::new(),
+            waves: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// `<via>`.
+    fn record_via(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
+        let via = Via {
+            release: self.release(attr(attrs, "release"))?,
+            below: self.release(attr(attrs, "below"))?,
+        };
+        if via.release > via.below {
+            return Err(self.error(format!(
+                "<via release=\"{}\"> is above its below=\"{}\"",
+                via.release, via.below
+            )));
+        }
+        self.current_channel()?.vias.push(via);
+        Ok(())
+    }
+
+    /// `<revoked>`.
+    fn record_revoked(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
+        let release = self.release(attr(attrs, "release"))?;
+        self.current_channel()?.revoked.insert(release);
+        Ok(())
+    }
+
+    /// `<halt>`.
+    fn record_halt(&mut self) -> Result<(), PolicyError> {
+        let err = self.error("a second <halt>");
+        let channel = self.current_channel()?;
+        if channel.halt {
+            return Err(err);
+        }
+        channel.halt = true;
+        Ok(())
+    }
+
+    /// `<early>`.
+    fn record_early(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
+        let (device, group) = (attrs.get("device"), attrs.get("group"));
+        let err = self.error("<early> takes exactly one non-empty attribute: device or group");
+        let target = self.current_target()?;
+        match (device, group) {
+            (Some(d), None) if !d.is_empty() => {
+                target.early_devices.insert(d.to_ascii_lowercase());
+            }
+            (None, Some(g)) if !g.is_empty() => {
+                target.early_groups.insert(g.clone());
+            }
+            _ => return Err(err),
+        }
+        Ok(())
+    }
+
+    /// `<wave>`.
+    fn record_wave(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
+        let start = UtcTime::parse(attr(attrs, "start"))
+            .map_err(|e| self.error(format!("<wave start>: {e}")))?;
+        let share = parse_percent(attr(attrs, "percent")).map_err(|e| self.error(e))?;
+        let last = self.current_target()?.waves.last().copied();
+        if let Some(last) = last {
+            if start <= last.start {
+                return Err(self.error(format!(
+                    "waves must be in time order: {start} is not after {}",
+                    last.start
+                )));
+            }
+            if share < last.share {
+                return Err(self.error(format!(
+                    "a wave's percent may not go down ({} after {})",
+                    show_share(share),
+                    show_share(last.share)
+                )));
+            }
+        }
+        self.current_target()?.waves.push(Wave { start, share });
         Ok(())
     }
 
@@ -567,6 +603,11 @@ fn parse_clock(text: &str) -> Result<u32, String> {
         return Err(bad());
     }
     Ok(h * 60 + m)
+}
+
+/// Attribute `key` of an element, empty when absent (required ones are checked before).
+fn attr<'a>(attrs: &'a Attrs, key: &str) -> &'a str {
+    attrs.get(key).map(String::as_str).unwrap_or_default()
 }
 
 /// A percent with at most two decimals (`10`, `12.5`, `0.25`) in basis points.

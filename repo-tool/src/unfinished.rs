@@ -52,8 +52,14 @@ pub fn unfinished(ws: &Workspace) -> Result<Vec<String>> {
         ));
     }
     if status.policy_staged && !pending_path(ws, POLICY_ROLE).exists() {
+        // The first policy also publishes targets' delegation to the policy role.
+        let keys = if latest_version(ws, POLICY_ROLE)?.is_none() {
+            "the targets, policy, snapshot and timestamp keys (the first policy also publishes targets' delegation to it)"
+        } else {
+            "the policy, snapshot and timestamp keys"
+        };
         left.push(format!(
-            "the staged policy.xml is not signed: `repo sign {repo}` with the policy key(s)"
+            "the staged policy.xml is not signed: `repo sign {repo}` with {keys}"
         ));
     }
     let in_snapshot = snapshot_versions(ws)?;

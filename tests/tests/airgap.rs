@@ -105,6 +105,20 @@ fn valid_for_re_signs_snapshot_and_timestamp_in_the_archive_only() {
     late.updater_at("+30d", &late.download_args(&[&p], &[APP], &[]))
         .fails_with(1, "expired");
 
+    // A timestamp alone would name the served snapshot, older than the archive's: refused.
+    let before = tree_state(&r.path);
+    repo([
+        "timestamp".as_ref(),
+        r.path.as_os_str(),
+        "--key".as_ref(),
+        example_key("timestamp.pem").as_os_str(),
+    ])
+    .fails_with(
+        2,
+        "an archive exported with --valid-for holds snapshot version 2, newer than the served 1",
+    );
+    assert_eq!(before, tree_state(&r.path));
+
     // The online repository's next versions go past the archive's, so the device that
     // read the archive follows the online repository afterwards.
     r.add("2.0.0", "armv7").ok();
@@ -725,4 +739,33 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+#[test]
+fn an_export_made_on_a_copy_is_merged_back_with_its_versions() {
+    let r = DemoRepo::signed();
+    let copy = r.tmp.path().join("copy");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&r.path)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = r.tmp.path().join("from-copy.tar.gz");
+    let mut args: Vec<String> = ["export", &copy.display().to_string(), "--out"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(out.display().to_string());
+    args.extend(["--valid-for".to_owned(), "30d".to_owned()]);
+    args.extend(online_keys());
+    repo(&args).ok();
+    // Merged back, the next online versions go past the archive's (snapshot 2, timestamp 2).
+    repo(["merge".as_ref(), r.path.as_os_str(), copy.as_os_str()]).ok();
+    r.add("2.0.0", "armv7").ok();
+    r.sign().ok();
+    let served = read_json(&r.metadata("timestamp.json"));
+    assert_eq!(served["signed"]["version"], 3);
+    assert_eq!(served["signed"]["meta"]["snapshot.json"]["version"], 3);
 }

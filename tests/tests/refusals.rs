@@ -131,7 +131,7 @@ fn a_publish_that_leaves_the_staged_policy_unsigned_exits_4_and_says_so() {
     .ok();
     // Signed without the policy key: the index is published, the policy is not.
     let run = sign(&r, &[]).unfinished(&format!(
-        "the staged policy.xml is not signed: `repo sign {}` with the policy key(s)",
+        "the staged policy.xml is not signed: `repo sign {}` with the targets, policy, snapshot and timestamp keys (the first policy also publishes targets' delegation to it)",
         r.path.display()
     ));
     assert!(
@@ -151,4 +151,81 @@ fn a_sign_without_snapshot_and_timestamp_keys_exits_4_and_says_so() {
     r.sign_with(&[example_key("targets.pem")]).unfinished(
         "targets version 1 is published but not in a snapshot: devices do not see it until",
     );
+}
+
+#[test]
+fn updater_init_names_a_corrupt_trusted_root_and_force_replaces_it() {
+    let r = DemoRepo::signed();
+    let device = Device::trusting(&r.root_json());
+    std::fs::write(device.metadata_dir.join("root.json"), "garbage").unwrap();
+    let before = tree_state(device.tmp.path());
+    let run = device
+        .updater(&["init".as_ref(), r.root_json().as_os_str()])
+        .fails_with(1, "the device's trusted root ");
+    assert!(
+        run.stderr
+            .contains("is unreadable (root.json is not valid metadata: expected value at line 1 column 1): re-provision it with `updater init --force ROOT`"),
+        "{run:#?}"
+    );
+    assert_eq!(before, tree_state(device.tmp.path()));
+    device
+        .updater(&[
+            "init".as_ref(),
+            "--force".as_ref(),
+            r.root_json().as_os_str(),
+        ])
+        .ok();
+    assert_eq!(
+        std::fs::read(device.metadata_dir.join("root.json")).unwrap(),
+        std::fs::read(r.root_json()).unwrap()
+    );
+}
+
+#[test]
+fn repo_timestamp_refuses_to_outlive_root_and_changes_nothing() {
+    // Root lasts 2 days (signed with --force); two and a half days on, a timestamp signed for
+    // one more day would outlive it.
+    let r = DemoRepo::init_with(&["--expires", "root=2d"]);
+    r.add("1.0.0", "armv7").ok();
+    sign(&r, &["--force"]).ok();
+    let before = tree_state(&r.path);
+    let key = example_key("timestamp.pem");
+    let out = std::process::Command::new("faketime")
+        .arg("-f")
+        .arg("+60h")
+        .arg(e2e_tests::bin("repo"))
+        .arg("timestamp")
+        .arg(&r.path)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("root version 1 expires at ")
+            && stderr.contains("before this timestamp would"),
+        "{stderr}"
+    );
+    assert_eq!(before, tree_state(&r.path));
+}
+
+#[test]
+fn a_plain_export_of_an_expired_repository_is_refused() {
+    let r = DemoRepo::init_with(&["--expires", "timestamp=2s"]);
+    r.add("1.0.0", "armv7").ok();
+    sign(&r, &[]).ok();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let out = r.tmp.path().join("site.tar.gz");
+    repo([
+        "export".as_ref(),
+        r.path.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+    .fails_with(
+        2,
+        "devices would refuse this archive: timestamp version 1 expired at ",
+    );
+    assert!(!out.exists());
 }

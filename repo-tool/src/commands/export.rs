@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use repo_tool::archive_metadata::{published_expiries, resign_for_archive, RoleExpiry};
 use repo_tool::export::{export, Exported};
 use repo_tool::period::Period;
@@ -44,7 +44,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let period: Period = period.parse().map_err(|e: String| anyhow!(e))?;
             export_resigned(&ws, &args, period, &mut expiries)?
         }
-        None => export(&ws, &args.out, args.releases, &[])?,
+        None => {
+            if !args.keys.is_empty() {
+                bail!("--key is for --valid-for (the snapshot and timestamp keys that sign for the archive); give --valid-for PERIOD or leave the keys out");
+            }
+            // Devices would refuse an archive whose chain has already expired.
+            let now = UtcTime::now();
+            let expired: Vec<String> = expiries
+                .iter()
+                .filter(|r| r.expires <= now)
+                .map(|r| format!("{} version {} expired at {}", r.role, r.version, r.expires))
+                .collect();
+            if !expired.is_empty() {
+                bail!(
+                    "devices would refuse this archive: {}; re-sign first (`repo timestamp`, `repo sign`, or for root `repo root edit --expires`), or export with --valid-for PERIOD and the snapshot and timestamp keys",
+                    expired.join(", ")
+                );
+            }
+            export(&ws, &args.out, args.releases, &[])?
+        }
     };
     println!(
         "wrote {}: {} files, {} bytes before compression",

@@ -11,12 +11,24 @@ use updater::conventions::POLICY_ROLE;
 use updater::metadata::Envelope;
 
 use super::gather::pending_path;
-use crate::workspace::Workspace;
+use crate::workspace::{ExportedVersions, Workspace};
 
 /// Merges the pending signatures of another copy (a repository folder) into this one:
 /// a staged root, targets and policy, each only if both sides sign the same bytes.
 pub fn merge(ws: &Workspace, other: &Path) -> Result<usize> {
     let mut added = 0;
+    // Versions an archive made from the copy used: the next online ones must go past them.
+    if other.is_dir() {
+        let theirs = Workspace::new(other).exported_versions()?;
+        let ours = ws.exported_versions()?;
+        let both = ExportedVersions {
+            snapshot: ours.snapshot.max(theirs.snapshot),
+            timestamp: ours.timestamp.max(theirs.timestamp),
+        };
+        if both != ours {
+            ws.write_exported_versions(Some(both))?;
+        }
+    }
     if other.is_dir() && crate::rotate::staged_root(ws)?.is_some() {
         added += crate::rotate::merge(ws, other)?;
     }

@@ -40,9 +40,29 @@ fn timestamp_valid_for(ws: &Workspace, keys: &[PrivateKey], seconds: i64) -> Res
     let signers = keys_for_role(&root.keys, role, "timestamp", keys)?;
     let mut timestamp =
         read_timestamp(ws)?.context("nothing is published yet: run repo sign first")?;
-    timestamp.version =
-        ExportedVersions::past(timestamp.version.next(), ws.exported_versions()?.timestamp);
-    timestamp.expires = UtcTime::now().plus_seconds(seconds);
+    let repo = ws.root().display();
+    let now = UtcTime::now();
+    let expires = now.plus_seconds(seconds);
+    // Devices refuse everything once root has expired: a new timestamp would only hide it.
+    if root.expires < expires {
+        bail!(
+            "root version {} expires at {}, before this timestamp would ({expires}): devices stop updating when root expires; stage a new root with `repo root edit {repo} --expires PERIOD` and sign it with the root keys first",
+            root.version,
+            root.expires
+        );
+    }
+    // An archive signed a newer snapshot (`repo export --valid-for`): its devices trust that
+    // version, and a timestamp naming an older one would look like a rollback to them.
+    let exported = ws.exported_versions()?;
+    let served = timestamp.snapshot_meta().map_or(0, |m| m.version.get());
+    if exported.snapshot > served {
+        bail!(
+            "an archive exported with --valid-for holds snapshot version {}, newer than the served {served}: a timestamp naming {served} would strand the devices that read the archive; sign a new snapshot instead, `repo sign {repo} --key SNAPSHOT_KEY --key TIMESTAMP_KEY`",
+            exported.snapshot
+        );
+    }
+    timestamp.version = ExportedVersions::past(timestamp.version.next(), exported.timestamp);
+    timestamp.expires = expires;
     let bytes = sign_metadata(&timestamp, &signers)?;
     check_signed::<Timestamp>(&root, "timestamp", &bytes)?;
     let mut publication = Publication::new();
