@@ -20,7 +20,7 @@ use crate::hash::StreamHash;
 use crate::limits::{
     MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES,
 };
-use crate::metadata::{RoleKeys, Root, TargetInfo, Targets};
+use crate::metadata::{MetaFile, RoleKeys, Root, Snapshot, TargetInfo, Targets};
 use crate::mirrors::{Attempt, Mirrors};
 use crate::names::{percent_encode, RoleName, TargetName};
 use crate::policy::MAX_POLICY_BYTES;
@@ -142,18 +142,7 @@ impl Client {
     /// Loads delegated role `role`: the stored copy if it still matches snapshot, else a
     /// fresh one from the mirrors.
     fn fetch_targets(&mut self, role: &RoleName, delegator: &RoleName) -> Result<()> {
-        let listed = self
-            .trusted
-            .snapshot()
-            .role_meta(role)
-            .cloned()
-            .ok_or_else(|| CoreError::NotListed {
-                listed_by: RoleName::snapshot(),
-                role: role.clone(),
-            })?;
-        let limit = listed
-            .length
-            .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
+        let (listed, limit) = targets_listing(self.trusted.snapshot(), role)?;
         if let Ok(Some(local)) = self.store.read(role, limit) {
             if self.trusted.load_delegated(&local, role, delegator).is_ok() {
                 return Ok(());
@@ -506,17 +495,7 @@ fn load_top_targets(
     snapshot: WithSnapshot,
 ) -> Result<Complete> {
     let role = RoleName::targets();
-    let listed = snapshot
-        .snapshot()
-        .role_meta(&role)
-        .cloned()
-        .ok_or_else(|| CoreError::NotListed {
-            listed_by: RoleName::snapshot(),
-            role: role.clone(),
-        })?;
-    let limit = listed
-        .length
-        .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
+    let (listed, limit) = targets_listing(snapshot.snapshot(), &role)?;
     let snapshot = match store.read(&role, limit) {
         Ok(Some(local)) => match snapshot.load_targets(&local) {
             Ok(complete) => return Ok(complete),
@@ -530,6 +509,21 @@ fn load_top_targets(
     })?;
     store.write(&role, &bytes)?;
     Ok(next)
+}
+
+/// What the snapshot lists for targets role `role`, and the most bytes to read for it.
+fn targets_listing(snapshot: &Snapshot, role: &RoleName) -> Result<(MetaFile, u64)> {
+    let listed = snapshot
+        .role_meta(role)
+        .cloned()
+        .ok_or_else(|| CoreError::NotListed {
+            listed_by: RoleName::snapshot(),
+            role: role.clone(),
+        })?;
+    let limit = listed
+        .length
+        .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
+    Ok((listed, limit))
 }
 
 /// `N.<role>.json` with consistent snapshots, `<role>.json` without.
