@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::policy::Release;
+use crate::rollout::policy::Release;
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize)]
@@ -55,7 +55,7 @@ pub struct InstallConfig {
     pub installer: Option<Vec<String>>,
     /// Longest time a hook or a release's script may run.
     #[serde(default = "default_timeout")]
-    pub timeout: crate::period::Period,
+    pub timeout: crate::rollout::period::Period,
 }
 
 impl Default for InstallConfig {
@@ -69,8 +69,8 @@ impl Default for InstallConfig {
     }
 }
 
-fn default_timeout() -> crate::period::Period {
-    crate::period::Period::minutes(5)
+fn default_timeout() -> crate::rollout::period::Period {
+    crate::rollout::period::Period::minutes(5)
 }
 
 /// `[device]`.

@@ -4,24 +4,15 @@
 //! and checks structure, [`verify::Verified`] exists only once signatures met a threshold,
 //! and [`trusted::TrustedMetadata`] enforces the specification's order of updates.
 
-pub mod archive;
-pub mod artifact;
-pub mod client;
 pub mod config;
 pub mod conventions;
-pub mod copy;
-pub mod decide;
 pub mod error;
+pub mod fetch;
 pub mod fs;
 pub mod install;
 pub mod limits;
-pub mod mirrors;
-pub mod name_budget;
-pub mod period;
-pub mod policy;
-pub mod store;
-pub mod transport;
-pub mod unpack;
+pub mod rollout;
+pub mod update;
 
 pub use error::{Error, Result};
 

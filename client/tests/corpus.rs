@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use updater::client::Client;
 use updater::datetime::UtcTime;
+use updater::fetch::mirrors::{Mirrors, RetryPolicy};
+use updater::fetch::store::MetadataStore;
+use updater::fetch::transport::LocalTransport;
 use updater::hash::Sha256;
-use updater::mirrors::{Mirrors, RetryPolicy};
 use updater::names::TargetName;
-use updater::store::MetadataStore;
-use updater::transport::LocalTransport;
+use updater::update::client::Client;
 use updater::Error;
 
 fn corpus(name: &str) -> PathBuf {

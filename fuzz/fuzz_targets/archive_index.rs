@@ -8,7 +8,7 @@
 use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
-use updater::archive::index_bytes;
+use updater::fetch::archive::index_bytes;
 use updater_fuzz::fix_tar_checksums;
 
 fuzz_target!(|input: &[u8]| {

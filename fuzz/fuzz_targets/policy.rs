@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
 use updater::datetime::UtcTime;
-use updater::decide::{
+use updater::rollout::decide::{
     bucket, decide, eligible_at, in_window, next_opening, share_at, Device, Index,
 };
 use updater::metadata::Targets;
 use updater::names::RoleName;
-use updater::policy::{parse, Policy, Release, FULL_SHARE};
+use updater::rollout::policy::{parse, Policy, Release, FULL_SHARE};
 use updater::verify::Unverified;
 
 /// Releases 1.0.0 and 2.0.0 for armv7 and x86_64, as the quick start's repository has.
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// The share and eligibility arithmetic of one channel's waves.
-fn rollout(waves: &[updater::policy::Wave], channel: &str, release: &Release) {
+fn rollout(waves: &[updater::rollout::policy::Wave], channel: &str, release: &Release) {
     for wave in waves {
         for t in [
             wave.start.plus_seconds(-1),

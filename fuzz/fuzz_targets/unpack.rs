@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use updater::unpack::{unpack, unpack_file, UnpackLimits};
+use updater::install::unpack::{unpack, unpack_file, UnpackLimits};
 use updater_fuzz::fix_tar_checksums;
 
 /// Small limits, so the entry, size and bomb guards are reached by small inputs.

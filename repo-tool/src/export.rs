@@ -28,7 +28,7 @@ pub struct Exported {
 
 /// The release an artifact file under `public/targets` belongs to, from its path
 /// (`releases/R/...`, or tough's `<sha256>.releases/R/...`).
-fn release_of(relative: &Path) -> Option<updater::policy::Release> {
+fn release_of(relative: &Path) -> Option<updater::rollout::policy::Release> {
     let mut parts = relative.iter().map(|p| p.to_str().unwrap_or_default());
     if parts.next()? != "targets" {
         return None;
@@ -41,7 +41,7 @@ fn release_of(relative: &Path) -> Option<updater::policy::Release> {
     if !is_releases {
         return None;
     }
-    updater::policy::Release::new(parts.next()?).ok()
+    updater::rollout::policy::Release::new(parts.next()?).ok()
 }
 
 /// Writes `public/` of `ws` to the gzip-compressed tar `out`; with `newest`, only the
@@ -103,10 +103,10 @@ pub fn export(
             !overlay.iter().any(|(path, _)| path == relative)
         });
         let members = entries.len() + overlay.len();
-        if members as u64 > updater::archive::MAX_MEMBERS {
+        if members as u64 > updater::fetch::archive::MAX_MEMBERS {
             bail!(
                 "{members} files exceed the {} an updater reads from one archive: use --releases",
-                updater::archive::MAX_MEMBERS
+                updater::fetch::archive::MAX_MEMBERS
             );
         }
         for (relative, bytes) in overlay {

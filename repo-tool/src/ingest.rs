@@ -1,14 +1,14 @@
 //! Reading release files once: each file is hashed with SHA-512 and SHA-256 and written to
 //! the staging copy in the same pass, with memory flat in file size (the pipeline of
-//! [`updater::copy`]).
+//! [`updater::update::copy`]).
 //!
 //! The digests come from [`updater::hash`], the same code the device verifies with: SHA-512
 //! on the reading thread, SHA-256 on the next, so one large file keeps two cores busy.
 
 use std::path::Path;
 
-use updater::copy::Output;
 use updater::hash::{FileDigest, Sha256Hasher, Sha512Hasher};
+use updater::update::copy::Output;
 
 use crate::progress::Progress;
 
@@ -24,7 +24,7 @@ pub fn copy_and_hash(
     let mut output = Output::create(dest)?;
     // Reading a local file costs little CPU: the costlier SHA-512 runs on the reading
     // thread, SHA-256 on the next.
-    let copied = updater::copy::copy_and_hash(
+    let copied = updater::update::copy::copy_and_hash(
         &mut input,
         &mut output,
         Sha512Hasher::default(),
@@ -47,7 +47,7 @@ mod tests {
     fn multi_chunk_file_digests_match_known_answers() {
         // Five chunks: large enough for the threaded path (more than `SMALL_STREAM`). The
         // expected digests were computed by coreutils' sha512sum and sha256sum.
-        const _: () = assert!(5_000_000 > updater::copy::SMALL_STREAM);
+        const _: () = assert!(5_000_000 > updater::update::copy::SMALL_STREAM);
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         let data: Vec<u8> = (0..5_000_000usize)

@@ -12,7 +12,7 @@ pub mod keys;
 pub mod mirror;
 pub mod parallel;
 pub mod policy;
-pub use updater::period;
+pub use updater::rollout::period;
 pub mod progress;
 pub mod publication;
 pub mod publish;

@@ -12,13 +12,13 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use rustix::fs::{renameat_with, RenameFlags, CWD};
 use rustix::io::Errno;
-use updater::client::Client;
 use updater::datetime::UtcTime;
+use updater::fetch::mirrors::{Mirrors, RetryPolicy};
+use updater::fetch::store::MetadataStore;
+use updater::fetch::transport::{for_location, HttpOptions};
 use updater::limits::{MAX_ROOT_BYTES, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES};
-use updater::mirrors::{Mirrors, RetryPolicy};
 use updater::names::RoleName;
-use updater::store::MetadataStore;
-use updater::transport::{for_location, HttpOptions};
+use updater::update::client::Client;
 
 use crate::verify_repo::verify_repository;
 use crate::workspace::Workspace;

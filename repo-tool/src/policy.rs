@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use updater::conventions::POLICY_ROLE;
-use updater::decide::Index;
-use updater::policy::{show_share, Policy, MAX_POLICY_BYTES};
+use updater::rollout::decide::Index;
+use updater::rollout::policy::{show_share, Policy, MAX_POLICY_BYTES};
 
 use crate::sign::check_policy_against;
 use crate::workspace::Workspace;
@@ -93,7 +93,7 @@ pub fn preview(policy: &Policy, index: &Index) -> String {
                     }
                 );
             }
-            let mut previous: Option<&updater::policy::Wave> = None;
+            let mut previous: Option<&updater::rollout::policy::Wave> = None;
             for (i, wave) in target.waves.iter().enumerate() {
                 if let Some(p) = previous.filter(|p| p.share != wave.share) {
                     let _ = writeln!(

@@ -322,7 +322,8 @@ fn create_dirs(dir: &Path, undo: &mut Undo) -> Result<()> {
 /// the temporary name (with tempfile's 6 random characters and `.tmp`) still fits in one
 /// file name when NAME itself takes all of it.
 fn temp_prefix(dest: &Path) -> String {
-    const ROOM: usize = updater::name_budget::NAME_MAX - ".".len() - ".".len() - 6 - ".tmp".len();
+    const ROOM: usize =
+        updater::conventions::name_budget::NAME_MAX - ".".len() - ".".len() - 6 - ".tmp".len();
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -139,7 +139,8 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
     };
     let staged_policy = ws.staged_policy_file();
     let policy_staged = staged_policy.is_file() && {
-        let bytes = updater::fs::read_bounded(&staged_policy, updater::policy::MAX_POLICY_BYTES)?;
+        let bytes =
+            updater::fs::read_bounded(&staged_policy, updater::rollout::policy::MAX_POLICY_BYTES)?;
         let digest = updater::hash::Sha512::digest(&bytes);
         let published = published_policy
             .as_ref()

@@ -5,7 +5,6 @@ use std::ops::ControlFlow;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use updater::artifact::check_file;
 use updater::datetime::UtcTime;
 use updater::limits::{
     MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES,
@@ -13,6 +12,7 @@ use updater::limits::{
 use updater::metadata::{TargetInfo, Targets, Version};
 use updater::names::{RoleName, TargetName};
 use updater::trusted::{Complete, Origin, SelfSignedRoot};
+use updater::update::artifact::check_file;
 use updater::verify::Verified;
 use updater::Error;
 

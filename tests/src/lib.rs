@@ -588,7 +588,7 @@ impl Device {
     /// The downloaded copy of target `name`.
     pub fn target(&self, name: &str) -> Vec<u8> {
         let name = updater::names::TargetName::new(name).expect("a target name");
-        let file = updater::client::Client::local_path(&self.target_dir, &name);
+        let file = updater::update::client::Client::local_path(&self.target_dir, &name);
         std::fs::read(file).expect("downloaded target")
     }
 }

@@ -426,7 +426,7 @@ fn a_saved_part_as_long_as_the_target_is_checked_without_asking_again() {
     let partial = s
         .device
         .target_dir
-        .join(updater::name_budget::partial_file_name(
+        .join(updater::conventions::name_budget::partial_file_name(
             &name,
             &sha512[..16],
         ));
@@ -443,7 +443,7 @@ fn a_saved_part_as_long_as_the_target_is_checked_without_asking_again() {
     );
 
     // A complete-length saved part with other bytes is thrown away and fetched afresh.
-    std::fs::remove_file(updater::client::Client::local_path(
+    std::fs::remove_file(updater::update::client::Client::local_path(
         &s.device.target_dir,
         &name,
     ))

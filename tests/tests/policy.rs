@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use e2e_tests::{example_key, read_json, repo, resign, tree_state, DemoRepo, Device, StaticServer};
 use serde_json::{json, Value};
 use updater::datetime::UtcTime;
-use updater::decide::{bucket, share_at};
-use updater::policy::{Release, Wave};
+use updater::rollout::decide::{bucket, share_at};
+use updater::rollout::policy::{Release, Wave};
 
 fn repo_with_policy(xml: &str) -> DemoRepo {
     DemoRepo::with_policy(xml)

@@ -11,11 +11,9 @@
 pub mod kind;
 pub mod label;
 pub mod layout;
+pub mod name_budget;
 pub mod release;
 pub mod served;
-
-/// The target-name budget (its file stays where it is; this is its conventional address).
-pub use crate::name_budget;
 
 pub use kind::{ArtifactKind, BundleFormat, KindError};
 pub use label::{check_label, LabelError, MAX_LABEL};

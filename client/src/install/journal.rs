@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::fs::write_atomic;
-use crate::policy::Release;
+use crate::rollout::policy::Release;
 
 /// How many times a release may be switched to and interrupted (the device restarted, the
 /// updater was killed) during its post-install scripts and health check before it counts as

@@ -23,6 +23,7 @@
 mod hooks;
 mod journal;
 mod space;
+pub mod unpack;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -32,14 +33,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::TargetHash;
 use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
 use crate::datetime::UtcTime;
 use crate::fs::{sync_dir, write_atomic};
+use crate::install::unpack::{unpack_open, UnpackLimits};
 use crate::metadata::TargetInfo;
 use crate::names::TargetName;
-use crate::policy::Release;
-use crate::unpack::{unpack_open, UnpackLimits};
+use crate::rollout::policy::Release;
+use crate::update::artifact::TargetHash;
 
 pub use hooks::run_hook;
 pub use journal::{InstallJournal, InstallStep, Journal, RollbackJournal, MAX_TRIALS};
@@ -110,7 +111,7 @@ pub enum InstallError {
     #[error("{what} failed: {reason}")]
     Hook { what: String, reason: String },
     #[error("{0}")]
-    Unpack(#[from] crate::unpack::UnpackError),
+    Unpack(#[from] crate::install::unpack::UnpackError),
     #[error("{0}")]
     Kind(#[from] KindError),
     #[error("{0}")]

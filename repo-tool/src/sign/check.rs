@@ -54,9 +54,12 @@ pub(super) fn check_root_lifetime(
 }
 
 /// Parses `xml` and checks that every release it names is in `index`.
-pub fn check_policy_against(xml: &[u8], index: &Targets) -> Result<updater::policy::Policy> {
-    let policy = updater::policy::parse(xml)?;
-    let index = updater::decide::Index::from_targets(index)?;
+pub fn check_policy_against(
+    xml: &[u8],
+    index: &Targets,
+) -> Result<updater::rollout::policy::Policy> {
+    let policy = updater::rollout::policy::parse(xml)?;
+    let index = updater::rollout::decide::Index::from_targets(index)?;
     let mut missing = Vec::new();
     for channel in policy.channels.values() {
         let named = channel

@@ -134,7 +134,7 @@ impl Signing<'_, '_> {
                 ws.root().display()
             );
         }
-        let xml = updater::fs::read_bounded(&file, updater::policy::MAX_POLICY_BYTES)?;
+        let xml = updater::fs::read_bounded(&file, updater::rollout::policy::MAX_POLICY_BYTES)?;
         check_policy_against(&xml, targets)
             .with_context(|| format!("the staged {}", file.display()))?;
         let body = serde_json::to_value(policy_body(ws, &xml, &self.settings, self.now)?)?;

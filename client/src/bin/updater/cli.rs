@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use updater::client::Client;
 use updater::config::Config;
 use updater::datetime::UtcTime;
+use updater::fetch::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
+use updater::fetch::store::MetadataStore;
+use updater::fetch::transport::{for_location, HttpOptions, SpeedFloor};
 use updater::install::{Hooks, Installer};
-use updater::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
-use updater::store::MetadataStore;
-use updater::transport::{for_location, HttpOptions, SpeedFloor};
+use updater::update::client::Client;
 
 #[derive(Parser)]
 #[command(

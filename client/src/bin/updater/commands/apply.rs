@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
-use updater::decide::{decide, Action, Device, Index};
 use updater::install::{release_artifacts, Artifact, Installer};
+use updater::rollout::decide::{decide, Action, Device, Index};
 
 use crate::cli::{installer, mirrors, refreshed_client, Cli, Settings};
 
@@ -55,7 +55,7 @@ pub(crate) fn apply_once(
     let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
     let mut client = refreshed_client(cli, settings, now)?;
     let xml = client.policy_xml(&targets).context("policy refused")?;
-    let policy = updater::policy::parse(&xml)?;
+    let policy = updater::rollout::policy::parse(&xml)?;
     let wait = Some((
         policy.check_every.seconds().unsigned_abs(),
         policy
@@ -151,7 +151,8 @@ pub(crate) fn prune_downloads(dir: Option<&Path>) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let ours = name.to_str().is_some_and(|n| {
-            n.starts_with(updater::name_budget::PARTIAL_PREFIX) || n.starts_with("releases%2F")
+            n.starts_with(updater::conventions::name_budget::PARTIAL_PREFIX)
+                || n.starts_with("releases%2F")
         });
         if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = std::fs::remove_file(entry.path());

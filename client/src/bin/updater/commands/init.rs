@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use updater::client::Client;
+use updater::fetch::store::MetadataStore;
 use updater::limits::MAX_ROOT_BYTES;
-use updater::store::MetadataStore;
+use updater::update::client::Client;
 
 pub(crate) fn run(dir: &Path, root: &Path, force: bool) -> Result<()> {
     let bytes = updater::fs::read_bounded(root, MAX_ROOT_BYTES)?;

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
-use updater::decide::{decide, Device, Index};
+use updater::rollout::decide::{decide, Device, Index};
 
 use crate::cli::{mirrors, refreshed_client, Cli, Settings};
 
@@ -25,7 +25,7 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>)
     let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
     let mut client = refreshed_client(cli, settings, now)?;
     let xml = client.policy_xml(&targets).context("policy refused")?;
-    let policy = updater::policy::parse(&xml)?;
+    let policy = updater::rollout::policy::parse(&xml)?;
     let index =
         Index::from_targets(client.trusted().targets()).context("the signed index refused")?;
     let decision = decide(&policy, &index, &device, now);

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::transport::{Body, FetchError, Transport};
+use crate::fetch::transport::{Body, FetchError, Transport};
 
 /// Most retries of one mirror. Each attempt is bounded (connect and read timeouts, the
 /// speed floor) and each pause is at most `max_delay`, so with this cap a mirror that never
@@ -326,7 +326,7 @@ mod tests {
             url: "http://a/f".into(),
             received: 3,
             elapsed: Duration::from_secs(30),
-            floor: crate::transport::SpeedFloor::default(),
+            floor: crate::fetch::transport::SpeedFloor::default(),
         };
         let (a, a_calls) = mirror(vec![Err(slow)]);
         let (b, _) = mirror(vec![Ok(b"good")]);

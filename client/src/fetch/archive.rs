@@ -24,7 +24,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::transport::{percent_decode, Body, FetchError, Transport};
+use crate::fetch::transport::{percent_decode, Body, FetchError, Transport};
 
 /// Most tar headers in one archive (every header counts: files, folders, links, extensions),
 /// so a million empty entries cost no more than a refusal.

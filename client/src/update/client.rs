@@ -10,26 +10,26 @@ use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use crate::artifact::TargetHash;
 use crate::conventions::name_budget;
 use crate::conventions::{served, POLICY_FILE, POLICY_ROLE};
-use crate::copy::{copy_and_hash, CopyError, Output};
 use crate::datetime::UtcTime;
 use crate::error::{Error, Result};
+use crate::fetch::mirrors::{Attempt, Mirrors};
+use crate::fetch::store::MetadataStore;
+use crate::fetch::transport::FetchError;
 use crate::hash::StreamHash;
 use crate::limits::{
     MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES,
 };
 use crate::metadata::{MetaFile, RoleKeys, Root, Snapshot, TargetInfo, Targets};
-use crate::mirrors::{Attempt, Mirrors};
 use crate::names::{percent_encode, RoleName, TargetName};
-use crate::policy::MAX_POLICY_BYTES;
-use crate::store::MetadataStore;
-use crate::transport::FetchError;
+use crate::rollout::policy::MAX_POLICY_BYTES;
 use crate::trusted::{
     verify_self_signed_root, Complete, Freshness, Origin, Refused, SelfSignedRoot, TrustedRoot,
     WithSnapshot, WithTimestamp,
 };
+use crate::update::artifact::TargetHash;
+use crate::update::copy::{copy_and_hash, CopyError, Output};
 use crate::verify::{Unverified, Verified};
 use tuf_core::delegation::{self, Scope, TargetsSource};
 use tuf_core::Error as CoreError;

@@ -13,7 +13,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::datetime::UtcTime;
-use crate::period::Period;
+use crate::rollout::period::Period;
 
 /// Largest `policy.xml` accepted, by `repo` and by devices (defined with the other limits).
 pub use crate::limits::MAX_POLICY_BYTES;

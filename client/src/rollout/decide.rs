@@ -18,7 +18,9 @@ use crate::datetime::UtcTime;
 use crate::hash::Sha256;
 use crate::metadata::{TargetInfo, Targets};
 use crate::names::TargetName;
-use crate::policy::{show_share, Channel, Policy, Release, Target, Wave, Window, FULL_SHARE};
+use crate::rollout::policy::{
+    show_share, Channel, Policy, Release, Target, Wave, Window, FULL_SHARE,
+};
 
 /// The releases the verified index holds: release -> platform -> artifacts. Built from the
 /// top-level targets role only: no other role may add a release.
@@ -430,7 +432,7 @@ pub fn next_opening(window: &Window, t: UtcTime) -> UtcTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::parse;
+    use crate::rollout::policy::parse;
     use proptest::prelude::*;
 
     const T0: i64 = 1_795_000_000; // 2026-11-18

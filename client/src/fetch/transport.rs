@@ -531,7 +531,8 @@ pub fn for_location(location: &str, options: &HttpOptions) -> Result<Box<dyn Tra
         let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
         match archive_prefix(path) {
             Some((archive, inner)) => Ok(Box::new(
-                crate::archive::ArchiveMirror::open(&archive, &inner).map_err(|e| e.to_string())?,
+                crate::fetch::archive::ArchiveMirror::open(&archive, &inner)
+                    .map_err(|e| e.to_string())?,
             )),
             None => Ok(Box::new(LocalTransport::new(path))),
         }
@@ -544,7 +545,7 @@ fn archive_prefix(path: &Path) -> Option<(PathBuf, PathBuf)> {
         let name = a.file_name()?.to_str()?;
         // Anything but a folder: a FIFO or device named as an archive is refused clearly
         // by the archive reader rather than read as a folder.
-        if crate::archive::is_archive_name(name) && a.metadata().is_ok_and(|m| !m.is_dir()) {
+        if crate::fetch::archive::is_archive_name(name) && a.metadata().is_ok_and(|m| !m.is_dir()) {
             let inner = path.strip_prefix(a).ok()?.to_path_buf();
             Some((a.to_path_buf(), inner))
         } else {

@@ -1,0 +1,9 @@
+//! Fetching bytes from mirrors: the [`transport::Transport`] trait and its three kinds (HTTP(S),
+//! a local folder, an archive file), the failover across mirrors, and the on-disk store of
+//! trusted metadata. Nothing here decides whether bytes are trustworthy; the update layer
+//! verifies everything this layer returns.
+
+pub mod archive;
+pub mod mirrors;
+pub mod store;
+pub mod transport;
