@@ -4,6 +4,8 @@
 //! verifies everything this layer returns.
 
 pub mod archive;
+mod http;
+mod local;
 pub mod mirrors;
 pub mod store;
 pub mod transport;
