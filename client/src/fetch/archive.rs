@@ -19,12 +19,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::fetch::transport::{percent_decode, Body, FetchError, Transport};
+
+mod members;
 
 /// Most tar headers in one archive (every header counts: files, folders, links, extensions),
 /// so a million empty entries cost no more than a refusal.
@@ -248,7 +250,7 @@ pub fn index(path: &Path) -> Result<Arc<ArchiveIndex>, ArchiveError> {
     if let Some(found) = indexes.get(&key) {
         return Ok(Arc::clone(found));
     }
-    let members = read_index(file, compression, &shown)?;
+    let members = members::read_index(file, compression, &shown)?;
     let built = Arc::new(ArchiveIndex {
         shown,
         path: key.0.clone(),
@@ -296,42 +298,6 @@ fn open_regular(path: &Path, shown: &str) -> Result<(File, FileIdentity), Archiv
     }
 }
 
-/// A reader that fails once more than `left` bytes came through, and says so.
-struct Bounded<R> {
-    inner: R,
-    left: u64,
-    exceeded: bool,
-}
-
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let room = usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX);
-        let room = buf.len().min(room);
-        let n = self.inner.read(&mut buf[..room])?;
-        if n as u64 > self.left {
-            self.exceeded = true;
-            return Err(io::Error::other("archive too large"));
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-/// Why reading the members stopped, before the archive's name is attached.
-enum Stop {
-    Io(io::Error),
-    Member(String, MemberFault),
-    TooManyMembers,
-    TooManyNameBytes,
-    TooLarge,
-}
-
-impl From<io::Error> for Stop {
-    fn from(e: io::Error) -> Self {
-        Stop::Io(e)
-    }
-}
-
 /// Indexes the archive held in `bytes` (gzip-compressed if `gzip`) exactly as [`index`]
 /// indexes a file, for fuzzing the one pass over untrusted tar headers without a file.
 #[cfg(feature = "fuzzing")]
@@ -341,236 +307,7 @@ pub fn index_bytes(bytes: &[u8], gzip: bool) -> Result<HashMap<String, Member>, 
     } else {
         Compression::None
     };
-    read_index(bytes, compression, "fuzz input")
-}
-
-fn read_index<'a>(
-    file: impl Read + 'a,
-    compression: Compression,
-    shown: &str,
-) -> Result<HashMap<String, Member>, ArchiveError> {
-    let (stream, format): (Box<dyn Read + 'a>, _) = match compression {
-        Compression::None => (Box::new(BufReader::new(file)), "tar"),
-        Compression::Gzip => (Box::new(flate2::read::GzDecoder::new(file)), "tar.gz"),
-    };
-    let mut stream = Bounded {
-        inner: stream,
-        left: MAX_STREAM_BYTES,
-        exceeded: false,
-    };
-    let path = shown.to_owned();
-    match read_members(&mut stream) {
-        Ok(members) => Ok(members),
-        Err(Stop::Io(_)) if stream.exceeded => Err(ArchiveError::TooLarge { path }),
-        Err(Stop::TooLarge) => Err(ArchiveError::TooLarge { path }),
-        Err(Stop::Io(source)) => Err(ArchiveError::Format {
-            path,
-            format,
-            source,
-        }),
-        Err(Stop::Member(member, fault)) => Err(ArchiveError::Member {
-            path,
-            member,
-            fault,
-        }),
-        Err(Stop::TooManyMembers) => Err(ArchiveError::TooManyMembers { path }),
-        Err(Stop::TooManyNameBytes) => Err(ArchiveError::TooManyNameBytes { path }),
-    }
-}
-
-/// Extension headers (GNU long names, pax) waiting for the member they describe.
-#[derive(Default)]
-struct Pending {
-    long_name: Option<Vec<u8>>,
-    long_link: Option<Vec<u8>>,
-    pax: Option<Vec<u8>>,
-}
-
-impl Pending {
-    fn pax_value(&self, key: &str) -> Option<Vec<u8>> {
-        pax_value(self.pax.as_deref()?, key)
-    }
-}
-
-fn pax_value(pax: &[u8], key: &str) -> Option<Vec<u8>> {
-    tar::PaxExtensions::new(pax)
-        .filter_map(Result::ok)
-        .filter(|e| e.key() == Ok(key))
-        .last()
-        .map(|e| e.value_bytes().to_vec())
-}
-
-/// The one pass over the tar stream. Raw iteration, so that long names and pax headers are
-/// read here under this module's bounds (the tar crate would read them whole).
-fn read_members<R: Read>(stream: &mut R) -> Result<HashMap<String, Member>, Stop> {
-    let mut archive = tar::Archive::new(stream);
-    let mut members: HashMap<String, Member> = HashMap::new();
-    let mut headers = 0u64;
-    let mut name_bytes = 0usize;
-    let mut total = 0u64;
-    let mut pending = Pending::default();
-    for entry in archive.entries()?.raw(true) {
-        let mut entry = entry?;
-        headers += 1;
-        if headers > MAX_MEMBERS {
-            return Err(Stop::TooManyMembers);
-        }
-        let kind = entry.header().entry_type();
-        let size = entry.size();
-        let extension = |entry: &mut tar::Entry<'_, _>, limit: u64| -> Result<Vec<u8>, Stop> {
-            let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            if size > limit {
-                return Err(Stop::Member(shown, MemberFault::NameTooLong));
-            }
-            let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes)?;
-            Ok(bytes)
-        };
-        let name_limit = MAX_NAME_BYTES as u64 + 1;
-        match kind {
-            tar::EntryType::GNULongName => {
-                pending.long_name = Some(trim_nul(extension(&mut entry, name_limit)?));
-                continue;
-            }
-            tar::EntryType::GNULongLink => {
-                pending.long_link = Some(trim_nul(extension(&mut entry, name_limit)?));
-                continue;
-            }
-            tar::EntryType::XHeader => {
-                pending.pax = Some(extension(&mut entry, MAX_EXTENSION_BYTES)?);
-                continue;
-            }
-            tar::EntryType::XGlobalHeader => {
-                // `git archive` writes one (a comment); one that renames or resizes
-                // members would make tar and this index disagree.
-                let global = extension(&mut entry, MAX_EXTENSION_BYTES)?;
-                if ["path", "linkpath", "size"]
-                    .iter()
-                    .any(|k| pax_value(&global, k).is_some())
-                {
-                    let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-                    return Err(Stop::Member(shown, MemberFault::PaxGlobal));
-                }
-                continue;
-            }
-            _ => {}
-        }
-        let pending_now = std::mem::take(&mut pending);
-        let raw_name = pending_now
-            .long_name
-            .clone()
-            .or_else(|| pending_now.pax_value("path"))
-            .unwrap_or_else(|| entry.header().path_bytes().into_owned());
-        let raw_link = pending_now
-            .long_link
-            .clone()
-            .or_else(|| pending_now.pax_value("linkpath"))
-            .or_else(|| entry.header().link_name_bytes().map(|l| l.into_owned()));
-        let shown = String::from_utf8_lossy(&raw_name).into_owned();
-        let refuse = |fault| Stop::Member(shown.clone(), fault);
-        if let Some(pax_size) = pending_now.pax_value("size") {
-            if std::str::from_utf8(&pax_size)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                != Some(size)
-            {
-                return Err(refuse(MemberFault::PaxSize));
-            }
-        }
-        let is_dir = kind == tar::EntryType::Directory;
-        let Some(name) = normalise(&raw_name, is_dir).map_err(&refuse)? else {
-            continue; // "." or "./": the archive's own top folder
-        };
-        name_bytes = name_bytes.saturating_add(name.len());
-        if name_bytes > MAX_INDEX_NAME_BYTES {
-            return Err(Stop::TooManyNameBytes);
-        }
-        let member = match kind {
-            tar::EntryType::Directory => continue,
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                total = total.saturating_add(size);
-                if total > MAX_STREAM_BYTES {
-                    return Err(Stop::TooLarge);
-                }
-                Member {
-                    offset: entry.raw_file_position(),
-                    length: size,
-                    kind: MemberKind::File,
-                }
-            }
-            tar::EntryType::Link => {
-                if size != 0 {
-                    return Err(refuse(MemberFault::LinkWithData));
-                }
-                let raw_link = raw_link.unwrap_or_default();
-                let shown_link = String::from_utf8_lossy(&raw_link).into_owned();
-                let target = normalise(&raw_link, false)
-                    .ok()
-                    .flatten()
-                    .and_then(|t| members.get(&t).copied())
-                    .filter(|m| m.kind == MemberKind::File)
-                    .ok_or_else(|| refuse(MemberFault::LinkTarget(shown_link)))?;
-                Member {
-                    kind: MemberKind::HardLink,
-                    ..target
-                }
-            }
-            tar::EntryType::Symlink => return Err(refuse(MemberFault::Kind("symbolic links"))),
-            tar::EntryType::Char | tar::EntryType::Block => {
-                return Err(refuse(MemberFault::Kind("device nodes")))
-            }
-            tar::EntryType::Fifo => return Err(refuse(MemberFault::Kind("FIFOs"))),
-            tar::EntryType::GNUSparse => return Err(refuse(MemberFault::Kind("sparse files"))),
-            _ => return Err(refuse(MemberFault::Kind("special entries"))),
-        };
-        if members.insert(name, member).is_some() {
-            return Err(refuse(MemberFault::Duplicate));
-        }
-    }
-    // tar stops at its end marker; reading on to the end of the gzip stream makes the
-    // decoder check its CRC, so a flipped byte anywhere refuses the whole archive.
-    io::copy(archive.into_inner(), &mut io::sink())?;
-    Ok(members)
-}
-
-fn trim_nul(mut bytes: Vec<u8>) -> Vec<u8> {
-    while bytes.last() == Some(&0) {
-        bytes.pop();
-    }
-    bytes
-}
-
-/// A member's name as the index keys it: leading `./` removed, then plain '/'-separated
-/// components only. `Ok(None)` for the archive's top folder itself.
-fn normalise(raw: &[u8], is_dir: bool) -> Result<Option<String>, MemberFault> {
-    if raw.len() > MAX_NAME_BYTES {
-        return Err(MemberFault::NameTooLong);
-    }
-    if raw.contains(&0) {
-        return Err(MemberFault::Nul);
-    }
-    let text = std::str::from_utf8(raw).map_err(|_| MemberFault::NotUtf8)?;
-    let mut name = text;
-    while let Some(rest) = name.strip_prefix("./") {
-        name = rest;
-    }
-    if name.starts_with('/') {
-        return Err(MemberFault::Absolute);
-    }
-    if is_dir {
-        name = name.strip_suffix('/').unwrap_or(name);
-        if name.is_empty() || name == "." {
-            return Ok(None);
-        }
-    }
-    for component in name.split('/') {
-        match component {
-            ".." => return Err(MemberFault::ParentDir),
-            "" | "." => return Err(MemberFault::EmptyComponent),
-            _ => {}
-        }
-    }
-    Ok(Some(name.to_owned()))
+    members::read_index(bytes, compression, "fuzz input")
 }
 
 /// A mirror in one folder of an archive (`site.tar.gz/metadata`).
