@@ -22,12 +22,14 @@
 
 mod hooks;
 mod journal;
+mod recover;
 mod space;
+mod stage;
 pub mod unpack;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Seek};
+use std::fs::{self};
+use std::io::{self};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
 use crate::datetime::UtcTime;
 use crate::fs::{sync_dir, write_atomic};
-use crate::install::unpack::{unpack_open, UnpackLimits};
+use crate::install::unpack::UnpackLimits;
 use crate::metadata::TargetInfo;
 use crate::names::TargetName;
 use crate::rollout::policy::Release;
@@ -290,159 +292,6 @@ impl Installer {
         fs::symlink_metadata(self.release_dir(release)).is_ok_and(|m| m.is_dir())
     }
 
-    /// Finishes or undoes whatever a crash or power cut interrupted, repairs links that name
-    /// missing folders and unreadable state, and removes leftovers. Returns what it did, in
-    /// words, one line each.
-    pub fn recover(&self) -> Result<Vec<String>, InstallError> {
-        let mut done = Vec::new();
-        let (_, repaired) = self.state_repairing()?;
-        done.extend(repaired);
-        match Journal::read(&self.journal_path()) {
-            Ok(None) => {}
-            Ok(Some(Journal::Install(journal))) => done.push(self.recover_install(journal)?),
-            Ok(Some(Journal::Rollback(journal))) => done.push(self.recover_rollback(journal)?),
-            Err(journal::JournalError::Io(e)) => return Err(io_err("journal.json", e)),
-            Err(e @ journal::JournalError::Unreadable(_)) => {
-                done.push(self.recover_without_journal(&e.to_string())?)
-            }
-        }
-        done.extend(self.repair_links()?);
-        let _ = fs::remove_dir_all(self.root.join(".staging"));
-        self.prune()?;
-        if !done.is_empty() {
-            let summary = done.join("; ");
-            self.update_state(|s| s.last_result = Some(summary))?;
-        }
-        Ok(done)
-    }
-
-    fn recover_install(&self, mut journal: InstallJournal) -> Result<String, InstallError> {
-        let release = journal.release.clone();
-        let switched = self.link("current")?.as_ref() == Some(&release);
-        match journal.step {
-            InstallStep::Staging | InstallStep::Switching | InstallStep::Trial if !switched => {
-                // Never switched to: the running release was never touched.
-                self.end_journal()?;
-                Ok(format!(
-                    "undid the interrupted install of {release} (it was not yet switched to)"
-                ))
-            }
-            InstallStep::Staging | InstallStep::Switching | InstallStep::Trial => {
-                // Switched, health never confirmed: judge it again, or give up on it.
-                let outcome = if journal.trials >= MAX_TRIALS {
-                    let reason = format!(
-                        "interrupted {} times during its post-install scripts or health check \
-                         (the device restarted or the updater was killed)",
-                        journal.trials
-                    );
-                    self.revert(&mut journal, reason)
-                } else {
-                    self.trial(&mut journal)
-                };
-                match outcome {
-                    Ok(()) => Ok(format!(
-                        "finished the interrupted install of {release}: its health check passed \
-                         (trial {})",
-                        journal.trials
-                    )),
-                    Err(e @ InstallError::RolledBack { .. }) => Ok(e.to_string()),
-                    Err(e) => Err(e),
-                }
-            }
-            InstallStep::Committing => {
-                if switched {
-                    self.commit(&journal)?;
-                } else {
-                    self.end_journal()?;
-                }
-                Ok(format!("finished the interrupted install of {release}"))
-            }
-            InstallStep::Reverting => {
-                let reason = journal
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| "its trial failed".into());
-                match self.revert(&mut journal, reason) {
-                    Err(e @ InstallError::RolledBack { .. }) => Ok(e.to_string()),
-                    Err(e) => Err(e),
-                    Ok(()) => Ok(format!("rolled back {release}")),
-                }
-            }
-        }
-    }
-
-    fn recover_rollback(&self, journal: RollbackJournal) -> Result<String, InstallError> {
-        if self.link("current")?.as_ref() == Some(&journal.to) {
-            self.point("previous", Some(&journal.from))?;
-            self.end_journal()?;
-            Ok(format!(
-                "finished the interrupted rollback to {} (previous: {})",
-                journal.to, journal.from
-            ))
-        } else {
-            self.end_journal()?;
-            Ok(format!(
-                "the interrupted rollback to {} had not switched; still on {}",
-                journal.to, journal.from
-            ))
-        }
-    }
-
-    /// An unreadable journal: keep it for inspection, and go back to the release `state.json`
-    /// last recorded as running if `current` moved since (its health was never confirmed).
-    fn recover_without_journal(&self, why: &str) -> Result<String, InstallError> {
-        let aside = self.root.join("journal.json.corrupt");
-        fs::rename(self.journal_path(), &aside).map_err(|e| io_err("journal.json", e))?;
-        sync_dir(&self.root).map_err(|e| io_err("install folder", e))?;
-        let current = self.link("current")?;
-        let (state, _) = self.state_repairing()?;
-        let back = state
-            .running
-            .filter(|r| Some(r) != current.as_ref() && self.has_release(r));
-        let done = match back {
-            Some(r) => {
-                self.point("current", Some(&r))?;
-                format!("went back to {r}, the last release known to have run")
-            }
-            None => format!(
-                "left current on {}",
-                current.map_or("nothing".into(), |r| r.to_string())
-            ),
-        };
-        Ok(format!("{why}; kept it as {}; {done}", aside.display()))
-    }
-
-    /// Makes `current` and `previous` name existing folders, or nothing.
-    fn repair_links(&self) -> Result<Vec<String>, InstallError> {
-        let mut done = Vec::new();
-        let previous = self.link("previous")?;
-        if let Some(p) = previous.as_ref().filter(|p| !self.has_release(p)) {
-            self.point("previous", None)?;
-            done.push(format!(
-                "previous named {p}, whose folder is missing: removed the link"
-            ));
-        }
-        let previous = self.link("previous")?;
-        if let Some(c) = self.link("current")?.filter(|c| !self.has_release(c)) {
-            match previous {
-                Some(p) => {
-                    self.point("current", Some(&p))?;
-                    done.push(format!(
-                        "current named {c}, whose folder is missing: back on {p}"
-                    ));
-                }
-                None => {
-                    self.point("current", None)?;
-                    done.push(format!(
-                        "current named {c}, whose folder is missing: removed the link; \
-                         the next apply installs afresh"
-                    ));
-                }
-            }
-        }
-        Ok(done)
-    }
-
     /// Fails unless `dir`'s filesystem has `needed` bytes free.
     pub fn check_space(dir: &Path, needed: u64) -> Result<(), InstallError> {
         let free = free_bytes(dir).map_err(|e| io_err(dir.display(), e))?;
@@ -582,86 +431,6 @@ impl Installer {
         })
     }
 
-    /// Assembles `.staging/<release>` from verified copies and moves it to
-    /// `releases/<release>`: by rename, or by an atomic exchange when a folder of that name
-    /// is already there (it may be `previous`), so `releases/<release>` is never missing.
-    fn stage(&self, release: &Release, artifacts: &[Artifact]) -> Result<(), InstallError> {
-        let staging = self.staging_dir(release);
-        let _ = fs::remove_dir_all(&staging);
-        fs::create_dir_all(&staging).map_err(|e| io_err(staging.display(), e))?;
-        let kinds = artifacts
-            .iter()
-            .map(|a| a.kind().map(|k| (a, k)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let of_kind = |want: fn(ArtifactKind) -> bool| {
-            kinds.iter().filter(move |(_, k)| want(*k)).map(|(a, _)| *a)
-        };
-        // Plain files and scripts first, each copied while its bytes are checked against the
-        // index: the copy is what runs and what is installed, never the download re-read.
-        for artifact in of_kind(|k| !matches!(k, ArtifactKind::Bundle(_))) {
-            copy_checked(artifact, &staging.join(&artifact.relative))?;
-        }
-        for script in of_kind(|k| k == ArtifactKind::PreInstall) {
-            let path = staging.join(&script.relative);
-            let argv = vec!["/bin/sh".to_owned(), path.display().to_string()];
-            let what = format!("pre-install script {}", script.relative);
-            run_hook(&what, &argv, &[], &staging, self.hooks.timeout)?;
-        }
-        for (artifact, kind) in &kinds {
-            if let ArtifactKind::Bundle(format) = kind {
-                let verified = open_checked(artifact)?;
-                unpack_open(verified, *format, &staging, self.limits)?;
-            }
-        }
-        if let Some(argv) = &self.hooks.installer {
-            for artifact in of_kind(|k| k == ArtifactKind::File) {
-                let mut argv = argv.clone();
-                argv.push(staging.join(&artifact.relative).display().to_string());
-                run_hook("installer hook", &argv, &[], &staging, self.hooks.timeout)?;
-            }
-        }
-        // Everything staged reaches the disk before the folder can be switched to.
-        sync_filesystem(&staging).map_err(|e| io_err(staging.display(), e))?;
-        let dest = self.release_dir(release);
-        if fs::symlink_metadata(&dest).is_ok() {
-            rustix::fs::renameat_with(
-                rustix::fs::CWD,
-                &staging,
-                rustix::fs::CWD,
-                &dest,
-                rustix::fs::RenameFlags::EXCHANGE,
-            )
-            .map_err(|e| io_err(dest.display(), e.into()))?;
-            pause_point("exchanged");
-            // The old copy is now in staging, named by nothing.
-            let _ = fs::remove_dir_all(&staging);
-        } else {
-            fs::rename(&staging, &dest).map_err(|e| io_err(dest.display(), e))?;
-        }
-        sync_dir(&self.root.join("releases")).map_err(|e| io_err("releases", e))
-    }
-
-    /// Removes releases that neither `current` nor `previous` names. Only with no journal.
-    fn prune(&self) -> Result<(), InstallError> {
-        if self.journal_path().exists() {
-            return Ok(());
-        }
-        let keep: Vec<Release> = [self.link("current")?, self.link("previous")?]
-            .into_iter()
-            .flatten()
-            .collect();
-        let dir = self.root.join("releases");
-        for entry in fs::read_dir(&dir).map_err(|e| io_err(dir.display(), e))? {
-            let entry = entry.map_err(|e| io_err(dir.display(), e))?;
-            let name = entry.file_name();
-            let kept = keep.iter().any(|r| name.to_str() == Some(r.as_str()));
-            if !kept {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
-        Ok(())
-    }
-
     /// Switches `current` back to `previous` by hand, journalled: a kill at any instant
     /// leaves either the rollback done or nothing changed, and both links name folders.
     pub fn rollback(&self) -> Result<Release, InstallError> {
@@ -689,48 +458,6 @@ impl Installer {
         self.update_state(|s| s.last_result = Some(format!("rolled back by hand to {previous}")))?;
         Ok(previous)
     }
-}
-
-/// Copies a verified download into the release, checking its bytes as they pass.
-fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| io_err(parent.display(), e))?;
-    }
-    let what = artifact.name.as_str();
-    let hash = TargetHash::for_target(what, &artifact.info)?;
-    let mut input = crate::fs::open_regular(&artifact.local)?;
-    let mut output = File::options()
-        .write(true)
-        .create_new(true)
-        .open(dest)
-        .map_err(|e| io_err(dest.display(), e))?;
-    hash.check_copy(
-        what,
-        &artifact.local,
-        &mut input,
-        &mut output,
-        &artifact.info,
-    )?;
-    Ok(())
-}
-
-/// Opens a download and checks it still holds the verified bytes; returns the handle,
-/// rewound, for unpacking exactly what was checked.
-fn open_checked(artifact: &Artifact) -> Result<File, InstallError> {
-    let what = artifact.name.as_str();
-    let hash = TargetHash::for_target(what, &artifact.info)?;
-    let mut input = crate::fs::open_regular(&artifact.local)?;
-    hash.check_copy(
-        what,
-        &artifact.local,
-        &mut input,
-        &mut io::sink(),
-        &artifact.info,
-    )?;
-    input
-        .rewind()
-        .map_err(|e| io_err(artifact.local.display(), e))?;
-    Ok(input)
 }
 
 /// The artifacts of one release and platform from the index, with their paths inside the
