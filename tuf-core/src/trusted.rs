@@ -77,9 +77,14 @@ use std::collections::BTreeMap;
 use crate::datetime::UtcTime;
 use crate::digest::check_meta_bytes;
 use crate::error::{Error, Result};
-use crate::metadata::{RoleKeys, Root, Snapshot, Targets, Timestamp, Version};
+use crate::metadata::{RoleKeys, Root, Snapshot, Timestamp, Version};
 use crate::names::RoleName;
 use crate::verify::{Unverified, Verified};
+
+mod complete;
+
+use complete::check_targets;
+pub use complete::Complete;
 
 /// A refused step: why, and the stage it was tried on, unchanged except for what the
 /// specification keeps as a rollback reference (see each step).
@@ -429,131 +434,6 @@ impl WithSnapshot {
             Err(error) => Err(Refused::new(self, error)),
         }
     }
-}
-
-/// Stage 4: the whole top-level chain; delegated targets roles load on demand.
-#[derive(Debug)]
-pub struct Complete {
-    reference_time: UtcTime,
-    root: Verified<Root>,
-    timestamp: Verified<Timestamp>,
-    snapshot: Verified<Snapshot>,
-    targets: Verified<Targets>,
-    /// Delegated roles by (delegator, role): a role reached through another delegator is
-    /// verified again against that delegator's keys, never trusted on an earlier path's word.
-    delegated: BTreeMap<(RoleName, RoleName), Verified<Targets>>,
-}
-
-impl Complete {
-    /// The time every expiry was judged against.
-    pub fn reference_time(&self) -> UtcTime {
-        self.reference_time
-    }
-
-    /// The trusted root.
-    pub fn root(&self) -> &Verified<Root> {
-        &self.root
-    }
-
-    /// The trusted timestamp.
-    pub fn timestamp(&self) -> &Verified<Timestamp> {
-        &self.timestamp
-    }
-
-    /// The trusted snapshot.
-    pub fn snapshot(&self) -> &Verified<Snapshot> {
-        &self.snapshot
-    }
-
-    /// The trusted top-level targets.
-    pub fn targets(&self) -> &Verified<Targets> {
-        &self.targets
-    }
-
-    /// Targets role `role` as verified against `delegator` (root for `targets`), once
-    /// loaded.
-    pub fn targets_role(
-        &self,
-        role: &RoleName,
-        delegator: &RoleName,
-    ) -> Option<&Verified<Targets>> {
-        if role == &RoleName::targets() && delegator == &RoleName::root() {
-            return Some(&self.targets);
-        }
-        self.delegated.get(&(delegator.clone(), role.clone()))
-    }
-
-    /// Loads targets role `role`, delegated by `delegator` (a role loaded before), as the
-    /// snapshot lists it and signed by a threshold of the keys the delegator names for it.
-    pub fn load_delegated(
-        &mut self,
-        bytes: &[u8],
-        role: &RoleName,
-        delegator: &RoleName,
-    ) -> Result<&Verified<Targets>> {
-        let parent = if delegator == &RoleName::targets() {
-            &self.targets
-        } else {
-            // The delegator's content is the same whichever path verified it (snapshot
-            // pins one version), so any verified copy gives its delegations.
-            self.delegated
-                .iter()
-                .find(|((_, r), _)| r == delegator)
-                .map(|(_, t)| t)
-                .ok_or_else(|| Error::NotListed {
-                    listed_by: delegator.clone(),
-                    role: role.clone(),
-                })?
-        };
-        let not_listed = || Error::NotListed {
-            listed_by: delegator.clone(),
-            role: role.clone(),
-        };
-        let delegations = parent.delegations.as_ref().ok_or_else(not_listed)?;
-        let delegated = delegations
-            .roles
-            .iter()
-            .find(|r| &r.name == role)
-            .ok_or_else(not_listed)?;
-        let new = check_targets(
-            self.reference_time,
-            &self.snapshot,
-            role,
-            bytes,
-            &delegations.keys,
-            &delegated.role_keys(),
-        )?;
-        let key = (delegator.clone(), role.clone());
-        self.delegated.insert(key.clone(), new);
-        self.delegated.get(&key).ok_or_else(not_listed)
-    }
-}
-
-/// A targets role as `snapshot` lists it, signed by a threshold of `role_keys`, not expired.
-fn check_targets(
-    reference_time: UtcTime,
-    snapshot: &Snapshot,
-    role: &RoleName,
-    bytes: &[u8],
-    keys: &BTreeMap<crate::key::KeyId, crate::key::PublicKey>,
-    role_keys: &RoleKeys,
-) -> Result<Verified<Targets>> {
-    check_not_expired(reference_time, &RoleName::snapshot(), snapshot.expires)?;
-    let listed = snapshot.role_meta(role).ok_or_else(|| Error::NotListed {
-        listed_by: RoleName::snapshot(),
-        role: role.clone(),
-    })?;
-    check_meta_bytes(&format!("{}.json", role.file_stem()), bytes, listed)?;
-    let new = Unverified::<Targets>::parse(role, bytes)?.verify(keys, role_keys)?;
-    if new.version != listed.version {
-        return Err(Error::UnexpectedVersion {
-            role: role.clone(),
-            expected: listed.version,
-            found: new.version,
-        });
-    }
-    check_not_expired(reference_time, role, new.expires)?;
-    Ok(new)
 }
 
 fn check_not_expired(reference_time: UtcTime, role: &RoleName, expires: UtcTime) -> Result<()> {

@@ -32,10 +32,7 @@ impl Installer {
         Ok(done)
     }
 
-    fn recover_install(
-        &self,
-        mut journal: InstallJournal,
-    ) -> Result<String, InstallError> {
+    fn recover_install(&self, mut journal: InstallJournal) -> Result<String, InstallError> {
         let release = journal.release.clone();
         let switched = self.link("current")?.as_ref() == Some(&release);
         match journal.step {
@@ -90,10 +87,7 @@ impl Installer {
         }
     }
 
-    fn recover_rollback(
-        &self,
-        journal: RollbackJournal,
-    ) -> Result<String, InstallError> {
+    fn recover_rollback(&self, journal: RollbackJournal) -> Result<String, InstallError> {
         if self.link("current")?.as_ref() == Some(&journal.to) {
             self.point("previous", Some(&journal.from))?;
             self.end_journal()?;
