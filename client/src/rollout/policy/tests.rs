@@ -53,7 +53,7 @@ fn reads_every_part() {
 }
 
 #[test]
-fn mistakes_are_refused_with_their_line() {
+fn wrong_values_are_refused_with_their_line() {
     let cases = [
             (
                 GOOD.replace("<halt/>", "<hlat/>"),
@@ -110,6 +110,13 @@ fn mistakes_are_refused_with_their_line() {
                 5,
                 "<window to>: \"04:-0\" is not a time of day HH:MM",
             ),
+        ];
+    assert_refused_at(&cases);
+}
+
+#[test]
+fn wrong_structure_is_refused_with_their_line() {
+    let cases = [
             (
                 GOOD.replace("name=\"beta\"", "name=\"stable\""),
                 17,
@@ -146,16 +153,21 @@ fn mistakes_are_refused_with_their_line() {
                 "CDATA is not allowed",
             ),
         ];
-    for (text, line, needle) in cases {
-        let e = error_of(&text);
-        assert!(e.message.contains(needle), "{needle}: got {e}");
-        assert_eq!(e.line, line, "{needle}: got {e}");
-    }
+    assert_refused_at(&cases);
     assert!(
         error_of("<policy><channel name=\"a\"><target release=\"1\"/></channel></policy>")
             .message
             .contains("has no <wave>")
     );
+}
+
+/// Each policy text is refused at its line with a message containing the needle.
+fn assert_refused_at(cases: &[(String, usize, &str)]) {
+    for (text, line, needle) in cases {
+        let e = error_of(text);
+        assert!(e.message.contains(needle), "{needle}: got {e}");
+        assert_eq!(e.line, *line, "{needle}: got {e}");
+    }
 }
 
 #[test]

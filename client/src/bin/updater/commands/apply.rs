@@ -1,12 +1,15 @@
 //! `updater apply`: one update, start to end: recover, refresh, decide, download,
 //! install, and prune what is no longer needed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use updater::conventions::Release;
 use updater::datetime::UtcTime;
+use updater::fetch::mirrors::Mirrors;
 use updater::install::{release_artifacts, Artifact, Installer};
-use updater::rollout::decide::{decide, Action, Device, Index};
+use updater::rollout::decide::{decide, Action, Decision, Device, Index};
+use updater::update::client::Client;
 
 use crate::cli::{installer, mirrors, refreshed_client, Cli, Settings};
 
@@ -70,27 +73,76 @@ pub(crate) fn apply_once(
         .running
         .as_ref()
         .map_or("nothing".to_owned(), |r| r.to_string());
-    if let (Some(failed), Some(release)) = (installer.state()?.failed, &decision.release) {
-        if decision.action != Action::Stay
-            && &failed.release == release
-            && failed.policy_sha256 == policy_sha256
-        {
-            prune_downloads(settings.target_dir.as_deref());
-            return Ok((
-                format!(
-                    "staying on {running}: {release} failed on this device ({}); it is not tried again until the policy changes",
-                    failed.reason
-                ),
-                wait,
-            ));
-        }
+    if let Some(why) = failed_before(installer, &decision, &policy_sha256)? {
+        prune_downloads(settings.target_dir.as_deref());
+        return Ok((format!("staying on {running}: {why}"), wait));
     }
     let (Action::Install, Some(release)) = (decision.action, decision.release.clone()) else {
         prune_downloads(settings.target_dir.as_deref());
         return Ok((decision.reason, wait));
     };
+    let (downloads, artifacts) = download_release(
+        &mut client,
+        &targets,
+        settings,
+        &index,
+        &release,
+        &device.platform,
+    )?;
+    if decision.at.is_some_and(|at| at > now) {
+        return Ok((
+            format!(
+                "{}; downloaded and verified, installing then",
+                decision.reason
+            ),
+            wait,
+        ));
+    }
+    let installed = installer.install(&release, &artifacts, &policy_sha256);
+    // Installed or rolled back, the downloads have served: the release folder holds its
+    // own verified copies.
+    prune_downloads(Some(&downloads));
+    installed?;
+    Ok((
+        format!("installed {release}, was {running} ({})", decision.reason),
+        wait,
+    ))
+}
+
+/// Why the chosen release is not tried again: it failed on this device under this very
+/// policy. `None` when nothing stands in the way.
+fn failed_before(
+    installer: &Installer,
+    decision: &Decision,
+    policy_sha256: &str,
+) -> Result<Option<String>> {
+    let (Some(failed), Some(release)) = (installer.state()?.failed, &decision.release) else {
+        return Ok(None);
+    };
+    let again = decision.action != Action::Stay
+        && &failed.release == release
+        && failed.policy_sha256 == policy_sha256;
+    Ok(again.then(|| {
+        format!(
+            "{release} failed on this device ({}); it is not tried again until the policy changes",
+            failed.reason
+        )
+    }))
+}
+
+/// Downloads and verifies every artifact of `release` for `platform` into the downloads
+/// folder, once the disk is known to hold them all. Returns the folder (absolute) and the
+/// verified artifacts.
+fn download_release(
+    client: &mut Client,
+    targets: &Mirrors,
+    settings: &Settings,
+    index: &Index,
+    release: &Release,
+    platform: &str,
+) -> Result<(PathBuf, Vec<Artifact>)> {
     let listed = index
-        .artifacts(&release, &device.platform)
+        .artifacts(release, platform)
         .context("decide only installs releases the index holds")?;
     let downloads = settings
         .target_dir
@@ -111,7 +163,7 @@ pub(crate) fn apply_once(
         let found = client
             .find_target(name)?
             .with_context(|| format!("{name} is in the index but no role lists it"))?;
-        let (local, _) = client.download(&found, &targets, &downloads)?;
+        let (local, _) = client.download(&found, targets, &downloads)?;
         artifacts.push(Artifact {
             name: name.clone(),
             info: info.clone(),
@@ -119,24 +171,7 @@ pub(crate) fn apply_once(
             local,
         });
     }
-    if decision.at.is_some_and(|at| at > now) {
-        return Ok((
-            format!(
-                "{}; downloaded and verified, installing then",
-                decision.reason
-            ),
-            wait,
-        ));
-    }
-    let installed = installer.install(&release, &artifacts, &policy_sha256);
-    // Installed or rolled back, the downloads have served: the release folder holds its
-    // own verified copies.
-    prune_downloads(Some(&downloads));
-    installed?;
-    Ok((
-        format!("installed {release}, was {running} ({})", decision.reason),
-        wait,
-    ))
+    Ok((downloads, artifacts))
 }
 
 /// Removes what `apply` downloaded (artifacts and partial downloads) from `dir`, once no
