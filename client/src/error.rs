@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::names::TargetName;
-pub use tuf_core::error::RejectedSignature;
 
 /// A refusal: the metadata or artifact must not be used.
 #[derive(Debug, thiserror::Error)]

@@ -58,7 +58,7 @@ pub fn open_regular(path: &Path) -> Result<File> {
 }
 
 /// `Ok` if `fd` is a regular file; otherwise what it is, in words.
-pub fn check_regular(fd: impl rustix::fd::AsFd) -> std::result::Result<(), &'static str> {
+pub(crate) fn check_regular(fd: impl rustix::fd::AsFd) -> std::result::Result<(), &'static str> {
     use rustix::fs::FileType;
     let stat = rustix::fs::fstat(fd).map_err(|_| "unreadable")?;
     match FileType::from_raw_mode(stat.st_mode) {

@@ -1,12 +1,26 @@
-//! The device client and the TUF 1.0 core shared with the `repo` tool.
+//! The device side of the update system, in layers; each may use the ones above it only.
 //!
-//! Bytes from outside become typed values in one place each: [`verify::Unverified`] parses
-//! and checks structure, [`verify::Verified`] exists only once signatures met a threshold,
-//! and [`trusted::TrustedMetadata`] enforces the specification's order of updates.
+//! - The TUF core (the `tuf-core` crate, re-exported below under the paths both programs
+//!   use): bytes become [`verify::Unverified`] values, [`verify::Verified`] ones once a
+//!   threshold of signatures holds, and [`trusted`] walks the specification's order of
+//!   updates as a typestate. No I/O.
+//! - [`conventions`]: what `repo` writes and the device reads (labels, release order,
+//!   layout, artifact kinds, served names, the name budget, the policy's role), in one place.
+//! - [`fetch`]: transports (HTTP(S), local folders, archives), mirror failover, and the
+//!   store of trusted metadata. Moves bytes; trusts nothing.
+//! - [`update`]: the TUF workflow over fetched bytes, and downloads checked as they arrive.
+//! - [`rollout`]: the signed policy and the pure decision of whether and when to move.
+//! - [`install`]: staging, the confined extractor, the journal, switching and rollback.
+//! - [`config`], [`fs`], [`limits`]: the device's settings, file-system helpers shared by
+//!   every layer, and every size bound in one list.
+//!
+//! The `updater` binary (`src/bin/updater/`) is a thin command layer over these.
+//! `ARCHITECTURE.md` at the top of the repository draws the flow from a mirror to an
+//! installed release.
 
 pub mod config;
 pub mod conventions;
-pub mod error;
+mod error;
 pub mod fetch;
 pub mod fs;
 pub mod install;

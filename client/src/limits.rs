@@ -21,6 +21,6 @@ pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 /// Largest key file read (a PEM private or public key).
 pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 /// Largest PEM file of extra CA certificates (`--ca-file`): room for a few hundred.
-pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 /// Largest passphrase file read.
 pub const MAX_PASSPHRASE_FILE_BYTES: u64 = 4 * 1024;

@@ -68,7 +68,7 @@ impl fmt::Debug for Sha256 {
     }
 }
 
-/// A running hash, fed bytes in order. The copy pipeline ([`crate::copy`]) runs two of these
+/// A running hash, fed bytes in order. The `updater` crate's copy pipeline runs two of these
 /// on separate threads; `()` hashes nothing.
 pub trait StreamHash: Send {
     /// The digest.
@@ -179,7 +179,7 @@ pub struct FileDigest {
 
 /// Computes SHA-512 and SHA-256 over bytes fed in order.
 #[derive(Default)]
-pub struct DualHasher {
+pub(crate) struct DualHasher {
     sha512: Sha512Hasher,
     sha256: Sha256Hasher,
     length: u64,

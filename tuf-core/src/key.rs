@@ -139,7 +139,7 @@ pub enum MalformedKey {
 /// refuses metadata listing such a key as a whole, and so do we.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("key {keyid}: key type {keytype:?} with scheme {scheme:?} is unknown")]
-pub struct UnknownScheme {
+pub(crate) struct UnknownScheme {
     keyid: String,
     keytype: String,
     scheme: String,

@@ -12,7 +12,7 @@ pub mod canonical;
 pub mod datetime;
 pub mod delegation;
 pub mod digest;
-pub mod error;
+mod error;
 pub mod hash;
 pub mod key;
 pub mod metadata;
@@ -21,4 +21,4 @@ mod pattern;
 pub mod trusted;
 pub mod verify;
 
-pub use error::{Error, Result};
+pub use error::{Error, RejectedSignature, Result};

@@ -78,24 +78,11 @@ impl TargetName {
         &self.0
     }
 
-    /// The folder part (`releases/2.4.1/armv7`), empty for a top-level name.
-    pub fn dirname(&self) -> &str {
-        self.0.rsplit_once('/').map_or("", |(dir, _)| dir)
-    }
-
     /// The last segment (`app.tar.zst`).
     pub fn basename(&self) -> &str {
         self.0
             .rsplit_once('/')
             .map_or(self.0.as_str(), |(_, base)| base)
-    }
-
-    /// The path under `targets/` with consistent snapshots: `dir/<hash>.<basename>`.
-    pub fn with_hash_prefix(&self, hash_hex: &str) -> String {
-        match self.0.rsplit_once('/') {
-            Some((dir, base)) => format!("{dir}/{hash_hex}.{base}"),
-            None => format!("{hash_hex}.{}", self.0),
-        }
     }
 }
 
@@ -168,7 +155,7 @@ impl RoleName {
     }
 
     /// True for the four roles that root itself defines.
-    pub fn is_top_level(&self) -> bool {
+    pub(crate) fn is_top_level(&self) -> bool {
         matches!(
             self.0.as_str(),
             "root" | "timestamp" | "snapshot" | "targets"
@@ -245,14 +232,6 @@ mod tests {
         assert_eq!(TargetName::new("./a"), Err(NameError::CurrentSegment));
         assert_eq!(TargetName::new(""), Err(NameError::Empty));
         assert_eq!(TargetName::new("a\0b"), Err(NameError::Control));
-    }
-
-    #[test]
-    fn hash_prefix_goes_on_the_basename() {
-        let n = TargetName::new("releases/1/x86/app.bin").unwrap();
-        assert_eq!(n.with_hash_prefix("ab"), "releases/1/x86/ab.app.bin");
-        let top = TargetName::new("policy.xml").unwrap();
-        assert_eq!(top.with_hash_prefix("ab"), "ab.policy.xml");
     }
 
     /// Served file names and URLs are made from these: a change would orphan every file

@@ -95,7 +95,7 @@ impl ArtifactKind {
 
     /// The kind an index entry records (`custom.kind`; none means `file`) for the file at
     /// `relative`: a bundle must be in a format the device unpacks.
-    pub fn from_index(relative: &str, recorded: Option<&str>) -> Result<Self, KindError> {
+    pub(crate) fn from_index(relative: &str, recorded: Option<&str>) -> Result<Self, KindError> {
         match recorded.unwrap_or("file") {
             "bundle" => {
                 let base = relative.rsplit('/').next().unwrap_or(relative);

@@ -18,7 +18,7 @@ pub fn release_target_name(release: &Release, platform: &str, relative: &str) ->
 
 /// A target name read as a release file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReleaseTarget<'a> {
+pub(crate) struct ReleaseTarget<'a> {
     pub release: Release,
     pub platform: &'a str,
     /// The file's path inside the release folder.

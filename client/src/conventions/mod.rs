@@ -1,23 +1,24 @@
 //! One home for each repository convention that `repo` writes and the device reads, so the
 //! two programs cannot drift apart: what a release or platform label may be and how releases
-//! order ([`label`], [`release`]), where a release's files sit among the target names
-//! ([`layout`]), which artifact kinds exist and which bundles a device can unpack ([`kind`]),
+//! order ([`check_label`], [`Release`]), where a release's files sit among the target names
+//! ([`release_target_name`]), which artifact kinds exist and which bundles a device can unpack ([`BundleFormat`]),
 //! the names a server stores and a client fetches a target by ([`served`]), which target
 //! names every client can fetch ([`name_budget`]), and the policy's role and file names.
 //!
 //! Invariant: a value `repo` accepts here is one the device accepts and handles, and a value
 //! either side refuses is refused by both, with the same sentence.
 
-pub mod kind;
-pub mod label;
-pub mod layout;
+mod kind;
+mod label;
+mod layout;
 pub mod name_budget;
-pub mod release;
+mod release;
 pub mod served;
 
 pub use kind::{ArtifactKind, BundleFormat, KindError};
-pub use label::{check_label, LabelError, MAX_LABEL};
-pub use layout::{release_target_name, ReleaseTarget};
+pub use label::{check_label, MAX_LABEL};
+pub(crate) use layout::ReleaseTarget;
+pub use layout::{release_target_name, LayoutError};
 pub use release::Release;
 
 /// The delegated role that alone may sign the rollout policy.

@@ -27,7 +27,7 @@ const HASH_PREFIX: usize = 128 + 1;
 /// What `tough` puts before the whole name: a SHA-256 (64 hex digits) and a dot.
 const TOUGH_PREFIX: usize = 64 + 1;
 /// Longest basename: room for the hash prefix within one file name.
-pub const MAX_BASENAME: usize = NAME_MAX - HASH_PREFIX;
+pub(crate) const MAX_BASENAME: usize = NAME_MAX - HASH_PREFIX;
 /// Longest target name once percent-encoded as in a URL (every byte but ASCII letters,
 /// digits, `-._~` and `/` as `%XX`).
 pub const MAX_ENCODED_NAME: usize = 1024;

@@ -9,7 +9,7 @@ use crate::metadata::Hashes;
 use crate::names::TargetName;
 
 /// `<dir>/<hash_hex>.<base>`: the specification's name for `name` by one of its hashes.
-pub fn hash_prefixed(name: &TargetName, hash_hex: &str) -> String {
+pub(crate) fn hash_prefixed(name: &TargetName, hash_hex: &str) -> String {
     match name.as_str().rsplit_once('/') {
         Some((dir, base)) => format!("{dir}/{hash_hex}.{base}"),
         None => format!("{hash_hex}.{}", name.as_str()),

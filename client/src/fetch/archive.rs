@@ -32,17 +32,17 @@ mod members;
 /// so a million empty entries cost no more than a refusal.
 pub const MAX_MEMBERS: u64 = 200_000;
 /// Longest member name or hard-link target, in bytes.
-pub const MAX_NAME_BYTES: usize = 1024;
+pub(crate) const MAX_NAME_BYTES: usize = 1024;
 /// Most bytes of member names kept in one index.
-pub const MAX_INDEX_NAME_BYTES: usize = 32 << 20;
+pub(crate) const MAX_INDEX_NAME_BYTES: usize = 32 << 20;
 /// Largest uncompressed tar stream read (a gzip bomb stops here), and largest total of the
 /// members' sizes.
-pub const MAX_STREAM_BYTES: u64 = 64 << 30;
+pub(crate) const MAX_STREAM_BYTES: u64 = 64 << 30;
 /// Largest pax extension header read into memory.
 const MAX_EXTENSION_BYTES: u64 = 64 * 1024;
 
 /// Whether `name` names an archive this module reads, by its ending.
-pub fn is_archive_name(name: &str) -> bool {
+pub(crate) fn is_archive_name(name: &str) -> bool {
     compression_of(name).is_some()
 }
 
@@ -311,7 +311,7 @@ pub fn index_bytes(bytes: &[u8], gzip: bool) -> Result<HashMap<String, Member>, 
 }
 
 /// A mirror in one folder of an archive (`site.tar.gz/metadata`).
-pub struct ArchiveMirror {
+pub(crate) struct ArchiveMirror {
     index: Arc<ArchiveIndex>,
     /// The folder inside the archive, with a trailing '/', or empty for its top.
     folder: String,
@@ -341,11 +341,6 @@ impl ArchiveMirror {
             index,
             folder: prefix,
         })
-    }
-
-    /// The index this mirror reads, shared with every other mirror in the same archive.
-    pub fn index(&self) -> &Arc<ArchiveIndex> {
-        &self.index
     }
 }
 

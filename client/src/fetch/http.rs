@@ -60,7 +60,7 @@ impl Default for HttpOptions {
 }
 
 /// A mirror reached over HTTP or HTTPS.
-pub struct HttpTransport {
+pub(crate) struct HttpTransport {
     base: String,
     agent: ureq::Agent,
     total_timeout: Option<Duration>,

@@ -130,7 +130,7 @@ impl Mirrors {
 
     /// Like `fetch_with`, asking each attempt to start at `offset()` (the bytes a previous
     /// attempt already saved), where the mirror supports ranges.
-    pub fn fetch_resuming<T>(
+    pub(crate) fn fetch_resuming<T>(
         &self,
         what: &str,
         path: &str,

@@ -1,5 +1,5 @@
-//! Where repository files come from: one small trait, with HTTP(S) ([`super::http`]), local
-//! folders ([`super::local`]) and archive files ([`super::archive`]) behind it. A transport
+//! Where repository files come from: one small trait, with HTTP(S) ([`HttpOptions`]), local
+//! folders ([`LocalTransport`]) and archive files ([`super::archive`]) behind it. A transport
 //! only moves bytes; nothing it returns is trusted until the client has checked it against
 //! verified metadata.
 
@@ -8,7 +8,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use super::http::{HttpOptions, HttpTransport, SpeedFloor};
+pub(crate) use super::http::HttpTransport;
+pub use super::http::{HttpOptions, SpeedFloor};
 pub use super::local::LocalTransport;
 
 #[cfg(test)]
@@ -45,7 +46,7 @@ pub enum FetchError {
 impl FetchError {
     /// Whether trying the same mirror again may help: server errors and broken connections,
     /// not a missing file or one that is too large.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             FetchError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
             FetchError::Io(_) | FetchError::TimedOut(_) => true,
@@ -119,7 +120,7 @@ impl From<io::Error> for FetchError {
 /// and the offset in the file of its first byte (non-zero only for a resumed download).
 pub struct Body {
     pub reader: Box<dyn Read + Send>,
-    pub announced_length: Option<u64>,
+    pub(crate) announced_length: Option<u64>,
     pub start: u64,
 }
 
@@ -127,7 +128,7 @@ impl Body {
     /// Reads the whole body, refusing it as soon as it passes `limit` bytes: an announced
     /// length over the limit is refused before reading, and reading never goes past
     /// `limit + 1` bytes whatever the server sends.
-    pub fn read_limited(self, limit: u64) -> Result<Vec<u8>, FetchError> {
+    pub(crate) fn read_limited(self, limit: u64) -> Result<Vec<u8>, FetchError> {
         if self.announced_length.is_some_and(|n| n > limit) {
             return Err(FetchError::TooLarge { limit });
         }

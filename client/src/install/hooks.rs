@@ -12,7 +12,7 @@ use rustix::process::{Pid, Signal};
 use super::InstallError;
 
 /// Runs `argv` in `cwd` with `env`, killing its whole process group after `timeout`.
-pub fn run_hook(
+pub(crate) fn run_hook(
     what: &str,
     argv: &[String],
     env: &[(&str, &str)],

@@ -21,7 +21,7 @@ pub const MAX_TRIALS: u32 = 3;
 /// What the next action of an install is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum InstallStep {
+pub(crate) enum InstallStep {
     /// Assembling `.staging/<release>` and moving it to `releases/<release>`.
     Staging,
     /// `releases/<release>` is complete; `current` is about to point at it.
@@ -36,14 +36,14 @@ pub enum InstallStep {
 
 /// An install in progress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstallJournal {
+pub(crate) struct InstallJournal {
     pub release: Release,
     /// The release `current` named when the install began.
     pub from: Option<Release>,
     /// The policy this install happens under (a failure is remembered against it).
     pub policy_sha256: String,
     /// The release's post-install scripts, relative to its folder, run at every trial.
-    pub post_install: Vec<String>,
+    pub(crate) post_install: Vec<String>,
     pub step: InstallStep,
     /// Trials begun so far (each is recorded before it starts).
     pub trials: u32,
@@ -54,7 +54,7 @@ pub struct InstallJournal {
 
 /// A rollback by hand in progress: `current` to `to`, then `previous` to `from`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RollbackJournal {
+pub(crate) struct RollbackJournal {
     pub to: Release,
     pub from: Release,
 }
@@ -62,14 +62,14 @@ pub struct RollbackJournal {
 /// `journal.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "operation", rename_all = "lowercase")]
-pub enum Journal {
+pub(crate) enum Journal {
     Install(InstallJournal),
     Rollback(RollbackJournal),
 }
 
 /// Why `journal.json` could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum JournalError {
+pub(crate) enum JournalError {
     #[error("journal.json: {0}")]
     Io(#[from] io::Error),
     #[error("journal.json is not a journal this updater understands: {0}")]

@@ -44,8 +44,9 @@ use crate::names::TargetName;
 use crate::rollout::policy::Release;
 use crate::update::artifact::TargetHash;
 
-pub use hooks::run_hook;
-pub use journal::{InstallJournal, InstallStep, Journal, RollbackJournal, MAX_TRIALS};
+use hooks::run_hook;
+pub use journal::MAX_TRIALS;
+use journal::{InstallJournal, InstallStep, Journal, RollbackJournal};
 pub use space::free_bytes;
 use space::sync_filesystem;
 

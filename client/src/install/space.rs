@@ -11,7 +11,7 @@ pub fn free_bytes(dir: &Path) -> io::Result<u64> {
 }
 
 /// Flushes the filesystem holding `dir` (all of a staged tree in one call).
-pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_filesystem(dir: &Path) -> io::Result<()> {
     let handle = File::open(dir)?;
     Ok(rustix::fs::syncfs(&handle)?)
 }

@@ -166,7 +166,7 @@ pub fn unpack_file(
 /// Unpacks the already open archive `file` (in `format`) into `dest`: the installer passes
 /// the handle it has just checked against the signed index, so the bytes unpacked are the
 /// bytes verified, with no second open by path.
-pub fn unpack_open(
+pub(crate) fn unpack_open(
     file: File,
     format: BundleFormat,
     dest: &Path,

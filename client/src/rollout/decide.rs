@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::conventions::layout::LayoutError;
+use crate::conventions::LayoutError;
 use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
 use crate::datetime::UtcTime;
 use crate::hash::Sha256;
@@ -53,7 +53,7 @@ impl Index {
     /// Why the device could not install `release` for `platform` as listed: an artifact of
     /// a kind it does not handle (a bundle in a format it cannot unpack). The same sentence
     /// `repo add` refuses such a file with.
-    pub fn unusable(&self, release: &Release, platform: &str) -> Option<KindError> {
+    pub(crate) fn unusable(&self, release: &Release, platform: &str) -> Option<KindError> {
         self.artifacts(release, platform)?
             .iter()
             .find_map(|(name, info)| ArtifactKind::listed(name, info).err())

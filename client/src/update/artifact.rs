@@ -25,14 +25,14 @@ pub fn check_file(what: &str, path: &Path, info: &TargetInfo) -> Result<FileDige
 /// repositories made by others. Either covers every byte; computing one instead of two
 /// keeps a download at the link's speed on a small CPU.
 #[derive(Debug, Clone)]
-pub struct TargetHash {
+pub(crate) struct TargetHash {
     algorithm: Algorithm,
     expected: Vec<u8>,
 }
 
 impl TargetHash {
     /// The hash to check `info` by.
-    pub fn for_target(what: &str, info: &TargetInfo) -> Result<Self> {
+    pub(crate) fn for_target(what: &str, info: &TargetInfo) -> Result<Self> {
         for algorithm in [Algorithm::Sha512, Algorithm::Sha256] {
             if let Some(expected) = info.hashes.get(algorithm.key()) {
                 return Ok(TargetHash {
@@ -45,12 +45,12 @@ impl TargetHash {
     }
 
     /// The first 16 hex digits of the expected digest, for file names.
-    pub fn short_hex(&self) -> String {
+    pub(crate) fn short_hex(&self) -> String {
         hex::encode(self.expected.get(..8).unwrap_or(&self.expected))
     }
 
     /// A running hash of the right algorithm.
-    pub fn hasher(&self) -> AnyHasher {
+    pub(crate) fn hasher(&self) -> AnyHasher {
         self.algorithm.hasher()
     }
 
@@ -86,7 +86,7 @@ impl TargetHash {
     /// as they pass, reading at most one byte past the listed length. What reaches `output`
     /// may be used only once this returned `Ok`: a copy taken this way is the verified one,
     /// with no second read of the source that could see other bytes.
-    pub fn check_copy(
+    pub(crate) fn check_copy(
         &self,
         what: &str,
         path: &Path,

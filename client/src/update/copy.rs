@@ -147,7 +147,7 @@ impl Output {
     }
 
     /// The file, once written (to fsync it, say).
-    pub fn into_file(self) -> File {
+    pub(crate) fn into_file(self) -> File {
         self.file
     }
 }

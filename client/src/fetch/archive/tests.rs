@@ -49,7 +49,7 @@ fn members_and_hard_links_are_served_without_unpacking() {
     );
     let metadata = ArchiveMirror::open(&path, Path::new("metadata")).unwrap();
     let targets = ArchiveMirror::open(&path, Path::new("targets")).unwrap();
-    assert!(Arc::ptr_eq(metadata.index(), targets.index()));
+    assert!(Arc::ptr_eq(&metadata.index, &targets.index));
     assert_eq!(read_all(&metadata, "a.json"), b"alpha");
     assert_eq!(read_all(&targets, "y.bin"), b"0123456789");
     let body = targets.open_at("x.bin", 4).unwrap();

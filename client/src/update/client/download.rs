@@ -26,7 +26,7 @@ impl Client {
 
     /// Where [`Client::download`] writes `target` while it arrives: named by hashes only,
     /// so it fits in one file name whatever the target's name.
-    pub fn partial_path(dir: &Path, target: &FoundTarget) -> Result<PathBuf> {
+    pub(crate) fn partial_path(dir: &Path, target: &FoundTarget) -> Result<PathBuf> {
         let hash = TargetHash::for_target(target.name.as_str(), &target.info)?;
         Ok(dir.join(name_budget::partial_file_name(
             &target.name,
