@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use updater::datetime::UtcTime;
 use updater::fetch::mirrors::{Mirrors, RetryPolicy};
 use updater::fetch::store::MetadataStore;
-use updater::fetch::transport::LocalTransport;
+use updater::fetch::LocalTransport;
 use updater::hash::Sha256;
 use updater::names::TargetName;
 use updater::update::client::Client;

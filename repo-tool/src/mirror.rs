@@ -15,7 +15,7 @@ use rustix::io::Errno;
 use updater::datetime::UtcTime;
 use updater::fetch::mirrors::{Mirrors, RetryPolicy};
 use updater::fetch::store::MetadataStore;
-use updater::fetch::transport::{for_location, HttpOptions};
+use updater::fetch::{for_location, HttpOptions};
 use updater::limits::{MAX_ROOT_BYTES, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES};
 use updater::names::RoleName;
 use updater::update::client::Client;

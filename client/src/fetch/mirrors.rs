@@ -326,7 +326,7 @@ mod tests {
             url: "http://a/f".into(),
             received: 3,
             elapsed: Duration::from_secs(30),
-            floor: crate::fetch::transport::SpeedFloor::default(),
+            floor: crate::fetch::SpeedFloor::default(),
         };
         let (a, a_calls) = mirror(vec![Err(slow)]);
         let (b, _) = mirror(vec![Ok(b"good")]);

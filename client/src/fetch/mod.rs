@@ -6,6 +6,11 @@
 pub mod archive;
 mod http;
 mod local;
+mod location;
 pub mod mirrors;
 pub mod store;
 pub mod transport;
+
+pub use http::{HttpOptions, SpeedFloor};
+pub use local::LocalTransport;
+pub use location::for_location;

@@ -1,16 +1,12 @@
-//! Where repository files come from: one small trait, with HTTP(S) ([`HttpOptions`]), local
-//! folders ([`LocalTransport`]) and archive files ([`super::archive`]) behind it. A transport
+//! Where repository files come from: one small trait, with HTTP(S) ([`super::HttpOptions`]),
+//! local folders ([`super::LocalTransport`]) and archive files ([`super::archive`]) behind it. A transport
 //! only moves bytes; nothing it returns is trusted until the client has checked it against
 //! verified metadata.
 
+use super::SpeedFloor;
 use std::fmt;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-pub(crate) use super::http::HttpTransport;
-pub use super::http::{HttpOptions, SpeedFloor};
-pub use super::local::LocalTransport;
 
 #[cfg(test)]
 use crate::names::percent_encode;
@@ -157,41 +153,6 @@ pub trait Transport: Send + Sync {
 
     /// The mirror's base, for messages.
     fn base(&self) -> &str;
-}
-
-/// A transport for `location`: an `http://` or `https://` URL, a `file://` URL or a path.
-pub fn for_location(location: &str, options: &HttpOptions) -> Result<Box<dyn Transport>, String> {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        Ok(Box::new(HttpTransport::new(location, options)?))
-    } else if location.contains("://") && !location.starts_with("file://") {
-        Err(format!(
-            "{location}: unsupported scheme (use http://, https://, file:// or a path)"
-        ))
-    } else {
-        let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
-        match archive_prefix(path) {
-            Some((archive, inner)) => Ok(Box::new(
-                crate::fetch::archive::ArchiveMirror::open(&archive, &inner)
-                    .map_err(|e| e.to_string())?,
-            )),
-            None => Ok(Box::new(LocalTransport::new(path))),
-        }
-    }
-}
-
-/// Splits `/media/usb/repo.tar.gz/metadata` into the archive file and the folder inside it.
-fn archive_prefix(path: &Path) -> Option<(PathBuf, PathBuf)> {
-    path.ancestors().find_map(|a| {
-        let name = a.file_name()?.to_str()?;
-        // Anything but a folder: a FIFO or device named as an archive is refused clearly
-        // by the archive reader rather than read as a folder.
-        if crate::fetch::archive::is_archive_name(name) && a.metadata().is_ok_and(|m| !m.is_dir()) {
-            let inner = path.strip_prefix(a).ok()?.to_path_buf();
-            Some((a.to_path_buf(), inner))
-        } else {
-            None
-        }
-    })
 }
 
 /// Reverses [`crate::names::percent_encode`]; `None` for bytes that are not UTF-8 or for any

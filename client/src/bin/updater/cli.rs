@@ -10,7 +10,7 @@ use updater::config::Config;
 use updater::datetime::UtcTime;
 use updater::fetch::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
 use updater::fetch::store::MetadataStore;
-use updater::fetch::transport::{for_location, HttpOptions, SpeedFloor};
+use updater::fetch::{for_location, HttpOptions, SpeedFloor};
 use updater::install::{Hooks, Installer};
 use updater::update::client::Client;
 

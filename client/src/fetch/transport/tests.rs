@@ -1,4 +1,6 @@
 use super::*;
+use crate::fetch::http::HttpTransport;
+use crate::fetch::{for_location, HttpOptions, LocalTransport};
 use rustix::fs::Mode;
 use std::fs::File;
 
