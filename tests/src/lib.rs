@@ -7,6 +7,7 @@
 mod airgap;
 mod demo_repo;
 mod device;
+mod install_scene;
 mod metadata_files;
 mod python;
 mod run;
@@ -17,6 +18,7 @@ mod tree_state;
 pub use airgap::*;
 pub use demo_repo::*;
 pub use device::*;
+pub use install_scene::*;
 pub use metadata_files::*;
 pub use python::*;
 pub use run::*;
