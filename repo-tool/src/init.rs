@@ -18,7 +18,7 @@ use crate::signer::sign_metadata;
 use crate::workspace::{Expiry, Settings, Workspace};
 
 /// The four roles root defines, in the order they are shown.
-pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
+pub(crate) const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
 
 /// Every role `init` sets up: root's four, and `policy`, delegated by targets.
 pub const ROLES: [&str; 5] = ["root", "targets", "snapshot", "timestamp", "policy"];

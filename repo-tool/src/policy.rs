@@ -31,7 +31,7 @@ pub fn stage(ws: &Workspace, file: &Path) -> Result<()> {
 }
 
 /// The policy in words: per channel, who is eligible from when.
-pub fn preview(policy: &Policy, index: &Index) -> String {
+pub(crate) fn preview(policy: &Policy, index: &Index) -> String {
     let mut out = String::new();
     write_schedule(&mut out, policy);
     for channel in policy.channels.values() {

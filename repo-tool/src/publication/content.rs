@@ -13,7 +13,7 @@ use super::error::{io_error, Result};
 
 /// What a file's bytes are.
 #[derive(Debug)]
-pub enum Content {
+pub(crate) enum Content {
     Bytes(Vec<u8>),
     /// The bytes of an existing file (a staged artifact), hard-linked: no copy, and the
     /// source stays where it is until the publication is complete.

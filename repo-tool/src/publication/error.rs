@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a publication wrote nothing.
 #[derive(Debug, thiserror::Error)]
-pub enum PublicationError {
+pub(crate) enum PublicationError {
     /// A versioned file exists with other bytes.
     #[error("{path} is already published with other bytes, and a published versioned file never changes; nothing was written")]
     WouldRewrite { path: PathBuf },

@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
-pub use content::Content;
+pub(crate) use content::Content;
 use content::{link_temp, same_content, write_temp};
-pub use error::PublicationError;
+pub(crate) use error::PublicationError;
 use error::{io_error, Result};
 use undo::Undo;
 
@@ -39,7 +39,7 @@ struct Entry {
 
 /// Files to write, in the order they become visible, and what to remove once they are.
 #[derive(Debug, Default)]
-pub struct Publication {
+pub(crate) struct Publication {
     entries: Vec<Entry>,
     remove_after: Vec<PathBuf>,
     empty_after: Vec<PathBuf>,
@@ -53,12 +53,12 @@ struct Prepared<'a> {
 
 impl Publication {
     /// An empty publication.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// A file that, once published, never changes (`N.<role>.json`, a hashed artifact).
-    pub fn versioned(&mut self, dest: impl Into<PathBuf>, content: Content) {
+    pub(crate) fn versioned(&mut self, dest: impl Into<PathBuf>, content: Content) {
         self.entries.push(Entry {
             dest: dest.into(),
             content,
@@ -67,7 +67,7 @@ impl Publication {
     }
 
     /// A file replaced as a whole (`timestamp.json`, the staged index).
-    pub fn replace(&mut self, dest: impl Into<PathBuf>, bytes: Vec<u8>) {
+    pub(crate) fn replace(&mut self, dest: impl Into<PathBuf>, bytes: Vec<u8>) {
         self.entries.push(Entry {
             dest: dest.into(),
             content: Content::Bytes(bytes),
@@ -76,17 +76,17 @@ impl Publication {
     }
 
     /// A file removed once everything is published (a pending signature file).
-    pub fn remove_after(&mut self, path: impl Into<PathBuf>) {
+    pub(crate) fn remove_after(&mut self, path: impl Into<PathBuf>) {
         self.remove_after.push(path.into());
     }
 
     /// A folder emptied once everything is published (staged artifacts now served).
-    pub fn empty_after(&mut self, dir: impl Into<PathBuf>) {
+    pub(crate) fn empty_after(&mut self, dir: impl Into<PathBuf>) {
         self.empty_after.push(dir.into());
     }
 
     /// Publishes everything, or nothing.
-    pub fn commit(self) -> Result<()> {
+    pub(crate) fn commit(self) -> Result<()> {
         // Checked before anything is written.
         let mut todo = Vec::new();
         for (i, entry) in self.entries.iter().enumerate() {
