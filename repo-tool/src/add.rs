@@ -26,8 +26,8 @@ use crate::workspace::Workspace;
 /// What one release folder is: labels checked by the one label rule.
 #[derive(Clone, Debug)]
 pub struct Release {
-    pub version: updater::conventions::Release,
-    pub platform: String,
+    pub(crate) version: updater::conventions::Release,
+    pub(crate) platform: String,
 }
 
 impl Release {

@@ -13,7 +13,7 @@ use updater::update::copy::Output;
 use crate::progress::Progress;
 
 /// Copies `source` to the new file `dest` and returns the digests of the bytes copied.
-pub fn copy_and_hash(
+pub(crate) fn copy_and_hash(
     source: &Path,
     dest: &Path,
     progress: &Progress,

@@ -18,7 +18,7 @@ use crate::signer::sign_metadata;
 use crate::workspace::{Expiry, Settings, Workspace};
 
 /// The four roles root defines, in the order they are shown.
-pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
+pub(crate) const TOP_LEVEL_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
 
 /// Every role `init` sets up: root's four, and `policy`, delegated by targets.
 pub const ROLES: [&str; 5] = ["root", "targets", "snapshot", "timestamp", "policy"];
@@ -159,19 +159,58 @@ pub enum FirstRoot {
 /// own machine. Everything is built in a temporary sibling folder and renamed into place,
 /// so a failure leaves nothing behind.
 pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) -> Result<FirstRoot> {
-    if ws.root().exists() {
-        let empty = ws.root().is_dir() && std::fs::read_dir(ws.root())?.next().is_none();
-        if !empty {
-            bail!("{} already exists and is not empty", ws.root().display());
-        }
-    }
+    refuse_non_empty(ws)?;
     let Roles {
         keys,
         roles,
         expiry,
         policy,
     } = config.build()?;
-    // A name for each key, for people reading `repo status`: its file's name.
+    let names = key_names(config);
+    let now = UtcTime::now();
+    let root = Root {
+        type_: "root".into(),
+        spec_version: SPEC_VERSION.into(),
+        consistent_snapshot: true,
+        version: Version::FIRST,
+        expires: now.plus_seconds(expiry.root.seconds()),
+        keys,
+        roles,
+    };
+    let outcome = check_signers(&root, signing_keys)?;
+    let signers: Vec<&PrivateKey> = signing_keys.iter().collect();
+    let root_bytes = sign_metadata(&root, &signers)?;
+    let staged_targets = Targets {
+        type_: "targets".into(),
+        spec_version: SPEC_VERSION.into(),
+        version: Version::FIRST,
+        expires: now,
+        targets: BTreeMap::new(),
+        delegations: Some(policy),
+    };
+    let first = FirstFiles {
+        settings: Settings { expiry, names },
+        outcome: &outcome,
+        root_bytes: &root_bytes,
+        staged_targets: &staged_targets,
+    };
+    write_repository(ws, &first)?;
+    Ok(outcome)
+}
+
+/// Refuses a path that holds anything: `init` only creates, or fills an empty folder.
+fn refuse_non_empty(ws: &Workspace) -> Result<()> {
+    if ws.root().exists() {
+        let empty = ws.root().is_dir() && std::fs::read_dir(ws.root())?.next().is_none();
+        if !empty {
+            bail!("{} already exists and is not empty", ws.root().display());
+        }
+    }
+    Ok(())
+}
+
+/// A name for each key, for people reading `repo status`: its file's name.
+fn key_names(config: &InitConfig) -> BTreeMap<String, String> {
     let mut names = BTreeMap::new();
     for setup in config.roles.values() {
         for path in &setup.keys {
@@ -183,16 +222,12 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
             }
         }
     }
-    let now = UtcTime::now();
-    let root = Root {
-        type_: "root".into(),
-        spec_version: SPEC_VERSION.into(),
-        consistent_snapshot: true,
-        version: Version::FIRST,
-        expires: now.plus_seconds(expiry.root.seconds()),
-        keys,
-        roles,
-    };
+    names
+}
+
+/// Checks that every `--sign` key is one of `root`'s root keys and that there is at least
+/// one, and says whether they reach root's threshold.
+fn check_signers(root: &Root, signing_keys: &[PrivateKey]) -> Result<FirstRoot> {
     let root_role = root
         .roles
         .get("root")
@@ -207,26 +242,27 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
             key.key_id().short()
         );
     }
-    let signers: Vec<&PrivateKey> = signing_keys.iter().collect();
-    if signers.is_empty() {
+    if signing_keys.is_empty() {
         bail!("give at least one root private key with --sign");
     }
     let threshold = root_role.threshold.get() as usize;
-    let outcome = match threshold.checked_sub(signers.len()) {
+    Ok(match threshold.checked_sub(signing_keys.len()) {
         Some(missing) if missing > 0 => FirstRoot::Staged { missing },
         _ => FirstRoot::Published,
-    };
-    let root_bytes = sign_metadata(&root, &signers)?;
+    })
+}
 
-    let staged_targets = Targets {
-        type_: "targets".into(),
-        spec_version: SPEC_VERSION.into(),
-        version: Version::FIRST,
-        expires: now,
-        targets: BTreeMap::new(),
-        delegations: Some(policy),
-    };
+/// Everything a new repository holds.
+struct FirstFiles<'a> {
+    settings: Settings,
+    outcome: &'a FirstRoot,
+    root_bytes: &'a [u8],
+    staged_targets: &'a Targets,
+}
 
+/// Writes `first` into a temporary sibling folder and renames it to `ws` (replacing an
+/// empty folder there); on failure removes the temporary folder.
+fn write_repository(ws: &Workspace, first: &FirstFiles) -> Result<()> {
     let tmp = ws.root().with_file_name(format!(
         ".{}.init{}",
         ws.root()
@@ -235,35 +271,34 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
             .unwrap_or_default(),
         std::process::id()
     ));
-    let build = || -> Result<()> {
-        let tmp_ws = Workspace::new(&tmp);
-        std::fs::create_dir_all(tmp_ws.metadata_dir())?;
-        std::fs::create_dir_all(tmp_ws.artifacts_dir())?;
-        std::fs::create_dir_all(tmp_ws.staged_artifacts_dir())?;
-        let settings = toml::to_string_pretty(&Settings {
-            expiry,
-            names: names.clone(),
-        })?;
-        std::fs::write(
-            tmp_ws.settings_file(),
-            format!("# Written by `repo init`. Expiry periods may be edited; keys and thresholds live in root.\n{settings}"),
-        )?;
-        let root_file = match outcome {
-            FirstRoot::Published => tmp_ws.metadata_dir().join("1.root.json"),
-            FirstRoot::Staged { .. } => tmp_ws.staged_dir().join("root.json"),
-        };
-        std::fs::write(root_file, &root_bytes)?;
-        tmp_ws.write_staged_targets(&staged_targets)?;
+    let result = fill(&Workspace::new(&tmp), first).and_then(|()| {
         if ws.root().exists() {
             std::fs::remove_dir(ws.root())?;
         }
         std::fs::rename(&tmp, ws.root())?;
         Ok(())
-    };
-    let result = build();
+    });
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    result.with_context(|| format!("creating {}", ws.root().display()))?;
-    Ok(outcome)
+    result.with_context(|| format!("creating {}", ws.root().display()))
+}
+
+/// Creates the folders of `tmp_ws` and writes `first`'s files into them.
+fn fill(tmp_ws: &Workspace, first: &FirstFiles) -> Result<()> {
+    std::fs::create_dir_all(tmp_ws.metadata_dir())?;
+    std::fs::create_dir_all(tmp_ws.artifacts_dir())?;
+    std::fs::create_dir_all(tmp_ws.staged_artifacts_dir())?;
+    let settings = toml::to_string_pretty(&first.settings)?;
+    std::fs::write(
+        tmp_ws.settings_file(),
+        format!("# Written by `repo init`. Expiry periods may be edited; keys and thresholds live in root.\n{settings}"),
+    )?;
+    let root_file = match first.outcome {
+        FirstRoot::Published => tmp_ws.metadata_dir().join("1.root.json"),
+        FirstRoot::Staged { .. } => tmp_ws.staged_dir().join("root.json"),
+    };
+    std::fs::write(root_file, first.root_bytes)?;
+    tmp_ws.write_staged_targets(first.staged_targets)?;
+    Ok(())
 }

@@ -10,11 +10,11 @@ use updater::key::KeyId;
 use crate::keys::load_public;
 
 /// The fewest hex characters of a key id that `--remove-key` accepts as a prefix.
-pub const MIN_KEY_ID_PREFIX: usize = 8;
+pub(crate) const MIN_KEY_ID_PREFIX: usize = 8;
 
 /// Why a `--remove-key` argument names no single key of the role.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum KeyRefError {
+pub(crate) enum KeyRefError {
     /// Fewer than [`MIN_KEY_ID_PREFIX`] characters, or not hex: it could match several keys.
     #[error("key id prefix {prefix:?} is too short: give at least {MIN_KEY_ID_PREFIX} hex characters of the key id, or the key file ({role} keys it matches: {})", list(matches))]
     TooShort {
@@ -48,7 +48,11 @@ fn list(ids: &[String]) -> String {
 /// The one key among `listed` (the keys of `role`) that `which` names: a key file, or a key
 /// id prefix of at least [`MIN_KEY_ID_PREFIX`] hex characters that exactly one listed id
 /// starts with.
-pub fn resolve<'a>(which: &str, role: &str, listed: &'a [KeyId]) -> Result<&'a KeyId, KeyRefError> {
+pub(crate) fn resolve<'a>(
+    which: &str,
+    role: &str,
+    listed: &'a [KeyId],
+) -> Result<&'a KeyId, KeyRefError> {
     let not_listed = || KeyRefError::NotListed {
         which: which.to_owned(),
         role: role.to_owned(),

@@ -89,22 +89,22 @@ impl PrivateKey {
     }
 
     /// The public half, as TUF lists it.
-    pub fn public(&self) -> &PublicKey {
+    pub(crate) fn public(&self) -> &PublicKey {
         &self.public
     }
 
     /// The key id of the public half.
-    pub fn key_id(&self) -> &KeyId {
+    pub(crate) fn key_id(&self) -> &KeyId {
         &self.key_id
     }
 
     /// The file this key came from.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Signs `message`.
-    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+    pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
         self.signing.sign(message).to_bytes().to_vec()
     }
 }
@@ -137,7 +137,7 @@ fn read_key_text(path: &Path) -> Result<String, KeyError> {
 }
 
 /// Loads a public key from a public key PEM, or takes the public half of a private key PEM.
-pub fn load_public(path: &Path) -> Result<PublicKey, KeyError> {
+pub(crate) fn load_public(path: &Path) -> Result<PublicKey, KeyError> {
     let text = read_key_text(path)?;
     if let Ok(key) = VerifyingKey::from_public_key_pem(&text) {
         return Ok(PublicKey::ed25519(key.as_bytes()));

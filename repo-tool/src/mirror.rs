@@ -6,7 +6,7 @@
 //! is DEST missing or part old, part new.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -18,7 +18,7 @@ use updater::fetch::store::MetadataStore;
 use updater::fetch::{for_location, HttpOptions};
 use updater::limits::{MAX_ROOT_BYTES, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES};
 use updater::names::RoleName;
-use updater::update::client::Client;
+use updater::update::client::{Client, FoundTarget};
 
 use crate::verify_repo::verify_repository;
 use crate::workspace::Workspace;
@@ -74,45 +74,103 @@ pub fn mirror(url: &str, dest: &Path, root_bytes: &[u8]) -> Result<Mirrored> {
     Ok(done)
 }
 
+/// Fetches the repository at `url` into `staging` through the updater's own client (so the
+/// chain from `root_bytes` is checked as a device checks it), then verifies the copy as a
+/// whole.
 fn fetch_into(url: &str, staging: &Path, root_bytes: &[u8]) -> Result<Mirrored> {
-    let base = url.trim_end_matches('/');
-    let metadata_options = HttpOptions {
-        total_timeout: Some(Duration::from_secs(300)),
-        ..HttpOptions::default()
-    };
-    let transport = |path: &str, options: &HttpOptions| {
-        for_location(&format!("{base}/{path}"), options).map_err(anyhow::Error::msg)
-    };
-    let metadata = Mirrors::new(
-        vec![transport("metadata", &metadata_options)?],
-        RetryPolicy::default(),
-    );
-    let raw = Mirrors::new(
-        vec![transport("metadata", &metadata_options)?],
-        RetryPolicy::default(),
-    );
-    let targets = Mirrors::new(
-        vec![transport("targets", &HttpOptions::default())?],
-        RetryPolicy::default(),
-    );
-
-    let meta_dir = staging.join("metadata");
-    let targets_dir = staging.join("targets");
-    let trust_dir = staging.join(".trust");
-    let downloads = staging.join(".downloads");
-    for dir in [&meta_dir, &targets_dir, &trust_dir, &downloads] {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let store = MetadataStore::open(&trust_dir)?;
+    let upstream = Upstream::connect(url)?;
+    let folders = StagingFolders::create(staging)?;
+    let store = MetadataStore::open(&folders.trust)?;
     Client::init(&store, root_bytes, false)?;
     let now = UtcTime::now();
-    let mut client =
-        Client::open(store, metadata, now).context("the upstream repository is refused")?;
+    let mut client = Client::open(store, upstream.metadata, now)
+        .context("the upstream repository is refused")?;
     let found = client
         .all_targets()
         .context("the upstream repository is refused")?;
+    let copied = copy_metadata(&upstream.raw, &client, &folders.metadata)?;
+    copy_artifacts(&client, &found, &upstream.targets, &folders)?;
+    std::fs::remove_dir_all(&folders.trust)?;
+    std::fs::remove_dir_all(&folders.downloads)?;
 
-    // The served metadata files, as they are upstream; verified below as a whole.
+    let report = verify_repository(staging, root_bytes, now, true)?;
+    if let Some(e) = report.bad_artifacts.first() {
+        bail!("the copy does not verify: {e}");
+    }
+    Ok(Mirrored {
+        metadata: copied,
+        artifacts: found.len(),
+    })
+}
+
+/// The upstream repository's folders: `metadata` for the client's verified walk, `raw` for
+/// copying the served metadata files as they are, `targets` for the artifacts.
+struct Upstream {
+    metadata: Mirrors,
+    raw: Mirrors,
+    targets: Mirrors,
+}
+
+impl Upstream {
+    fn connect(url: &str) -> Result<Self> {
+        let base = url.trim_end_matches('/');
+        let metadata_options = HttpOptions {
+            total_timeout: Some(Duration::from_secs(300)),
+            ..HttpOptions::default()
+        };
+        let transport = |path: &str, options: &HttpOptions| {
+            for_location(&format!("{base}/{path}"), options).map_err(anyhow::Error::msg)
+        };
+        Ok(Upstream {
+            metadata: Mirrors::new(
+                vec![transport("metadata", &metadata_options)?],
+                RetryPolicy::default(),
+            ),
+            raw: Mirrors::new(
+                vec![transport("metadata", &metadata_options)?],
+                RetryPolicy::default(),
+            ),
+            targets: Mirrors::new(
+                vec![transport("targets", &HttpOptions::default())?],
+                RetryPolicy::default(),
+            ),
+        })
+    }
+}
+
+/// The folders of the copy (`metadata/`, `targets/`) and the client's working folders
+/// (`.trust/`, `.downloads/`), removed before the copy is verified.
+struct StagingFolders {
+    metadata: PathBuf,
+    targets: PathBuf,
+    trust: PathBuf,
+    downloads: PathBuf,
+}
+
+impl StagingFolders {
+    fn create(staging: &Path) -> Result<Self> {
+        let folders = StagingFolders {
+            metadata: staging.join("metadata"),
+            targets: staging.join("targets"),
+            trust: staging.join(".trust"),
+            downloads: staging.join(".downloads"),
+        };
+        for dir in [
+            &folders.metadata,
+            &folders.targets,
+            &folders.trust,
+            &folders.downloads,
+        ] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        Ok(folders)
+    }
+}
+
+/// Copies the served metadata files as they are upstream (every root up to the trusted one,
+/// timestamp, the trusted snapshot and every role it lists) into `meta_dir`; they are
+/// verified as a whole afterwards. Returns how many files it copied.
+fn copy_metadata(raw: &Mirrors, client: &Client, meta_dir: &Path) -> Result<usize> {
     let mut copied = 0;
     let mut copy = |path: String, limit: u64, required: bool| -> Result<()> {
         match raw.fetch(&path, &path, limit, Ok) {
@@ -145,25 +203,23 @@ fn fetch_into(url: &str, staging: &Path, root_bytes: &[u8]) -> Result<Mirrored> 
             true,
         )?;
     }
+    Ok(copied)
+}
 
-    // Every artifact, verified on download, under every name a client may ask for.
-    for target in &found {
-        let (local, _) = client.download(target, &targets, &downloads)?;
-        for path in Workspace::served_paths(&targets_dir, &target.name, &target.info.hashes) {
+/// Every artifact, verified on download, copied under every name a client may ask for.
+fn copy_artifacts(
+    client: &Client,
+    found: &[FoundTarget],
+    targets: &Mirrors,
+    folders: &StagingFolders,
+) -> Result<()> {
+    for target in found {
+        let (local, _) = client.download(target, targets, &folders.downloads)?;
+        for path in Workspace::served_paths(&folders.targets, &target.name, &target.info.hashes) {
             let parent = path.parent().context("artifact path has a folder")?;
             std::fs::create_dir_all(parent)?;
             std::fs::copy(&local, &path)?;
         }
     }
-    std::fs::remove_dir_all(&trust_dir)?;
-    std::fs::remove_dir_all(&downloads)?;
-
-    let report = verify_repository(staging, root_bytes, now, true)?;
-    if let Some(e) = report.bad_artifacts.first() {
-        bail!("the copy does not verify: {e}");
-    }
-    Ok(Mirrored {
-        metadata: copied,
-        artifacts: found.len(),
-    })
+    Ok(())
 }

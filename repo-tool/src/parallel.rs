@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 /// Applies `job` to every item using `per_core` threads per core. Stops handing out work
 /// after the first error when `stop_on_error` is set; every result is returned either way.
-pub fn map<T: Sync, R: Send, E: Send>(
+pub(crate) fn map<T: Sync, R: Send, E: Send>(
     items: &[T],
     per_core: usize,
     stop_on_error: bool,

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use updater::conventions::POLICY_ROLE;
 use updater::rollout::decide::Index;
-use updater::rollout::policy::{show_share, Policy, MAX_POLICY_BYTES};
+use updater::rollout::policy::{show_share, Channel, Policy, Target, Wave, MAX_POLICY_BYTES};
 
 use crate::sign::check_policy_against;
 use crate::workspace::Workspace;
@@ -31,8 +31,17 @@ pub fn stage(ws: &Workspace, file: &Path) -> Result<()> {
 }
 
 /// The policy in words: per channel, who is eligible from when.
-pub fn preview(policy: &Policy, index: &Index) -> String {
+pub(crate) fn preview(policy: &Policy, index: &Index) -> String {
     let mut out = String::new();
+    write_schedule(&mut out, policy);
+    for channel in policy.channels.values() {
+        write_channel(&mut out, channel, index);
+    }
+    out
+}
+
+/// How often devices check, and the install window if there is one.
+fn write_schedule(out: &mut String, policy: &Policy) {
     let jitter = policy
         .check_jitter
         .map_or(String::new(), |j| format!(" (spread over {j})"));
@@ -58,76 +67,83 @@ pub fn preview(policy: &Policy, index: &Index) -> String {
             w.to % 60
         );
     }
-    for channel in policy.channels.values() {
-        let _ = write!(out, "channel {}:", channel.name);
-        if channel.halt {
-            let _ = write!(
-                out,
-                " HALTED (no new installs; revoked releases are still left)"
-            );
-        }
-        let _ = writeln!(out);
-        if let Some(target) = &channel.target {
-            let platforms = index.platforms(&target.release).join(", ");
-            let downgrade = if target.downgrade {
-                "; newer devices move back to it"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                out,
-                "  target {} (platforms: {platforms}){downgrade}",
-                target.release
-            );
-            if !target.early_devices.is_empty() || !target.early_groups.is_empty() {
-                let groups: Vec<&str> = target.early_groups.iter().map(String::as_str).collect();
-                let _ = writeln!(
-                    out,
-                    "  from {}: {} early device(s){}",
-                    target.waves[0].start,
-                    target.early_devices.len(),
-                    if groups.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" and group(s) {}", groups.join(", "))
-                    }
-                );
-            }
-            let mut previous: Option<&updater::rollout::policy::Wave> = None;
-            for (i, wave) in target.waves.iter().enumerate() {
-                if let Some(p) = previous.filter(|p| p.share != wave.share) {
-                    let _ = writeln!(
-                        out,
-                        "  from {}: ramping from {} to {}",
-                        p.start,
-                        show_share(p.share),
-                        show_share(wave.share)
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "  from {}: {} of the fleet eligible (wave {})",
-                    wave.start,
-                    show_share(wave.share),
-                    i + 1
-                );
-                previous = Some(wave);
-            }
-        } else {
-            let _ = writeln!(out, "  no target release: devices stay where they are");
-        }
-        for via in &channel.vias {
-            let _ = writeln!(
-                out,
-                "  devices below {} go to {} first",
-                via.below, via.release
-            );
-        }
-        for release in &channel.revoked {
-            let _ = writeln!(out, "  revoked {release}: devices running it move at once");
-        }
+}
+
+/// One channel: halted or not, its target and waves, its stepping stones and revocations.
+fn write_channel(out: &mut String, channel: &Channel, index: &Index) {
+    let _ = write!(out, "channel {}:", channel.name);
+    if channel.halt {
+        let _ = write!(
+            out,
+            " HALTED (no new installs; revoked releases are still left)"
+        );
     }
-    out
+    let _ = writeln!(out);
+    if let Some(target) = &channel.target {
+        write_target(out, target, index);
+    } else {
+        let _ = writeln!(out, "  no target release: devices stay where they are");
+    }
+    for via in &channel.vias {
+        let _ = writeln!(
+            out,
+            "  devices below {} go to {} first",
+            via.below, via.release
+        );
+    }
+    for release in &channel.revoked {
+        let _ = writeln!(out, "  revoked {release}: devices running it move at once");
+    }
+}
+
+/// A channel's target release: its platforms, its early devices, then each wave and the
+/// ramps between them.
+fn write_target(out: &mut String, target: &Target, index: &Index) {
+    let platforms = index.platforms(&target.release).join(", ");
+    let downgrade = if target.downgrade {
+        "; newer devices move back to it"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "  target {} (platforms: {platforms}){downgrade}",
+        target.release
+    );
+    if !target.early_devices.is_empty() || !target.early_groups.is_empty() {
+        let groups: Vec<&str> = target.early_groups.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "  from {}: {} early device(s){}",
+            target.waves[0].start,
+            target.early_devices.len(),
+            if groups.is_empty() {
+                String::new()
+            } else {
+                format!(" and group(s) {}", groups.join(", "))
+            }
+        );
+    }
+    let mut previous: Option<&Wave> = None;
+    for (i, wave) in target.waves.iter().enumerate() {
+        if let Some(p) = previous.filter(|p| p.share != wave.share) {
+            let _ = writeln!(
+                out,
+                "  from {}: ramping from {} to {}",
+                p.start,
+                show_share(p.share),
+                show_share(wave.share)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  from {}: {} of the fleet eligible (wave {})",
+            wave.start,
+            show_share(wave.share),
+            i + 1
+        );
+        previous = Some(wave);
+    }
 }
 
 /// `repo policy keys`: changes the policy role's keys or threshold in the staged index

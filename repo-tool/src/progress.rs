@@ -7,11 +7,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress over a known number of bytes.
 #[derive(Clone)]
-pub struct Progress(ProgressBar);
+pub(crate) struct Progress(ProgressBar);
 
 impl Progress {
     /// A bar for `total` bytes, drawn only when stderr is a terminal and `quiet` is off.
-    pub fn bytes(total: u64, label: &str, quiet: bool) -> Self {
+    pub(crate) fn bytes(total: u64, label: &str, quiet: bool) -> Self {
         if quiet || !std::io::stderr().is_terminal() {
             return Progress(ProgressBar::with_draw_target(
                 Some(total),
@@ -30,12 +30,12 @@ impl Progress {
     }
 
     /// `n` more bytes done.
-    pub fn advance(&self, n: u64) {
+    pub(crate) fn advance(&self, n: u64) {
         self.0.inc(n);
     }
 
     /// Removes the bar.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.0.finish_and_clear();
     }
 }

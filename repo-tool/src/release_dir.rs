@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 
 /// One regular file of a release folder.
-pub struct ReleaseFile {
+pub(crate) struct ReleaseFile {
     /// Where it was found: the folder joined with its path in the folder (through links).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its path in the folder, `/`-separated.
-    pub relative: String,
+    pub(crate) relative: String,
     /// The file to read: `path` with every link resolved.
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
 }
 
 /// Every regular file under `dir`, in name order.
-pub fn release_files(dir: &Path) -> Result<Vec<ReleaseFile>> {
+pub(crate) fn release_files(dir: &Path) -> Result<Vec<ReleaseFile>> {
     let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     if !meta.is_dir() {
         bail!("{} is not a folder", dir.display());

@@ -44,7 +44,7 @@ fn staged_path(ws: &Workspace) -> std::path::PathBuf {
 }
 
 /// Reads the staged root, if any: its body and the signatures gathered.
-pub fn staged_root(ws: &Workspace) -> Result<Option<(Root, Vec<Signature>)>> {
+pub(crate) fn staged_root(ws: &Workspace) -> Result<Option<(Root, Vec<Signature>)>> {
     let path = staged_path(ws);
     if !path.exists() {
         return Ok(None);
@@ -146,10 +146,10 @@ pub struct RootProgress {
     pub version: u64,
     /// Valid signatures by keys of the published (current) root's root role.
     pub by_current: Vec<KeyId>,
-    pub current_threshold: u32,
+    pub(crate) current_threshold: u32,
     /// Valid signatures by keys of the staged root's own root role.
     pub by_new: Vec<KeyId>,
-    pub new_threshold: u32,
+    pub(crate) new_threshold: u32,
 }
 
 impl RootProgress {
@@ -216,7 +216,7 @@ fn progress_of(
 }
 
 /// What signing the staged root came to.
-pub enum RootSigning {
+pub(crate) enum RootSigning {
     /// Signed by enough keys: published as part of the run's publication.
     Published(Root),
     /// Still gathering signatures: how far it is, and how many this run added.
@@ -229,7 +229,7 @@ pub enum RootSigning {
 /// it as part of `publication`; otherwise the staged file keeps the signatures gathered.
 /// Nothing is written before `publication` commits, so a later failure in the same run
 /// (signing the other roles) leaves the staged root as it was.
-pub fn sign_staged(
+pub(crate) fn sign_staged(
     ws: &Workspace,
     keys: &[PrivateKey],
     publication: &mut Publication,
@@ -337,7 +337,7 @@ pub fn merge(ws: &Workspace, other: &Path) -> Result<usize> {
 
 /// The root keys of the published root and of a staged one: the keys that may sign a
 /// staged root.
-pub fn root_signers(ws: &Workspace) -> Result<Vec<KeyId>> {
+pub(crate) fn root_signers(ws: &Workspace) -> Result<Vec<KeyId>> {
     let mut ids: Vec<KeyId> = match ws.published_root()? {
         Some((current, _)) => current
             .roles

@@ -9,7 +9,7 @@ use updater::metadata::Envelope;
 use crate::keys::PrivateKey;
 
 /// The file bytes of `signed` signed by every key in `keys`.
-pub fn sign_metadata<T: Serialize>(signed: &T, keys: &[&PrivateKey]) -> Result<Vec<u8>> {
+pub(crate) fn sign_metadata<T: Serialize>(signed: &T, keys: &[&PrivateKey]) -> Result<Vec<u8>> {
     let value = serde_json::to_value(signed)?;
     sign_value(value, keys)
 }

@@ -11,7 +11,7 @@ use updater::limits::{
 };
 use updater::metadata::{TargetInfo, Targets, Version};
 use updater::names::{RoleName, TargetName};
-use updater::trusted::{Complete, Origin, SelfSignedRoot};
+use updater::trusted::{Complete, Origin, SelfSignedRoot, TrustedRoot};
 use updater::update::artifact::check_file;
 use updater::verify::Verified;
 use updater::Error;
@@ -58,6 +58,29 @@ pub fn verify_repository(
     quiet: bool,
 ) -> Result<VerifyReport, Error> {
     let metadata = served.join("metadata");
+    let root = newest_root(&metadata, trusted_root, now)?;
+    let mut trusted = load_top_level(&metadata, root)?;
+    let mut roles = vec![(
+        RoleName::root(),
+        trusted.root().version,
+        trusted.root().expires,
+    )];
+    let (t, s) = (trusted.timestamp(), trusted.snapshot());
+    roles.push((RoleName::timestamp(), t.version, t.expires));
+    roles.push((RoleName::snapshot(), s.version, s.expires));
+    let artifacts = walk_targets_roles(&metadata, &mut trusted, &mut roles)?;
+    let bytes: u64 = artifacts.iter().map(|(_, i)| i.length).sum();
+    let bad_artifacts = check_artifacts(&served.join("targets"), &artifacts, bytes, quiet);
+    Ok(VerifyReport {
+        roles,
+        artifacts: artifacts.len(),
+        bytes,
+        bad_artifacts,
+    })
+}
+
+/// Trusts `trusted_root`, then each next `N.root.json` served, as far as they go.
+fn newest_root(metadata: &Path, trusted_root: &[u8], now: UtcTime) -> Result<TrustedRoot, Error> {
     let mut root = SelfSignedRoot::parse(trusted_root)?.trust(now);
     for _ in 0..MAX_ROOT_ROTATIONS {
         let next = root.root().version.next();
@@ -67,6 +90,12 @@ pub fn verify_repository(
         }
         root.update_root(&read(&path, MAX_ROOT_BYTES)?)?;
     }
+    Ok(root)
+}
+
+/// Timestamp, the snapshot it names and the top-level targets the snapshot names, each
+/// verified in the specification's order.
+fn load_top_level(metadata: &Path, root: TrustedRoot) -> Result<Complete, Error> {
     let (timestamp, _) = root.load_timestamp(&read(
         &metadata.join("timestamp.json"),
         MAX_TIMESTAMP_BYTES,
@@ -93,53 +122,50 @@ pub fn verify_repository(
             listed_by: RoleName::snapshot(),
             role: RoleName::targets(),
         })?;
-    let mut trusted = snapshot.load_targets(&read(
+    Ok(snapshot.load_targets(&read(
         &metadata.join(format!("{}.targets.json", targets_meta.version)),
         targets_meta.length.unwrap_or(MAX_TARGETS_BYTES),
-    )?)?;
+    )?)?)
+}
 
-    let mut roles = vec![(
-        RoleName::root(),
-        trusted.root().version,
-        trusted.root().expires,
-    )];
-    let (t, s) = (trusted.timestamp(), trusted.snapshot());
-    roles.push((RoleName::timestamp(), t.version, t.expires));
-    roles.push((RoleName::snapshot(), s.version, s.expires));
-    // Every role a device may reach, in the order it would, by the device's own walker.
+/// Every targets role a device may reach, in the order it would, by the device's own
+/// walker: each is added to `roles`, and every artifact they list is returned.
+fn walk_targets_roles(
+    metadata: &Path,
+    trusted: &mut Complete,
+    roles: &mut Vec<(RoleName, Version, UtcTime)>,
+) -> Result<Vec<(TargetName, TargetInfo)>, Error> {
     let mut artifacts: Vec<(TargetName, TargetInfo)> = Vec::new();
-    let mut served_roles = ServedRoles {
-        metadata: &metadata,
-        trusted: &mut trusted,
-    };
+    let mut served_roles = ServedRoles { metadata, trusted };
     delegation::walk(&mut served_roles, Scope::Everything, |role, _, t| {
         roles.push((role.clone(), t.version, t.expires));
         artifacts.extend(t.targets.iter().map(|(n, i)| (n.clone(), i.clone())));
         ControlFlow::<()>::Continue(())
     })?;
+    Ok(artifacts)
+}
 
-    let targets_dir = served.join("targets");
-    let bytes: u64 = artifacts.iter().map(|(_, i)| i.length).sum();
+/// Checks every artifact (`bytes` in all) in parallel, with progress; returns each failure.
+fn check_artifacts(
+    targets_dir: &Path,
+    artifacts: &[(TargetName, TargetInfo)],
+    bytes: u64,
+    quiet: bool,
+) -> Vec<Error> {
     let progress = Progress::bytes(bytes, "verifying", quiet);
-    let results = parallel::map(&artifacts, 1, false, |(name, info)| {
-        let r = check_artifact(&targets_dir, name, info);
+    let results = parallel::map(artifacts, 1, false, |(name, info)| {
+        let r = check_artifact(targets_dir, name, info);
         progress.advance(info.length);
         r
     });
     progress.finish();
-    let bad_artifacts = results
+    results
         .into_iter()
         .filter_map(|r| match r {
             Some(Err(e)) => Some(e),
             _ => None,
         })
-        .collect();
-    Ok(VerifyReport {
-        roles,
-        artifacts: artifacts.len(),
-        bytes,
-        bad_artifacts,
-    })
+        .collect()
 }
 
 /// The served folder's targets roles as the delegation walker's source: verified as a

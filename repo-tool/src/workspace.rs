@@ -38,7 +38,7 @@ pub struct ExportedVersions {
 
 impl ExportedVersions {
     /// `version`, or the first version past `floor` if that is newer.
-    pub fn past(version: Version, floor: u64) -> Version {
+    pub(crate) fn past(version: Version, floor: u64) -> Version {
         Version::new(floor.saturating_add(1)).map_or(version, |first| version.max(first))
     }
 }
@@ -52,14 +52,14 @@ pub struct Workspace {
 /// Expiry period of each role, as kept in `repo.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct Expiry {
-    pub root: Period,
-    pub targets: Period,
-    pub snapshot: Period,
-    pub timestamp: Period,
+pub(crate) struct Expiry {
+    pub(crate) root: Period,
+    pub(crate) targets: Period,
+    pub(crate) snapshot: Period,
+    pub(crate) timestamp: Period,
     /// Repositories made before the policy role existed have no entry: 30 days.
     #[serde(default = "default_policy_expiry")]
-    pub policy: Period,
+    pub(crate) policy: Period,
 }
 
 fn default_policy_expiry() -> Period {
@@ -82,7 +82,7 @@ impl Default for Expiry {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    pub expiry: Expiry,
+    pub(crate) expiry: Expiry,
     /// Key id -> a name for people (the key file's name when it was added).
     #[serde(default)]
     pub names: std::collections::BTreeMap<String, String>,
@@ -95,11 +95,11 @@ impl Workspace {
     }
 
     /// The repository folder.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
     /// `repo.toml`.
-    pub fn settings_file(&self) -> PathBuf {
+    pub(crate) fn settings_file(&self) -> PathBuf {
         self.root.join("repo.toml")
     }
     /// `staged/`.
@@ -107,7 +107,7 @@ impl Workspace {
         self.root.join("staged")
     }
     /// `staged/targets.json`.
-    pub fn staged_targets_file(&self) -> PathBuf {
+    pub(crate) fn staged_targets_file(&self) -> PathBuf {
         self.staged_dir().join("targets.json")
     }
     /// `staged/policy.xml`: the policy `repo policy set` accepted, published by `repo sign`.
@@ -115,7 +115,7 @@ impl Workspace {
         self.staged_dir().join("policy.xml")
     }
     /// `staged/targets/`: artifacts added but not yet published.
-    pub fn staged_artifacts_dir(&self) -> PathBuf {
+    pub(crate) fn staged_artifacts_dir(&self) -> PathBuf {
         self.staged_dir().join("targets")
     }
     /// `public/`: the folder to serve.
@@ -123,16 +123,16 @@ impl Workspace {
         self.root.join("public")
     }
     /// `public/metadata/`.
-    pub fn metadata_dir(&self) -> PathBuf {
+    pub(crate) fn metadata_dir(&self) -> PathBuf {
         self.public_dir().join("metadata")
     }
     /// `public/targets/`.
-    pub fn artifacts_dir(&self) -> PathBuf {
+    pub(crate) fn artifacts_dir(&self) -> PathBuf {
         self.public_dir().join("targets")
     }
 
     /// Fails unless this looks like a repository made by `repo init`.
-    pub fn check_exists(&self) -> Result<()> {
+    pub(crate) fn check_exists(&self) -> Result<()> {
         if !self.settings_file().is_file() || !self.metadata_dir().is_dir() {
             bail!(
                 "{} is not a repository made by `repo init` (no repo.toml or public/metadata/)",
@@ -151,7 +151,7 @@ impl Workspace {
     }
 
     /// Rewrites `repo.toml` atomically.
-    pub fn write_settings(&self, settings: &Settings) -> Result<()> {
+    pub(crate) fn write_settings(&self, settings: &Settings) -> Result<()> {
         let text = toml::to_string_pretty(settings)?;
         let path = self.settings_file();
         updater::fs::write_atomic(&path, text.as_bytes())
@@ -198,7 +198,7 @@ impl Workspace {
 
     /// The newest `N.root.json` published, verified by its own keys (the admin trusts
     /// their own repository's newest root; devices verify the whole chain).
-    pub fn latest_root(&self) -> Result<(Verified<Root>, PathBuf)> {
+    pub(crate) fn latest_root(&self) -> Result<(Verified<Root>, PathBuf)> {
         match self.published_root()? {
             Some(found) => Ok(found),
             None if self.staged_dir().join("root.json").is_file() => bail!(
@@ -212,7 +212,7 @@ impl Workspace {
 
     /// The newest `N.root.json` published, if any (none while root version 1 still gathers
     /// its signatures).
-    pub fn published_root(&self) -> Result<Option<(Verified<Root>, PathBuf)>> {
+    pub(crate) fn published_root(&self) -> Result<Option<(Verified<Root>, PathBuf)>> {
         let dir = self.metadata_dir();
         let mut best: Option<(u64, PathBuf)> = None;
         for entry in
@@ -241,19 +241,19 @@ impl Workspace {
     }
 
     /// The staged (unsigned) index.
-    pub fn staged_targets(&self) -> Result<Targets> {
+    pub(crate) fn staged_targets(&self) -> Result<Targets> {
         let path = self.staged_targets_file();
         let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
         serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
     }
 
     /// The staged index as `staged/targets.json` holds it.
-    pub fn staged_targets_bytes(&self, targets: &Targets) -> Result<Vec<u8>> {
+    pub(crate) fn staged_targets_bytes(&self, targets: &Targets) -> Result<Vec<u8>> {
         Ok(serde_json::to_vec_pretty(targets)?)
     }
 
     /// Writes the staged index atomically.
-    pub fn write_staged_targets(&self, targets: &Targets) -> Result<()> {
+    pub(crate) fn write_staged_targets(&self, targets: &Targets) -> Result<()> {
         let bytes = self.staged_targets_bytes(targets)?;
         let path = self.staged_targets_file();
         updater::fs::write_atomic(&path, &bytes)
@@ -262,7 +262,7 @@ impl Workspace {
 
     /// Every path under `base` (`public/targets` or `staged/targets`) a client may fetch an
     /// artifact by, all hard links of one file: the served names of the conventions.
-    pub fn served_paths(base: &Path, name: &TargetName, hashes: &Hashes) -> Vec<PathBuf> {
+    pub(crate) fn served_paths(base: &Path, name: &TargetName, hashes: &Hashes) -> Vec<PathBuf> {
         served::served_names(name, hashes)
             .into_iter()
             .map(|n| base.join(n))

@@ -8,7 +8,7 @@ use repo_tool::add::{add, Release};
 use repo_tool::workspace::Workspace;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The repository folder.
     repo: PathBuf,
     /// Folder of release files; its layout is kept under releases/RELEASE/PLATFORM/.
@@ -24,7 +24,7 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let Args {
         repo,
         dir,

@@ -16,7 +16,7 @@ use updater::metadata::Version;
 use super::load_private_keys;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The repository folder.
     repo: PathBuf,
     /// The archive to write (.tar.gz or .tgz).
@@ -36,7 +36,7 @@ pub struct Args {
     releases: Option<usize>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let ws = Workspace::new(&args.repo);
     let mut expiries = published_expiries(&ws)?;
     let done = match &args.valid_for {

@@ -12,7 +12,7 @@ use repo_tool::workspace::Workspace;
 use super::{load_private_keys, split_assignment, unfinished_exit};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Folder to create (must not exist, or be empty).
     repo: PathBuf,
     /// TOML file with a [roles.NAME] table per role: keys, threshold, expires.
@@ -58,7 +58,7 @@ fn config(args: &Args) -> Result<InitConfig> {
     Ok(config)
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let config = config(&args)?;
     let signing = load_private_keys(&args.sign)?;
     let repo = &args.repo;

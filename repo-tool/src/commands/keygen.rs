@@ -7,12 +7,12 @@ use anyhow::Result;
 use repo_tool::keys::generate;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Path and name of the key files, without extension (e.g. keys/targets).
     stem: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let (private, public, id) = generate(&args.stem)?;
     println!(
         "wrote {} (private, keep offline) and {}\nkey id {id}",

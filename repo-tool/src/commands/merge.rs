@@ -11,20 +11,20 @@ use repo_tool::workspace::Workspace;
 use super::unfinished_exit;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The repository folder.
     repo: PathBuf,
     /// The other copy of the repository folder.
     other: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     merge(&args.repo, &args.other)
 }
 
 /// Merges `other` (a repository folder, or a staged root.json) into `repo`, publishes what
 /// is complete, and exits 4 if something staged is still not visible.
-pub fn merge(repo: &Path, other: &Path) -> Result<ExitCode> {
+pub(crate) fn merge(repo: &Path, other: &Path) -> Result<ExitCode> {
     let ws = Workspace::new(repo);
     let added = if other.is_dir() {
         repo_tool::sign::merge(&ws, other)?

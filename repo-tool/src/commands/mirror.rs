@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::EXIT_UNTRUSTED;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The upstream repository's base URL (holding metadata/ and targets/).
     url: String,
     /// The folder to write (replaced as a whole).
@@ -19,7 +19,7 @@ pub struct Args {
     root: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let Args { url, dest, root } = args;
     let root_bytes = updater::fs::read_bounded(&root, updater::limits::MAX_ROOT_BYTES)?;
     match repo_tool::mirror::mirror(&url, &dest, &root_bytes) {

@@ -3,19 +3,19 @@
 //! lives here: the exit codes (documented in the README's Commands section and `repo
 //! --help`) and the parsing of `ROLE=VALUE` and key file arguments.
 
-pub mod add;
-pub mod export;
-pub mod init;
-pub mod keygen;
-pub mod merge;
-pub mod mirror;
-pub mod policy;
-pub mod publish;
-pub mod root;
-pub mod sign;
-pub mod status;
-pub mod timestamp;
-pub mod verify;
+pub(crate) mod add;
+pub(crate) mod export;
+pub(crate) mod init;
+pub(crate) mod keygen;
+pub(crate) mod merge;
+pub(crate) mod mirror;
+pub(crate) mod policy;
+pub(crate) mod publish;
+pub(crate) mod root;
+pub(crate) mod sign;
+pub(crate) mod status;
+pub(crate) mod timestamp;
+pub(crate) mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,17 +27,17 @@ use repo_tool::workspace::Workspace;
 use updater::datetime::UtcTime;
 
 /// Exit code when the repository fails verification.
-pub const EXIT_UNTRUSTED: u8 = 1;
+pub(crate) const EXIT_UNTRUSTED: u8 = 1;
 /// Exit code for bad arguments or input that could not be used.
-pub const EXIT_BAD_INPUT: u8 = 2;
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
 /// A role expires within the warning window: for monitoring checks.
-pub const EXIT_EXPIRING: u8 = 3;
+pub(crate) const EXIT_EXPIRING: u8 = 3;
 /// `repo sign`/`merge` published what it could, but staged work is still not visible to
 /// devices (the message says what and how to finish it).
-pub const EXIT_UNFINISHED: u8 = 4;
+pub(crate) const EXIT_UNFINISHED: u8 = 4;
 
 /// Says what devices do not see yet, if anything, and returns the exit code for it.
-pub fn unfinished_exit(ws: &Workspace) -> Result<ExitCode> {
+pub(crate) fn unfinished_exit(ws: &Workspace) -> Result<ExitCode> {
     let left = repo_tool::unfinished::unfinished(ws)?;
     if left.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -50,7 +50,7 @@ pub fn unfinished_exit(ws: &Workspace) -> Result<ExitCode> {
 
 /// Prints a warning for each role expired or expiring within `warn_days` of `now`, and
 /// returns the exit code a monitoring check should see.
-pub fn expiry_warnings<'a>(
+pub(crate) fn expiry_warnings<'a>(
     roles: impl Iterator<Item = (&'a str, UtcTime)>,
     now: UtcTime,
     warn_days: i64,
@@ -75,7 +75,7 @@ pub fn expiry_warnings<'a>(
 }
 
 /// `ROLE=VALUE`, with ROLE one of the repository's roles.
-pub fn split_assignment(text: &str) -> Result<(String, String)> {
+pub(crate) fn split_assignment(text: &str) -> Result<(String, String)> {
     let (role, value) = text
         .split_once('=')
         .ok_or_else(|| anyhow!("{text:?} must be ROLE=VALUE"))?;
@@ -88,7 +88,7 @@ pub fn split_assignment(text: &str) -> Result<(String, String)> {
 }
 
 /// Loads every private key file named, failing on the first that does not load.
-pub fn load_private_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
+pub(crate) fn load_private_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {
     paths
         .iter()
         .map(|p| PrivateKey::load(p).map_err(Into::into))

@@ -11,7 +11,7 @@ use repo_tool::workspace::Workspace;
 use super::EXIT_UNTRUSTED;
 
 #[derive(Subcommand)]
-pub enum PolicyCommand {
+pub(crate) enum PolicyCommand {
     /// Validate FILE (syntax, and every release it names is in REPO's staged index) and
     /// preview, per channel, which share of the fleet is eligible from when. Exit 1 if the
     /// policy is refused.
@@ -26,7 +26,7 @@ pub enum PolicyCommand {
 }
 
 #[derive(clap::Args)]
-pub struct FileArgs {
+pub(crate) struct FileArgs {
     /// The repository folder.
     repo: PathBuf,
     /// The policy.xml to check.
@@ -34,7 +34,7 @@ pub struct FileArgs {
 }
 
 #[derive(clap::Args)]
-pub struct SetArgs {
+pub(crate) struct SetArgs {
     /// The repository folder.
     repo: PathBuf,
     /// The policy.xml to stage.
@@ -42,7 +42,7 @@ pub struct SetArgs {
 }
 
 #[derive(clap::Args)]
-pub struct KeysArgs {
+pub(crate) struct KeysArgs {
     /// The repository folder.
     repo: PathBuf,
     /// A policy key to add (public or private PEM).
@@ -56,7 +56,7 @@ pub struct KeysArgs {
     threshold: Option<u32>,
 }
 
-pub fn run(command: PolicyCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: PolicyCommand) -> Result<ExitCode> {
     match command {
         PolicyCommand::Check(args) => check(args),
         PolicyCommand::Set(args) => set(args),

@@ -7,14 +7,14 @@ use anyhow::Result;
 use repo_tool::workspace::Workspace;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The repository folder.
     repo: PathBuf,
     /// Where to: s3://BUCKET/PREFIX, gs://..., az://..., file:///PATH.
     url: String,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let done = repo_tool::publish::publish(&Workspace::new(&args.repo), &args.url)?;
     println!(
         "published to {}: {} uploaded, {} already there",

@@ -11,7 +11,7 @@ use repo_tool::workspace::Workspace;
 use super::split_assignment;
 
 #[derive(Subcommand)]
-pub enum RootCommand {
+pub(crate) enum RootCommand {
     /// Stage root N+1 from the newest root (or edit the staged one): add or remove keys of
     /// any role, change thresholds. Admins then sign it with `repo sign --key ROOT_KEY`; it
     /// is published once a threshold of the current root keys and of its own have signed.
@@ -22,7 +22,7 @@ pub enum RootCommand {
 }
 
 #[derive(clap::Args)]
-pub struct EditArgs {
+pub(crate) struct EditArgs {
     /// The repository folder.
     repo: PathBuf,
     /// Add a key to a role, as ROLE=FILE (public or private PEM).
@@ -40,14 +40,14 @@ pub struct EditArgs {
 }
 
 #[derive(clap::Args)]
-pub struct MergeArgs {
+pub(crate) struct MergeArgs {
     /// The repository folder.
     repo: PathBuf,
     /// The other copy: a staged root.json or a repository folder.
     other: PathBuf,
 }
 
-pub fn run(command: RootCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: RootCommand) -> Result<ExitCode> {
     match command {
         RootCommand::Edit(args) => edit(args),
         RootCommand::Merge(args) => super::merge::merge(&args.repo, &args.other),

@@ -11,7 +11,7 @@ use repo_tool::workspace::Workspace;
 use super::{load_private_keys, unfinished_exit};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The repository folder.
     repo: PathBuf,
     /// Private key file(s): targets and/or policy keys meeting their thresholds, plus
@@ -24,7 +24,7 @@ pub struct Args {
     force: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let keys = load_private_keys(&args.keys)?;
     let ws = Workspace::new(&args.repo);
     let options = SignOptions { force: args.force };

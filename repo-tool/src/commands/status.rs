@@ -14,7 +14,7 @@ use updater::datetime::UtcTime;
 use super::expiry_warnings;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The repository folder.
     repo: PathBuf,
     /// Warn (and exit 3) when a role expires within this many days (default 0: only
@@ -23,7 +23,7 @@ pub struct Args {
     warn_days: i64,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let ws = Workspace::new(&args.repo);
     let report = status(&ws)?;
     println!(

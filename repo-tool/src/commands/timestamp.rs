@@ -9,7 +9,7 @@ use repo_tool::workspace::Workspace;
 use super::load_private_keys;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The repository folder.
     repo: PathBuf,
     /// Timestamp private key(s), meeting its threshold.
@@ -17,7 +17,7 @@ pub struct Args {
     keys: Vec<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let keys = load_private_keys(&args.keys)?;
     let version = repo_tool::sign::timestamp_only(&Workspace::new(&args.repo), &keys)?;
     println!("published timestamp version {version}");

@@ -11,7 +11,7 @@ use updater::datetime::UtcTime;
 use super::{expiry_warnings, EXIT_UNTRUSTED};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The repository folder (or its public/ folder, or any served copy).
     repo: PathBuf,
     /// The root.json to trust, obtained out of band (e.g. the one devices ship with).
@@ -30,7 +30,7 @@ pub struct Args {
     warn_days: i64,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
     let root_bytes = updater::fs::read_bounded(&args.root, updater::limits::MAX_ROOT_BYTES)?;
     let now = match &args.at {
         Some(text) => UtcTime::parse(text).map_err(|e| anyhow!(e))?,

@@ -54,7 +54,7 @@ pub(super) fn check_root_lifetime(
 }
 
 /// Parses `xml` and checks that every release it names is in `index`.
-pub fn check_policy_against(
+pub(crate) fn check_policy_against(
     xml: &[u8],
     index: &Targets,
 ) -> Result<updater::rollout::policy::Policy> {

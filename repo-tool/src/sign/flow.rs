@@ -24,17 +24,17 @@ use crate::workspace::{Settings, Workspace};
 /// One run of `repo sign` past its plan: where, under which root, with which settings and
 /// keys, at which time.
 pub(super) struct Signing<'a, 'k> {
-    pub ws: &'a Workspace,
-    pub root: &'a Root,
-    pub settings: Settings,
-    pub now: UtcTime,
-    pub plan: Plan<'k>,
+    pub(crate) ws: &'a Workspace,
+    pub(crate) root: &'a Root,
+    pub(crate) settings: Settings,
+    pub(crate) now: UtcTime,
+    pub(crate) plan: Plan<'k>,
 }
 
 impl Signing<'_, '_> {
     /// Signs targets, policy, snapshot and timestamp as planned, adding what to publish to
     /// `publication` and what happened to `report`.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         staged: Targets,
         publication: &mut Publication,

@@ -29,12 +29,12 @@ use anyhow::{bail, Result};
 use updater::datetime::UtcTime;
 
 pub(crate) use build::meta_for;
-pub use check::check_policy_against;
+pub(crate) use check::check_policy_against;
 pub(crate) use check::check_signed;
 pub(crate) use gather::pending_path;
 pub use merge::merge;
-pub use plan::keys_for_role;
-pub use published::latest_version;
+pub(crate) use plan::keys_for_role;
+pub(crate) use published::latest_version;
 pub(crate) use published::read_timestamp;
 pub use timestamp::timestamp_only;
 

@@ -15,7 +15,7 @@ use crate::keys::PrivateKey;
 use crate::workspace::Workspace;
 
 /// The keys among `given` that `role` lists; fails unless they reach its threshold.
-pub fn keys_for_role<'a>(
+pub(crate) fn keys_for_role<'a>(
     all_keys: &BTreeMap<KeyId, PublicKey>,
     role: &RoleKeys,
     role_name: &str,
@@ -41,11 +41,11 @@ pub fn keys_for_role<'a>(
 /// timestamp, which always follow.
 pub(super) struct Plan<'k> {
     /// Keys adding signatures to targets (possibly none, to finish a pending one).
-    pub targets: Option<Vec<&'k PrivateKey>>,
-    pub policy: Option<Vec<&'k PrivateKey>>,
+    pub(crate) targets: Option<Vec<&'k PrivateKey>>,
+    pub(crate) policy: Option<Vec<&'k PrivateKey>>,
     /// Snapshot and timestamp follow when their keys are given (a threshold each).
-    pub snapshot: Option<Vec<&'k PrivateKey>>,
-    pub timestamp: Option<Vec<&'k PrivateKey>>,
+    pub(crate) snapshot: Option<Vec<&'k PrivateKey>>,
+    pub(crate) timestamp: Option<Vec<&'k PrivateKey>>,
 }
 
 /// The policy role as the staged index delegates it: its keys and threshold.

@@ -11,24 +11,24 @@ use crate::workspace::Workspace;
 /// The targets the new snapshot lists: signed by a threshold now (with the bytes to
 /// publish), or the version already published.
 pub(super) struct ListedTargets {
-    pub role: Targets,
-    pub bytes: Option<Vec<u8>>,
+    pub(crate) role: Targets,
+    pub(crate) bytes: Option<Vec<u8>>,
 }
 
 /// The policy role signed by a threshold now: its metadata, the bytes to publish, and the
 /// `policy.xml` it lists.
 pub(super) struct SignedPolicy {
-    pub role: Targets,
-    pub bytes: Vec<u8>,
-    pub xml: Vec<u8>,
+    pub(crate) role: Targets,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) xml: Vec<u8>,
 }
 
 /// A signed snapshot and the timestamp naming it.
 pub(super) struct Online {
-    pub snapshot: Version,
-    pub snapshot_bytes: Vec<u8>,
-    pub timestamp: Version,
-    pub timestamp_bytes: Vec<u8>,
+    pub(crate) snapshot: Version,
+    pub(crate) snapshot_bytes: Vec<u8>,
+    pub(crate) timestamp: Version,
+    pub(crate) timestamp_bytes: Vec<u8>,
 }
 
 /// `policy.xml` under every path a client may fetch it by, before the metadata that lists

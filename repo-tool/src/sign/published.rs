@@ -10,7 +10,7 @@ use updater::verify::Unverified;
 use crate::workspace::Workspace;
 
 /// Latest published version of `role` (`N.<role>.json`), if any.
-pub fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Version>> {
+pub(crate) fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Version>> {
     let suffix = format!(".{role}.json");
     let mut best = None;
     for entry in std::fs::read_dir(ws.metadata_dir())? {

@@ -15,65 +15,20 @@
 //!   written, and it is put in place with a hard link, which cannot replace a file that
 //!   appeared meanwhile.
 
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
+mod content;
+mod error;
+mod undo;
+
+use std::io;
 use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
-/// Why a publication wrote nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum PublicationError {
-    /// A versioned file exists with other bytes.
-    #[error("{path} is already published with other bytes, and a published versioned file never changes; nothing was written")]
-    WouldRewrite { path: PathBuf },
-    /// A file system call failed; what was made is undone.
-    #[error("{action} {path} (nothing was published; the repository is as it was)")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    /// A file system call failed and so did undoing it: the folder needs a look.
-    #[error("{action} {path} failed, and undoing the publication failed at {undo_path}: {undo}")]
-    Incomplete {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-        undo_path: PathBuf,
-        undo: io::Error,
-    },
-    /// Everything was published, but a staged file it replaces could not be removed.
-    #[error("published, but could not remove {path}")]
-    Cleanup {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-}
-
-type Result<T> = std::result::Result<T, PublicationError>;
-
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> PublicationError {
-    let path = path.to_owned();
-    move |source| PublicationError::Io {
-        action,
-        path,
-        source,
-    }
-}
-
-/// What a file's bytes are.
-#[derive(Debug)]
-pub enum Content {
-    Bytes(Vec<u8>),
-    /// The bytes of an existing file (a staged artifact), hard-linked: no copy, and the
-    /// source stays where it is until the publication is complete.
-    LinkOf(PathBuf),
-}
+pub(crate) use content::Content;
+use content::{link_temp, same_content, write_temp};
+pub(crate) use error::PublicationError;
+use error::{io_error, Result};
+use undo::Undo;
 
 #[derive(Debug)]
 struct Entry {
@@ -84,7 +39,7 @@ struct Entry {
 
 /// Files to write, in the order they become visible, and what to remove once they are.
 #[derive(Debug, Default)]
-pub struct Publication {
+pub(crate) struct Publication {
     entries: Vec<Entry>,
     remove_after: Vec<PathBuf>,
     empty_after: Vec<PathBuf>,
@@ -96,54 +51,14 @@ struct Prepared<'a> {
     tmp: TempPath,
 }
 
-/// What a commit has done so far, to undo it.
-#[derive(Default)]
-struct Undo {
-    created_dirs: Vec<PathBuf>,
-    /// Destinations that did not exist before.
-    placed: Vec<PathBuf>,
-    /// (destination, the old file kept under a temporary name).
-    replaced: Vec<(PathBuf, TempPath)>,
-}
-
-impl Undo {
-    /// Puts everything back, newest first; the first failure is returned with its path.
-    fn run(self) -> std::result::Result<(), (PathBuf, io::Error)> {
-        let mut first = None;
-        let mut note = |path: &Path, r: io::Result<()>| {
-            if let Err(e) = r {
-                if first.is_none() {
-                    first = Some((path.to_owned(), e));
-                }
-            }
-        };
-        for (dest, old) in self.replaced.into_iter().rev() {
-            let r = std::fs::rename(&old, &dest);
-            note(&dest, r);
-            // The name `old` had is gone now (renamed) or still there: either way not ours.
-            let _ = old.keep();
-        }
-        for dest in self.placed.iter().rev() {
-            note(dest, std::fs::remove_file(dest));
-        }
-        for dir in self.created_dirs.iter().rev() {
-            note(dir, std::fs::remove_dir(dir));
-        }
-        match first {
-            Some(f) => Err(f),
-            None => Ok(()),
-        }
-    }
-}
-
 impl Publication {
     /// An empty publication.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// A file that, once published, never changes (`N.<role>.json`, a hashed artifact).
-    pub fn versioned(&mut self, dest: impl Into<PathBuf>, content: Content) {
+    pub(crate) fn versioned(&mut self, dest: impl Into<PathBuf>, content: Content) {
         self.entries.push(Entry {
             dest: dest.into(),
             content,
@@ -152,7 +67,7 @@ impl Publication {
     }
 
     /// A file replaced as a whole (`timestamp.json`, the staged index).
-    pub fn replace(&mut self, dest: impl Into<PathBuf>, bytes: Vec<u8>) {
+    pub(crate) fn replace(&mut self, dest: impl Into<PathBuf>, bytes: Vec<u8>) {
         self.entries.push(Entry {
             dest: dest.into(),
             content: Content::Bytes(bytes),
@@ -161,17 +76,17 @@ impl Publication {
     }
 
     /// A file removed once everything is published (a pending signature file).
-    pub fn remove_after(&mut self, path: impl Into<PathBuf>) {
+    pub(crate) fn remove_after(&mut self, path: impl Into<PathBuf>) {
         self.remove_after.push(path.into());
     }
 
     /// A folder emptied once everything is published (staged artifacts now served).
-    pub fn empty_after(&mut self, dir: impl Into<PathBuf>) {
+    pub(crate) fn empty_after(&mut self, dir: impl Into<PathBuf>) {
         self.empty_after.push(dir.into());
     }
 
     /// Publishes everything, or nothing.
-    pub fn commit(self) -> Result<()> {
+    pub(crate) fn commit(self) -> Result<()> {
         // Checked before anything is written.
         let mut todo = Vec::new();
         for (i, entry) in self.entries.iter().enumerate() {
@@ -245,7 +160,7 @@ fn place_all(todo: &[&Entry], undo: &mut Undo) -> Result<()> {
         create_dirs(dir, undo)?;
         prepared.push(Prepared {
             entry,
-            tmp: write_temp(entry, dir)?,
+            tmp: write_temp(&entry.dest, &entry.content, dir)?,
         });
     }
     let mut dirs: Vec<&Path> = todo.iter().map(|e| parent(&e.dest)).collect();
@@ -316,100 +231,6 @@ fn create_dirs(dir: &Path, undo: &mut Undo) -> Result<()> {
         undo.created_dirs.push(d);
     }
     Ok(())
-}
-
-/// `.NAME.`: temporary files are hidden and say what they will become. NAME is cut so that
-/// the temporary name (with tempfile's 6 random characters and `.tmp`) still fits in one
-/// file name when NAME itself takes all of it.
-fn temp_prefix(dest: &Path) -> String {
-    const ROOM: usize =
-        updater::conventions::name_budget::NAME_MAX - ".".len() - ".".len() - 6 - ".tmp".len();
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut cut = name.len().min(ROOM);
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!(".{}.", &name[..cut])
-}
-
-/// The entry's bytes under a new, unpredictable name in `dir` (created `O_EXCL`), synced.
-fn write_temp(entry: &Entry, dir: &Path) -> Result<TempPath> {
-    match &entry.content {
-        Content::Bytes(bytes) => {
-            let mut file = tempfile::Builder::new()
-                .prefix(&temp_prefix(&entry.dest))
-                .suffix(".tmp")
-                .tempfile_in(dir)
-                .map_err(io_error("creating a temporary file for", &entry.dest))?;
-            file.write_all(bytes)
-                .and_then(|()| file.as_file().sync_all())
-                .map_err(io_error("writing", &entry.dest))?;
-            Ok(file.into_temp_path())
-        }
-        Content::LinkOf(source) => {
-            let tmp = link_temp(source, dir)?;
-            File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(io_error("syncing", source))?;
-            Ok(tmp)
-        }
-    }
-}
-
-/// A second, temporary name for `source` in `dir` (a hard link; it fails rather than
-/// replace anything, and a name taken meanwhile is retried).
-fn link_temp(source: &Path, dir: &Path) -> Result<TempPath> {
-    let file = tempfile::Builder::new()
-        .prefix(&temp_prefix(source))
-        .suffix(".tmp")
-        .make_in(dir, |path| std::fs::hard_link(source, path))
-        .map_err(io_error("linking", source))?;
-    Ok(file.into_temp_path())
-}
-
-/// Whether the file at `dest` holds exactly `content`.
-fn same_content(dest: &Path, content: &Content) -> Result<bool> {
-    let meta = std::fs::symlink_metadata(dest).map_err(io_error("reading", dest))?;
-    if !meta.is_file() {
-        return Ok(false);
-    }
-    match content {
-        Content::Bytes(bytes) => {
-            if meta.len() != bytes.len() as u64 {
-                return Ok(false);
-            }
-            let on_disk = std::fs::read(dest).map_err(io_error("reading", dest))?;
-            Ok(on_disk == *bytes)
-        }
-        Content::LinkOf(source) => {
-            let theirs = std::fs::metadata(source).map_err(io_error("reading", source))?;
-            if (theirs.dev(), theirs.ino()) == (meta.dev(), meta.ino()) {
-                return Ok(true);
-            }
-            if theirs.len() != meta.len() {
-                return Ok(false);
-            }
-            same_bytes(source, dest).map_err(io_error("comparing", dest))
-        }
-    }
-}
-
-fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
-    let (mut a, mut b) = (File::open(a)?, File::open(b)?);
-    let (mut x, mut y) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
-    loop {
-        let n = a.read(&mut x)?;
-        if n == 0 {
-            return Ok(b.read(&mut y[..1])? == 0);
-        }
-        b.read_exact(&mut y[..n])?;
-        if x[..n] != y[..n] {
-            return Ok(false);
-        }
-    }
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
