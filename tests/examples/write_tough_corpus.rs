@@ -11,9 +11,12 @@
 //!   - root and snapshot signed with ed25519, timestamp with ECDSA P-256, targets with
 //!     RSA-PSS (tough writes RSA and ECDSA public keys as SPKI PEM);
 //!   - targets lists `hello.txt`, `docs/guide.txt` and an empty `empty.bin`, and delegates
-//!     `releases/*` to the role "release" (ed25519, terminating), which lists
-//!     `releases/1.0/app.bin`;
+//!     `app-*` and `releases/*` to the role "release" (ed25519, terminating), which lists
+//!     `app-1.0.bin` and `releases/1.0/app.bin` (tough's `*` crosses `/`; python-tuf's and the
+//!     specification's does not);
 //!   - everything expires in 2099, so the committed corpus stays valid.
+//!
+//! Before printing, tough's own client loads the result and reads every target back.
 //!
 //! The private keys are generated here and live only in a temporary folder: the corpus holds
 //! public keys only. Prints one JSON object: target name -> hex SHA-256 of its content (save it
@@ -32,17 +35,31 @@ use tough::editor::signed::{PathExists, SignedRole};
 use tough::editor::RepositoryEditor;
 use tough::key_source::{KeySource, LocalKeySource};
 use tough::schema::{KeyHolder, PathPattern, PathSet, RoleKeys, RoleType, Root};
-use tough::TargetName;
+use tough::{IntoVec, TargetName};
 
-/// Target name -> content. "release" lists the `releases/` one; targets lists the others.
-const TARGETS: &[(&str, &[u8])] = &[
-    ("hello.txt", b"hello from tough\n"),
-    ("docs/guide.txt", b"a nested target, listed by the top-level targets role\n"),
-    ("empty.bin", b""),
-    ("releases/1.0/app.bin", b"\x7fELF release 1.0, listed by the delegated role\n"),
+/// Target name -> content, and whether the delegated role "release" lists it (else targets).
+const TARGETS: &[(&str, &[u8], bool)] = &[
+    ("hello.txt", b"hello from tough\n", false),
+    (
+        "docs/guide.txt",
+        b"a nested target, listed by the top-level targets role\n",
+        false,
+    ),
+    ("empty.bin", b"", false),
+    (
+        "app-1.0.bin",
+        b"\x7fELF app 1.0, listed by the delegated role\n",
+        true,
+    ),
+    (
+        "releases/1.0/app.bin",
+        b"\x7fELF release 1.0, listed by the delegated role\n",
+        true,
+    ),
 ];
 
-const DELEGATED_PREFIX: &str = "releases/";
+/// What targets delegates to "release".
+const DELEGATED_PATHS: &[&str] = &["app-*", "releases/*"];
 
 fn expires() -> jiff::Timestamp {
     "2099-01-01T00:00:00Z".parse().unwrap()
@@ -77,8 +94,16 @@ async fn tuf_key(source: &dyn KeySource) -> tough::schema::key::Key {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let out = PathBuf::from(std::env::args().nth(1).expect("usage: write_tough_corpus OUT"));
-    assert!(!out.exists(), "{} exists: choose a new folder", out.display());
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: write_tough_corpus OUT"),
+    );
+    assert!(
+        !out.exists(),
+        "{} exists: choose a new folder",
+        out.display()
+    );
     let metadata = out.join("metadata");
     let targets_dir = out.join("targets");
     std::fs::create_dir_all(&metadata).unwrap();
@@ -94,7 +119,11 @@ async fn main() {
     let timestamp_key = key_file(work.path(), "timestamp", ecdsa.as_ref());
     let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
     let rsa_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).unwrap();
-    let targets_key = key_file(work.path(), "targets.pem", &pem("PRIVATE KEY", rsa_der.as_ref()));
+    let targets_key = key_file(
+        work.path(),
+        "targets.pem",
+        &pem("PRIVATE KEY", rsa_der.as_ref()),
+    );
     // Each key parses as the type intended (tough tries ed25519, then ECDSA, then RSA).
     for (source, kind) in [(&timestamp_key, "ecdsa"), (&targets_key, "rsa")] {
         let key = serde_json::to_value(tuf_key(source.as_ref()).await).unwrap();
@@ -142,13 +171,13 @@ async fn main() {
     let staged = work.path().join("staged");
     let mut expected = BTreeMap::new();
     let mut files = Vec::new();
-    for (i, (name, content)) in TARGETS.iter().enumerate() {
+    for (i, (name, content, delegated)) in TARGETS.iter().enumerate() {
         let path = staged.join(i.to_string());
         std::fs::create_dir_all(&staged).unwrap();
         std::fs::write(&path, content).unwrap();
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content);
         expected.insert(name.to_string(), hex::encode(digest.as_ref()));
-        files.push((TargetName::new(*name).unwrap(), path));
+        files.push((TargetName::new(*name).unwrap(), path, *delegated));
     }
 
     let mut editor = RepositoryEditor::new(metadata.join("1.root.json"))
@@ -163,17 +192,20 @@ async fn main() {
         .snapshot_expires(expires())
         .timestamp_version(one())
         .timestamp_expires(expires());
-    for (name, path) in &files {
-        if !name.raw().starts_with(DELEGATED_PREFIX) {
-            let (_, target) = RepositoryEditor::build_target(path).await.unwrap();
-            editor.add_target(name.clone(), target).unwrap();
-        }
+    for (name, path, _) in files.iter().filter(|f| !f.2) {
+        let (_, target) = RepositoryEditor::build_target(path).await.unwrap();
+        editor.add_target(name.clone(), target).unwrap();
     }
     editor
         .delegate_role(
             "release",
             std::slice::from_ref(&release_key),
-            PathSet::Paths(vec![PathPattern::new(format!("{DELEGATED_PREFIX}*")).unwrap()]),
+            PathSet::Paths(
+                DELEGATED_PATHS
+                    .iter()
+                    .map(|p| PathPattern::new(*p).unwrap())
+                    .collect(),
+            ),
             true,
             one(),
             expires(),
@@ -193,25 +225,54 @@ async fn main() {
         .unwrap()
         .targets_expires(expires())
         .unwrap();
-    for (name, path) in &files {
-        if name.raw().starts_with(DELEGATED_PREFIX) {
-            let (_, target) = RepositoryEditor::build_target(path).await.unwrap();
-            editor.add_target(name.clone(), target).unwrap();
-        }
+    for (name, path, _) in files.iter().filter(|f| f.2) {
+        let (_, target) = RepositoryEditor::build_target(path).await.unwrap();
+        editor.add_target(name.clone(), target).unwrap();
     }
     editor
         .sign_targets_editor(std::slice::from_ref(&release_key))
         .await
         .unwrap();
 
-    let all = [root_key, snapshot_key, targets_key, timestamp_key, release_key];
+    let all = [
+        root_key,
+        snapshot_key,
+        targets_key,
+        timestamp_key,
+        release_key,
+    ];
     let signed = editor.sign(&all).await.unwrap();
     signed.write(&metadata).await.unwrap();
-    for (name, path) in &files {
+    for (name, path, _) in &files {
         signed
             .copy_target(path, &targets_dir, PathExists::Fail, Some(name))
             .await
             .unwrap();
+    }
+
+    // tough's own client reads every target back, the delegated ones included: what is
+    // committed is a repository tough stands behind.
+    let base = url::Url::from_directory_path(std::fs::canonicalize(&out).unwrap()).unwrap();
+    let loaded = tough::RepositoryLoader::new(
+        &std::fs::read(out.join("initial_root.json")).unwrap(),
+        base.join("metadata/").unwrap(),
+        base.join("targets/").unwrap(),
+    )
+    .load()
+    .await
+    .unwrap();
+    for (name, sha256) in &expected {
+        let name = TargetName::new(name.as_str()).unwrap();
+        let bytes = loaded
+            .read_target(&name)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("tough does not find {}", name.raw()))
+            .into_vec()
+            .await
+            .unwrap();
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+        assert_eq!(&hex::encode(digest.as_ref()), sha256, "{}", name.raw());
     }
     println!("{}", serde_json::to_string(&expected).unwrap());
 }
