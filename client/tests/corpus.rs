@@ -1,8 +1,14 @@
 //! The committed corpus under `tests/data/`, read in-process through a folder mirror: no
 //! binaries, no server. Each scenario is a repository another implementation wrote
 //! (python-tuf's Metadata API, `tests/python/make_repo.py`, generated once on 2026-11-23,
-//! expiring 2026-12-23), and hostile variants are made from it here by changing one thing.
-//! Expiry is judged at a fixed time, so the corpus never goes stale.
+//! expiring 2026-12-23; `tough`'s editor, `tests/examples/write_tough_corpus.rs`, expiring
+//! in 2099), and hostile variants are made from it here by changing one thing. Expiry is
+//! judged at a fixed time, so the corpus never goes stale.
+//!
+//! Regenerating, into a removed folder (each prints what goes in `<scenario>.targets.json`):
+//! `.venv/bin/python tests/python/make_repo.py tests/data/python-tuf` (and
+//! `... tests/data/python-tuf-hostile-names --hostile-names`);
+//! `cargo run -p e2e-tests --example write_tough_corpus -- tests/data/tough`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -194,4 +200,174 @@ fn path_like_role_names_never_reach_outside_a_folder_mirror() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(around.len(), 2, "{around:?}");
+}
+
+// The scenario `tough`: a repository `tough`'s own editor wrote
+// (`cargo run -p e2e-tests --example write_tough_corpus -- tests/data/tough`, expiring in 2099;
+// its printed object is `tests/data/tough.targets.json`). tough lays out consistent snapshots
+// its own way: a target is served as `<sha256>.<whole name>`, and its delegation `*` crosses
+// `/`. What the device makes of each difference is pinned below.
+
+/// Every file under `dir`, by relative path, with its bytes (folders with no bytes).
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(dir).unwrap().to_owned();
+            if path.is_dir() {
+                stack.push(path);
+                out.insert(rel, Vec::new());
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The device's client for the `tough` repository at `repo`, and an empty download folder.
+fn tough_device(repo: &Path, tmp: &Path) -> (Client, PathBuf) {
+    let store = tmp.join("store");
+    std::fs::create_dir(&store).unwrap();
+    let client = device(repo, &store, valid_time()).unwrap();
+    let downloads = tmp.join("downloads");
+    std::fs::create_dir(&downloads).unwrap();
+    (client, downloads)
+}
+
+fn find(client: &mut Client, name: &str) -> updater::update::client::FoundTarget {
+    client
+        .find_target(&TargetName::new(name).unwrap())
+        .unwrap()
+        .unwrap_or_else(|| panic!("tough: {name} not found"))
+}
+
+/// tough's metadata (ed25519 root and snapshot, ECDSA timestamp, RSA-PSS targets with SPKI
+/// PEM keys, pretty-printed, SHA-256 only) is trusted, and every target whose name has no
+/// folder downloads with the bytes tough was given, the delegated role's included.
+#[test]
+fn every_flat_target_tough_wrote_is_found_and_downloaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = corpus("tough");
+    let (mut client, downloads) = tough_device(&repo, tmp.path());
+    assert_eq!(client.trusted().root().version.get(), 1);
+    assert!(client.trusted().root().consistent_snapshot);
+    let flat: BTreeMap<_, _> = expected("tough")
+        .into_iter()
+        .filter(|(name, _)| !name.contains('/'))
+        .collect();
+    assert_eq!(
+        flat.keys().collect::<Vec<_>>(),
+        ["app-1.0.bin", "empty.bin", "hello.txt"]
+    );
+    for (name, sha256) in flat {
+        let found = find(&mut client, &name);
+        let role = if name == "app-1.0.bin" {
+            "release"
+        } else {
+            "targets"
+        };
+        assert_eq!(found.role.as_str(), role, "{name}");
+        let (path, fetched) = client
+            .download(&found, &mirror(&repo.join("targets")), &downloads)
+            .unwrap();
+        assert!(fetched, "{name}");
+        assert_eq!(path, downloads.join(&name));
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(Sha256::digest(&bytes).to_hex(), sha256, "{name}");
+    }
+}
+
+/// Divergence: tough serves `docs/guide.txt` as `<sha256>.docs/guide.txt`; the device asks
+/// for the specification's (and python-tuf's) `docs/<sha256>.guide.txt`, so a nested target
+/// of a tough repository is listed, verified, and not found. Nothing lands in the download
+/// folder. Served under both names (as `repo` serves it), the same bytes download.
+#[test]
+fn a_nested_target_tough_wrote_is_not_found_under_the_name_the_device_asks_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = copy_of("tough", tmp.path());
+    let (mut client, downloads) = tough_device(&repo, tmp.path());
+    let sha256 = &expected("tough")["docs/guide.txt"];
+    let found = find(&mut client, "docs/guide.txt");
+    let before = tree(tmp.path());
+    let err = client
+        .download(&found, &mirror(&repo.join("targets")), &downloads)
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "docs/guide.txt: not found on any mirror");
+    assert_eq!(tree(tmp.path()), before);
+
+    let tough_name = repo
+        .join("targets")
+        .join(format!("{sha256}.docs/guide.txt"));
+    let spec_name = repo
+        .join("targets/docs")
+        .join(format!("{sha256}.guide.txt"));
+    std::fs::create_dir(spec_name.parent().unwrap()).unwrap();
+    std::fs::copy(&tough_name, &spec_name).unwrap();
+    let (path, _) = client
+        .download(&found, &mirror(&repo.join("targets")), &downloads)
+        .unwrap();
+    assert_eq!(
+        &Sha256::digest(&std::fs::read(path).unwrap()).to_hex(),
+        sha256
+    );
+}
+
+/// Divergence: tough delegated `releases/*` and listed `releases/1.0/app.bin` under it (its
+/// `*` crosses `/`). The device matches patterns segment by segment, as python-tuf and the
+/// specification do, so the role is not trusted for that name: not found, nothing fetched.
+#[test]
+fn a_tough_delegation_star_does_not_cross_a_slash_on_the_device() {
+    let repo = corpus("tough");
+    let release: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("metadata/1.release.json")).unwrap())
+            .unwrap();
+    assert!(release["signed"]["targets"]["releases/1.0/app.bin"].is_object());
+    let targets: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("metadata/1.targets.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        targets["signed"]["delegations"]["roles"][0]["paths"],
+        serde_json::json!(["app-*", "releases/*"])
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut client, downloads) = tough_device(&repo, tmp.path());
+    let name = TargetName::new("releases/1.0/app.bin").unwrap();
+    assert!(client.find_target(&name).unwrap().is_none());
+    assert_eq!(std::fs::read_dir(&downloads).unwrap().count(), 0);
+}
+
+/// Hostile: the tough repository with one target's bytes changed (same length, one byte
+/// flipped) on the mirror. The download is refused by its digest and leaves nothing behind:
+/// not in the download folder, not beside it.
+#[test]
+fn a_changed_target_in_a_tough_repository_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = copy_of("tough", tmp.path());
+    let sha256 = &expected("tough")["hello.txt"];
+    let served = repo.join("targets").join(format!("{sha256}.hello.txt"));
+    let mut bytes = std::fs::read(&served).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&served, &bytes).unwrap();
+    let (mut client, downloads) = tough_device(&repo, tmp.path());
+    let found = find(&mut client, "hello.txt");
+    let before = tree(tmp.path());
+    let err = client
+        .download(&found, &mirror(&repo.join("targets")), &downloads)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Core(tuf_core::Error::HashMismatch { .. })),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "hello.txt: SHA-256 digest is {}, metadata says {sha256}",
+            Sha256::digest(&bytes).to_hex()
+        )
+    );
+    assert_eq!(tree(tmp.path()), before);
 }
