@@ -20,11 +20,11 @@ pub const MAX_RETRIES: u32 = 10;
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     /// Attempts per mirror, the first included; at most `MAX_RETRIES + 1` are made.
-    pub attempts: u32,
+    attempts: u32,
     /// Pause after the first failure; doubled after each further one.
-    pub base_delay: Duration,
+    base_delay: Duration,
     /// Longest pause.
-    pub max_delay: Duration,
+    max_delay: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +38,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The default pauses, with `attempts` attempts per mirror (the first included).
+    pub fn with_attempts(attempts: u32) -> Self {
+        RetryPolicy {
+            attempts,
+            ..RetryPolicy::default()
+        }
+    }
+
     /// The pause before attempt `attempt` (1 for the first retry): exponential, capped, and
     /// with up to half of it random, so a fleet that failed together does not retry together.
     fn delay(&self, attempt: u32) -> Duration {

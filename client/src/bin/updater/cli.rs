@@ -213,10 +213,7 @@ pub(crate) fn mirrors(
         .iter()
         .map(|l| for_location(l, &options).map_err(anyhow::Error::msg))
         .collect::<Result<Vec<_>>>()?;
-    let retry = RetryPolicy {
-        attempts: cli.retries.saturating_add(1),
-        ..RetryPolicy::default()
-    };
+    let retry = RetryPolicy::with_attempts(cli.retries.saturating_add(1));
     Ok(Mirrors::new(transports, retry)
         .reporting(|failure| eprintln!("updater: warning: {failure}; mirror given up")))
 }

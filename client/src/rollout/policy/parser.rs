@@ -60,7 +60,7 @@ struct Parser<'a> {
     check: Option<(Period, Option<Period>)>,
     window: Option<Window>,
     channels: BTreeMap<String, Channel>,
-    /// The channel being read: every element below <channel> belongs to it.
+    /// The channel being read: every element below `<channel>` belongs to it.
     last_channel: Option<String>,
     /// Byte offset where the event being handled starts.
     event_start: usize,
