@@ -92,8 +92,62 @@ async fn tuf_key(source: &dyn KeySource) -> tough::schema::key::Key {
     source.as_sign().await.unwrap().tuf_key()
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+/// The private keys, one per role, saved in a temporary folder.
+struct Keys {
+    root: Box<dyn KeySource>,
+    snapshot: Box<dyn KeySource>,
+    /// RSA-PSS.
+    targets: Box<dyn KeySource>,
+    /// ECDSA P-256.
+    timestamp: Box<dyn KeySource>,
+    /// The delegated role "release".
+    release: Box<dyn KeySource>,
+}
+
+impl Keys {
+    /// Fresh keys saved in `dir`; checks that each parses as the type intended.
+    async fn generate(dir: &Path, rng: &SystemRandom) -> Self {
+        let ed25519 = || Ed25519KeyPair::generate_pkcs8(rng).unwrap();
+        let ecdsa = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, rng).unwrap();
+        let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let rsa_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).unwrap();
+        let keys = Keys {
+            root: key_file(dir, "root", ed25519().as_ref()),
+            snapshot: key_file(dir, "snapshot", ed25519().as_ref()),
+            release: key_file(dir, "release", ed25519().as_ref()),
+            timestamp: key_file(dir, "timestamp", ecdsa.as_ref()),
+            targets: key_file(dir, "targets.pem", &pem("PRIVATE KEY", rsa_der.as_ref())),
+        };
+        // Each key parses as the type intended (tough tries ed25519, then ECDSA, then RSA).
+        for (source, kind) in [(&keys.timestamp, "ecdsa"), (&keys.targets, "rsa")] {
+            let key = serde_json::to_value(tuf_key(source.as_ref()).await).unwrap();
+            assert_eq!(key["keytype"], kind);
+        }
+        keys
+    }
+
+    /// Every key, as `RepositoryEditor::sign` takes them.
+    fn all(self) -> [Box<dyn KeySource>; 5] {
+        [
+            self.root,
+            self.snapshot,
+            self.targets,
+            self.timestamp,
+            self.release,
+        ]
+    }
+}
+
+/// A target file as a publisher has it before publishing.
+struct StagedTarget {
+    name: TargetName,
+    path: PathBuf,
+    /// Listed by the delegated role "release" (else by targets).
+    delegated: bool,
+}
+
+/// OUT from the command line; it must not exist yet.
+fn out_folder() -> PathBuf {
     let out = PathBuf::from(
         std::env::args()
             .nth(1)
@@ -104,44 +158,23 @@ async fn main() {
         "{} exists: choose a new folder",
         out.display()
     );
-    let metadata = out.join("metadata");
-    let targets_dir = out.join("targets");
-    std::fs::create_dir_all(&metadata).unwrap();
-    std::fs::create_dir_all(&targets_dir).unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let rng = SystemRandom::new();
+    out
+}
 
-    let ed25519 = || Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-    let root_key = key_file(work.path(), "root", ed25519().as_ref());
-    let snapshot_key = key_file(work.path(), "snapshot", ed25519().as_ref());
-    let release_key = key_file(work.path(), "release", ed25519().as_ref());
-    let ecdsa = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-    let timestamp_key = key_file(work.path(), "timestamp", ecdsa.as_ref());
-    let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
-    let rsa_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).unwrap();
-    let targets_key = key_file(
-        work.path(),
-        "targets.pem",
-        &pem("PRIVATE KEY", rsa_der.as_ref()),
-    );
-    // Each key parses as the type intended (tough tries ed25519, then ECDSA, then RSA).
-    for (source, kind) in [(&timestamp_key, "ecdsa"), (&targets_key, "rsa")] {
-        let key = serde_json::to_value(tuf_key(source.as_ref()).await).unwrap();
-        assert_eq!(key["keytype"], kind);
-    }
-
-    // Root: tough has no root builder of its own (tuftool's `root` commands wrap these types).
-    let mut keys = HashMap::new();
+/// Signs root version 1 and writes it as `metadata/1.root.json` and `initial_root.json`.
+/// tough has no root builder of its own (tuftool's `root` commands wrap these types).
+async fn write_root(keys: &Keys, out: &Path, metadata: &Path, rng: &SystemRandom) {
+    let mut ids = HashMap::new();
     let mut roles = HashMap::new();
     for (role, source) in [
-        (RoleType::Root, &root_key),
-        (RoleType::Snapshot, &snapshot_key),
-        (RoleType::Targets, &targets_key),
-        (RoleType::Timestamp, &timestamp_key),
+        (RoleType::Root, &keys.root),
+        (RoleType::Snapshot, &keys.snapshot),
+        (RoleType::Targets, &keys.targets),
+        (RoleType::Timestamp, &keys.timestamp),
     ] {
         let key = tuf_key(source.as_ref()).await;
         let id = key.key_id().unwrap();
-        keys.insert(id.clone(), key);
+        ids.insert(id.clone(), key);
         roles.insert(
             role,
             RoleKeys {
@@ -156,30 +189,48 @@ async fn main() {
         consistent_snapshot: true,
         version: one(),
         expires: expires(),
-        keys,
+        keys: ids,
         roles,
         _extra: HashMap::new(),
     };
     let holder = KeyHolder::Root(root.clone());
-    let signed_root = SignedRole::new(root, &holder, std::slice::from_ref(&root_key), &rng)
+    let signed_root = SignedRole::new(root, &holder, std::slice::from_ref(&keys.root), rng)
         .await
         .unwrap();
-    signed_root.write(&metadata, true).await.unwrap();
+    signed_root.write(metadata, true).await.unwrap();
     std::fs::write(out.join("initial_root.json"), signed_root.buffer()).unwrap();
+}
 
-    // The target files, as a publisher has them before publishing.
-    let staged = work.path().join("staged");
+/// Writes every target of `TARGETS` into `staged`; returns them and name -> hex SHA-256.
+fn stage_targets(staged: &Path) -> (Vec<StagedTarget>, BTreeMap<String, String>) {
     let mut expected = BTreeMap::new();
     let mut files = Vec::new();
+    std::fs::create_dir_all(staged).unwrap();
     for (i, (name, content, delegated)) in TARGETS.iter().enumerate() {
         let path = staged.join(i.to_string());
-        std::fs::create_dir_all(&staged).unwrap();
         std::fs::write(&path, content).unwrap();
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content);
         expected.insert(name.to_string(), hex::encode(digest.as_ref()));
-        files.push((TargetName::new(*name).unwrap(), path, *delegated));
+        files.push(StagedTarget {
+            name: TargetName::new(*name).unwrap(),
+            path,
+            delegated: *delegated,
+        });
     }
+    (files, expected)
+}
 
+/// Adds to the role being edited every staged target whose `delegated` is `delegated`.
+async fn add_targets(editor: &mut RepositoryEditor, files: &[StagedTarget], delegated: bool) {
+    for file in files.iter().filter(|f| f.delegated == delegated) {
+        let (_, target) = RepositoryEditor::build_target(&file.path).await.unwrap();
+        editor.add_target(file.name.clone(), target).unwrap();
+    }
+}
+
+/// An editor over root 1 whose targets list the top-level files and delegate
+/// `DELEGATED_PATHS` to "release", which lists the delegated files; both roles signed.
+async fn edit_targets(metadata: &Path, keys: &Keys, files: &[StagedTarget]) -> RepositoryEditor {
     let mut editor = RepositoryEditor::new(metadata.join("1.root.json"))
         .await
         .unwrap();
@@ -192,20 +243,16 @@ async fn main() {
         .snapshot_expires(expires())
         .timestamp_version(one())
         .timestamp_expires(expires());
-    for (name, path, _) in files.iter().filter(|f| !f.2) {
-        let (_, target) = RepositoryEditor::build_target(path).await.unwrap();
-        editor.add_target(name.clone(), target).unwrap();
-    }
+    add_targets(&mut editor, files, false).await;
+    let paths = DELEGATED_PATHS
+        .iter()
+        .map(|p| PathPattern::new(*p).unwrap())
+        .collect();
     editor
         .delegate_role(
             "release",
-            std::slice::from_ref(&release_key),
-            PathSet::Paths(
-                DELEGATED_PATHS
-                    .iter()
-                    .map(|p| PathPattern::new(*p).unwrap())
-                    .collect(),
-            ),
+            std::slice::from_ref(&keys.release),
+            PathSet::Paths(paths),
             true,
             one(),
             expires(),
@@ -214,7 +261,7 @@ async fn main() {
         .await
         .unwrap();
     editor
-        .sign_targets_editor(std::slice::from_ref(&targets_key))
+        .sign_targets_editor(std::slice::from_ref(&keys.targets))
         .await
         .unwrap();
     // The editor now edits "release", and forgets its version and expiry until told again.
@@ -225,34 +272,36 @@ async fn main() {
         .unwrap()
         .targets_expires(expires())
         .unwrap();
-    for (name, path, _) in files.iter().filter(|f| f.2) {
-        let (_, target) = RepositoryEditor::build_target(path).await.unwrap();
-        editor.add_target(name.clone(), target).unwrap();
-    }
+    add_targets(&mut editor, files, true).await;
     editor
-        .sign_targets_editor(std::slice::from_ref(&release_key))
+        .sign_targets_editor(std::slice::from_ref(&keys.release))
         .await
         .unwrap();
+    editor
+}
 
-    let all = [
-        root_key,
-        snapshot_key,
-        targets_key,
-        timestamp_key,
-        release_key,
-    ];
-    let signed = editor.sign(&all).await.unwrap();
-    signed.write(&metadata).await.unwrap();
-    for (name, path, _) in &files {
+/// Signs snapshot and timestamp, writes all metadata, and copies the targets into place.
+async fn write_repository(
+    editor: RepositoryEditor,
+    keys: Keys,
+    files: &[StagedTarget],
+    metadata: &Path,
+    targets_dir: &Path,
+) {
+    let signed = editor.sign(&keys.all()).await.unwrap();
+    signed.write(metadata).await.unwrap();
+    for file in files {
         signed
-            .copy_target(path, &targets_dir, PathExists::Fail, Some(name))
+            .copy_target(&file.path, targets_dir, PathExists::Fail, Some(&file.name))
             .await
             .unwrap();
     }
+}
 
-    // tough's own client reads every target back, the delegated ones included: what is
-    // committed is a repository tough stands behind.
-    let base = url::Url::from_directory_path(std::fs::canonicalize(&out).unwrap()).unwrap();
+/// tough's own client reads every target back, the delegated ones included: what is
+/// committed is a repository tough stands behind.
+async fn self_check(out: &Path, expected: &BTreeMap<String, String>) {
+    let base = url::Url::from_directory_path(std::fs::canonicalize(out).unwrap()).unwrap();
     let loaded = tough::RepositoryLoader::new(
         &std::fs::read(out.join("initial_root.json")).unwrap(),
         base.join("metadata/").unwrap(),
@@ -261,7 +310,7 @@ async fn main() {
     .load()
     .await
     .unwrap();
-    for (name, sha256) in &expected {
+    for (name, sha256) in expected {
         let name = TargetName::new(name.as_str()).unwrap();
         let bytes = loaded
             .read_target(&name)
@@ -274,5 +323,23 @@ async fn main() {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
         assert_eq!(&hex::encode(digest.as_ref()), sha256, "{}", name.raw());
     }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let out = out_folder();
+    let metadata = out.join("metadata");
+    let targets_dir = out.join("targets");
+    std::fs::create_dir_all(&metadata).unwrap();
+    std::fs::create_dir_all(&targets_dir).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let rng = SystemRandom::new();
+
+    let keys = Keys::generate(work.path(), &rng).await;
+    write_root(&keys, &out, &metadata, &rng).await;
+    let (files, expected) = stage_targets(&work.path().join("staged"));
+    let editor = edit_targets(&metadata, &keys, &files).await;
+    write_repository(editor, keys, &files, &metadata, &targets_dir).await;
+    self_check(&out, &expected).await;
     println!("{}", serde_json::to_string(&expected).unwrap());
 }

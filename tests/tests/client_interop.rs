@@ -2,6 +2,7 @@
 //! (rotated root, ECDSA/RSA/ed25519 keys, a delegated role), one built by `repo`, served over
 //! HTTP on 127.0.0.1 and from local folders.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -95,37 +96,83 @@ fn reads_a_repository_built_by_repo_over_http_and_from_a_path() {
     }
 }
 
+/// A device whose folder and private `$TMPDIR` both sit inside one watched folder, so a test
+/// sees anything written beside the device folder (where "../../outside" would land, from the
+/// metadata folder) or into `$TMPDIR`.
+struct WatchedDevice {
+    // Declared first so it is dropped before the folder that holds it.
+    device: Device,
+    watched: tempfile::TempDir,
+    /// The device folder, relative to `watched`.
+    device_folder: String,
+}
+
+impl WatchedDevice {
+    /// A watched device initialised to trust `root`.
+    fn trusting(root: &Path) -> Self {
+        let watched = tempfile::tempdir().unwrap();
+        let parent = watched.path().join("devices");
+        let tmpdir = watched.path().join("tmp");
+        std::fs::create_dir(&parent).unwrap();
+        std::fs::create_dir(&tmpdir).unwrap();
+        let device = Device::inside(&parent, &tmpdir);
+        device.updater(&["init".as_ref(), root.as_os_str()]).ok();
+        let device_folder = device
+            .tmp
+            .path()
+            .strip_prefix(watched.path())
+            .unwrap()
+            .display()
+            .to_string();
+        WatchedDevice {
+            device,
+            watched,
+            device_folder,
+        }
+    }
+
+    /// Everything watched except what lives in the device's own folder (checked apart).
+    fn around(&self) -> BTreeMap<String, (u32, Vec<u8>)> {
+        let mut tree = tree_state(self.watched.path());
+        tree.retain(|path, _| !path.starts_with(&format!("{}/", self.device_folder)));
+        tree
+    }
+}
+
+/// Everything `device` wrote is a plain file directly inside its metadata or targets folder,
+/// and the hostile role names are stored there percent-encoded, as one component each.
+fn assert_device_wrote_only_flat_files(device: &Device) {
+    for (path, _) in device.state() {
+        let parts: Vec<&str> = path.split('/').collect();
+        assert!(
+            parts == ["metadata"]
+                || parts == ["targets"]
+                || (parts.len() == 2 && (parts[0] == "metadata" || parts[0] == "targets")),
+            "the device wrote {path}"
+        );
+    }
+    let metadata: Vec<String> = std::fs::read_dir(&device.metadata_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for stored in [
+        "..%2F..%2Foutside.json",
+        "%2Ftmp%2Fabs-role.json",
+        "sub%2Fdir.json",
+    ] {
+        assert!(metadata.iter().any(|m| m == stored), "{metadata:?}");
+    }
+}
+
 #[test]
 fn hostile_names_never_place_a_file_outside_the_device_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     let contents = python_tuf_repository(&repo, &["--hostile-names"]);
     let server = StaticServer::start(&repo);
-    // Watched: the device folder's parent (where "../../outside" would land, from the
-    // metadata folder) and the updater's private $TMPDIR, both inside `watched`.
-    let watched = tempfile::tempdir().unwrap();
-    let parent = watched.path().join("devices");
-    let tmpdir = watched.path().join("tmp");
-    std::fs::create_dir(&parent).unwrap();
-    std::fs::create_dir(&tmpdir).unwrap();
-    let device = Device::inside(&parent, &tmpdir);
-    device
-        .updater(&["init".as_ref(), repo.join("initial_root.json").as_os_str()])
-        .ok();
-    let device_folder = device
-        .tmp
-        .path()
-        .strip_prefix(watched.path())
-        .unwrap()
-        .display()
-        .to_string();
-    // Everything watched except what lives in the device's own folder, checked below.
-    let around = || {
-        let mut tree = tree_state(watched.path());
-        tree.retain(|path, _| !path.starts_with(&format!("{device_folder}/")));
-        tree
-    };
-    let before = around();
+    let watched = WatchedDevice::trusting(&repo.join("initial_root.json"));
+    let device = &watched.device;
+    let before = watched.around();
     // "/tmp/abs-role" names the real /tmp, which other tests share: look at that one name.
     let absolute = std::path::Path::new("/tmp/abs-role.json");
     let absolute_before = absolute.exists();
@@ -155,29 +202,9 @@ fn hostile_names_never_place_a_file_outside_the_device_folders() {
             "escape.json is not valid metadata: target name \"../escape.txt\"",
         );
 
-    // Everything the device wrote is a plain file directly inside one of its two folders.
-    for (path, _) in device.state() {
-        let parts: Vec<&str> = path.split('/').collect();
-        assert!(
-            parts == ["metadata"]
-                || parts == ["targets"]
-                || (parts.len() == 2 && (parts[0] == "metadata" || parts[0] == "targets")),
-            "the device wrote {path}"
-        );
-    }
-    let metadata: Vec<String> = std::fs::read_dir(&device.metadata_dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    for stored in [
-        "..%2F..%2Foutside.json",
-        "%2Ftmp%2Fabs-role.json",
-        "sub%2Fdir.json",
-    ] {
-        assert!(metadata.iter().any(|m| m == stored), "{metadata:?}");
-    }
+    assert_device_wrote_only_flat_files(device);
     // Nothing beside the device folder, in its parent or in $TMPDIR and its parent.
-    assert_eq!(before, around());
+    assert_eq!(before, watched.around());
     assert_eq!(absolute_before, absolute.exists());
 }
 

@@ -29,80 +29,139 @@ fn version_of(device: &Device, role: &str) -> serde_json::Value {
     read_json(&device.metadata_dir.join(format!("{role}.json")))["signed"]["version"].clone()
 }
 
-#[test]
-fn root_threshold_across_admins_and_key_rotation() {
-    let tmp = tempfile::tempdir().unwrap();
-    let keys = tmp.path().join("keys");
-    std::fs::create_dir(&keys).unwrap();
-    let (r1, r1_pub) = keygen(&keys, "admin-a");
-    let (r2, r2_pub) = keygen(&keys, "admin-b");
-    let (_r3, r3_pub) = keygen(&keys, "admin-c");
-    let (t2, t2_pub) = keygen(&keys, "timestamp-2");
-    let (n1, n1_pub) = keygen(&keys, "new-root-1");
-    let (n2, n2_pub) = keygen(&keys, "new-root-2");
+/// `ROLE=PATH` of the example public key of `role`.
+fn example(role: &str) -> String {
+    format!("{role}={}", example_key(&format!("{role}.pub")).display())
+}
 
-    // Root: 2 of 3.
-    let path = tmp.path().join("repo");
-    let example = |role: &str| format!("{role}={}", example_key(&format!("{role}.pub")).display());
-    let root_key = |p: &Path| format!("root={}", p.display());
-    run_repo(&[
-        &"init",
-        &path,
-        &"--key",
-        &root_key(&r1_pub),
-        &"--key",
-        &root_key(&r2_pub),
-        &"--key",
-        &root_key(&r3_pub),
-        &"--threshold",
-        &"root=2",
-        &"--key",
-        &example("targets"),
-        &"--key",
-        &example("snapshot"),
-        &"--key",
-        &example("timestamp"),
-        &"--key",
-        &example("policy"),
-        &"--sign",
-        &r1,
-        &"--sign",
-        &r2,
-    ])
-    .ok();
-    let r = DemoRepo {
-        tmp: tempfile::tempdir().unwrap(),
-        path: path.clone(),
-    };
-    r.add("1.0.0", "armv7").ok();
-    r.sign().ok();
-    let server = StaticServer::start(&r.public());
-    let device = Device::trusting(&r.root_json());
-    device.refresh(&[&server.url()]).ok();
+/// `root=PATH`, as `--key`, `--add-key` and `--remove-key` take a root key.
+fn root_key(public: &Path) -> String {
+    format!("root={}", public.display())
+}
 
+/// A private key and its public half, as `repo keygen` writes them.
+struct KeyPair {
+    private: PathBuf,
+    public: PathBuf,
+}
+
+fn key_pair(dir: &Path, name: &str) -> KeyPair {
+    let (private, public) = keygen(dir, name);
+    KeyPair { private, public }
+}
+
+/// The keys of the ceremony: three root admins (2 of 3), the next timestamp key, and the two
+/// keys root moves to in version 3.
+struct CeremonyKeys {
+    admin_a: KeyPair,
+    admin_b: KeyPair,
+    admin_c: KeyPair,
+    timestamp_2: KeyPair,
+    new_root_1: KeyPair,
+    new_root_2: KeyPair,
+}
+
+impl CeremonyKeys {
+    fn generate(dir: &Path) -> Self {
+        std::fs::create_dir(dir).unwrap();
+        CeremonyKeys {
+            admin_a: key_pair(dir, "admin-a"),
+            admin_b: key_pair(dir, "admin-b"),
+            admin_c: key_pair(dir, "admin-c"),
+            timestamp_2: key_pair(dir, "timestamp-2"),
+            new_root_1: key_pair(dir, "new-root-1"),
+            new_root_2: key_pair(dir, "new-root-2"),
+        }
+    }
+}
+
+/// A repository whose root is 2 of 3 admins, served, and a device that has refreshed from it.
+struct Ceremony {
+    keys: CeremonyKeys,
+    r: DemoRepo,
+    server: StaticServer,
+    device: Device,
+    // Last, so the keys and the repository outlive everything that uses them.
+    tmp: tempfile::TempDir,
+}
+
+impl Ceremony {
+    fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = CeremonyKeys::generate(&tmp.path().join("keys"));
+        // Root: 2 of 3.
+        let path = tmp.path().join("repo");
+        run_repo(&[
+            &"init",
+            &path,
+            &"--key",
+            &root_key(&keys.admin_a.public),
+            &"--key",
+            &root_key(&keys.admin_b.public),
+            &"--key",
+            &root_key(&keys.admin_c.public),
+            &"--threshold",
+            &"root=2",
+            &"--key",
+            &example("targets"),
+            &"--key",
+            &example("snapshot"),
+            &"--key",
+            &example("timestamp"),
+            &"--key",
+            &example("policy"),
+            &"--sign",
+            &keys.admin_a.private,
+            &"--sign",
+            &keys.admin_b.private,
+        ])
+        .ok();
+        let r = DemoRepo {
+            tmp: tempfile::tempdir().unwrap(),
+            path,
+        };
+        r.add("1.0.0", "armv7").ok();
+        r.sign().ok();
+        let server = StaticServer::start(&r.public());
+        let device = Device::trusting(&r.root_json());
+        device.refresh(&[&server.url()]).ok();
+        Ceremony {
+            keys,
+            r,
+            server,
+            device,
+            tmp,
+        }
+    }
+}
+
+/// Root 2 rotates the timestamp key; admins A and B sign separate copies, which are merged
+/// and published, then the new timestamp key signs.
+fn rotate_timestamp_key_across_two_admins(c: &Ceremony) {
+    let path = &c.r.path;
     // Rotate the timestamp key: root 2, staged.
     run_repo(&[
         &"root",
         &"edit",
-        &path,
+        path,
         &"--add-key",
-        &format!("timestamp={}", t2_pub.display()),
+        &format!("timestamp={}", c.keys.timestamp_2.public.display()),
         &"--remove-key",
         &example("timestamp"),
     ])
     .ok();
     // Admin B works on a copy of the repository folder.
-    let copy = tmp.path().join("repo-copy");
+    let copy = c.tmp.path().join("repo-copy");
     let cp = Command::new("cp")
         .arg("-a")
-        .arg(&path)
+        .arg(path)
         .arg(&copy)
         .status()
         .unwrap();
     assert!(cp.success());
 
     // Admin A signs: one signature is still missing, and status says so.
-    let a = run_repo(&[&"sign", &path, &"--key", &r1])
+    let a = run_repo(&[&"sign", path, &"--key", &c.keys.admin_a.private])
         .unfinished("root version 2 is staged and needs 1 more signature(s) by the current root keys and 1 by its own");
     assert!(
         a.stdout
@@ -111,7 +170,7 @@ fn root_threshold_across_admins_and_key_rotation() {
                 .contains("(admin-a): still needs 1 from the current root keys and 1 from its own"),
         "{a:#?}"
     );
-    let status = run_repo(&[&"status", &path]).ok();
+    let status = run_repo(&[&"status", path]).ok();
     assert!(
         status.stdout.contains("staged, signed by")
             && status
@@ -120,83 +179,113 @@ fn root_threshold_across_admins_and_key_rotation() {
         "{status:#?}"
     );
     assert!(
-        !r.metadata("2.root.json").exists(),
+        !c.r.metadata("2.root.json").exists(),
         "published below its threshold"
     );
 
     // Admin B signs the copy; the copies are merged; root 2 is published.
-    run_repo(&[&"sign", &copy, &"--key", &r2]).unfinished("root version 2 is staged");
-    let merged = run_repo(&[&"root", &"merge", &path, &copy]).ok();
+    run_repo(&[&"sign", &copy, &"--key", &c.keys.admin_b.private])
+        .unfinished("root version 2 is staged");
+    let merged = run_repo(&[&"root", &"merge", path, &copy]).ok();
     assert!(
         merged.stdout.contains("published root version 2"),
         "{merged:#?}"
     );
-    run_repo(&[&"timestamp", &path, &"--key", &t2]).ok();
+    run_repo(&[&"timestamp", path, &"--key", &c.keys.timestamp_2.private]).ok();
+}
 
-    // The device follows: root 2, and a timestamp by the new key (fast-forward recovery).
-    device.refresh(&[&server.url()]).ok();
-    assert_eq!(version_of(&device, "root"), 2);
-    assert_eq!(version_of(&device, "timestamp"), 2);
-    python_tuf_accepts(&server.url(), &r.root_json());
-
-    // A timestamp signed by the revoked key is refused; the device keeps what it had.
-    let timestamp = r.metadata("timestamp.json");
+/// A timestamp signed by the revoked key is refused; the device keeps what it had.
+fn revoked_timestamp_key_is_refused(c: &Ceremony) {
+    let timestamp = c.r.metadata("timestamp.json");
     let good = std::fs::read(&timestamp).unwrap();
     resign(&timestamp, &[&example_key("timestamp.pem")], |t| {
         t["version"] = 3.into();
     });
-    let before = device.state();
-    device.refresh(&[&server.url()]).fails_with(
+    let before = c.device.state();
+    c.device.refresh(&[&c.server.url()]).fails_with(
         1,
         "timestamp: 0 of 1 required signatures are valid (key 81319263 is not trusted for this role)",
     );
-    assert_eq!(before, device.state());
+    assert_eq!(before, c.device.state());
     std::fs::write(&timestamp, good).unwrap();
+}
 
-    // Root 3 moves root to two new keys. Signed by the new keys alone it stays staged...
+/// Root 3 moves root to two new keys. Signed by the new keys alone it stays staged, and a
+/// device refuses it even if someone publishes it anyway.
+fn root_3_signed_by_its_own_keys_alone_is_refused(c: &Ceremony) {
+    let keys = &c.keys;
     run_repo(&[
         &"root",
         &"edit",
-        &path,
+        &c.r.path,
         &"--add-key",
-        &root_key(&n1_pub),
+        &root_key(&keys.new_root_1.public),
         &"--add-key",
-        &root_key(&n2_pub),
+        &root_key(&keys.new_root_2.public),
         &"--remove-key",
-        &root_key(&r1_pub),
+        &root_key(&keys.admin_a.public),
         &"--remove-key",
-        &root_key(&r2_pub),
+        &root_key(&keys.admin_b.public),
         &"--remove-key",
-        &root_key(&r3_pub),
+        &root_key(&keys.admin_c.public),
     ])
     .ok();
-    let signed = run_repo(&[&"sign", &path, &"--key", &n1, &"--key", &n2])
-        .unfinished("root version 3 is staged and needs 2 more signature(s) by the current root keys and 0 by its own");
+    let signed = run_repo(&[
+        &"sign",
+        &c.r.path,
+        &"--key",
+        &keys.new_root_1.private,
+        &"--key",
+        &keys.new_root_2.private,
+    ])
+    .unfinished("root version 3 is staged and needs 2 more signature(s) by the current root keys and 0 by its own");
     assert!(
         signed
             .stdout
             .contains("still needs 2 from the current root keys and 0 from its own"),
         "{signed:#?}"
     );
-    // ...and a device refuses it even if someone publishes it anyway.
-    let staged = path.join("staged/root.json");
-    std::fs::copy(&staged, r.metadata("3.root.json")).unwrap();
-    let before = device.state();
-    device
-        .refresh(&[&server.url()])
+    let staged = c.r.path.join("staged/root.json");
+    std::fs::copy(&staged, c.r.metadata("3.root.json")).unwrap();
+    let before = c.device.state();
+    c.device
+        .refresh(&[&c.server.url()])
         .fails_with(1, "root: 0 of 2 required signatures are valid");
-    assert_eq!(before, device.state());
-    std::fs::remove_file(r.metadata("3.root.json")).unwrap();
+    assert_eq!(before, c.device.state());
+    std::fs::remove_file(c.r.metadata("3.root.json")).unwrap();
+}
+
+#[test]
+fn root_threshold_across_admins_and_key_rotation() {
+    let c = Ceremony::start();
+    rotate_timestamp_key_across_two_admins(&c);
+
+    // The device follows: root 2, and a timestamp by the new key (fast-forward recovery).
+    c.device.refresh(&[&c.server.url()]).ok();
+    assert_eq!(version_of(&c.device, "root"), 2);
+    assert_eq!(version_of(&c.device, "timestamp"), 2);
+    python_tuf_accepts(&c.server.url(), &c.r.root_json());
+
+    revoked_timestamp_key_is_refused(&c);
+    root_3_signed_by_its_own_keys_alone_is_refused(&c);
 
     // With the old threshold too, root 3 is published and followed.
-    let done = run_repo(&[&"sign", &path, &"--key", &r1, &"--key", &r2]).ok();
+    let done = run_repo(&[
+        &"sign",
+        &c.r.path,
+        &"--key",
+        &c.keys.admin_a.private,
+        &"--key",
+        &c.keys.admin_b.private,
+    ])
+    .ok();
     assert!(
         done.stdout.contains("published root version 3"),
         "{done:#?}"
     );
-    device.refresh(&[&server.url()]).ok();
-    assert_eq!(version_of(&device, "root"), 3);
-    python_tuf_accepts(&server.url(), &r.root_json());
+    c.device.refresh(&[&c.server.url()]).ok();
+    assert_eq!(version_of(&c.device, "root"), 3);
+    python_tuf_accepts(&c.server.url(), &c.r.root_json());
 }
 
 #[test]
