@@ -5,6 +5,7 @@
 //! `use e2e_tests::*` (or names what it uses) without knowing the modules.
 
 mod airgap;
+pub mod ceremony;
 mod demo_repo;
 mod device;
 mod install_scene;
