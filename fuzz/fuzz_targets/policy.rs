@@ -10,11 +10,11 @@ use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
 use updater::datetime::UtcTime;
+use updater::metadata::Targets;
+use updater::names::RoleName;
 use updater::rollout::decide::{
     bucket, decide, eligible_at, in_window, next_opening, share_at, Device, Index,
 };
-use updater::metadata::Targets;
-use updater::names::RoleName;
 use updater::rollout::policy::{parse, Policy, Release, FULL_SHARE};
 use updater::verify::Unverified;
 
