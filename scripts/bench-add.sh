@@ -48,7 +48,7 @@ if [ ! -x "$repo_openssl" ]; then
   cp "$root/target/bench-openssl-target/release/repo" "$repo_openssl"
   git worktree remove --force "$src"
 fi
-ldd "$repo_openssl" | grep -q libcrypto || { echo "$repo_openssl does not link libcrypto" >&2; exit 1; }
+ldd "$repo_openssl" | grep libcrypto >/dev/null || { echo "$repo_openssl does not link libcrypto" >&2; exit 1; }
 
 data=$bench/data
 if [ ! -f "$bench/many.done" ]; then
