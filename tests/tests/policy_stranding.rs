@@ -188,9 +188,9 @@ fn plan(r: &DemoRepo, url: &str, id: &str, groups: &str) -> Value {
 #[test]
 fn early_ids_and_groups_match_whatever_their_case_and_composition() {
     // Nobody is in the waves (0%): only early devices install.
-    let xml = policy(&format!(
+    let xml = policy(
         "    <target release=\"2.0.0\">\n      <early device=\"Ärger-01\"/>\n      <early group=\"Équipe-Nord\"/>\n      <wave start=\"2026-01-01T00:00:00Z\" percent=\"0\"/>\n    </target>"
-    ));
+    );
     let r = DemoRepo::with_policy(&xml);
     let server = StaticServer::start(&r.public());
     let url = server.url();
