@@ -114,8 +114,15 @@ impl Config {
             .map_err(|e| e.to_string())?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| format!("{}: not UTF-8: {e}", path.display()))?;
-        let config: Config =
+        let mut config: Config =
             toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Groups are compared with the policy's `<early group>` in one form on both sides.
+        config.device.groups = config
+            .device
+            .groups
+            .iter()
+            .map(|g| crate::conventions::matching_form(g))
+            .collect();
         if config.repository.metadata.is_empty() || config.repository.targets.is_empty() {
             return Err(format!(
                 "{}: [repository] needs at least one metadata and one targets mirror",
@@ -125,14 +132,15 @@ impl Config {
         Ok(config)
     }
 
-    /// The device id: as configured (lower-cased), or found on this machine for "auto".
+    /// The device id: as configured (in its matching form, the one a policy's `<early
+    /// device>` is read in), or found on this machine for "auto".
     pub fn device_id(&self) -> Result<String, String> {
         let id = self.device.id.trim();
         if id.is_empty() {
             return Err("[device] id is empty".into());
         }
         if id != "auto" {
-            return Ok(id.to_ascii_lowercase());
+            return Ok(crate::conventions::matching_form(id));
         }
         primary_mac(Path::new("/sys/class/net"))
             .or_else(|| machine_id(Path::new("/etc/machine-id")))

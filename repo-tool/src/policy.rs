@@ -91,8 +91,15 @@ fn write_channel(out: &mut String, channel: &Channel, index: &Index) {
             via.below, via.release
         );
     }
-    for release in &channel.revoked {
-        let _ = writeln!(out, "  revoked {release}: devices running it move at once");
+    // A checked policy has a target wherever it revokes (see `updater::rollout::stranded`).
+    if let Some(target) = &channel.target {
+        for release in &channel.revoked {
+            let _ = writeln!(
+                out,
+                "  revoked {release}: devices running it move to {} at once",
+                target.release
+            );
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::conventions::LayoutError;
+use crate::conventions::{matching_form, LayoutError};
 use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
 use crate::datetime::UtcTime;
 use crate::hash::Sha256;
@@ -59,6 +59,11 @@ impl Index {
             .find_map(|(name, info)| ArtifactKind::listed(name, info).err())
     }
 
+    /// Every release the index holds, lowest first.
+    pub fn releases(&self) -> impl Iterator<Item = &Release> {
+        self.releases.keys()
+    }
+
     /// Whether the index holds `release` for any platform.
     pub fn has_release(&self, release: &Release) -> bool {
         self.releases.contains_key(release)
@@ -85,7 +90,8 @@ impl Index {
 /// What the decision needs to know about one device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
-    /// Lower-case (a MAC address, a machine id, or a name the owner chose).
+    /// A MAC address, a machine id, or a name the owner chose; compared with the policy's
+    /// early devices in its [`matching_form`], as `groups` are.
     pub id: String,
     pub platform: String,
     pub channel: String,
@@ -304,11 +310,11 @@ fn choose_release<'p>(
 /// When this device becomes eligible for `target` (`None`: not in the rollout as planned),
 /// recording its wave and bucket in `d`, and why, in words.
 fn eligibility(d: &mut Decision, target: &Target, device: &Device) -> (Option<UtcTime>, String) {
-    let early = target.early_devices.contains(&device.id)
+    let early = target.early_devices.contains(&matching_form(&device.id))
         || device
             .groups
             .iter()
-            .any(|g| target.early_groups.contains(g));
+            .any(|g| target.early_groups.contains(&matching_form(g)));
     if early {
         d.wave = Some(1);
         return (Some(target.waves[0].start), "an early device".to_owned());

@@ -31,6 +31,11 @@ pub struct Policy {
     pub window: Option<Window>,
     /// Channels by name.
     pub channels: BTreeMap<String, Channel>,
+    /// `<early>` entries that repeat one already read for the same channel (under
+    /// [`crate::conventions::matching_form`]): a device reads the policy as if each were
+    /// written once; `repo policy check` refuses them, since two spellings meant as two
+    /// devices leave one of them out of the canaries.
+    pub early_repeats: Vec<PolicyError>,
 }
 
 /// Days and hours (UTC) in which devices may install.
@@ -62,6 +67,8 @@ pub struct Target {
     pub release: Release,
     /// Devices running a newer release move back to this one only if true.
     pub downgrade: bool,
+    /// Early device ids and groups, in their matching form
+    /// ([`crate::conventions::matching_form`]).
     pub early_devices: BTreeSet<String>,
     pub early_groups: BTreeSet<String>,
     /// In strictly increasing time, shares never decreasing; at least one.

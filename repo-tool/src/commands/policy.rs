@@ -12,9 +12,10 @@ use super::EXIT_UNTRUSTED;
 
 #[derive(Subcommand)]
 pub(crate) enum PolicyCommand {
-    /// Validate FILE (syntax, and every release it names is in REPO's staged index) and
-    /// preview, per channel, which share of the fleet is eligible from when. Exit 1 if the
-    /// policy is refused.
+    /// Validate FILE (syntax; every release it names is in REPO's staged index; no early
+    /// device or group named twice; no device left with nowhere to go) and preview, per
+    /// channel, which share of the fleet is eligible from when. Exit 1 if the policy is
+    /// refused.
     Check(FileArgs),
     /// Check FILE as `check` does, then stage it as REPO's policy; `repo sign` with the
     /// policy key(s) publishes it.

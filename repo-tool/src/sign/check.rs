@@ -1,6 +1,6 @@
 //! Step 4 of `repo sign`, check: what was signed passes the device's own verifier, the
-//! policy names only releases the index holds, and the root the roles are signed under
-//! outlives them. Nothing becomes visible before these pass.
+//! policy names only releases the index holds and strands no device, and the root the
+//! roles are signed under outlives them. Nothing becomes visible before these pass.
 
 use anyhow::{bail, Context, Result};
 use updater::conventions::POLICY_ROLE;
@@ -53,7 +53,9 @@ pub(super) fn check_root_lifetime(
     Ok(())
 }
 
-/// Parses `xml` and checks that every release it names is in `index`.
+/// Parses `xml` and checks it against `index`: every release it names is there, no early
+/// device or group is named twice (under the matching rule), and no device is left with
+/// nowhere to go.
 pub(crate) fn check_policy_against(
     xml: &[u8],
     index: &Targets,
@@ -78,6 +80,18 @@ pub(crate) fn check_policy_against(
         bail!(
             "policy names releases the index does not hold: {}",
             missing.join(", ")
+        );
+    }
+    if !policy.early_repeats.is_empty() {
+        let repeats: Vec<String> = policy.early_repeats.iter().map(|e| e.to_string()).collect();
+        bail!("{}", repeats.join("; "));
+    }
+    let stranded = updater::rollout::stranded::stranded(&policy, &index);
+    if !stranded.is_empty() {
+        let stranded: Vec<String> = stranded.iter().map(|s| s.to_string()).collect();
+        bail!(
+            "policy leaves devices with nowhere to go: {}",
+            stranded.join("; ")
         );
     }
     Ok(policy)

@@ -8,6 +8,7 @@ use quick_xml::Reader;
 
 use super::values::{parse_clock, parse_days, parse_percent};
 use super::*;
+use crate::conventions::matching_form;
 use crate::datetime::UtcTime;
 use crate::rollout::period::Period;
 
@@ -68,6 +69,9 @@ struct Parser<'a> {
     /// the whole parse reads each byte once (an error names its line at no extra cost).
     event_line: usize,
     seen_root: bool,
+    /// Each `<early>` entry read, by channel, attribute and matching form: its spelling and line.
+    early_seen: BTreeMap<(String, &'static str, String), (String, usize)>,
+    early_repeats: Vec<PolicyError>,
 }
 
 type Attrs = BTreeMap<&'static str, String>;
@@ -87,6 +91,8 @@ impl<'a> Parser<'a> {
             event_start: 0,
             event_line: 1,
             seen_root: false,
+            early_seen: BTreeMap::new(),
+            early_repeats: Vec::new(),
         }
     }
 
@@ -355,20 +361,33 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// `<early>`.
+    /// `<early>`: a device id or group, kept in its matching form. A repeat (the same
+    /// name under the matching rule) is harmless to a device but is recorded for `repo`.
     fn record_early(&mut self, attrs: &Attrs) -> Result<(), PolicyError> {
         let (device, group) = (attrs.get("device"), attrs.get("group"));
         let err = self.error("<early> takes exactly one non-empty attribute: device or group");
-        let target = self.current_target()?;
-        match (device, group) {
-            (Some(d), None) if !d.is_empty() => {
-                target.early_devices.insert(d.to_ascii_lowercase());
-            }
-            (None, Some(g)) if !g.is_empty() => {
-                target.early_groups.insert(g.clone());
-            }
+        let (kind, spelling) = match (device, group) {
+            (Some(d), None) if !d.is_empty() => ("device", d),
+            (None, Some(g)) if !g.is_empty() => ("group", g),
             _ => return Err(err),
+        };
+        let name = matching_form(spelling);
+        let channel = self.last_channel.clone().unwrap_or_default();
+        let key = (channel, kind, name.clone());
+        if let Some((first, line)) = self.early_seen.get(&key) {
+            let repeat = self.error(format!(
+                "<early {kind}={spelling:?}> names the same {kind} as {first:?} on line {line} (ids and groups match after NFC and lower-casing)"
+            ));
+            self.early_repeats.push(repeat);
+        } else {
+            self.early_seen
+                .insert(key, (spelling.clone(), self.event_line));
         }
+        let target = self.current_target()?;
+        match kind {
+            "device" => target.early_devices.insert(name),
+            _ => target.early_groups.insert(name),
+        };
         Ok(())
     }
 
@@ -456,6 +475,7 @@ impl<'a> Parser<'a> {
             check_jitter,
             window: self.window,
             channels: self.channels,
+            early_repeats: self.early_repeats,
         })
     }
 }

@@ -248,3 +248,70 @@ fn oversized_and_invalid_utf8_input_is_refused() {
         (2, "invalid UTF-8 at byte 24")
     );
 }
+
+/// One rule for ids and groups, on both sides: `Ärger-01` in the policy is the device
+/// configured as `ärger-01` (or with a decomposed `Ä`), and the same for a group.
+#[test]
+fn early_ids_and_groups_match_under_one_unicode_rule() {
+    use crate::rollout::decide::{decide, Action, Device, Index};
+    let p = parse(
+        "<policy><channel name=\"stable\"><target release=\"2.0.0\">\n\
+         <early device=\"Ärger-01\"/>\n<early group=\"Équipe-Nord\"/>\n\
+         <wave start=\"2026-01-01T00:00:00Z\" percent=\"0\"/>\n\
+         </target></channel></policy>"
+            .as_bytes(),
+    )
+    .unwrap();
+    assert!(p.early_repeats.is_empty());
+    let targets = serde_json::from_value(serde_json::json!({
+        "_type": "targets", "spec_version": "1.0.31", "version": 1,
+        "expires": "2030-01-01T00:00:00Z",
+        "targets": {"releases/2.0.0/armv7/app.bin": {"length": 1, "hashes": {"sha512": "00"}}}
+    }))
+    .unwrap();
+    let index = Index::from_targets(&targets).unwrap();
+    let now = crate::datetime::UtcTime::parse("2026-01-02T00:00:00Z").unwrap();
+    let device = |id: &str, group: Option<&str>| Device {
+        id: id.into(),
+        platform: "armv7".into(),
+        channel: "stable".into(),
+        groups: group.into_iter().map(str::to_owned).collect(),
+        running: Some(Release::new("1.0.0").unwrap()),
+    };
+    for (id, group) in [
+        ("ärger-01", None),
+        ("A\u{308}RGER-01", None),
+        ("somebody", Some("équipe-nord")),
+        ("somebody", Some("E\u{301}QUIPE-NORD")),
+    ] {
+        let d = decide(&p, &index, &device(id, group), now);
+        assert_eq!(d.action, Action::Install, "{id} {group:?}: {}", d.reason);
+    }
+    let d = decide(&p, &index, &device("somebody", Some("equipe-nord")), now);
+    assert_eq!(d.action, Action::Wait, "{}", d.reason);
+}
+
+/// Two spellings of one name are read once by a device and recorded for `repo` to refuse.
+#[test]
+fn early_entries_that_collide_under_the_rule_are_recorded() {
+    let p = parse(
+        "<policy><channel name=\"stable\"><target release=\"2.0.0\">\n\
+         <early device=\"Ärger-01\"/>\n<early device=\"ärger-01\"/>\n\
+         <early group=\"lab\"/>\n<early group=\"LAB\"/>\n\
+         <wave start=\"2026-01-01T00:00:00Z\" percent=\"0\"/>\n\
+         </target></channel></policy>"
+            .as_bytes(),
+    )
+    .unwrap();
+    let target = p.channels["stable"].target.as_ref().unwrap();
+    assert_eq!(target.early_devices.len(), 1);
+    assert_eq!(target.early_groups.len(), 1);
+    let repeats: Vec<String> = p.early_repeats.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        repeats,
+        [
+            "policy.xml line 3: <early device=\"ärger-01\"> names the same device as \"Ärger-01\" on line 2 (ids and groups match after NFC and lower-casing)",
+            "policy.xml line 5: <early group=\"LAB\"> names the same group as \"lab\" on line 4 (ids and groups match after NFC and lower-casing)",
+        ]
+    );
+}
