@@ -1,7 +1,11 @@
 //! Rollout: the signed policy's model and parser ([`policy`]), durations and install windows
-//! ([`period`]), and the pure decision of whether and when this device moves ([`decide`]).
+//! ([`period`]), the pure decision of whether and when this device moves ([`decide`]), the
+//! rule that a failed release is not tried again under the same policy ([`retry`]), and when
+//! `updater run` wakes next ([`wake`]).
 //! No I/O: the same inputs give the same answer on every device and in `repo policy check`.
 
 pub mod decide;
 pub mod period;
 pub mod policy;
+pub mod retry;
+pub mod wake;
