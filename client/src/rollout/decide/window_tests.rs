@@ -168,3 +168,49 @@ fn the_window_helpers_agree() {
         t("2026-11-24T02:00:00Z")
     );
 }
+
+proptest::proptest! {
+    /// Over any moment, device and window: `install` is now; a `wait` with a moment names
+    /// one after now and inside the window; `run`'s wake-up is after now and never later
+    /// than that moment's window allows.
+    #[test]
+    fn install_is_now_and_a_wait_names_a_moment_inside_the_window(
+        offset in 0i64..14 * 86_400,
+        device_number in 0u32..100_000,
+        from in 0u32..24,
+        hours in 1u32..24,
+        random: u64,
+    ) {
+        let to = (from + hours) % 24;
+        let p = parse(format!(
+            r#"<policy><check every="6h" jitter="30m"/><window days="mon-fri" from="{from:02}:00" to="{to:02}:00"/>
+<channel name="stable"><target release="2.0.0">
+<wave start="2026-11-23T00:00:00Z" percent="10"/><wave start="2026-11-26T00:00:00Z" percent="100"/>
+</target></channel></policy>"#
+        ).as_bytes()).unwrap();
+        let w = p.window.as_ref().unwrap();
+        let now = t("2026-11-22T00:00:00Z").plus_seconds(offset);
+        let d = decide(&p, &index(), &device(&format!("dev-{device_number}")), now);
+        match d.action {
+            Action::Install => {
+                proptest::prop_assert_eq!(d.at, Some(now));
+                proptest::prop_assert!(in_window(w, now));
+            }
+            Action::Wait => {
+                if let Some(at) = d.at {
+                    proptest::prop_assert!(at > now && in_window(w, at), "{}", d.reason);
+                }
+            }
+            Action::Stay => proptest::prop_assert_eq!(d.at, None),
+        }
+        let plan = crate::rollout::wake::WakePlan::new(&p, &d);
+        let wake = crate::rollout::wake::next_wake(&plan, now, random);
+        proptest::prop_assert!(wake > now);
+        if let (Action::Wait, Some(at)) = (d.action, d.at) {
+            // Waking for the moment: inside the same opening of the window.
+            if wake >= at {
+                proptest::prop_assert!(wake < closes_after(w, at), "{wake} for {at}");
+            }
+        }
+    }
+}
