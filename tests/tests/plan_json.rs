@@ -8,7 +8,6 @@ use std::path::Path;
 
 use e2e_tests::{DemoRepo, Device, StaticServer};
 use serde_json::{json, Value};
-use updater::datetime::UtcTime;
 use updater::rollout::decide::bucket;
 use updater::rollout::policy::Release;
 
