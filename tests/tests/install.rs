@@ -105,6 +105,39 @@ fn health_check_rolls_back(check: &str, reason: &str) {
         "{run:#?}"
     );
     assert_eq!(s.device.running().as_deref(), Some("1.0.0"));
+    // `plan` announces the same: stay, waiting for a new policy because 2.0.0 failed.
+    let plan = s
+        .device
+        .updater(&[
+            "--config".as_ref(),
+            s.config.as_os_str(),
+            "plan".as_ref(),
+            "--json".as_ref(),
+        ])
+        .ok();
+    let plan: serde_json::Value = serde_json::from_str(plan.stdout.trim()).unwrap();
+    assert_eq!(
+        (
+            &plan["action"],
+            &plan["release"],
+            &plan["at"],
+            &plan["waiting_for"]
+        ),
+        (
+            &"stay".into(),
+            &"2.0.0".into(),
+            &serde_json::Value::Null,
+            &"failed".into()
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2.0.0 failed on this device"),
+        "{plan}"
+    );
 
     // A new policy (here: the same target, re-issued) allows another try.
     publish_policy(&s.repo, &policy_for("2.0.0", "<!-- re-issued -->"));

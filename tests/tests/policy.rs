@@ -302,17 +302,29 @@ fn a_date_given_to_now_is_checked_like_any_other() {
     let server = StaticServer::start(&r.public());
     let device = Device::trusting(&r.root_json());
     let config = configure(&device, "02:00:00:00:00:02", &server.url(), Some("1.0.0"));
-    for now in ["-2026-11-23T00:00:00Z", "1969-12-31T23:59:59Z"] {
-        let before = device.state();
-        device
-            .updater(&[
-                "--config".as_ref(),
-                config.as_os_str(),
-                "plan".as_ref(),
-                format!("--now={now}").as_ref(),
-            ])
-            .fails_with(1, &format!("updater: {now:?} is"));
-        assert_eq!(before, device.state(), "{now}");
+    // A malformed --now is a bad command line: exit 2, like every other usage error, for
+    // `plan` and `apply` alike, and nothing on the device changes.
+    for now in [
+        "-2026-11-23T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "2026-13-01T00:00:00Z",
+        "yesterday",
+    ] {
+        for command in ["plan", "apply"] {
+            let before = device.state();
+            device
+                .updater(&[
+                    "--config".as_ref(),
+                    config.as_os_str(),
+                    command.as_ref(),
+                    format!("--now={now}").as_ref(),
+                ])
+                .fails_with(
+                    2,
+                    &format!("invalid value '{now}' for '--now <TIME>': {now:?} is"),
+                );
+            assert_eq!(before, device.state(), "{command} --now={now}");
+        }
     }
 }
 

@@ -72,6 +72,26 @@ pub struct State {
     pub failed: Option<Failed>,
 }
 
+impl State {
+    /// Reads `<install>/state.json` (empty if there is none), changing nothing: `plan` and
+    /// `status` only look, and work on a read-only folder.
+    pub fn read(install: &Path) -> Result<State, InstallError> {
+        let path = install.join("state.json");
+        match crate::fs::read_bounded(&path, MAX_STATE_BYTES) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                InstallError::Io(format!(
+                    "{} is unreadable ({e}); the next apply moves it aside and starts afresh",
+                    path.display()
+                ))
+            }),
+            Err(crate::Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Ok(State::default())
+            }
+            Err(e) => Err(InstallError::Io(e.to_string())),
+        }
+    }
+}
+
 /// The largest `state.json` read.
 const MAX_STATE_BYTES: u64 = 1 << 20;
 
@@ -204,19 +224,7 @@ impl Installer {
 
     /// Reads `state.json` (empty if there is none), changing nothing.
     pub fn state(&self) -> Result<State, InstallError> {
-        let path = self.state_path();
-        match crate::fs::read_bounded(&path, MAX_STATE_BYTES) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                InstallError::Io(format!(
-                    "{} is unreadable ({e}); the next apply moves it aside and starts afresh",
-                    path.display()
-                ))
-            }),
-            Err(crate::Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                Ok(State::default())
-            }
-            Err(e) => Err(InstallError::Io(e.to_string())),
-        }
+        State::read(&self.root)
     }
 
     /// `state()`, but an unreadable file is moved aside to `state.json.corrupt` (and said so)

@@ -100,27 +100,46 @@ pub struct Device {
     pub running: Option<Release>,
 }
 
-/// What to do.
+/// What to do (`action` in `updater plan --json`; docs/plan-json.md is the wire format).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
-    /// Move to `release` at `at` (now, or when the install window next opens).
+    /// Move to `release` now (`at` is now).
     Install,
-    /// `release` is the goal but the device is not eligible yet (`at`: when it will be).
+    /// Move to `release` later: at `at`, or (`at` null) when a rollout reaches the device.
     Wait,
-    /// Nothing to do.
+    /// Nothing planned; `waiting_for` names the obstacle when there is one.
     Stay,
 }
 
+/// What stands between the device and `release` (`waiting_for` in `updater plan --json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Waiting {
+    /// Eligible, but outside the install window: `at` is the window's next opening.
+    Window,
+    /// Not eligible yet: `at` is the first moment it is both eligible and inside the window.
+    Wave,
+    /// The rollout as planned never reaches this device's bucket: no `at`.
+    Rollout,
+    /// The channel is halted: nothing moves until the admin lifts the halt.
+    Halt,
+    /// `release` failed its trial on this device under this very policy: it is not tried
+    /// again until the policy changes.
+    Failed,
+}
+
 /// The decision and its reason. Its JSON form (`updater plan --json`) is stable: the keys
-/// below, with `null` where a field does not apply.
+/// below, with `null` where a field does not apply (docs/plan-json.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub action: Action,
     pub channel: String,
     pub running: Option<Release>,
     pub release: Option<Release>,
+    /// `install`: now. `wait`: the moment the install can happen, window included.
     pub at: Option<UtcTime>,
+    pub waiting_for: Option<Waiting>,
     /// 1-based wave that makes the device eligible (for a ramp: the wave it ramps to).
     pub wave: Option<usize>,
     pub bucket: Option<u32>,
@@ -189,6 +208,7 @@ pub fn decide(policy: &Policy, index: &Index, device: &Device, now: UtcTime) -> 
         running: device.running.clone(),
         release: None,
         at: None,
+        waiting_for: None,
         wave: None,
         bucket: None,
         reason: String::new(),
@@ -270,6 +290,7 @@ fn choose_release<'p>(
             "channel {:?} is halted; staying on {running_text}",
             channel.name
         );
+        d.waiting_for = Some(Waiting::Halt);
         return Chosen::Stay(d.stay(reason));
     }
     let Some(target) = &channel.target else {
@@ -333,7 +354,8 @@ fn eligibility(d: &mut Decision, target: &Target, device: &Device) -> (Option<Ut
     }
 }
 
-/// Install now, at the window's next opening, or wait for the moment of eligibility.
+/// Install now, or wait: for the window's next opening when eligible outside it, for the
+/// first moment both eligible and inside the window when not eligible yet.
 fn schedule(
     mut d: Decision,
     policy: &Policy,
@@ -342,28 +364,36 @@ fn schedule(
     (eligible, why): (Option<UtcTime>, String),
     now: UtcTime,
 ) -> Decision {
+    let window = policy.window.as_ref();
     match eligible {
-        Some(at) if at <= now => {
-            d.action = Action::Install;
-            match policy.window.as_ref().filter(|w| !in_window(w, now)) {
-                None => {
-                    d.at = Some(now);
-                    d.reason = format!("{verb} now ({why})");
-                }
-                Some(window) => {
-                    let opens = next_opening(window, now);
-                    d.at = Some(opens);
-                    d.reason = format!("{verb} at {opens}, when the install window opens ({why})");
-                }
+        Some(at) if at <= now => match window.filter(|w| !in_window(w, now)) {
+            None => {
+                d.action = Action::Install;
+                d.at = Some(now);
+                d.reason = format!("{verb} now ({why})");
             }
-        }
+            Some(window) => {
+                let opens = next_opening(window, now);
+                d.action = Action::Wait;
+                d.waiting_for = Some(Waiting::Window);
+                d.at = Some(opens);
+                d.reason = format!("{verb} at {opens}, when the install window opens ({why})");
+            }
+        },
         Some(at) => {
+            let when = window.map_or(at, |w| open_from(w, at));
             d.action = Action::Wait;
-            d.at = Some(at);
-            d.reason = format!("{verb}: eligible at {at} ({why})");
+            d.waiting_for = Some(Waiting::Wave);
+            d.at = Some(when);
+            d.reason = if when == at {
+                format!("{verb}: eligible at {at} ({why})")
+            } else {
+                format!("{verb}: eligible at {at}, installing at {when} when the install window opens ({why})")
+            };
         }
         None => {
             d.action = Action::Wait;
+            d.waiting_for = Some(Waiting::Rollout);
             let last = target.waves.last().map_or(0, |w| w.share);
             d.reason = format!(
                 "{verb}: not in the rollout yet ({why}; the rollout reaches {})",
@@ -435,5 +465,24 @@ pub fn next_opening(window: &Window, t: UtcTime) -> UtcTime {
     t
 }
 
+/// The first moment at or after `t` inside the window: `t` itself, or the next opening.
+pub fn open_from(window: &Window, t: UtcTime) -> UtcTime {
+    if in_window(window, t) {
+        t
+    } else {
+        next_opening(window, t)
+    }
+}
+
+/// When the opening of the window that holds `t` closes; `t` must be inside the window.
+pub fn closes_after(window: &Window, t: UtcTime) -> UtcTime {
+    // Crossing midnight, a moment in the evening part closes the next morning.
+    let tomorrow = window.from >= window.to && t.minute_of_day() >= window.to;
+    t.midnight_plus_days(i64::from(tomorrow))
+        .plus_seconds(i64::from(window.to) * 60)
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;

@@ -107,11 +107,12 @@ pub(crate) enum Command {
     /// health-check and commit, or roll back.
     Apply {
         /// Decide as if it were TIME (for tests and previews).
-        #[arg(long, value_name = "TIME")]
-        now: Option<String>,
+        #[arg(long, value_name = "TIME", value_parser = UtcTime::parse)]
+        now: Option<UtcTime>,
     },
-    /// As a service: `apply`, then wait the policy's check interval plus a random part of its
-    /// jitter, and again (needs --config).
+    /// As a service: `apply`, then wait until the next check (the policy's interval plus a
+    /// random part of its jitter) or, if sooner, until the moment the decision waits for
+    /// (the install window, or eligibility), spread inside the window; and again (needs --config).
     Run,
     /// What the device runs, what it ran before, the last check and its result, the next
     /// check and the last error (needs --config).
@@ -126,13 +127,14 @@ pub(crate) enum Command {
     /// (needs --config).
     Plan {
         /// Print the decision as one JSON object (stable keys: device, platform, channel,
-        /// running, action, release, at, wave, bucket, reason).
+        /// running, action, release, at, waiting_for, wave, bucket, reason; see
+        /// docs/plan-json.md).
         #[arg(long)]
         json: bool,
         /// Decide as if it were TIME (YYYY-MM-DDTHH:MM:SSZ), for previews and tests; the
         /// metadata's expiry is judged at the same time.
-        #[arg(long, value_name = "TIME")]
-        now: Option<String>,
+        #[arg(long, value_name = "TIME", value_parser = UtcTime::parse)]
+        now: Option<UtcTime>,
     },
 }
 

@@ -32,13 +32,9 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Init { root, force } => commands::init::run(&settings.metadata_dir, root, *force),
         Command::Refresh => commands::refresh::run(cli, &settings),
         Command::Download => commands::download::run(cli, &settings),
-        Command::Plan { json, now } => commands::plan::run(cli, &settings, *json, now.as_deref()),
+        Command::Plan { json, now } => commands::plan::run(cli, &settings, *json, *now),
         Command::Apply { now } => {
-            let now = match now {
-                Some(text) => UtcTime::parse(text).map_err(anyhow::Error::msg)?,
-                None => UtcTime::now(),
-            };
-            commands::apply::apply(cli, &settings, now).map(|_| ())
+            commands::apply::apply(cli, &settings, now.unwrap_or_else(UtcTime::now)).map(|_| ())
         }
         Command::Run => commands::run::run(cli, &settings),
         Command::Status { json } => commands::status::run(&settings, *json),

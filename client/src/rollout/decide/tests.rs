@@ -348,7 +348,8 @@ fn install_window_defers_the_install() {
     // 2026-11-20 is a Friday; 12:00 is outside the window, the next opening is Monday 02:00.
     let friday_noon = UtcTime::parse("2026-11-20T12:00:00Z").unwrap();
     let d = decide(&p, &idx, &device("x", Some("1.0.0")), friday_noon);
-    assert_eq!(d.action, Action::Install);
+    assert_eq!(d.action, Action::Wait);
+    assert_eq!(d.waiting_for, Some(Waiting::Window));
     assert_eq!(d.at, Some(UtcTime::parse("2026-11-23T02:00:00Z").unwrap()));
     let monday = UtcTime::parse("2026-11-23T03:59:00Z").unwrap();
     assert_eq!(

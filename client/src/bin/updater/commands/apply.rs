@@ -7,28 +7,33 @@ use anyhow::{Context, Result};
 use updater::conventions::Release;
 use updater::datetime::UtcTime;
 use updater::fetch::mirrors::Mirrors;
+use updater::install::State;
 use updater::install::{release_artifacts, Artifact, Installer};
-use updater::rollout::decide::{decide, Action, Decision, Device, Index};
+use updater::rollout::decide::{decide, Action, Device, Index, Waiting};
+use updater::rollout::retry::{not_again, FailedTrial};
+use updater::rollout::wake::{next_wake, WakePlan};
 use updater::update::client::Client;
 
 use crate::cli::{installer, mirrors, refreshed_client, Cli, Settings};
 
-/// One `apply`; returns the policy's check interval and jitter (seconds) for `run`.
-pub(crate) fn apply(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Option<(u64, u64)>> {
+/// One `apply`; returns the moment `run` should wake next (the next check, or sooner when
+/// the decision waits for a window or a wave), also recorded as the state's next check.
+pub(crate) fn apply(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<UtcTime> {
     let installer = installer(settings)?;
     for done in installer.recover()? {
         println!("{done}");
     }
-    let outcome = apply_once(cli, settings, &installer, now);
-    match &outcome {
-        Ok((message, wait)) => {
+    match apply_once(cli, settings, &installer, now) {
+        Ok((message, plan)) => {
             println!("{message}");
+            let wake = next_wake(&plan, now, random_u64());
             installer.update_state(|s| {
                 s.last_check = Some(now);
-                s.last_result = Some(message.clone());
-                s.next_check = wait.map(|(every, _)| now.plus_seconds(every as i64));
+                s.last_result = Some(message);
+                s.next_check = Some(wake);
                 s.last_error = None;
             })?;
+            Ok(wake)
         }
         Err(e) => {
             let message = format!("{e:#}");
@@ -36,9 +41,26 @@ pub(crate) fn apply(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Opti
                 s.last_check = Some(now);
                 s.last_error = Some(message);
             })?;
+            Err(e)
         }
     }
-    outcome.map(|(_, wait)| wait)
+}
+
+/// A random number from the system's generator (zero if it cannot be read: the spread is
+/// lost, never the check).
+pub(crate) fn random_u64() -> u64 {
+    let mut random = [0u8; 8];
+    let _ = getrandom::getrandom(&mut random);
+    u64::from_le_bytes(random)
+}
+
+/// The failed trial `state` records, in the decision's terms.
+pub(crate) fn failed_trial(state: &State) -> Option<FailedTrial<'_>> {
+    state.failed.as_ref().map(|f| FailedTrial {
+        release: &f.release,
+        policy_sha256: &f.policy_sha256,
+        reason: &f.reason,
+    })
 }
 
 pub(crate) fn apply_once(
@@ -46,7 +68,7 @@ pub(crate) fn apply_once(
     settings: &Settings,
     installer: &Installer,
     now: UtcTime,
-) -> Result<(String, Option<(u64, u64)>)> {
+) -> Result<(String, WakePlan)> {
     let config = settings.config.as_ref().context("apply needs --config")?;
     let device = Device {
         id: config.device_id().map_err(anyhow::Error::msg)?,
@@ -59,27 +81,30 @@ pub(crate) fn apply_once(
     let mut client = refreshed_client(cli, settings, now)?;
     let xml = client.policy_xml(&targets).context("policy refused")?;
     let policy = updater::rollout::policy::parse(&xml)?;
-    let wait = Some((
-        policy.check_every.seconds().unsigned_abs(),
-        policy
-            .check_jitter
-            .map_or(0, |j| j.seconds().unsigned_abs()),
-    ));
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
     let index =
         Index::from_targets(client.trusted().targets()).context("the signed index refused")?;
-    let decision = decide(&policy, &index, &device, now);
+    let state = installer.state()?;
+    let decision = not_again(
+        decide(&policy, &index, &device, now),
+        failed_trial(&state),
+        &policy_sha256,
+    );
+    let wait = WakePlan::new(&policy, &decision);
     let running = device
         .running
         .as_ref()
         .map_or("nothing".to_owned(), |r| r.to_string());
-    if let Some(why) = failed_before(installer, &decision, &policy_sha256)? {
-        prune_downloads(settings.target_dir.as_deref());
-        return Ok((format!("staying on {running}: {why}"), wait));
-    }
-    let (Action::Install, Some(release)) = (decision.action, decision.release.clone()) else {
-        prune_downloads(settings.target_dir.as_deref());
-        return Ok((decision.reason, wait));
+    // An install now, or one waiting only for the window: the download happens now either
+    // way (downloads do not wait for the window).
+    let for_window = decision.waiting_for == Some(Waiting::Window);
+    let release = match (decision.action, &decision.release) {
+        (Action::Install, Some(release)) => release.clone(),
+        (Action::Wait, Some(release)) if for_window => release.clone(),
+        _ => {
+            prune_downloads(settings.target_dir.as_deref());
+            return Ok((decision.reason, wait));
+        }
     };
     let (downloads, artifacts) = download_release(
         &mut client,
@@ -89,7 +114,7 @@ pub(crate) fn apply_once(
         &release,
         &device.platform,
     )?;
-    if decision.at.is_some_and(|at| at > now) {
+    if for_window {
         return Ok((
             format!(
                 "{}; downloaded and verified, installing then",
@@ -107,27 +132,6 @@ pub(crate) fn apply_once(
         format!("installed {release}, was {running} ({})", decision.reason),
         wait,
     ))
-}
-
-/// Why the chosen release is not tried again: it failed on this device under this very
-/// policy. `None` when nothing stands in the way.
-fn failed_before(
-    installer: &Installer,
-    decision: &Decision,
-    policy_sha256: &str,
-) -> Result<Option<String>> {
-    let (Some(failed), Some(release)) = (installer.state()?.failed, &decision.release) else {
-        return Ok(None);
-    };
-    let again = decision.action != Action::Stay
-        && &failed.release == release
-        && failed.policy_sha256 == policy_sha256;
-    Ok(again.then(|| {
-        format!(
-            "{release} failed on this device ({}); it is not tried again until the policy changes",
-            failed.reason
-        )
-    }))
 }
 
 /// Downloads and verifies every artifact of `release` for `platform` into the downloads

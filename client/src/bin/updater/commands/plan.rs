@@ -2,19 +2,19 @@
 
 use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
+use updater::install::State;
 use updater::rollout::decide::{decide, Device, Index};
+use updater::rollout::retry::not_again;
 
 use crate::cli::{mirrors, refreshed_client, Cli, Settings};
+use crate::commands::apply::failed_trial;
 
-pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>) -> Result<()> {
+pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTime>) -> Result<()> {
     let config = settings
         .config
         .as_ref()
         .context("plan needs the device's --config")?;
-    let now = match now {
-        Some(text) => UtcTime::parse(text).map_err(anyhow::Error::msg)?,
-        None => UtcTime::now(),
-    };
+    let now = now.unwrap_or_else(UtcTime::now);
     let device = Device {
         id: config.device_id().map_err(anyhow::Error::msg)?,
         platform: config.device.platform.clone(),
@@ -28,7 +28,17 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<&str>)
     let policy = updater::rollout::policy::parse(&xml)?;
     let index =
         Index::from_targets(client.trusted().targets()).context("the signed index refused")?;
-    let decision = decide(&policy, &index, &device, now);
+    // The release that failed here under this very policy is announced as `apply` treats it.
+    let state = State::read(&config.paths.install).unwrap_or_else(|e| {
+        eprintln!("updater: warning: {e}");
+        State::default()
+    });
+    let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
+    let decision = not_again(
+        decide(&policy, &index, &device, now),
+        failed_trial(&state),
+        &policy_sha256,
+    );
     if json {
         let mut value = serde_json::to_value(&decision)?;
         if let Some(object) = value.as_object_mut() {

@@ -1,26 +1,42 @@
-//! `updater run`: `apply` again and again, at the policy's check interval plus jitter.
+//! `updater run`: `apply` again and again, waking at the moment `apply` names (the next check,
+//! or sooner when the decision waits for the install window or for a wave: the rule is
+//! `updater::rollout::wake`). The wait is slept in steps of at most a minute, each measured
+//! against the wall clock, so a clock that jumps or a machine that was suspended wakes on
+//! time rather than after the whole sleep it had planned.
 
 use std::time::Duration;
 
 use anyhow::Result;
 use updater::datetime::UtcTime;
+use updater::rollout::wake::{next_wake, WakePlan};
 
 use crate::cli::{Cli, Settings};
-use crate::commands::apply::apply;
+use crate::commands::apply::{apply, random_u64};
+
+/// The longest single sleep: a clock change is noticed within this.
+const STEP: i64 = 60;
 
 pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<()> {
     loop {
-        let wait = match apply(cli, settings, UtcTime::now()) {
-            Ok(wait) => wait,
+        let now = UtcTime::now();
+        let wake = match apply(cli, settings, now) {
+            Ok(wake) => wake,
             Err(e) => {
                 eprintln!("updater: {e:#}");
-                None
+                next_wake(&WakePlan::FALLBACK, now, random_u64())
             }
         };
-        let (every, jitter) = wait.unwrap_or((3600, 600));
-        let mut random = [0u8; 4];
-        let _ = getrandom::getrandom(&mut random);
-        let spread = u64::from(u32::from_le_bytes(random)) % (jitter + 1);
-        std::thread::sleep(Duration::from_secs(every + spread));
+        sleep_until(wake);
+    }
+}
+
+/// Sleeps until the wall clock reads `wake`, in steps of at most [`STEP`] seconds.
+fn sleep_until(wake: UtcTime) {
+    loop {
+        let left = wake.unix() - UtcTime::now().unix();
+        if left <= 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(left.min(STEP).unsigned_abs()));
     }
 }

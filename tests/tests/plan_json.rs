@@ -1,0 +1,144 @@
+//! `updater plan --json` as a wire format (docs/plan-json.md): one meaning per field.
+//! `install` is now; a `wait` carries the moment the install can happen, window included,
+//! and `waiting_for` says what stands in the way. The failed-release case is in install.rs
+//! (it needs a health check that fails).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use e2e_tests::{DemoRepo, Device, StaticServer};
+use serde_json::{json, Value};
+use updater::rollout::decide::bucket;
+use updater::rollout::policy::Release;
+
+/// The README's example: weekdays 02:00-04:00, 10% on Monday 2026-11-23, 50% by Tuesday,
+/// 100% by Thursday.
+fn readme_policy(extra: &str) -> String {
+    format!(
+        r#"<policy>
+  <check every="6h" jitter="30m"/>
+  <window days="mon-fri" from="02:00" to="04:00"/>
+  <channel name="stable">
+    <target release="2.0.0">
+      <wave start="2026-11-23T00:00:00Z" percent="10"/>
+      <wave start="2026-11-24T00:00:00Z" percent="50"/>
+      <wave start="2026-11-26T00:00:00Z" percent="100"/>
+    </target>
+    {extra}
+  </channel>
+</policy>
+"#
+    )
+}
+
+/// A device id whose bucket for 2.0.0 lies in `range`.
+fn id_in(range: std::ops::Range<u32>) -> String {
+    let release = Release::new("2.0.0").unwrap();
+    (0..)
+        .map(|i| format!("02:00:00:00:{:02x}:{:02x}", i / 256, i % 256))
+        .find(|id| range.contains(&bucket("stable", &release, id)))
+        .unwrap()
+}
+
+fn plan(device: &Device, config: &Path, now: &str) -> Value {
+    let run = device
+        .updater(&[
+            "--config".as_ref(),
+            config.as_os_str(),
+            "plan".as_ref(),
+            "--json".as_ref(),
+            format!("--now={now}").as_ref(),
+        ])
+        .ok();
+    let value: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let keys: BTreeSet<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "device",
+        "platform",
+        "channel",
+        "running",
+        "action",
+        "release",
+        "at",
+        "waiting_for",
+        "wave",
+        "bucket",
+        "reason",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, expected, "{value}");
+    value
+}
+
+/// The fields whose meaning this file pins: action, release, at, waiting_for, wave.
+fn meaning(v: &Value) -> Value {
+    json!([
+        v["action"],
+        v["release"],
+        v["at"],
+        v["waiting_for"],
+        v["wave"]
+    ])
+}
+
+#[test]
+fn plan_json_gives_one_meaning_per_field() {
+    let r = DemoRepo::with_policy(&readme_policy(""));
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    let first = id_in(0..1000);
+    let config = device.configure(&first, &server.url(), Some("1.0.0"), "");
+
+    // Install now: eligible, inside the window; `at` is now.
+    let now = plan(&device, &config, "2026-11-23T02:30:00Z");
+    assert_eq!(
+        meaning(&now),
+        json!(["install", "2.0.0", "2026-11-23T02:30:00Z", null, 1]),
+        "{now}"
+    );
+    // Eligible outside the window: a wait for the window, `at` its next opening.
+    let window = plan(&device, &config, "2026-11-23T12:00:00Z");
+    assert_eq!(
+        meaning(&window),
+        json!(["wait", "2.0.0", "2026-11-24T02:00:00Z", "window", 1]),
+        "{window}"
+    );
+    assert!(
+        window["reason"]
+            .as_str()
+            .unwrap()
+            .contains("at 2026-11-24T02:00:00Z, when the install window opens"),
+        "{window}"
+    );
+
+    // Not eligible yet: a wait for the wave, `at` the first moment it is eligible AND inside
+    // the window (this bucket becomes eligible on Monday afternoon; it installs Tuesday).
+    let later = Device::trusting(&r.root_json());
+    let config = later.configure(&id_in(2000..2100), &server.url(), Some("1.0.0"), "");
+    let wave = plan(&later, &config, "2026-11-23T01:00:00Z");
+    assert_eq!(
+        meaning(&wave),
+        json!(["wait", "2.0.0", "2026-11-24T02:00:00Z", "wave", 2]),
+        "{wave}"
+    );
+}
+
+#[test]
+fn plan_json_says_a_halted_channel_waits_for_the_halt() {
+    let r = DemoRepo::with_policy(&readme_policy("<halt/>"));
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    let config = device.configure(&id_in(0..1000), &server.url(), Some("1.0.0"), "");
+    let halted = plan(&device, &config, "2026-11-23T02:30:00Z");
+    assert_eq!(
+        meaning(&halted),
+        json!(["stay", null, null, "halt", null]),
+        "{halted}"
+    );
+}
