@@ -105,12 +105,20 @@ fn health_check_rolls_back(check: &str, reason: &str) {
         "{run:#?}"
     );
     assert_eq!(s.device.running().as_deref(), Some("1.0.0"));
-    // `plan` announces the same: stay, waiting for a new policy because 2.0.0 failed.
-    let plan = s
-        .device
+    assert_plan_says_failed(&s.device, &s.config);
+
+    // A new policy (here: the same target, re-issued) allows another try.
+    publish_policy(&s.repo, &policy_for("2.0.0", "<!-- re-issued -->"));
+    let run = apply(&s.device, &s.config);
+    assert!(run.stderr.contains("failed its health check"), "{run:#?}");
+}
+
+/// `plan` announces what `apply` did: stay, waiting for a new policy because 2.0.0 failed.
+fn assert_plan_says_failed(device: &e2e_tests::Device, config: &Path) {
+    let plan = device
         .updater(&[
             "--config".as_ref(),
-            s.config.as_os_str(),
+            config.as_os_str(),
             "plan".as_ref(),
             "--json".as_ref(),
         ])
@@ -138,11 +146,6 @@ fn health_check_rolls_back(check: &str, reason: &str) {
             .contains("2.0.0 failed on this device"),
         "{plan}"
     );
-
-    // A new policy (here: the same target, re-issued) allows another try.
-    publish_policy(&s.repo, &policy_for("2.0.0", "<!-- re-issued -->"));
-    let run = apply(&s.device, &s.config);
-    assert!(run.stderr.contains("failed its health check"), "{run:#?}");
 }
 
 #[test]
