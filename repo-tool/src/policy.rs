@@ -117,6 +117,12 @@ fn write_target(out: &mut String, target: &Target, index: &Index) {
         "  target {} (platforms: {platforms}){downgrade}",
         target.release
     );
+    if let Some(restart) = target.restart {
+        let _ = writeln!(
+            out,
+            "  restarted at {restart}: the waves run again from their first share, moved later as below"
+        );
+    }
     if !target.early_devices.is_empty() || !target.early_groups.is_empty() {
         let groups: Vec<&str> = target.early_groups.iter().map(String::as_str).collect();
         let _ = writeln!(

@@ -142,3 +142,46 @@ fn plan_json_says_a_halted_channel_waits_for_the_halt() {
         "{halted}"
     );
 }
+
+/// `<target restart>` resumes a halt as a fresh ramp: the waves as written start over at the
+/// restart, so a device the finished rollout would take at once waits for its wave again,
+/// while the first wave's devices install.
+#[test]
+fn a_restarted_target_runs_its_ramp_again_from_the_restart() {
+    let restarted = readme_policy("").replace(
+        r#"<target release="2.0.0">"#,
+        r#"<target release="2.0.0" restart="2026-11-24T00:00:00Z">"#,
+    );
+    for (policy, expected) in [
+        // Without a restart this bucket became eligible on Monday afternoon: it installs in
+        // Tuesday's window.
+        (
+            readme_policy(""),
+            json!(["install", "2.0.0", "2026-11-24T02:30:00Z", null, 2]),
+        ),
+        // Restarted on Tuesday at midnight, the ramp runs again: the same bucket is eligible
+        // on Tuesday afternoon, so it waits for Wednesday's window.
+        (
+            restarted.clone(),
+            json!(["wait", "2.0.0", "2026-11-25T02:00:00Z", "wave", 2]),
+        ),
+    ] {
+        let r = DemoRepo::with_policy(&policy);
+        let server = StaticServer::start(&r.public());
+        let device = Device::trusting(&r.root_json());
+        let config = device.configure(&id_in(2000..2100), &server.url(), Some("1.0.0"), "");
+        let answer = plan(&device, &config, "2026-11-24T02:30:00Z");
+        assert_eq!(meaning(&answer), expected, "{answer}");
+    }
+    // The first wave's devices go at once after the restart.
+    let r = DemoRepo::with_policy(&restarted);
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    let config = device.configure(&id_in(0..1000), &server.url(), Some("1.0.0"), "");
+    let first = plan(&device, &config, "2026-11-24T02:30:00Z");
+    assert_eq!(
+        meaning(&first),
+        json!(["install", "2.0.0", "2026-11-24T02:30:00Z", null, 1]),
+        "{first}"
+    );
+}

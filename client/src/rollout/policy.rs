@@ -71,8 +71,12 @@ pub struct Target {
     /// ([`crate::conventions::matching_form`]).
     pub early_devices: BTreeSet<String>,
     pub early_groups: BTreeSet<String>,
-    /// In strictly increasing time, shares never decreasing; at least one.
+    /// In strictly increasing time, shares never decreasing; at least one. With `restart`,
+    /// these are the waves as they apply: moved later so the first starts at `restart`.
     pub waves: Vec<Wave>,
+    /// When the rollout started over (`<target restart>`), if it did: the waves as written
+    /// were moved later by one span so that the first starts then.
+    pub restart: Option<UtcTime>,
 }
 
 /// From `start`, `share` basis points of the fleet are eligible (ramping linearly to the

@@ -20,7 +20,7 @@ fn schema(element: &str) -> Option<(&'static str, &'static [&'static str])> {
         "check" => ("policy", &["!every", "jitter"]),
         "window" => ("policy", &["days", "!from", "!to"]),
         "channel" => ("policy", &["!name"]),
-        "target" => ("channel", &["!release", "downgrade"]),
+        "target" => ("channel", &["!release", "downgrade", "restart"]),
         "via" => ("channel", &["!release", "!below"]),
         "revoked" => ("channel", &["!release"]),
         "halt" => ("channel", &[]),
@@ -312,6 +312,12 @@ impl<'a> Parser<'a> {
                 )))
             }
         };
+        let restart = match attrs.get("restart") {
+            None => None,
+            Some(text) => Some(
+                UtcTime::parse(text).map_err(|e| self.error(format!("<target restart>: {e}")))?,
+            ),
+        };
         let err = self.error("a channel has one <target>; this is a second");
         let channel = self.current_channel()?;
         if channel.target.is_some() {
@@ -323,6 +329,7 @@ impl<'a> Parser<'a> {
             early_devices: BTreeSet::new(),
             early_groups: BTreeSet::new(),
             waves: Vec::new(),
+            restart,
         });
         Ok(())
     }
@@ -433,7 +440,12 @@ impl<'a> Parser<'a> {
         self.current_channel()?.target.as_mut().ok_or(err)
     }
 
-    fn finish(self) -> Result<Policy, PolicyError> {
+    fn finish(mut self) -> Result<Policy, PolicyError> {
+        for channel in self.channels.values_mut() {
+            if let Some(target) = channel.target.as_mut() {
+                restart_waves(&channel.name, target)?;
+            }
+        }
         for channel in self.channels.values() {
             if let Some(target) = &channel.target {
                 if target.waves.is_empty() {
@@ -478,6 +490,33 @@ impl<'a> Parser<'a> {
             early_repeats: self.early_repeats,
         })
     }
+}
+
+/// A target with `restart`: its waves as written start over at that moment, each moved later
+/// by the same span, so the ramp runs again from its first share (a halt resumed as a fresh
+/// ramp). The restart must come after the first wave as written, and no wave may move past
+/// the last time accepted.
+fn restart_waves(channel: &str, target: &mut Target) -> Result<(), PolicyError> {
+    let (Some(restart), Some(first)) = (target.restart, target.waves.first().copied()) else {
+        return Ok(());
+    };
+    let refuse = |message: String| PolicyError { line: 0, message };
+    if restart <= first.start {
+        return Err(refuse(format!(
+            "channel {channel:?}: target {} restarts at {restart}, which is not after its first wave ({})",
+            target.release, first.start
+        )));
+    }
+    let shift = restart.unix() - first.start.unix();
+    for wave in &mut target.waves {
+        wave.start = UtcTime::from_unix(wave.start.unix().saturating_add(shift)).ok_or_else(|| {
+            refuse(format!(
+                "channel {channel:?}: target {} restarting at {restart} moves its wave of {} past 9999",
+                target.release, wave.start
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 fn schema_name(name: &str) -> &'static str {

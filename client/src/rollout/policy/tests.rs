@@ -315,3 +315,50 @@ fn early_entries_that_collide_under_the_rule_are_recorded() {
         ]
     );
 }
+
+#[test]
+fn a_restart_moves_every_wave_by_one_span() {
+    let text = GOOD.replace(
+        r#"<target release="2.4.1">"#,
+        r#"<target release="2.4.1" restart="2026-12-01T12:00:00Z">"#,
+    );
+    let p = parse(text.as_bytes()).unwrap();
+    let target = p.channels["stable"].target.as_ref().unwrap();
+    let starts: Vec<String> = target.waves.iter().map(|w| w.start.to_string()).collect();
+    assert_eq!(
+        starts,
+        [
+            "2026-12-01T12:00:00Z",
+            "2026-12-02T12:00:00Z",
+            "2026-12-04T12:00:00Z"
+        ]
+    );
+    assert_eq!(
+        target.restart,
+        Some(UtcTime::parse("2026-12-01T12:00:00Z").unwrap())
+    );
+}
+
+#[test]
+fn a_restart_must_come_after_the_first_wave_and_keep_every_wave_in_range() {
+    let at = |restart: &str| {
+        GOOD.replace(
+            r#"<target release="2.4.1">"#,
+            &format!(r#"<target release="2.4.1" restart="{restart}">"#),
+        )
+    };
+    assert_eq!(
+        error_of(&at("2026-11-23T00:00:00Z")).to_string(),
+        "policy.xml: channel \"stable\": target 2.4.1 restarts at 2026-11-23T00:00:00Z, which is not after its first wave (2026-11-23T00:00:00Z)"
+    );
+    assert_eq!(
+        error_of(&at("9999-12-30T00:00:00Z")).to_string(),
+        "policy.xml: channel \"stable\": target 2.4.1 restarting at 9999-12-30T00:00:00Z moves its wave of 2026-11-26T00:00:00Z past 9999"
+    );
+    let bad = error_of(&at("soon"));
+    assert!(
+        bad.message
+            .starts_with("<target restart>: \"soon\" is not a time"),
+        "{bad}"
+    );
+}
