@@ -114,6 +114,7 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
+mod channels;
 mod parser;
 mod values;
 

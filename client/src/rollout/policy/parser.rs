@@ -441,44 +441,7 @@ impl<'a> Parser<'a> {
     }
 
     fn finish(mut self) -> Result<Policy, PolicyError> {
-        for channel in self.channels.values_mut() {
-            if let Some(target) = channel.target.as_mut() {
-                restart_waves(&channel.name, target)?;
-            }
-        }
-        for channel in self.channels.values() {
-            if let Some(target) = &channel.target {
-                if target.waves.is_empty() {
-                    return Err(PolicyError {
-                        line: 0,
-                        message: format!(
-                            "channel {:?}: target {} has no <wave> (use percent=\"100\" for everyone)",
-                            channel.name, target.release
-                        ),
-                    });
-                }
-                if channel.revoked.contains(&target.release) {
-                    return Err(PolicyError {
-                        line: 0,
-                        message: format!(
-                            "channel {:?}: target {} is also revoked",
-                            channel.name, target.release
-                        ),
-                    });
-                }
-            }
-            for via in &channel.vias {
-                if channel.revoked.contains(&via.release) {
-                    return Err(PolicyError {
-                        line: 0,
-                        message: format!(
-                            "channel {:?}: stepping stone {} is revoked",
-                            channel.name, via.release
-                        ),
-                    });
-                }
-            }
-        }
+        channels::check_and_restart(&mut self.channels)?;
         let (check_every, check_jitter) = self
             .check
             .unwrap_or((Period::hours(6), Some(Period::minutes(30))));
@@ -490,33 +453,6 @@ impl<'a> Parser<'a> {
             early_repeats: self.early_repeats,
         })
     }
-}
-
-/// A target with `restart`: its waves as written start over at that moment, each moved later
-/// by the same span, so the ramp runs again from its first share (a halt resumed as a fresh
-/// ramp). The restart must come after the first wave as written, and no wave may move past
-/// the last time accepted.
-fn restart_waves(channel: &str, target: &mut Target) -> Result<(), PolicyError> {
-    let (Some(restart), Some(first)) = (target.restart, target.waves.first().copied()) else {
-        return Ok(());
-    };
-    let refuse = |message: String| PolicyError { line: 0, message };
-    if restart <= first.start {
-        return Err(refuse(format!(
-            "channel {channel:?}: target {} restarts at {restart}, which is not after its first wave ({})",
-            target.release, first.start
-        )));
-    }
-    let shift = restart.unix() - first.start.unix();
-    for wave in &mut target.waves {
-        wave.start = UtcTime::from_unix(wave.start.unix().saturating_add(shift)).ok_or_else(|| {
-            refuse(format!(
-                "channel {channel:?}: target {} restarting at {restart} moves its wave of {} past 9999",
-                target.release, wave.start
-            ))
-        })?;
-    }
-    Ok(())
 }
 
 fn schema_name(name: &str) -> &'static str {
