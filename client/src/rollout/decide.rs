@@ -486,3 +486,5 @@ pub fn closes_after(window: &Window, t: UtcTime) -> UtcTime {
 mod tests;
 #[cfg(test)]
 mod window_tests;
+#[cfg(test)]
+mod review17_tests;
