@@ -405,13 +405,15 @@ fn schedule(
 }
 
 /// The release to move to: the target, or a stepping stone below it that the running
-/// release must pass through first (the lowest one that applies).
+/// release must pass through first (the lowest one that applies). A stone is always ahead
+/// of the running release: `<via release="1.0.0" below="2.0.0"/>` never sends a device on
+/// 1.5.0 back to 1.0.0 (which would be a downgrade, refused or unasked for).
 fn destination(channel: &Channel, target: &Target, running: Option<&Release>) -> (Release, bool) {
     let stone = running.and_then(|r| {
         channel
             .vias
             .iter()
-            .filter(|v| r < &v.below && v.release < target.release && &v.release != r)
+            .filter(|v| r < &v.below && r < &v.release && v.release < target.release)
             .min_by(|a, b| a.below.cmp(&b.below))
     });
     match stone {
@@ -483,8 +485,8 @@ pub fn closes_after(window: &Window, t: UtcTime) -> UtcTime {
 }
 
 #[cfg(test)]
+mod review17_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod window_tests;
-#[cfg(test)]
-mod review17_tests;

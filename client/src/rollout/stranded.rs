@@ -7,7 +7,7 @@
 //! are taken to run every platform one of those releases has artifacts for. For the target,
 //! those releases are every release of the index below it (and above it too when
 //! `downgrade="true"`) and the channel's revoked releases; for a stepping stone, every
-//! release below its `below` except revoked ones (a device on a revoked release goes
+//! release below both its `below` and itself, except revoked ones (a device on a revoked release goes
 //! straight to the target). Fresh devices, which run nothing yet, are not counted.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -100,7 +100,8 @@ pub fn stranded(policy: &Policy, index: &Index) -> Vec<Stranding> {
         for via in channel.vias.iter().filter(|v| v.release < target.release) {
             let moved_to_via = index
                 .releases()
-                .filter(|r| **r < via.below && **r != via.release)
+                // As decide's destination: only devices below the stone itself move to it.
+                .filter(|r| **r < via.below && **r < via.release)
                 .filter(|r| !channel.revoked.contains(*r));
             missing(
                 &mut found,
