@@ -256,13 +256,16 @@ fn leave_revoked(
             "running revoked {r}, but the channel names no release to move to"
         ));
     };
-    d.release = Some(target.release.clone());
-    if let Some(why) = unavailable(index, &target.release, &device.platform) {
+    // Through a stepping stone, when one applies: a revocation hurries a device, it does not
+    // let it skip a step the release admin put in its way.
+    let (release, _) = destination(channel, target, Some(r));
+    d.release = Some(release.clone());
+    if let Some(why) = unavailable(index, &release, &device.platform) {
         return d.stay(format!("running revoked {r}, but {why}"));
     }
     d.action = Action::Install;
     d.at = Some(now);
-    d.reason = format!("running revoked {r}; moving to {} now", target.release);
+    d.reason = format!("running revoked {r}; moving to {release} now");
     d
 }
 

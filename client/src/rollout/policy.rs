@@ -59,6 +59,10 @@ pub struct Channel {
     pub revoked: BTreeSet<Release>,
     /// No new installs, except to leave a revoked release.
     pub halt: bool,
+    /// The platforms this channel's devices run, when the release admin says so
+    /// (`<channel platforms>`): `repo`'s stranding check then counts these alone instead of
+    /// inferring them from the index. Devices are not filtered by it.
+    pub platforms: Option<BTreeSet<String>>,
 }
 
 /// The release a channel moves to, and its rollout.

@@ -7,8 +7,11 @@
 //! are taken to run every platform one of those releases has artifacts for. For the target,
 //! those releases are every release of the index below it (and above it too when
 //! `downgrade="true"`) and the channel's revoked releases; for a stepping stone, every
-//! release below both its `below` and itself, except revoked ones (a device on a revoked release goes
-//! straight to the target). Fresh devices, which run nothing yet, are not counted.
+//! release below both its `below` and itself, revoked ones included (a device leaving a
+//! revoked release passes through the stone too). A channel that declares its platforms
+//! (`<channel platforms="...">`) is taken at its word: only those count, so a platform
+//! retired in another channel, or another product line sharing the repository, does not
+//! block it. Fresh devices, which run nothing yet, are not counted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -101,8 +104,7 @@ pub fn stranded(policy: &Policy, index: &Index) -> Vec<Stranding> {
             let moved_to_via = index
                 .releases()
                 // As decide's destination: only devices below the stone itself move to it.
-                .filter(|r| **r < via.below && **r < via.release)
-                .filter(|r| !channel.revoked.contains(*r));
+                .filter(|r| **r < via.below && **r < via.release);
             missing(
                 &mut found,
                 channel,
@@ -127,9 +129,15 @@ fn missing<'a>(
 ) {
     let has: BTreeSet<&str> = index.platforms(release).into_iter().collect();
     let mut lacking: BTreeMap<&str, BTreeSet<&Release>> = BTreeMap::new();
+    let declared = |platform: &str| {
+        channel
+            .platforms
+            .as_ref()
+            .is_none_or(|declared| declared.contains(platform))
+    };
     for running in from {
         for platform in index.platforms(running) {
-            if !has.contains(platform) {
+            if !has.contains(platform) && declared(platform) {
                 lacking.entry(platform).or_default().insert(running);
             }
         }

@@ -10,7 +10,10 @@
 //!
 //! The spread keeps a fleet from reaching the mirror in the same second at 02:00:00, and the
 //! half keeps every device inside the window with the other half left for a retry: a device
-//! whose check fails at the opening still has time before the window closes.
+//! whose check fails at the opening still has time before the window closes, because a
+//! failed check is retried soon ([`after_failure`]: 5 minutes, doubling to at most an hour).
+//! A device that has just installed checks again a minute later ([`AFTER_INSTALL`]), so a
+//! stepping stone is followed by the target in the same window, not a check interval later.
 
 use crate::datetime::UtcTime;
 use crate::rollout::decide::{closes_after, Action, Decision};
@@ -27,17 +30,14 @@ pub struct WakePlan {
     pub window: Option<Window>,
     /// The moment the decision waits for, if any.
     pub until: Option<UtcTime>,
+    /// The decision installed a release: check again soon, for the next step.
+    pub installed: bool,
 }
 
-impl WakePlan {
-    /// When no policy could be read: an hour, plus up to ten minutes.
-    pub const FALLBACK: WakePlan = WakePlan {
-        every: 3600,
-        jitter: 600,
-        window: None,
-        until: None,
-    };
+/// Seconds after an install before the next check.
+pub const AFTER_INSTALL: u64 = 60;
 
+impl WakePlan {
     /// The plan after `decision`, made under `policy`.
     pub fn new(policy: &Policy, decision: &Decision) -> Self {
         WakePlan {
@@ -49,6 +49,7 @@ impl WakePlan {
             until: (decision.action == Action::Wait)
                 .then_some(decision.at)
                 .flatten(),
+            installed: decision.action == Action::Install,
         }
     }
 }
@@ -58,6 +59,9 @@ impl WakePlan {
 pub fn next_wake(plan: &WakePlan, now: UtcTime, random: u64) -> UtcTime {
     let check_spread = (random & 0xffff_ffff) % plan.jitter.saturating_add(1);
     let check = now.plus_seconds(seconds(plan.every.saturating_add(check_spread)));
+    if plan.installed {
+        return check.min(now.plus_seconds(seconds(AFTER_INSTALL)));
+    }
     let Some(until) = plan.until.filter(|t| *t > now) else {
         return check;
     };
@@ -70,6 +74,14 @@ pub fn next_wake(plan: &WakePlan, now: UtcTime, random: u64) -> UtcTime {
     };
     let wait_spread = (random >> 32) % room.saturating_add(1);
     check.min(until.plus_seconds(seconds(wait_spread)))
+}
+
+/// The next attempt after `failures` checks in a row failed (1 for the first): 5 minutes,
+/// doubling each time, at most an hour, plus up to a fifth more at random so a fleet that
+/// failed together (a mirror outage) does not come back together.
+pub fn after_failure(failures: u32, now: UtcTime, random: u64) -> UtcTime {
+    let base = (300u64 << failures.saturating_sub(1).min(4)).min(3600);
+    now.plus_seconds(seconds(base + random % (base / 5 + 1)))
 }
 
 fn seconds(n: u64) -> i64 {
@@ -97,6 +109,7 @@ mod tests {
             jitter: 1800,
             window: policy.window,
             until: until.map(t),
+            installed: false,
         }
     }
 
@@ -150,5 +163,32 @@ mod tests {
         let p = plan(Some("2026-11-20T11:00:00Z"), false);
         let now = t("2026-11-20T12:00:00Z");
         assert_eq!(next_wake(&p, now, 0), t("2026-11-20T18:00:00Z"));
+    }
+
+    #[test]
+    fn after_an_install_the_next_check_is_a_minute_later() {
+        let p = WakePlan {
+            installed: true,
+            ..plan(None, true)
+        };
+        let now = t("2026-11-23T02:10:00Z");
+        assert_eq!(next_wake(&p, now, u64::MAX), t("2026-11-23T02:11:00Z"));
+    }
+
+    #[test]
+    fn a_failed_check_is_retried_soon_then_less_often() {
+        let now = t("2026-11-23T02:00:00Z");
+        let minutes =
+            |failures, random| (after_failure(failures, now, random).unix() - now.unix()) / 60;
+        assert_eq!(minutes(1, 0), 5);
+        assert_eq!(minutes(2, 0), 10);
+        assert_eq!(minutes(3, 0), 20);
+        assert_eq!(minutes(4, 0), 40);
+        assert_eq!(minutes(5, 0), 60);
+        assert_eq!(minutes(50, 0), 60);
+        // The random part adds at most a fifth.
+        assert_eq!(minutes(1, 60), 6);
+        assert_eq!(minutes(5, 720), 72);
+        assert_eq!(minutes(5, 721), 60);
     }
 }

@@ -177,23 +177,31 @@ fn run_wakes_inside_the_window_plan_announces_and_installs_there() {
 /// "stranding" for ever: the index keeps 1.0.0's armv6 artifact, knows no channels, and
 /// `repo` has no way to say "no armv6 device is in this channel". A sane policy refused.
 #[test]
-#[ignore = "review17: the stranding check counts every platform any earlier release ever had, whatever the channel; a retired platform or a second product line sharing the repository blocks every policy (needs a design decision: e.g. count only platforms of releases the channel targeted, or an explicit <platforms> list)"]
 fn a_retired_platform_in_another_channel_does_not_block_the_policy() {
     let idx = index(&[("1.0.0", "armv6"), ("1.0.0", "armv7"), ("2.0.0", "armv7")]);
     let xml = format!(
-        "<policy><channel name=\"legacy\"><target release=\"1.0.0\">{EVERYONE}</target></channel><channel name=\"stable\"><target release=\"2.0.0\">{EVERYONE}</target></channel></policy>"
+        "<policy><channel name=\"legacy\"><target release=\"1.0.0\">{EVERYONE}</target></channel><channel name=\"stable\"{{declared}}><target release=\"2.0.0\">{EVERYONE}</target></channel></policy>"
     );
-    let p = parse(xml.as_bytes()).unwrap();
-    let found: Vec<String> = stranded(&p, &idx).iter().map(|s| s.to_string()).collect();
-    assert!(found.is_empty(), "{found:?}");
+    let found = |declared: &str| -> Vec<String> {
+        let p = parse(xml.replace("{declared}", declared).as_bytes()).unwrap();
+        stranded(&p, &idx).iter().map(|s| s.to_string()).collect()
+    };
+    // Inferred from the index, armv6 counts: refused, naming it.
+    assert_eq!(
+        found(""),
+        ["channel \"stable\": target 2.0.0 has no artifact for platform armv6, so armv6 devices running 1.0.0 cannot move to it"]
+    );
+    // Declared by the release admin, only armv7 counts.
+    assert!(found(" platforms=\"armv7\"").is_empty());
 }
 
-/// A device on a revoked release below a stepping stone goes straight to the target,
+/// A device leaving a revoked release below a stepping stone passes through the stone (it
+/// used to go straight to the target, skipping the step the `via` row promises).
+/// Was: a device on a revoked release below a stepping stone goes straight to the target,
 /// skipping the stone the policy says every device below `below` installs first (the
 /// README's `via` row). The code and `stranded` do it on purpose ("a device on a revoked
 /// release goes straight to the target"), but the two README rows contradict each other.
 #[test]
-#[ignore = "review17: leaving a revoked release skips stepping stones (documented in stranded.rs, contradicts the README's <via> row); needs a decision"]
 fn leaving_a_revoked_release_still_passes_through_the_stepping_stone() {
     let idx = index(&[("0.5.0", "armv7"), ("1.0.0", "armv7"), ("2.0.0", "armv7")]);
     let p = policy(&format!(

@@ -8,7 +8,7 @@ use quick_xml::Reader;
 
 use super::values::{parse_clock, parse_days, parse_percent};
 use super::*;
-use crate::conventions::matching_form;
+use crate::conventions::{check_label, matching_form};
 use crate::datetime::UtcTime;
 use crate::rollout::period::Period;
 
@@ -19,7 +19,7 @@ fn schema(element: &str) -> Option<(&'static str, &'static [&'static str])> {
         "policy" => ("", &[]),
         "check" => ("policy", &["!every", "jitter"]),
         "window" => ("policy", &["days", "!from", "!to"]),
-        "channel" => ("policy", &["!name"]),
+        "channel" => ("policy", &["!name", "platforms"]),
         "target" => ("channel", &["!release", "downgrade", "restart"]),
         "via" => ("channel", &["!release", "!below"]),
         "revoked" => ("channel", &["!release"]),
@@ -286,6 +286,10 @@ impl<'a> Parser<'a> {
         if self.channels.contains_key(&name) {
             return Err(self.error(format!("channel {name:?} is defined twice")));
         }
+        let platforms = match attrs.get("platforms") {
+            None => None,
+            Some(list) => Some(self.platforms(list)?),
+        };
         self.last_channel = Some(name.clone());
         self.channels.insert(
             name.clone(),
@@ -295,6 +299,7 @@ impl<'a> Parser<'a> {
                 vias: Vec::new(),
                 revoked: BTreeSet::new(),
                 halt: false,
+                platforms,
             },
         );
         Ok(())
@@ -421,6 +426,21 @@ impl<'a> Parser<'a> {
         }
         self.current_target()?.waves.push(Wave { start, share });
         Ok(())
+    }
+
+    /// `<channel platforms="armv7, x86_64">`: platform labels, comma-separated, at least one.
+    fn platforms(&self, list: &str) -> Result<BTreeSet<String>, PolicyError> {
+        let mut platforms = BTreeSet::new();
+        for platform in list.split(',').map(str::trim) {
+            check_label("platform", platform)
+                .map_err(|e| self.error(format!("<channel platforms>: {e}")))?;
+            if !platforms.insert(platform.to_owned()) {
+                return Err(
+                    self.error(format!("<channel platforms>: {platform:?} is listed twice"))
+                );
+            }
+        }
+        Ok(platforms)
     }
 
     fn release(&self, name: &str) -> Result<Release, PolicyError> {
