@@ -155,7 +155,12 @@ mod tests {
         // Too shallow (the folder itself, or a name one level down that the layout never
         // uses is still in reach), another release, another folder.
         assert!(may_match_under("releases/2.0.0/*", folder));
-        for pattern in ["releases/2.0.0", "releases/*", "releases/1.0.0/*/*", "docs/*/*/*"] {
+        for pattern in [
+            "releases/2.0.0",
+            "releases/*",
+            "releases/1.0.0/*/*",
+            "docs/*/*/*",
+        ] {
             assert!(!may_match_under(pattern, folder), "{pattern}");
         }
     }

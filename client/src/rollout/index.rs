@@ -138,4 +138,3 @@ impl Index {
             .unwrap_or_default()
     }
 }
-
