@@ -6,7 +6,9 @@
 //! once (the first path to it wins, so a cycle ends); at most [`MAX_DELEGATIONS`] roles are
 //! visited in all, the top-level one included. A search for one name follows only the
 //! delegations that cover it, and a terminating one among them is the last way the search
-//! may go: nothing queued before it, and none of its later siblings, is visited.
+//! may go: nothing queued before it, and none of its later siblings, is visited. A listing
+//! of one folder ([`list_under`]) follows only the delegations whose paths can reach it,
+//! and keeps each name it finds only as the search for that name answers.
 //!
 //! The walker does no I/O: it asks a [`TargetsSource`] for each role's verified metadata,
 //! which the caller loads however it loads files.
