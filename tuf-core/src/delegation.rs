@@ -6,7 +6,9 @@
 //! once (the first path to it wins, so a cycle ends); at most [`MAX_DELEGATIONS`] roles are
 //! visited in all, the top-level one included. A search for one name follows only the
 //! delegations that cover it, and a terminating one among them is the last way the search
-//! may go: nothing queued before it, and none of its later siblings, is visited.
+//! may go: nothing queued before it, and none of its later siblings, is visited. A listing
+//! of one folder ([`list_under`]) follows only the delegations whose paths can reach it,
+//! and keeps each name it finds only as the search for that name answers.
 //!
 //! The walker does no I/O: it asks a [`TargetsSource`] for each role's verified metadata,
 //! which the caller loads however it loads files.
@@ -14,8 +16,9 @@
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-use crate::metadata::{TargetInfo, Targets};
+use crate::metadata::{DelegatedRole, TargetInfo, Targets};
 use crate::names::{RoleName, TargetName};
+use crate::pattern::may_match_under;
 use crate::verify::Verified;
 
 /// Most roles visited in one walk (the top-level targets role included), as python-tuf's
@@ -45,6 +48,11 @@ pub enum Scope<'a> {
     /// Every role reachable, for listing what the index offers or checking a whole
     /// repository. Terminating delegations, which are about names, stop nothing here.
     Everything,
+    /// Every role that may list a name inside this folder (`folder/...`), as a device
+    /// gathering one release: delegations whose paths cannot reach the folder are not
+    /// followed. Terminating delegations are about single names: [`list_under`] applies
+    /// them by searching for each name found.
+    Under(&'a str),
 }
 
 /// Walks the delegations in `scope`, asking `source` for each role and handing it to
@@ -80,6 +88,11 @@ where
         for child in &delegations.roles {
             match scope {
                 Scope::Everything => children.push((child.name.clone(), role.clone())),
+                Scope::Under(folder) => {
+                    if may_list_under(child, folder) {
+                        children.push((child.name.clone(), role.clone()));
+                    }
+                }
                 Scope::Name(name) => {
                     if !child.covers(name) {
                         continue;
@@ -117,13 +130,49 @@ where
     )
 }
 
+/// Every target inside `folder` (names `folder/...`) with the role that answers for it, as
+/// the search for each name ([`find`]) answers: a name listed by a role whose delegation
+/// does not cover it, or that a terminating delegation hides, is not in the answer. Only
+/// the roles whose delegations can reach the folder are asked for.
+pub fn list_under<S>(
+    source: &mut S,
+    folder: &str,
+) -> Result<Vec<(TargetName, RoleName, TargetInfo)>, S::Error>
+where
+    S: TargetsSource + ?Sized,
+{
+    let inside = format!("{folder}/");
+    let mut names = BTreeSet::new();
+    walk(source, Scope::Under(folder), |_, _, targets| {
+        let listed = targets.targets.keys();
+        names.extend(listed.filter(|n| n.as_str().starts_with(&inside)).cloned());
+        ControlFlow::<()>::Continue(())
+    })?;
+    let mut found = Vec::with_capacity(names.len());
+    for name in names {
+        if let Some((role, info)) = find(source, &name)? {
+            found.push((name, role, info));
+        }
+    }
+    Ok(found)
+}
+
+/// Whether delegation `child` may list a name inside `folder`. Only path patterns can rule
+/// a folder out; a role delegated by hash prefixes may list any name.
+fn may_list_under(child: &DelegatedRole, folder: &str) -> bool {
+    match &child.paths {
+        Some(patterns) => patterns.iter().any(|p| may_match_under(p, folder)),
+        None => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
     use crate::datetime::UtcTime;
-    use crate::metadata::{DelegatedRole, Delegations, HexDigest, Threshold, Version};
+    use crate::metadata::{Delegations, HexDigest, Threshold, Version};
 
     /// A delegation edge: child name, the paths it covers, whether it is terminating.
     type Edge<'a> = (&'a str, &'a [&'a str], bool);
@@ -343,6 +392,43 @@ mod tests {
             everything(&mut graph),
             ["targets", "before", "hidden", "stop", "under", "after"]
         );
+    }
+
+    #[test]
+    fn a_folder_listing_asks_only_roles_that_reach_it_and_keeps_what_the_search_trusts() {
+        let mut graph = Graph::new(&[
+            (
+                "targets",
+                &["releases/1.0.0/x/a"],
+                &[
+                    ("r1", &["releases/1.0.0/*/*"], false),
+                    ("r2", &["releases/2.0.0/*/*"], false),
+                    ("stray", &["releases/9.0.0/*/*"], false),
+                    ("any", &["releases/*/x/b"], false),
+                ],
+            ),
+            ("r1", &["releases/2.0.0/x/stolen"], &[]),
+            ("r2", &["releases/2.0.0/x/a", "releases/2.0.0/y/a"], &[]),
+            ("stray", &[], &[]),
+            ("any", &["releases/2.0.0/x/b", "releases/2.0.0/x/c"], &[]),
+        ]);
+        let found = list_under(&mut graph, "releases/2.0.0").unwrap();
+        let found: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(n, r, _)| (n.as_str(), r.as_str()))
+            .collect();
+        // "any" lists x/c, which its paths do not cover: not trusted for it.
+        assert_eq!(
+            found,
+            [
+                ("releases/2.0.0/x/a", "r2"),
+                ("releases/2.0.0/x/b", "any"),
+                ("releases/2.0.0/y/a", "r2"),
+            ]
+        );
+        // r1 and stray cannot reach the folder: never fetched, so r1's listing is unseen.
+        assert!(!graph.asked().contains(&"r1"));
+        assert!(!graph.asked().contains(&"stray"));
     }
 
     #[test]

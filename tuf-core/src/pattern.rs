@@ -15,6 +15,19 @@ pub(crate) fn path_matches(pattern: &str, name: &str) -> bool {
             .all(|(p, n)| segment_matches(&tokens(p), &n.chars().collect::<Vec<_>>()))
 }
 
+/// Whether `pattern` may match some target name inside `folder` (a name `folder/...`):
+/// a folder of k segments is in reach of a pattern of more than k segments whose first k
+/// match the folder's. Exact, because no wildcard crosses a `/`.
+pub(crate) fn may_match_under(pattern: &str, folder: &str) -> bool {
+    let pattern_parts: Vec<&str> = pattern.split('/').collect();
+    let folder_parts: Vec<&str> = folder.split('/').collect();
+    pattern_parts.len() > folder_parts.len()
+        && pattern_parts
+            .iter()
+            .zip(&folder_parts)
+            .all(|(p, f)| segment_matches(&tokens(p), &f.chars().collect::<Vec<_>>()))
+}
+
 /// One piece of a segment pattern.
 #[derive(Debug, PartialEq, Eq)]
 enum Token {
@@ -132,6 +145,25 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::process::{Command, Stdio};
+
+    #[test]
+    fn a_folder_is_in_reach_of_patterns_deeper_than_it_whose_segments_match() {
+        let folder = "releases/2.0.0";
+        for pattern in ["releases/2.0.0/*/*", "releases/*/*/*", "*/2.?.0/x86_64/*"] {
+            assert!(may_match_under(pattern, folder), "{pattern}");
+        }
+        // Too shallow (the folder itself, or a name one level down that the layout never
+        // uses is still in reach), another release, another folder.
+        assert!(may_match_under("releases/2.0.0/*", folder));
+        for pattern in [
+            "releases/2.0.0",
+            "releases/*",
+            "releases/1.0.0/*/*",
+            "docs/*/*/*",
+        ] {
+            assert!(!may_match_under(pattern, folder), "{pattern}");
+        }
+    }
 
     fn glob(pattern: &str, text: &str) -> bool {
         segment_matches(&tokens(pattern), &text.chars().collect::<Vec<_>>())

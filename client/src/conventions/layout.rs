@@ -9,7 +9,12 @@ use super::label::{check_label, LabelError};
 use super::release::Release;
 
 /// The folder of target names that hold releases.
-const RELEASES: &str = "releases";
+pub const RELEASES: &str = "releases";
+
+/// The folder of target names holding every file of `release`, all platforms.
+pub fn release_folder(release: &Release) -> String {
+    format!("{RELEASES}/{release}")
+}
 
 /// The target name of the file at `relative` in `release` for `platform`.
 pub fn release_target_name(release: &Release, platform: &str, relative: &str) -> String {

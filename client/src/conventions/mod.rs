@@ -21,7 +21,7 @@ pub use device_name::matching_form;
 pub use kind::{ArtifactKind, BundleFormat, KindError};
 pub use label::{check_label, MAX_LABEL};
 pub(crate) use layout::ReleaseTarget;
-pub use layout::{release_target_name, LayoutError};
+pub use layout::{release_folder, release_target_name, LayoutError, RELEASES};
 pub use release::Release;
 
 /// The delegated role that alone may sign the rollout policy.

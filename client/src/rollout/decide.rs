@@ -8,84 +8,17 @@
 //! is eligible from the first moment the share exceeds its bucket; that moment is computed
 //! exactly, so `updater plan` can say when.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::conventions::{matching_form, LayoutError};
-use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
+use crate::conventions::matching_form;
 use crate::datetime::UtcTime;
 use crate::hash::Sha256;
-use crate::metadata::{TargetInfo, Targets};
-use crate::names::TargetName;
+pub use crate::rollout::index::Index;
 use crate::rollout::policy::{
     show_share, Channel, Policy, Release, Target, Wave, Window, FULL_SHARE,
 };
-
-/// The releases the verified index holds: release -> platform -> artifacts. Built from the
-/// top-level targets role only: no other role may add a release.
-#[derive(Clone, Debug, Default)]
-pub struct Index {
-    releases: BTreeMap<Release, BTreeMap<String, Vec<(TargetName, TargetInfo)>>>,
-}
-
-impl Index {
-    /// Reads `releases/<release>/<platform>/<file>` names; other names are not releases.
-    /// A name under `releases/` that does not fit the layout refuses the index: skipping it
-    /// would hide a release the repository published.
-    pub fn from_targets(targets: &Targets) -> Result<Self, LayoutError> {
-        let mut index = Index::default();
-        for (name, info) in &targets.targets {
-            let Some(file) = ReleaseTarget::parse(name.as_str())? else {
-                continue;
-            };
-            index
-                .releases
-                .entry(file.release)
-                .or_default()
-                .entry(file.platform.to_owned())
-                .or_default()
-                .push((name.clone(), info.clone()));
-        }
-        Ok(index)
-    }
-
-    /// Why the device could not install `release` for `platform` as listed: an artifact of
-    /// a kind it does not handle (a bundle in a format it cannot unpack). The same sentence
-    /// `repo add` refuses such a file with.
-    pub(crate) fn unusable(&self, release: &Release, platform: &str) -> Option<KindError> {
-        self.artifacts(release, platform)?
-            .iter()
-            .find_map(|(name, info)| ArtifactKind::listed(name, info).err())
-    }
-
-    /// Every release the index holds, lowest first.
-    pub fn releases(&self) -> impl Iterator<Item = &Release> {
-        self.releases.keys()
-    }
-
-    /// Whether the index holds `release` for any platform.
-    pub fn has_release(&self, release: &Release) -> bool {
-        self.releases.contains_key(release)
-    }
-
-    /// The artifacts of `release` for `platform`.
-    pub fn artifacts(
-        &self,
-        release: &Release,
-        platform: &str,
-    ) -> Option<&[(TargetName, TargetInfo)]> {
-        self.releases.get(release)?.get(platform).map(Vec::as_slice)
-    }
-
-    /// The platforms `release` has artifacts for.
-    pub fn platforms(&self, release: &Release) -> Vec<&str> {
-        self.releases
-            .get(release)
-            .map(|p| p.keys().map(String::as_str).collect())
-            .unwrap_or_default()
-    }
-}
 
 /// What the decision needs to know about one device.
 #[derive(Clone, Debug, PartialEq, Eq)]

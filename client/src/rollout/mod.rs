@@ -1,11 +1,13 @@
 //! Rollout: the signed policy's model and parser ([`policy`]), durations and install windows
-//! ([`period`]), the pure decision of whether and when this device moves ([`decide`]), the
+//! ([`period`]), the releases the verified index offers ([`index`]), the pure decision of
+//! whether and when this device moves ([`decide`]), the
 //! rule that a failed release is not tried again under the same policy ([`retry`]), when
 //! `updater run` wakes next ([`wake`]), and the moves a policy asks for that devices cannot
 //! make ([`stranded`]).
-//! No I/O: the same inputs give the same answer on every device and in `repo policy check`.
+//! No I/O (the index asks a `TargetsSource` for roles): the same inputs give the same answer on every device and in `repo policy check`.
 
 pub mod decide;
+pub mod index;
 pub mod period;
 pub mod policy;
 pub mod retry;

@@ -164,6 +164,12 @@ impl Client {
         }))
     }
 
+    /// The verified roles as the delegation walker's source, each fetched when first asked
+    /// for (the way [`crate::rollout::index::gather`] reads the releases).
+    pub fn targets_source(&mut self) -> impl TargetsSource<Error = Error> + '_ {
+        Loader(self)
+    }
+
     /// Every target the verified index offers, each as the search for its name finds it.
     pub fn all_targets(&mut self) -> Result<Vec<FoundTarget>> {
         let mut names = BTreeSet::new();

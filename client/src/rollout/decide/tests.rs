@@ -1,4 +1,6 @@
 use super::*;
+use crate::conventions::{ArtifactKind, LayoutError};
+use crate::metadata::{TargetInfo, Targets};
 use crate::rollout::policy::parse;
 use proptest::prelude::*;
 
@@ -89,19 +91,14 @@ fn index_reads_every_label_repo_add_writes_and_refuses_the_rest() {
 /// sentence `repo add` refuses such a file with.
 #[test]
 fn a_bundle_the_device_cannot_unpack_keeps_it_where_it_is() {
-    let mut idx = index(&["2.0.0"], &["armv7"]);
-    let name = TargetName::new("releases/2.0.0/armv7/app.tar.xz").unwrap();
+    let mut targets = targets_listing(&["releases/2.0.0/armv7/app.bin"]);
+    let name = crate::names::TargetName::new("releases/2.0.0/armv7/app.tar.xz").unwrap();
     let info: TargetInfo = serde_json::from_value(serde_json::json!({
         "length": 1, "hashes": {"sha512": "00"}, "custom": {"kind": "bundle"}
     }))
     .unwrap();
-    let release = Release::new("2.0.0").unwrap();
-    idx.releases
-        .get_mut(&release)
-        .unwrap()
-        .get_mut("armv7")
-        .unwrap()
-        .push((name, info));
+    targets.targets.insert(name, info);
+    let idx = Index::from_targets(&targets).unwrap();
     let p = policy(&format!(
         "<target release=\"2.0.0\">{}</target>",
         waves(&[(0, "100")])

@@ -10,6 +10,7 @@ use updater::fetch::mirrors::Mirrors;
 use updater::install::State;
 use updater::install::{release_artifacts, Artifact, Installer};
 use updater::rollout::decide::{decide, Action, Device, Index, Waiting};
+use updater::rollout::index::{gather, releases_for, Wanted};
 use updater::rollout::retry::{not_again, FailedTrial};
 use updater::rollout::wake::{next_wake, WakePlan};
 use updater::update::client::Client;
@@ -82,8 +83,10 @@ pub(crate) fn apply_once(
     let xml = client.policy_xml(&targets).context("policy refused")?;
     let policy = updater::rollout::policy::parse(&xml)?;
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
-    let index =
-        Index::from_targets(client.trusted().targets()).context("the signed index refused")?;
+    // Only the releases this device's channel can send it to: their roles, no others.
+    let wanted = releases_for(&policy, &device.channel);
+    let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
+        .context("the signed index refused")?;
     let state = installer.state()?;
     let decision = not_again(
         decide(&policy, &index, &device, now),

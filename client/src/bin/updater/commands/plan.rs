@@ -3,7 +3,8 @@
 use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
 use updater::install::State;
-use updater::rollout::decide::{decide, Device, Index};
+use updater::rollout::decide::{decide, Device};
+use updater::rollout::index::{gather, releases_for, Wanted};
 use updater::rollout::retry::not_again;
 
 use crate::cli::{mirrors, refreshed_client, Cli, Settings};
@@ -26,8 +27,10 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTim
     let mut client = refreshed_client(cli, settings, now)?;
     let xml = client.policy_xml(&targets).context("policy refused")?;
     let policy = updater::rollout::policy::parse(&xml)?;
-    let index =
-        Index::from_targets(client.trusted().targets()).context("the signed index refused")?;
+    // Only the releases this device's channel can send it to: their roles, no others.
+    let wanted = releases_for(&policy, &device.channel);
+    let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
+        .context("the signed index refused")?;
     // The release that failed here under this very policy is announced as `apply` treats it.
     let state = State::read(&config.paths.install).unwrap_or_else(|e| {
         eprintln!("updater: warning: {e}");
