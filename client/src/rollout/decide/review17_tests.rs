@@ -2,6 +2,7 @@
 //! docs/plan-json.md promise but `decide` does not keep.
 
 use super::*;
+use crate::metadata::Targets;
 use crate::rollout::policy::parse;
 use crate::rollout::stranded::stranded;
 
