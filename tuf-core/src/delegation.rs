@@ -76,21 +76,21 @@ where
         let Some(delegations) = &targets.delegations else {
             continue;
         };
+        let candidates = match scope {
+            Scope::Everything => delegations.roles_in_order(),
+            Scope::Name(name) => delegations.roles_for(name),
+        };
         let mut children = Vec::new();
-        for child in &delegations.roles {
-            match scope {
-                Scope::Everything => children.push((child.name.clone(), role.clone())),
-                Scope::Name(name) => {
-                    if !child.covers(name) {
-                        continue;
-                    }
-                    children.push((child.name.clone(), role.clone()));
-                    if child.terminating {
-                        // Nothing after a terminating role may answer for this name.
-                        to_visit.clear();
-                        break;
-                    }
-                }
+        // One delegator's roles have distinct names, and at most MAX_DELEGATIONS of them
+        // were visited already, so the walk meets its limit before it could reach a child
+        // past the first MAX_DELEGATIONS + 1: those are never made (2^32 hash bins stay
+        // unlisted).
+        for child in candidates.take(MAX_DELEGATIONS + 1) {
+            children.push((child.name.clone(), role.clone()));
+            if matches!(scope, Scope::Name(_)) && child.terminating {
+                // Nothing after a terminating role may answer for this name.
+                to_visit.clear();
+                break;
             }
         }
         to_visit.extend(children.into_iter().rev());
@@ -164,6 +164,7 @@ mod tests {
                         .collect();
                     let delegations = (!children.is_empty()).then(|| Delegations {
                         keys: BTreeMap::new(),
+                        succinct_roles: None,
                         roles: children
                             .iter()
                             .map(|(child, paths, terminating)| DelegatedRole {
@@ -406,6 +407,44 @@ mod tests {
             find(&mut graph, &target("x")).unwrap().map(|(r, _)| r),
             Some(role("r30"))
         );
+    }
+
+    #[test]
+    fn hash_bins_are_walked_as_roles_without_listing_all_of_them() {
+        // Top-level targets delegates to 2^32 bins; the bin of "x" (python-tuf:
+        // "b-2d711642") lists it, and an ordinary role is nowhere to be consulted.
+        let mut graph = Graph::new(&[("targets", &[], &[]), ("b-2d711642", &["x"], &[])]);
+        let top = graph.roles.get(&RoleName::targets()).unwrap().signed().clone();
+        let delegations = serde_json::from_value(serde_json::json!({
+            "keys": {},
+            "succinct_roles": {"keyids": [], "threshold": 1, "bit_length": 32, "name_prefix": "b"},
+        }))
+        .unwrap();
+        let top = Targets {
+            delegations: Some(delegations),
+            ..top
+        };
+        graph
+            .roles
+            .insert(RoleName::targets(), Verified::assumed_for_test(top));
+        let (found, _) = find(&mut graph, &target("x")).unwrap().unwrap();
+        assert_eq!(found, role("b-2d711642"));
+        assert_eq!(graph.asked(), ["targets", "b-2d711642"]);
+        assert_eq!(graph.asked[1].1, "targets");
+        // Listing everything goes through the bins in order, made one at a time, and
+        // meets the walk's limit (whatever it does there) after MAX_DELEGATIONS roles.
+        for i in 0..64 {
+            let bin = Graph::new(&[("bin", &[], &[])]).roles.remove(&role("bin"));
+            graph.roles.insert(role(&format!("b-{i:08x}")), bin.unwrap());
+        }
+        graph.asked.clear();
+        let _limit = walk(&mut graph, Scope::Everything, |_, _, _| {
+            ControlFlow::<()>::Continue(())
+        });
+        assert_eq!(graph.asked.len(), MAX_DELEGATIONS);
+        assert_eq!(graph.asked()[1..3], ["b-00000000", "b-00000001"]);
+        let last = format!("b-{:08x}", MAX_DELEGATIONS - 2);
+        assert_eq!(graph.asked().last(), Some(&last.as_str()));
     }
 
     #[test]
