@@ -414,7 +414,12 @@ mod tests {
         // Top-level targets delegates to 2^32 bins; the bin of "x" (python-tuf:
         // "b-2d711642") lists it, and an ordinary role is nowhere to be consulted.
         let mut graph = Graph::new(&[("targets", &[], &[]), ("b-2d711642", &["x"], &[])]);
-        let top = graph.roles.get(&RoleName::targets()).unwrap().signed().clone();
+        let top = graph
+            .roles
+            .get(&RoleName::targets())
+            .unwrap()
+            .signed()
+            .clone();
         let delegations = serde_json::from_value(serde_json::json!({
             "keys": {},
             "succinct_roles": {"keyids": [], "threshold": 1, "bit_length": 32, "name_prefix": "b"},
@@ -435,7 +440,9 @@ mod tests {
         // meets the walk's limit (whatever it does there) after MAX_DELEGATIONS roles.
         for i in 0..64 {
             let bin = Graph::new(&[("bin", &[], &[])]).roles.remove(&role("bin"));
-            graph.roles.insert(role(&format!("b-{i:08x}")), bin.unwrap());
+            graph
+                .roles
+                .insert(role(&format!("b-{i:08x}")), bin.unwrap());
         }
         graph.asked.clear();
         let _limit = walk(&mut graph, Scope::Everything, |_, _, _| {

@@ -186,14 +186,44 @@ mod tests {
     /// What python-tuf 7.0.1's `SuccinctRoles([], 1, bits, "bins")` answered:
     /// `get_role_for_target` for four names, then the first and last of `get_roles()`.
     const PYTHON_TUF: &[(u32, [&str; 4], &str, &str)] = &[
-        (1, ["bins-0", "bins-1", "bins-0", "bins-1"], "bins-0", "bins-1"),
-        (4, ["bins-7", "bins-b", "bins-0", "bins-c"], "bins-0", "bins-f"),
-        (5, ["bins-0e", "bins-17", "bins-00", "bins-19"], "bins-00", "bins-1f"),
-        (10, ["bins-1cd", "bins-2e3", "bins-017", "bins-32a"], "bins-000", "bins-3ff"),
-        (13, ["bins-0e69", "bins-171d", "bins-00bc", "bins-1952"], "bins-0000", "bins-1fff"),
+        (
+            1,
+            ["bins-0", "bins-1", "bins-0", "bins-1"],
+            "bins-0",
+            "bins-1",
+        ),
+        (
+            4,
+            ["bins-7", "bins-b", "bins-0", "bins-c"],
+            "bins-0",
+            "bins-f",
+        ),
+        (
+            5,
+            ["bins-0e", "bins-17", "bins-00", "bins-19"],
+            "bins-00",
+            "bins-1f",
+        ),
+        (
+            10,
+            ["bins-1cd", "bins-2e3", "bins-017", "bins-32a"],
+            "bins-000",
+            "bins-3ff",
+        ),
+        (
+            13,
+            ["bins-0e69", "bins-171d", "bins-00bc", "bins-1952"],
+            "bins-0000",
+            "bins-1fff",
+        ),
         (
             32,
-            ["bins-734cad14", "bins-b8ea3ffb", "bins-05e7a1aa", "bins-ca978112"],
+            [
+                "bins-734cad14",
+                "bins-b8ea3ffb",
+                "bins-05e7a1aa",
+                "bins-ca978112",
+            ],
             "bins-00000000",
             "bins-ffffffff",
         ),
@@ -266,13 +296,19 @@ mod tests {
         assert!(parse(32.into(), "b").is_ok());
         for bits in [0u64, 33, 1 << 40] {
             let e = parse(bits.into(), "b").unwrap_err();
-            assert!(e.contains(&format!("bit_length {bits} is not 1 to 32")), "{e}");
+            assert!(
+                e.contains(&format!("bit_length {bits} is not 1 to 32")),
+                "{e}"
+            );
         }
         assert!(parse((-1).into(), "b").is_err());
         assert!(parse(4.into(), "").unwrap_err().contains("is empty"));
         // The longest prefix whose 8-digit bin names still fit 1024 bytes.
         assert!(parse(32.into(), &"p".repeat(1015)).is_ok());
         let e = parse(32.into(), &"p".repeat(1016)).unwrap_err();
-        assert!(e.contains("makes bin names that is longer than 1024 bytes"), "{e}");
+        assert!(
+            e.contains("makes bin names that is longer than 1024 bytes"),
+            "{e}"
+        );
     }
 }
