@@ -1,13 +1,15 @@
 //! The committed corpus under `tests/data/`, read in-process through a folder mirror: no
 //! binaries, no server. Each scenario is a repository another implementation wrote
 //! (python-tuf's Metadata API, `tests/python/make_repo.py`, generated once on 2026-11-23,
-//! expiring 2026-12-23; `tough`'s editor, `tests/examples/write_tough_corpus.rs`, expiring
-//! in 2099), and hostile variants are made from it here by changing one thing. Expiry is
+//! expiring 2026-12-23, and `tests/python/make_succinct_repo.py`, TAP 15 hash bins expiring in
+//! 2099; `tough`'s editor, `tests/examples/write_tough_corpus.rs`, expiring in 2099), and hostile variants are made from it here by changing one thing. Expiry is
 //! judged at a fixed time, so the corpus never goes stale.
 //!
 //! Regenerating, into a removed folder (each prints what goes in `<scenario>.targets.json`):
 //! `.venv/bin/python tests/python/make_repo.py tests/data/python-tuf` (and
-//! `... tests/data/python-tuf-hostile-names --hostile-names`);
+//! `... tests/data/python-tuf-hostile-names --hostile-names`;
+//! `.venv/bin/python tests/python/make_succinct_repo.py tests/data/python-tuf-succinct` (which
+//! also writes its `.bins.json` and its hostile variants beside it);
 //! `cargo run -p e2e-tests --example write_tough_corpus -- tests/data/tough`.
 
 use std::collections::BTreeMap;
@@ -21,6 +23,10 @@ use updater::hash::Sha256;
 use updater::names::TargetName;
 use updater::update::client::Client;
 use updater::Error;
+
+/// The scenario `python-tuf-succinct`: TAP 15 succinct hash bins.
+#[path = "corpus/succinct.rs"]
+mod succinct;
 
 fn corpus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

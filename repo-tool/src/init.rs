@@ -135,6 +135,7 @@ impl InitConfig {
                 paths: Some(vec![POLICY_FILE.to_owned()]),
                 path_hash_prefixes: None,
             }],
+            succinct_roles: None,
         };
         Ok(Roles {
             keys,

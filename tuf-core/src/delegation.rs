@@ -84,26 +84,26 @@ where
         let Some(delegations) = &targets.delegations else {
             continue;
         };
+        let candidates = match scope {
+            Scope::Everything | Scope::Under(_) => delegations.roles_in_order(),
+            Scope::Name(name) => delegations.roles_for(name),
+        };
         let mut children = Vec::new();
-        for child in &delegations.roles {
-            match scope {
-                Scope::Everything => children.push((child.name.clone(), role.clone())),
-                Scope::Under(folder) => {
-                    if may_list_under(child, folder) {
-                        children.push((child.name.clone(), role.clone()));
-                    }
+        // One delegator's roles have distinct names, and at most MAX_DELEGATIONS of them
+        // were visited already, so the walk meets its limit before it could reach a child
+        // past the first MAX_DELEGATIONS + 1: those are never made (2^32 hash bins stay
+        // unlisted).
+        for child in candidates.take(MAX_DELEGATIONS + 1) {
+            if let Scope::Under(folder) = scope {
+                if !may_list_under(&child, folder) {
+                    continue;
                 }
-                Scope::Name(name) => {
-                    if !child.covers(name) {
-                        continue;
-                    }
-                    children.push((child.name.clone(), role.clone()));
-                    if child.terminating {
-                        // Nothing after a terminating role may answer for this name.
-                        to_visit.clear();
-                        break;
-                    }
-                }
+            }
+            children.push((child.name.clone(), role.clone()));
+            if matches!(scope, Scope::Name(_)) && child.terminating {
+                // Nothing after a terminating role may answer for this name.
+                to_visit.clear();
+                break;
             }
         }
         to_visit.extend(children.into_iter().rev());

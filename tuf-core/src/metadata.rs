@@ -13,7 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::datetime::UtcTime;
 use crate::key::{KeyId, PublicKey, Signature};
 use crate::names::{RoleName, TargetName};
-use crate::pattern::path_matches;
+
+mod delegations;
+mod succinct;
+
+pub use delegations::{DelegatedRole, Delegations, Roles};
+pub use succinct::{BitLength, SuccinctRoles};
 
 /// The TUF specification version we write.
 pub const SPEC_VERSION: &str = "1.0.31";
@@ -242,49 +247,6 @@ pub struct TargetInfo {
     pub hashes: Hashes,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<serde_json::Value>,
-}
-
-/// A role that a targets role delegates to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DelegatedRole {
-    pub name: RoleName,
-    pub keyids: Vec<KeyId>,
-    pub threshold: Threshold,
-    pub terminating: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paths: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_hash_prefixes: Option<Vec<String>>,
-}
-
-impl DelegatedRole {
-    /// Keys and threshold of this role.
-    pub fn role_keys(&self) -> RoleKeys {
-        RoleKeys {
-            keyids: self.keyids.clone(),
-            threshold: self.threshold,
-        }
-    }
-
-    /// Whether this delegation covers `target`.
-    pub fn covers(&self, target: &TargetName) -> bool {
-        if let Some(patterns) = &self.paths {
-            return patterns.iter().any(|p| path_matches(p, target.as_str()));
-        }
-        if let Some(prefixes) = &self.path_hash_prefixes {
-            let digest = crate::hash::Sha256::digest(target.as_str().as_bytes()).to_hex();
-            return prefixes.iter().any(|p| digest.starts_with(p.as_str()));
-        }
-        false
-    }
-}
-
-/// The `delegations` object of a targets role.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Delegations {
-    #[serde(deserialize_with = "crate::key::deserialize_keys")]
-    pub keys: BTreeMap<KeyId, PublicKey>,
-    pub roles: Vec<DelegatedRole>,
 }
 
 /// `targets.json` or a delegated targets role: THE INDEX of artifacts.

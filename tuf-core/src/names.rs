@@ -154,6 +154,12 @@ impl RoleName {
         &self.0
     }
 
+    /// `{self}-{suffix}`: the name of a TAP 15 hash bin. Not checked against the length
+    /// limit again: `SuccinctRoles` refuses, while parsing, a prefix whose bins exceed it.
+    pub(crate) fn bin(&self, suffix: &str) -> RoleName {
+        RoleName(format!("{}-{suffix}", self.0))
+    }
+
     /// True for the four roles that root itself defines.
     pub(crate) fn is_top_level(&self) -> bool {
         matches!(

@@ -1,9 +1,8 @@
-
 use super::*;
 use std::collections::BTreeMap;
 
 use crate::datetime::UtcTime;
-use crate::metadata::{Delegations, HexDigest, Threshold, Version};
+use crate::metadata::{DelegatedRole, Delegations, HexDigest, Threshold, Version};
 
 /// A delegation edge: child name, the paths it covers, whether it is terminating.
 type Edge<'a> = (&'a str, &'a [&'a str], bool);
@@ -41,6 +40,7 @@ impl Graph {
                     .collect();
                 let delegations = (!children.is_empty()).then(|| Delegations {
                     keys: BTreeMap::new(),
+                    succinct_roles: None,
                     roles: children
                         .iter()
                         .map(|(child, paths, terminating)| DelegatedRole {
@@ -334,4 +334,49 @@ fn a_role_the_source_cannot_give_ends_the_walk_with_its_error() {
     ]);
     assert_eq!(find(&mut graph, &target("x")), Err(Missing("gone".into())));
     assert_eq!(graph.asked(), ["targets", "gone"]);
+}
+
+#[test]
+fn hash_bins_are_walked_as_roles_without_listing_all_of_them() {
+    // Top-level targets delegates to 2^32 bins; the bin of "x" (python-tuf:
+    // "b-2d711642") lists it, and an ordinary role is nowhere to be consulted.
+    let mut graph = Graph::new(&[("targets", &[], &[]), ("b-2d711642", &["x"], &[])]);
+    let top = graph
+        .roles
+        .get(&RoleName::targets())
+        .unwrap()
+        .signed()
+        .clone();
+    let delegations = serde_json::from_value(serde_json::json!({
+        "keys": {},
+        "succinct_roles": {"keyids": [], "threshold": 1, "bit_length": 32, "name_prefix": "b"},
+    }))
+    .unwrap();
+    let top = Targets {
+        delegations: Some(delegations),
+        ..top
+    };
+    graph
+        .roles
+        .insert(RoleName::targets(), Verified::assumed_for_test(top));
+    let (found, _) = find(&mut graph, &target("x")).unwrap().unwrap();
+    assert_eq!(found, role("b-2d711642"));
+    assert_eq!(graph.asked(), ["targets", "b-2d711642"]);
+    assert_eq!(graph.asked[1].1, "targets");
+    // Listing everything goes through the bins in order, made one at a time, and
+    // meets the walk's limit (whatever it does there) after MAX_DELEGATIONS roles.
+    for i in 0..64 {
+        let bin = Graph::new(&[("bin", &[], &[])]).roles.remove(&role("bin"));
+        graph
+            .roles
+            .insert(role(&format!("b-{i:08x}")), bin.unwrap());
+    }
+    graph.asked.clear();
+    let _limit = walk(&mut graph, Scope::Everything, |_, _, _| {
+        ControlFlow::<()>::Continue(())
+    });
+    assert_eq!(graph.asked.len(), MAX_DELEGATIONS);
+    assert_eq!(graph.asked()[1..3], ["b-00000000", "b-00000001"]);
+    let last = format!("b-{:08x}", MAX_DELEGATIONS - 2);
+    assert_eq!(graph.asked().last(), Some(&last.as_str()));
 }

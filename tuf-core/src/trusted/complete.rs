@@ -89,11 +89,7 @@ impl Complete {
             role: role.clone(),
         };
         let delegations = parent.delegations.as_ref().ok_or_else(not_listed)?;
-        let delegated = delegations
-            .roles
-            .iter()
-            .find(|r| &r.name == role)
-            .ok_or_else(not_listed)?;
+        let delegated = delegations.role(role).ok_or_else(not_listed)?;
         let new = check_targets(
             self.reference_time,
             &self.snapshot,
