@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use updater::datetime::UtcTime;
 use updater::limits::{
-    listed_roles_limit, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES,
+    listed_roles_limit, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
+    MAX_TIMESTAMP_BYTES,
 };
 use updater::metadata::{TargetInfo, Targets, Version};
 use updater::names::{RoleName, TargetName};

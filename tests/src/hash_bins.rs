@@ -86,7 +86,8 @@ pub fn repo_with_bins(bins: usize) -> DemoRepo {
         }));
     }
     targets["version"] = 2.into();
-    targets["delegations"] = json!({ "keys": { keyid.as_str().expect("key id"): key }, "roles": roles });
+    targets["delegations"] =
+        json!({ "keys": { keyid.as_str().expect("key id"): key }, "roles": roles });
     let path = repo.metadata("2.targets.json");
     std::fs::write(&path, sign(targets, &targets_key)).expect("write targets");
     snapshot_meta.insert("targets.json".into(), meta_of(&path, 2));
@@ -102,7 +103,10 @@ pub fn repo_with_bins(bins: usize) -> DemoRepo {
     timestamp["version"] = 2.into();
     timestamp["meta"] = json!({ "snapshot.json": meta_of(&path, 2) });
     let timestamp_key = PrivateKey::load(&example_key("timestamp.pem")).expect("timestamp key");
-    std::fs::write(repo.metadata("timestamp.json"), sign(timestamp, &timestamp_key))
-        .expect("write timestamp");
+    std::fs::write(
+        repo.metadata("timestamp.json"),
+        sign(timestamp, &timestamp_key),
+    )
+    .expect("write timestamp");
     repo
 }

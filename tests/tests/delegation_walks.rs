@@ -50,7 +50,8 @@ fn repo_verify_checks_every_one_of_1024_bins_and_updater_targets_lists_them_all(
     assert!(bins[BINS - 1].starts_with(&bin_role(BINS - 1)), "{bins:?}");
     // 8 artifacts of release 1.0.0 and one per bin, every one hashed.
     assert!(
-        run.stdout.contains(&format!("ok: {} artifact(s)", 8 + BINS)),
+        run.stdout
+            .contains(&format!("ok: {} artifact(s)", 8 + BINS)),
         "{}",
         run.stdout
     );
@@ -78,13 +79,13 @@ fn a_walk_past_the_listing_limit_fails_loudly_in_repo_verify_and_updater_targets
 
     let before = tree_state(r.tmp.path());
     let run = repo_verify(&r.path, &r.root_json(), &env).fails_with(1, &refusal);
-    assert!(
-        run.stderr.contains("is not trustworthy"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("is not trustworthy"), "{}", run.stderr);
     assert!(!run.stdout.contains("ok:"), "{}", run.stdout);
-    assert_eq!(tree_state(r.tmp.path()), before, "repo verify changed the repository");
+    assert_eq!(
+        tree_state(r.tmp.path()),
+        before,
+        "repo verify changed the repository"
+    );
 
     let device = Device::trusting(&r.root_json());
     // The device trusts the top-level roles first, as a refresh would.
@@ -100,5 +101,12 @@ fn a_walk_past_the_listing_limit_fails_loudly_in_repo_verify_and_updater_targets
 
     // `repo verify` of the same repository under the real limit passes, so the refusal is
     // the limit's and nothing else's.
-    repo(["verify".as_ref(), r.path.as_os_str(), "--root".as_ref(), r.root_json().as_os_str(), "--quiet".as_ref()]).ok();
+    repo([
+        "verify".as_ref(),
+        r.path.as_os_str(),
+        "--root".as_ref(),
+        r.root_json().as_os_str(),
+        "--quiet".as_ref(),
+    ])
+    .ok();
 }

@@ -57,7 +57,11 @@ fn only_accepted(repo: &DemoRepo, before: &State, after: &State, accepted: &[(&s
     for (kept, served) in accepted {
         let path = format!("metadata/{kept}");
         if let Some((_, bytes)) = after.get(&path) {
-            assert_eq!(bytes, &std::fs::read(repo.metadata(served)).unwrap(), "{kept}");
+            assert_eq!(
+                bytes,
+                &std::fs::read(repo.metadata(served)).unwrap(),
+                "{kept}"
+            );
         }
         changed.retain(|c| c != &path);
     }
@@ -68,11 +72,18 @@ fn only_accepted(repo: &DemoRepo, before: &State, after: &State, accepted: &[(&s
 fn snapshot_lists_length_and_both_hashes_of_every_role() {
     let repo = DemoRepo::with_policy(POLICY);
     let snapshot = read_json(&repo.metadata("1.snapshot.json"));
-    for (role, file) in [("targets.json", "1.targets.json"), ("policy.json", "1.policy.json")] {
+    for (role, file) in [
+        ("targets.json", "1.targets.json"),
+        ("policy.json", "1.policy.json"),
+    ] {
         let bytes = std::fs::read(repo.metadata(file)).unwrap();
         let meta = &snapshot["signed"]["meta"][role];
         assert_eq!(meta["length"], bytes.len(), "{role}: {meta}");
-        assert_eq!(meta["hashes"]["sha512"], Sha512::digest(&bytes).to_hex(), "{role}");
+        assert_eq!(
+            meta["hashes"]["sha512"],
+            Sha512::digest(&bytes).to_hex(),
+            "{role}"
+        );
         assert_eq!(
             meta["hashes"]["sha256"],
             updater::hash::Sha256::digest(&bytes).to_hex(),
@@ -98,7 +109,10 @@ fn a_resigned_targets_role_of_the_listed_version_is_refused() {
         &repo,
         &before,
         &device.state(),
-        &[("timestamp.json", "timestamp.json"), ("snapshot.json", "2.snapshot.json")],
+        &[
+            ("timestamp.json", "timestamp.json"),
+            ("snapshot.json", "2.snapshot.json"),
+        ],
     );
 }
 
@@ -116,7 +130,11 @@ fn a_resigned_policy_role_of_the_listed_version_is_refused() {
         .fails_with(1, &refusal);
     // The top-level roles verified and are kept; no policy, nothing downloaded or installed.
     let after = device.state();
-    assert!(!after.contains_key("metadata/policy.json"), "{:?}", after.keys());
+    assert!(
+        !after.contains_key("metadata/policy.json"),
+        "{:?}",
+        after.keys()
+    );
     only_accepted(
         &repo,
         &before,

@@ -183,11 +183,16 @@ where
     S::Error: From<Error>,
 {
     let mut visited = 0;
-    let walked = walk_within(source, Scope::Everything, limit, |role, delegator, targets| {
-        visited += 1;
-        visit(role, delegator, targets);
-        ControlFlow::<()>::Continue(())
-    })?;
+    let walked = walk_within(
+        source,
+        Scope::Everything,
+        limit,
+        |role, delegator, targets| {
+            visited += 1;
+            visit(role, delegator, targets);
+            ControlFlow::<()>::Continue(())
+        },
+    )?;
     match walked {
         Walked::LimitReached(reached) => Err(Error::DelegationLimit {
             limit: reached.limit,
@@ -424,7 +429,10 @@ mod tests {
             ("deep", &["bin/app"], &[]),
             ("second", &["bin/app"], &[]),
         ]);
-        let (found, info) = find(&mut graph, &target("bin/app")).unwrap().found().unwrap();
+        let (found, info) = find(&mut graph, &target("bin/app"))
+            .unwrap()
+            .found()
+            .unwrap();
         // "docs" lists the name but may not: it was never asked. "deep" comes before
         // "second" because the walk is depth first.
         assert_eq!(found, role("deep"));
@@ -484,7 +492,10 @@ mod tests {
             ("lib", &["lib/x"], &[]),
         ]);
         assert_eq!(
-            find(&mut other, &target("lib/x")).unwrap().found().map(|(r, _)| r),
+            find(&mut other, &target("lib/x"))
+                .unwrap()
+                .found()
+                .map(|(r, _)| r),
             Some(role("lib"))
         );
         assert_eq!(other.asked(), ["targets", "lib"]);
@@ -554,10 +565,7 @@ mod tests {
             visited: MAX_DELEGATIONS,
             left: 1,
         };
-        assert_eq!(
-            find(&mut graph, &target("x")),
-            Ok(Lookup::SearchLimit(cut))
-        );
+        assert_eq!(find(&mut graph, &target("x")), Ok(Lookup::SearchLimit(cut)));
         assert_eq!(graph.asked.len(), MAX_DELEGATIONS);
         assert_eq!(graph.asked().last(), Some(&"r30"));
         // python-tuf's answer: not found.
@@ -619,7 +627,10 @@ mod tests {
             ),
             ("b", &["x"], &[]),
         ]);
-        assert_eq!(find(&mut graph, &target("x")), Err(Missing::Role("gone".into())));
+        assert_eq!(
+            find(&mut graph, &target("x")),
+            Err(Missing::Role("gone".into()))
+        );
         assert_eq!(graph.asked(), ["targets", "gone"]);
     }
 }

@@ -29,7 +29,11 @@ pub(crate) fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Versio
 
 /// The bytes of the published `N.<role>.json` of a targets role (top-level or delegated),
 /// within the limit a device reads it by.
-pub(super) fn published_role_bytes(ws: &Workspace, role: &str, version: Version) -> Result<Vec<u8>> {
+pub(super) fn published_role_bytes(
+    ws: &Workspace,
+    role: &str,
+    version: Version,
+) -> Result<Vec<u8>> {
     let path = ws.metadata_dir().join(format!("{version}.{role}.json"));
     Ok(updater::fs::read_bounded(
         &path,

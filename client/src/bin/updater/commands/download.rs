@@ -1,10 +1,10 @@
 //! `updater download`: refresh, then fetch each --target-name verified.
 
 use anyhow::{bail, Context, Result};
+use tuf_core::delegation::Lookup;
 use updater::datetime::UtcTime;
 use updater::names::TargetName;
 use updater::update::client::FoundTarget;
-use tuf_core::delegation::Lookup;
 
 use crate::cli::{mirrors, refreshed_client, Cli, Settings};
 
