@@ -110,3 +110,24 @@ pub fn repo_with_bins(bins: usize) -> DemoRepo {
     .expect("write timestamp");
     repo
 }
+
+/// Lists the served `N.ROLE.json` file as it now is in the current snapshot (same versions,
+/// re-signed with the example snapshot and timestamp keys), as an attacker holding those
+/// keys would: the device's checks past snapshot's length and hashes are then reached.
+pub fn relist_in_snapshot(repo: &DemoRepo, file: &str) {
+    let (version, role) = file.split_once('.').expect("N.ROLE.json");
+    let version: u64 = version.parse().expect("a version");
+    let timestamp_path = repo.metadata("timestamp.json");
+    let snapshot_version = read_json(&timestamp_path)["signed"]["meta"]["snapshot.json"]["version"]
+        .as_u64()
+        .expect("snapshot version");
+    let snapshot_path = repo.metadata(&format!("{snapshot_version}.snapshot.json"));
+    let listed = meta_of(&repo.metadata(file), version);
+    crate::metadata_files::resign(&snapshot_path, &[&example_key("snapshot.pem")], |s| {
+        s["meta"][role] = listed;
+    });
+    let listed = meta_of(&snapshot_path, snapshot_version);
+    crate::metadata_files::resign(&timestamp_path, &[&example_key("timestamp.pem")], |t| {
+        t["meta"]["snapshot.json"] = listed;
+    });
+}
