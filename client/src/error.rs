@@ -32,6 +32,8 @@ pub enum Error {
     /// A broken promise inside this program, never caused by input.
     #[error("internal error: {0}")]
     Internal(&'static str),
+    #[error("target {name}: its search reaches the limit of {limit} delegated roles before the role that lists it, so a device would not find it")]
+    SearchLimit { name: TargetName, limit: usize },
     #[error("{what}: not found on any mirror")]
     NotFound { what: String },
     #[error("{what}: could not be fetched ({})", .failures.join("; "))]

@@ -12,8 +12,12 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 2 * 1024 * 1024;
 pub const MAX_TARGETS_BYTES: u64 = 32 * 1024 * 1024;
 /// Most root versions walked in one update (the specification's cap on the N+1 chain).
 pub const MAX_ROOT_ROTATIONS: u64 = 256;
-/// Most roles visited in one delegation walk; the walker in `tuf-core` holds it.
+/// Most roles visited in the search for one target (python-tuf's `max_delegations`); past
+/// it the target is not found. The walker in `tuf-core` holds it.
 pub use tuf_core::delegation::MAX_DELEGATIONS;
+/// Most roles a walk over everything visits (`updater targets`, `repo verify`, `repo
+/// mirror`); past it the command fails naming the limit. The walker in `tuf-core` holds it.
+pub use tuf_core::delegation::MAX_LISTED_ROLES;
 /// Largest `policy.xml` accepted (signed, or a draft given to `repo`).
 pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 /// Largest configuration file read: the device's TOML, `repo.toml`, `repo init --config`.
@@ -24,3 +28,18 @@ pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 pub(crate) const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 /// Largest passphrase file read.
 pub const MAX_PASSPHRASE_FILE_BYTES: u64 = 4 * 1024;
+
+/// The listing limit in force: [`MAX_LISTED_ROLES`]. Builds with the `fault-injection`
+/// feature (the e2e tests') take a lower one from `UPDATER_TEST_MAX_LISTED_ROLES`, so a
+/// test can walk past it without building ten thousand roles; a release build has no such
+/// knob for its environment to turn.
+pub fn listed_roles_limit() -> usize {
+    #[cfg(feature = "fault-injection")]
+    if let Some(limit) = std::env::var("UPDATER_TEST_MAX_LISTED_ROLES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return limit.min(MAX_LISTED_ROLES);
+    }
+    MAX_LISTED_ROLES
+}

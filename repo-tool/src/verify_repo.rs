@@ -1,13 +1,13 @@
 //! `repo verify`: checks a served repository folder exactly as a device would.
 
 use std::collections::BTreeSet;
-use std::ops::ControlFlow;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use updater::datetime::UtcTime;
 use updater::limits::{
-    MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES,
+    listed_roles_limit, MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES,
+    MAX_TIMESTAMP_BYTES,
 };
 use updater::metadata::{TargetInfo, Targets, Version};
 use updater::names::{RoleName, TargetName};
@@ -16,7 +16,7 @@ use updater::update::artifact::check_file;
 use updater::verify::Verified;
 use updater::Error;
 
-use tuf_core::delegation::{self, Scope, TargetsSource};
+use tuf_core::delegation::{self, TargetsSource};
 
 use crate::parallel;
 use crate::progress::Progress;
@@ -110,7 +110,9 @@ fn load_top_level(metadata: &Path, root: TrustedRoot) -> Result<Complete, Error>
     let snapshot = timestamp.load_snapshot(
         &read(
             &metadata.join(format!("{}.snapshot.json", snapshot_meta.version)),
-            snapshot_meta.length.unwrap_or(MAX_SNAPSHOT_BYTES),
+            snapshot_meta
+                .length
+                .map_or(MAX_SNAPSHOT_BYTES, |n| n.min(MAX_SNAPSHOT_BYTES)),
         )?,
         Origin::Mirror,
     )?;
@@ -124,12 +126,15 @@ fn load_top_level(metadata: &Path, root: TrustedRoot) -> Result<Complete, Error>
         })?;
     Ok(snapshot.load_targets(&read(
         &metadata.join(format!("{}.targets.json", targets_meta.version)),
-        targets_meta.length.unwrap_or(MAX_TARGETS_BYTES),
+        targets_meta
+            .length
+            .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES)),
     )?)?)
 }
 
 /// Every targets role a device may reach, in the order it would, by the device's own
-/// walker: each is added to `roles`, and every artifact they list is returned.
+/// walker: each is added to `roles`, and every artifact they list is returned. More roles
+/// than [`listed_roles_limit`] is an error naming the limit: never a partial verification.
 fn walk_targets_roles(
     metadata: &Path,
     trusted: &mut Complete,
@@ -137,10 +142,9 @@ fn walk_targets_roles(
 ) -> Result<Vec<(TargetName, TargetInfo)>, Error> {
     let mut artifacts: Vec<(TargetName, TargetInfo)> = Vec::new();
     let mut served_roles = ServedRoles { metadata, trusted };
-    delegation::walk(&mut served_roles, Scope::Everything, |role, _, t| {
+    delegation::walk_everything(&mut served_roles, listed_roles_limit(), |role, _, t| {
         roles.push((role.clone(), t.version, t.expires));
         artifacts.extend(t.targets.iter().map(|(n, i)| (n.clone(), i.clone())));
-        ControlFlow::<()>::Continue(())
     })?;
     Ok(artifacts)
 }
@@ -196,7 +200,10 @@ impl TargetsSource for ServedRoles<'_> {
             let path = self
                 .metadata
                 .join(format!("{}.{}.json", listed.version, role.file_stem()));
-            let bytes = read(&path, listed.length.unwrap_or(MAX_TARGETS_BYTES))?;
+            let limit = listed
+                .length
+                .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
+            let bytes = read(&path, limit)?;
             self.trusted.load_delegated(&bytes, role, delegator)?;
         }
         self.trusted.targets_role(role, delegator).ok_or_else(|| {

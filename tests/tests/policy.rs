@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e_tests::{example_key, read_json, repo, resign, tree_state, DemoRepo, Device, StaticServer};
+use e2e_tests::{
+    example_key, read_json, relist_in_snapshot, repo, resign, tree_state, DemoRepo, Device,
+    StaticServer,
+};
 use serde_json::{json, Value};
 use updater::datetime::UtcTime;
 use updater::rollout::decide::{bucket, share_at};
@@ -218,6 +221,9 @@ fn sign_policy_by_hand(r: &DemoRepo, xml: &str) {
             });
         },
     );
+    // Snapshot lists each role's hashes: the re-signed role is listed anew, as a release
+    // team holding the snapshot and timestamp keys would publish it.
+    relist_in_snapshot(r, "1.policy.json");
 }
 
 #[test]
@@ -338,6 +344,7 @@ fn only_the_policy_role_may_sign_the_policy() {
     let policy_json = r.metadata("1.policy.json");
     let original = std::fs::read(&policy_json).unwrap();
     resign(&policy_json, &[&example_key("targets.pem")], |_| {});
+    relist_in_snapshot(&r, "1.policy.json");
     let device = Device::trusting(&r.root_json());
     let config = configure(&device, "02:00:00:00:00:02", &server.url(), Some("1.0.0"));
     device
@@ -346,6 +353,7 @@ fn only_the_policy_role_may_sign_the_policy() {
     // The refused role was not kept.
     assert!(!device.metadata_dir.join("policy.json").exists());
     std::fs::write(&policy_json, original).unwrap();
+    relist_in_snapshot(&r, "1.policy.json");
 
     // The top-level targets role listing policy.xml itself, signed by the targets key.
     let targets_json = r.metadata("1.targets.json");
@@ -353,6 +361,7 @@ fn only_the_policy_role_may_sign_the_policy() {
     resign(&targets_json, &[&example_key("targets.pem")], |signed| {
         signed["targets"]["policy.xml"] = listed;
     });
+    relist_in_snapshot(&r, "1.targets.json");
     let device = Device::trusting(&r.root_json());
     let config = configure(&device, "02:00:00:00:00:02", &server.url(), Some("1.0.0"));
     device
@@ -386,6 +395,7 @@ fn an_artifact_listed_by_the_policy_role_is_ignored() {
             });
         },
     );
+    relist_in_snapshot(&r, "1.policy.json");
     let server = StaticServer::start(&r.public());
     let device = Device::trusting(&r.root_json());
     device.refresh(&[&server.url()]).ok();

@@ -4,7 +4,7 @@
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};
 
-use e2e_tests::{example_key, read_json, repo, resign, write_json, DemoRepo};
+use e2e_tests::{example_key, read_json, relist_in_snapshot, repo, resign, write_json, DemoRepo};
 
 const APP: &str = "releases/1.0.0/armv7/app.bin";
 const FIRMWARE: &str = "releases/1.0.0/armv7/firmware.img";
@@ -58,6 +58,10 @@ fn edited_field_in_signed_metadata() {
     let mut file = read_json(&path);
     file["signed"]["targets"][APP]["length"] = 9999.into();
     write_json(&path, &file);
+    // Snapshot's hashes would refuse it first; re-listed, the signature check is reached.
+    r.verify(&[])
+        .fails_with(1, "1.targets.json is larger than its limit of");
+    relist_in_snapshot(&r, "1.targets.json");
     r.verify(&[])
         .fails_with(1, "targets: 0 of 1 required signatures are valid (key ")
         .fails_with(1, "the signature does not match the signed bytes");
@@ -75,6 +79,7 @@ fn signature_by_a_key_not_in_root() {
         &[attacker_key.as_ref()],
         |signed| signed["targets"][APP]["length"] = 1.into(),
     );
+    relist_in_snapshot(&r, "1.targets.json");
     r.verify(&[])
         .fails_with(1, "targets: 0 of 1 required signatures are valid")
         .fails_with(1, "is not trusted for this role");
@@ -114,6 +119,7 @@ fn signatures_below_threshold() {
     let mut file = read_json(&path);
     file["signatures"].as_array_mut().unwrap().pop();
     write_json(&path, &file);
+    relist_in_snapshot(&r, "1.targets.json");
     r.verify(&[])
         .fails_with(1, "targets: 1 of 2 required signatures are valid");
 }
@@ -143,6 +149,7 @@ fn target_name_with_parent_segment() {
             signed["targets"]["releases/../../../etc/cron.d/evil"] = info;
         },
     );
+    relist_in_snapshot(&r, "1.targets.json");
     r.verify(&[]).fails_with(
         1,
         "target name \"releases/../../../etc/cron.d/evil\" contains a '..' segment",

@@ -3,12 +3,20 @@
 //!
 //! Invariant: a walk is pre-order and depth first from the top-level targets role; a
 //! delegator's children are visited in the order it lists them; each role is visited at most
-//! once (the first path to it wins, so a cycle ends); at most [`MAX_DELEGATIONS`] roles are
-//! visited in all, the top-level one included. A search for one name follows only the
-//! delegations that cover it, and a terminating one among them is the last way the search
-//! may go: nothing queued before it, and none of its later siblings, is visited. A listing
-//! of one folder ([`list_under`]) follows only the delegations whose paths can reach it,
-//! and keeps each name it finds only as the search for that name answers.
+//! once (the first path to it wins, so a cycle ends); at most a limit of roles is visited in
+//! all, the top-level one included, and a walk that finds more to visit past it says so
+//! ([`Walked::LimitReached`]) instead of passing for a complete one. A search for one name
+//! follows only the delegations that cover it, and a terminating one among them is the last
+//! way the search may go: nothing queued before it, and none of its later siblings, is
+//! visited. A listing of one folder ([`list_under`]) follows only the delegations whose
+//! paths can reach it, and keeps each name it finds only as the search for that name answers.
+//!
+//! Two limits, for two questions. A search for one name stops at [`MAX_DELEGATIONS`], as
+//! python-tuf's `max_delegations`: the name is then not found (python-tuf's answer too), and
+//! [`find`] says the search was cut short ([`Lookup::SearchLimit`]). A walk over everything
+//! or over one folder (listing, verifying, gathering a release) stops at the far higher
+//! [`MAX_LISTED_ROLES`] and its caller fails with [`Error::DelegationLimit`]: a listing never
+//! silently lists part of the index.
 //!
 //! The walker does no I/O: it asks a [`TargetsSource`] for each role's verified metadata,
 //! which the caller loads however it loads files.
@@ -16,14 +24,21 @@
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
+use crate::error::Error;
 use crate::metadata::{DelegatedRole, TargetInfo, Targets};
 use crate::names::{RoleName, TargetName};
 use crate::pattern::may_match_under;
 use crate::verify::Verified;
 
-/// Most roles visited in one walk (the top-level targets role included), as python-tuf's
-/// `max_delegations`: a repository with thousands of roles cannot make a device load them all.
+/// Most roles visited in the search for one name (the top-level targets role included), as
+/// python-tuf's `max_delegations`: a repository with thousands of roles cannot make a device
+/// load them all to look up one file.
 pub const MAX_DELEGATIONS: usize = 32;
+
+/// Most roles visited by a walk over everything (`updater targets`, `repo verify`, `repo
+/// mirror`): room for 1,024 hash bins ten times over, yet a bound on what a hostile or broken
+/// repository can make a listing load. Past it the walk fails; it never lists part.
+pub const MAX_LISTED_ROLES: usize = 10_000;
 
 /// Where a walk gets each role's verified metadata.
 pub trait TargetsSource {
@@ -55,15 +70,48 @@ pub enum Scope<'a> {
     Under(&'a str),
 }
 
+impl Scope<'_> {
+    /// The most roles a walk in this scope visits: [`MAX_DELEGATIONS`] for one name,
+    /// [`MAX_LISTED_ROLES`] for everything.
+    pub fn limit(self) -> usize {
+        match self {
+            Scope::Name(_) => MAX_DELEGATIONS,
+            Scope::Everything | Scope::Under(_) => MAX_LISTED_ROLES,
+        }
+    }
+}
+
+/// Where a walk's limit stopped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitReached {
+    /// The most roles the walk could visit.
+    pub limit: usize,
+    /// Roles visited (all of them within the limit).
+    pub visited: usize,
+    /// Distinct roles still queued when it stopped: at least this many more were reachable.
+    pub left: usize,
+}
+
+/// How a walk ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Walked<B> {
+    /// `visit` broke with this.
+    Broke(B),
+    /// Every role in scope was visited.
+    Complete,
+    /// The limit stopped the walk with roles still to visit.
+    LimitReached(LimitReached),
+}
+
 /// Walks the delegations in `scope`, asking `source` for each role and handing it to
-/// `visit` (role, delegator, metadata) before its children. Returns what `visit` broke
-/// with, or `None` if the walk ran out of roles; a role `source` cannot give ends the walk
-/// with its error.
-pub fn walk<S, B>(
+/// `visit` (role, delegator, metadata) before its children, visiting at most `limit` roles.
+/// A role `source` cannot give ends the walk with its error.
+pub fn walk_within<S, B>(
     source: &mut S,
     scope: Scope<'_>,
+    limit: usize,
     mut visit: impl FnMut(&RoleName, &RoleName, &Verified<Targets>) -> ControlFlow<B>,
-) -> Result<Option<B>, S::Error>
+) -> Result<Walked<B>, S::Error>
 where
     S: TargetsSource + ?Sized,
 {
@@ -71,15 +119,28 @@ where
     let mut to_visit = vec![(RoleName::targets(), RoleName::root())];
     let mut visited = BTreeSet::new();
     while let Some((role, delegator)) = to_visit.pop() {
-        if visited.len() >= MAX_DELEGATIONS {
-            break;
-        }
-        if !visited.insert(role.clone()) {
+        if visited.contains(&role) {
             continue;
         }
+        // Only a role not yet visited counts against the limit: a walk that has visited
+        // exactly `limit` roles and has only repeats left is complete.
+        if visited.len() >= limit {
+            let mut left: BTreeSet<&RoleName> = to_visit
+                .iter()
+                .map(|(r, _)| r)
+                .filter(|r| !visited.contains(*r))
+                .collect();
+            left.insert(&role);
+            return Ok(Walked::LimitReached(LimitReached {
+                limit,
+                visited: visited.len(),
+                left: left.len(),
+            }));
+        }
+        visited.insert(role.clone());
         let targets = source.targets(&role, &delegator)?;
         if let ControlFlow::Break(found) = visit(&role, &delegator, targets) {
-            return Ok(Some(found));
+            return Ok(Walked::Broke(found));
         }
         let Some(delegations) = &targets.delegations else {
             continue;
@@ -89,11 +150,11 @@ where
             Scope::Name(name) => delegations.roles_for(name),
         };
         let mut children = Vec::new();
-        // One delegator's roles have distinct names, and at most MAX_DELEGATIONS of them
-        // were visited already, so the walk meets its limit before it could reach a child
-        // past the first MAX_DELEGATIONS + 1: those are never made (2^32 hash bins stay
-        // unlisted).
-        for child in candidates.take(MAX_DELEGATIONS + 1) {
+        // One delegator's roles have distinct names, and at most `limit` of them were
+        // visited already, so the walk meets its limit before it could reach a child past
+        // the first `limit + 1`: those are never made (2^32 hash bins stay unlisted, and the
+        // walk says it stopped at its limit).
+        for child in candidates.take(limit.saturating_add(1)) {
             if let Scope::Under(folder) = scope {
                 if !may_list_under(&child, folder) {
                     continue;
@@ -108,49 +169,132 @@ where
         }
         to_visit.extend(children.into_iter().rev());
     }
-    Ok(None)
+    Ok(Walked::Complete)
 }
 
-/// The first role in the search for `name` that lists it, with what it lists: the answer
-/// a device acts on. `None` if no role that may list it does.
-pub fn find<S>(
+/// [`walk_within`] at the scope's own limit ([`Scope::limit`]).
+pub fn walk<S, B>(
     source: &mut S,
-    name: &TargetName,
-) -> Result<Option<(RoleName, TargetInfo)>, S::Error>
+    scope: Scope<'_>,
+    visit: impl FnMut(&RoleName, &RoleName, &Verified<Targets>) -> ControlFlow<B>,
+) -> Result<Walked<B>, S::Error>
 where
     S: TargetsSource + ?Sized,
 {
-    walk(
+    walk_within(source, scope, scope.limit(), visit)
+}
+
+/// Visits every reachable role, at most `limit` of them; returns how many it visited. More
+/// than `limit` is [`Error::DelegationLimit`], never a partial success.
+pub fn walk_everything<S>(
+    source: &mut S,
+    limit: usize,
+    mut visit: impl FnMut(&RoleName, &RoleName, &Verified<Targets>),
+) -> Result<usize, S::Error>
+where
+    S: TargetsSource + ?Sized,
+    S::Error: From<Error>,
+{
+    let mut visited = 0;
+    let walked = walk_within(
+        source,
+        Scope::Everything,
+        limit,
+        |role, delegator, targets| {
+            visited += 1;
+            visit(role, delegator, targets);
+            ControlFlow::<()>::Continue(())
+        },
+    )?;
+    match walked {
+        Walked::LimitReached(reached) => Err(Error::DelegationLimit {
+            limit: reached.limit,
+            visited: reached.visited,
+            left: reached.left,
+        }
+        .into()),
+        Walked::Complete | Walked::Broke(()) => Ok(visited),
+    }
+}
+
+/// What the search for one name found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The first role in the search that lists the name, with what it lists: the answer a
+    /// device acts on.
+    Found(RoleName, TargetInfo),
+    /// Every role that may list the name was searched; none does.
+    NotListed,
+    /// The search reached [`MAX_DELEGATIONS`] roles with more to go. The name is not found,
+    /// as python-tuf has it; this says why.
+    SearchLimit(LimitReached),
+}
+
+impl Lookup {
+    /// The role and listing found; `None` when not found, whether the search was complete
+    /// or cut short by its limit (python-tuf's answer in both cases).
+    pub fn found(self) -> Option<(RoleName, TargetInfo)> {
+        match self {
+            Lookup::Found(role, info) => Some((role, info)),
+            Lookup::NotListed | Lookup::SearchLimit(_) => None,
+        }
+    }
+}
+
+/// Searches for `name` as a device does, within [`MAX_DELEGATIONS`] roles.
+pub fn find<S>(source: &mut S, name: &TargetName) -> Result<Lookup, S::Error>
+where
+    S: TargetsSource + ?Sized,
+{
+    let walked = walk(
         source,
         Scope::Name(name),
         |role, _, targets| match targets.targets.get(name) {
             Some(info) => ControlFlow::Break((role.clone(), info.clone())),
             None => ControlFlow::Continue(()),
         },
-    )
+    )?;
+    Ok(match walked {
+        Walked::Broke((role, info)) => Lookup::Found(role, info),
+        Walked::Complete => Lookup::NotListed,
+        Walked::LimitReached(reached) => Lookup::SearchLimit(reached),
+    })
 }
 
 /// Every target inside `folder` (names `folder/...`) with the role that answers for it, as
 /// the search for each name ([`find`]) answers: a name listed by a role whose delegation
 /// does not cover it, or that a terminating delegation hides, is not in the answer. Only
 /// the roles whose delegations can reach the folder are asked for.
+/// More than [`MAX_LISTED_ROLES`] roles in reach is [`Error::DelegationLimit`], never part of
+/// the folder.
 pub fn list_under<S>(
     source: &mut S,
     folder: &str,
 ) -> Result<Vec<(TargetName, RoleName, TargetInfo)>, S::Error>
 where
     S: TargetsSource + ?Sized,
+    S::Error: From<Error>,
 {
     let inside = format!("{folder}/");
     let mut names = BTreeSet::new();
-    walk(source, Scope::Under(folder), |_, _, targets| {
+    let walked = walk(source, Scope::Under(folder), |_, _, targets| {
         let listed = targets.targets.keys();
         names.extend(listed.filter(|n| n.as_str().starts_with(&inside)).cloned());
         ControlFlow::<()>::Continue(())
     })?;
+    if let Walked::LimitReached(reached) = walked {
+        return Err(Error::DelegationLimit {
+            limit: reached.limit,
+            visited: reached.visited,
+            left: reached.left,
+        }
+        .into());
+    }
     let mut found = Vec::with_capacity(names.len());
     for name in names {
-        if let Some((role, info)) = find(source, &name)? {
+        // A name whose own search is cut short is not found, as the device's download
+        // would not find it either.
+        if let Some((role, info)) = find(source, &name)?.found() {
             found.push((name, role, info));
         }
     }

@@ -103,6 +103,12 @@ pub enum Error {
     SnapshotDropsRole { role: RoleName },
     #[error("timestamp: snapshot version {new} is older than the trusted {trusted} (rollback)")]
     SnapshotVersionRollback { trusted: Version, new: Version },
+    #[error("delegations: more than {limit} roles to walk (visited {visited}, at least {left} more still to visit); the walk stops at its limit rather than give a partial answer")]
+    DelegationLimit {
+        limit: usize,
+        visited: usize,
+        left: usize,
+    },
     #[error("{role}: role name {name:?} {reason}")]
     BadRoleName {
         role: RoleName,

@@ -42,7 +42,7 @@ pub enum GatherError<E: std::error::Error + 'static> {
 pub fn gather<S>(source: &mut S, wanted: Wanted<'_>) -> Result<Index, GatherError<S::Error>>
 where
     S: TargetsSource + ?Sized,
-    S::Error: std::error::Error + 'static,
+    S::Error: std::error::Error + From<tuf_core::Error> + 'static,
 {
     let folders: Vec<String> = match wanted {
         Wanted::Releases(releases) => releases.iter().map(release_folder).collect(),

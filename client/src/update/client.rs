@@ -5,7 +5,6 @@
 //! Every accepted file is written back to the metadata store under its unversioned name.
 
 use std::collections::BTreeSet;
-use std::ops::ControlFlow;
 
 use crate::conventions::{POLICY_FILE, POLICY_ROLE};
 use crate::datetime::UtcTime;
@@ -13,14 +12,14 @@ use crate::error::{Error, Result};
 use crate::fetch::mirrors::Mirrors;
 use crate::fetch::store::MetadataStore;
 use crate::hash::StreamHash;
-use crate::limits::MAX_ROOT_BYTES;
+use crate::limits::{listed_roles_limit, MAX_ROOT_BYTES};
 use crate::metadata::{Root, TargetInfo, Targets};
 use crate::names::{percent_encode, RoleName, TargetName};
 use crate::rollout::policy::MAX_POLICY_BYTES;
 use crate::trusted::{verify_self_signed_root, Complete, SelfSignedRoot};
 use crate::update::artifact::TargetHash;
 use crate::verify::{Unverified, Verified};
-use tuf_core::delegation::{self, Scope, TargetsSource};
+use tuf_core::delegation::{self, Lookup, TargetsSource};
 use tuf_core::Error as CoreError;
 
 mod download;
@@ -154,9 +153,11 @@ impl Client {
     }
 
     /// Finds `name` in the verified index, as the delegation search of
-    /// [`tuf_core::delegation`] finds it. `None` if no role that may list it does.
+    /// [`tuf_core::delegation`] finds it. `None` if no role that may list it does, or if the
+    /// search reached [`MAX_DELEGATIONS`](crate::limits::MAX_DELEGATIONS) roles first
+    /// (python-tuf's answer too; [`Client::lookup_target`] tells the two apart).
     pub fn find_target(&mut self, name: &TargetName) -> Result<Option<FoundTarget>> {
-        let found = delegation::find(&mut Loader(self), name)?;
+        let found = self.lookup_target(name)?.found();
         Ok(found.map(|(role, info)| FoundTarget {
             name: name.clone(),
             info,
@@ -170,17 +171,33 @@ impl Client {
         Loader(self)
     }
 
+    /// The delegation search for `name`, with why it found nothing when it did not.
+    pub fn lookup_target(&mut self, name: &TargetName) -> Result<Lookup> {
+        delegation::find(&mut Loader(self), name)
+    }
+
     /// Every target the verified index offers, each as the search for its name finds it.
+    /// Walks at most [`listed_roles_limit`] roles and fails past it
+    /// ([`tuf_core::Error::DelegationLimit`]): never a partial list. A name listed by a
+    /// role its own search cannot reach within [`MAX_DELEGATIONS`](crate::limits::MAX_DELEGATIONS)
+    /// roles fails it too ([`Error::SearchLimit`]): a device would not find it.
     pub fn all_targets(&mut self) -> Result<Vec<FoundTarget>> {
         let mut names = BTreeSet::new();
-        delegation::walk(&mut Loader(self), Scope::Everything, |_, _, targets| {
+        delegation::walk_everything(&mut Loader(self), listed_roles_limit(), |_, _, targets| {
             names.extend(targets.targets.keys().cloned());
-            ControlFlow::<()>::Continue(())
         })?;
         let mut found = Vec::new();
         for name in names {
-            if let Some(target) = self.find_target(&name)? {
-                found.push(target);
+            match self.lookup_target(&name)? {
+                Lookup::Found(role, info) => found.push(FoundTarget { name, info, role }),
+                // Listed by a role that may not list it: not an answer for this name.
+                Lookup::NotListed => {}
+                Lookup::SearchLimit(reached) => {
+                    return Err(Error::SearchLimit {
+                        name,
+                        limit: reached.limit,
+                    })
+                }
             }
         }
         Ok(found)

@@ -67,14 +67,23 @@ pub(super) fn policy_body(
     })
 }
 
-/// The next snapshot, listing `targets` and the policy role at `policy` (if there is one).
+/// One role a snapshot lists: its version and the exact bytes published for it.
+pub(super) struct ListedRole<'a> {
+    pub(crate) version: Version,
+    pub(crate) bytes: &'a [u8],
+}
+
+/// The next snapshot, listing `targets` and the policy role (if there is one), each with
+/// its version, length and both hashes: a client reads a role within its listed length and
+/// refuses any other bytes, even signed ones of the same version, and clients with their own
+/// default caps (python-tuf, tough) read a large role because its length is given.
 /// Its version goes past the one the timestamp names and past any on disk: a snapshot left
 /// by a run that did not finish (older versions of this tool) is never rewritten.
 pub(super) fn snapshot_body(
     ws: &Workspace,
     previous: Option<&Timestamp>,
-    targets: Version,
-    policy: Option<Version>,
+    targets: ListedRole<'_>,
+    policy: Option<ListedRole<'_>>,
     settings: &Settings,
     now: UtcTime,
 ) -> Result<Snapshot> {
@@ -86,14 +95,15 @@ pub(super) fn snapshot_body(
     }
     .max(next_version(ws, "snapshot")?);
     let version = ExportedVersions::past(version, ws.exported_versions()?.snapshot);
-    let listed = |version| MetaFile {
-        version,
-        length: None,
-        hashes: None,
-    };
-    let mut meta = BTreeMap::from([("targets.json".to_owned(), listed(targets))]);
-    if let Some(version) = policy {
-        meta.insert(format!("{POLICY_ROLE}.json"), listed(version));
+    let mut meta = BTreeMap::from([(
+        "targets.json".to_owned(),
+        meta_for(targets.bytes, targets.version)?,
+    )]);
+    if let Some(policy) = policy {
+        meta.insert(
+            format!("{POLICY_ROLE}.json"),
+            meta_for(policy.bytes, policy.version)?,
+        );
     }
     Ok(Snapshot {
         type_: "snapshot".into(),
@@ -130,6 +140,7 @@ pub(super) fn timestamp_body(
     })
 }
 
+/// What timestamp or snapshot lists for metadata `bytes` of `version`: length, SHA-256, SHA-512.
 pub(crate) fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {
     let digest = digest_reader(bytes)?;
     Ok(MetaFile {

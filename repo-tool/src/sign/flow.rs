@@ -4,6 +4,8 @@
 //! to the run's publication. A role still short of its threshold is kept pending and the
 //! snapshot lists the version already published.
 
+use std::borrow::Cow;
+
 use anyhow::{bail, Context, Result};
 use updater::conventions::POLICY_ROLE;
 use updater::datetime::UtcTime;
@@ -11,12 +13,12 @@ use updater::metadata::{Root, Snapshot, Targets, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
-use super::build::{policy_body, snapshot_body, targets_body, timestamp_body};
+use super::build::{policy_body, snapshot_body, targets_body, timestamp_body, ListedRole};
 use super::check::{check_policy_against, check_signed};
 use super::gather::{gather, Gathered};
 use super::plan::{policy_delegation, Plan};
 use super::publish::{publish_online, publish_roles, ListedTargets, Online, SignedPolicy};
-use super::published::{latest_version, published_targets, read_timestamp};
+use super::published::{latest_version, published_role_bytes, published_targets, read_timestamp};
 use crate::publication::Publication;
 use crate::signer::sign_metadata;
 use crate::workspace::{Settings, Workspace};
@@ -44,7 +46,7 @@ impl Signing<'_, '_> {
             return Ok(());
         };
         let policy = self.policy(&targets.role, publication, report)?;
-        let Some(online) = self.online(&targets.role, policy.as_ref())? else {
+        let Some(online) = self.online(&targets, policy.as_ref())? else {
             // Without snapshot and timestamp keys, complete roles are published but not yet
             // visible: the next `repo sign` with those keys (or `repo timestamp`) shows them.
             for (role, version) in publish_roles(self.ws, &targets, policy.as_ref(), publication)? {
@@ -163,9 +165,13 @@ impl Signing<'_, '_> {
     }
 
     /// A new snapshot listing `targets` and the policy (signed now, or the one published),
-    /// and the timestamp naming it, both checked with the device's verifier. None without
-    /// their keys.
-    fn online(&self, targets: &Targets, policy: Option<&SignedPolicy>) -> Result<Option<Online>> {
+    /// each with the length and hashes of its bytes, and the timestamp naming it, both
+    /// checked with the device's verifier. None without their keys.
+    fn online(
+        &self,
+        targets: &ListedTargets,
+        policy: Option<&SignedPolicy>,
+    ) -> Result<Option<Online>> {
         let (Some(snapshot_keys), Some(timestamp_keys)) =
             (&self.plan.snapshot, &self.plan.timestamp)
         else {
@@ -173,15 +179,33 @@ impl Signing<'_, '_> {
         };
         let (ws, settings, now) = (self.ws, &self.settings, self.now);
         let previous = read_timestamp(ws)?;
+        let targets_version = targets.role.version;
+        // Signed now: the bytes about to be published; else those already published.
+        let targets_bytes = match &targets.bytes {
+            Some(bytes) => Cow::Borrowed(bytes.as_slice()),
+            None => Cow::Owned(published_role_bytes(ws, "targets", targets_version)?),
+        };
         let policy = match policy {
-            Some(signed) => Some(signed.role.version),
-            None => latest_version(ws, POLICY_ROLE)?,
+            Some(signed) => Some((signed.role.version, Cow::Borrowed(signed.bytes.as_slice()))),
+            None => match latest_version(ws, POLICY_ROLE)? {
+                Some(version) => Some((
+                    version,
+                    Cow::Owned(published_role_bytes(ws, POLICY_ROLE, version)?),
+                )),
+                None => None,
+            },
         };
         let snapshot = snapshot_body(
             ws,
             previous.as_ref(),
-            targets.version,
-            policy,
+            ListedRole {
+                version: targets_version,
+                bytes: &targets_bytes,
+            },
+            policy.as_ref().map(|(version, bytes)| ListedRole {
+                version: *version,
+                bytes,
+            }),
             settings,
             now,
         )?;

@@ -27,13 +27,26 @@ pub(crate) fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Versio
     Ok(best)
 }
 
+/// The bytes of the published `N.<role>.json` of a targets role (top-level or delegated),
+/// within the limit a device reads it by.
+pub(super) fn published_role_bytes(
+    ws: &Workspace,
+    role: &str,
+    version: Version,
+) -> Result<Vec<u8>> {
+    let path = ws.metadata_dir().join(format!("{version}.{role}.json"));
+    Ok(updater::fs::read_bounded(
+        &path,
+        updater::limits::MAX_TARGETS_BYTES,
+    )?)
+}
+
 /// The newest published targets, if any.
 pub(super) fn published_targets(ws: &Workspace) -> Result<Option<Targets>> {
     let Some(version) = latest_version(ws, "targets")? else {
         return Ok(None);
     };
-    let path = ws.metadata_dir().join(format!("{version}.targets.json"));
-    let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
+    let bytes = published_role_bytes(ws, "targets", version)?;
     let published = Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?;
     Ok(Some(published.untrusted().clone()))
 }

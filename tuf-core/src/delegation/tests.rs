@@ -75,9 +75,33 @@ impl Graph {
     }
 }
 
-/// A role the graph does not hold.
+/// A role the graph does not hold, or a listing past its limit.
 #[derive(Debug, PartialEq, Eq)]
-struct Missing(String);
+enum Missing {
+    Role(String),
+    Limit {
+        limit: usize,
+        visited: usize,
+        left: usize,
+    },
+}
+
+impl From<Error> for Missing {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::DelegationLimit {
+                limit,
+                visited,
+                left,
+            } => Missing::Limit {
+                limit,
+                visited,
+                left,
+            },
+            other => Missing::Role(other.to_string()),
+        }
+    }
+}
 
 impl TargetsSource for Graph {
     type Error = Missing;
@@ -89,7 +113,7 @@ impl TargetsSource for Graph {
         self.asked.push((role.to_string(), delegator.to_string()));
         self.roles
             .get(role)
-            .ok_or_else(|| Missing(role.to_string()))
+            .ok_or_else(|| Missing::Role(role.to_string()))
     }
 }
 
@@ -99,7 +123,7 @@ fn everything(graph: &mut Graph) -> Vec<String> {
         seen.push(role.to_string());
         ControlFlow::<()>::Continue(())
     });
-    assert_eq!(none, Ok(None));
+    assert_eq!(none, Ok(Walked::Complete));
     seen
 }
 
@@ -151,13 +175,16 @@ fn a_search_follows_only_covering_delegations_and_the_first_lister_answers() {
         ("deep", &["bin/app"], &[]),
         ("second", &["bin/app"], &[]),
     ]);
-    let (found, info) = find(&mut graph, &target("bin/app")).unwrap().unwrap();
+    let (found, info) = find(&mut graph, &target("bin/app"))
+        .unwrap()
+        .found()
+        .unwrap();
     // "docs" lists the name but may not: it was never asked. "deep" comes before
     // "second" because the walk is depth first.
     assert_eq!(found, role("deep"));
     assert_eq!(info.length, 4);
     assert_eq!(graph.asked(), ["targets", "first", "deep"]);
-    assert_eq!(find(&mut graph, &target("lib/x")), Ok(None));
+    assert_eq!(find(&mut graph, &target("lib/x")), Ok(Lookup::NotListed));
 }
 
 #[test]
@@ -179,7 +206,7 @@ fn a_terminating_delegation_ends_the_search_for_its_names() {
         ("after", &["bin/app"], &[]),
     ];
     let mut graph = Graph::new(spec);
-    assert_eq!(find(&mut graph, &target("bin/app")), Ok(None));
+    assert_eq!(find(&mut graph, &target("bin/app")), Ok(Lookup::NotListed));
     // The roles listed before the terminating one are searched, then its own
     // subtree, and nothing after it.
     assert_eq!(
@@ -197,7 +224,7 @@ fn a_terminating_delegation_ends_the_search_for_its_names() {
         ("stop", &[], &[]),
         ("later", &["bin/app"], &[]),
     ]);
-    assert_eq!(find(&mut graph, &target("bin/app")), Ok(None));
+    assert_eq!(find(&mut graph, &target("bin/app")), Ok(Lookup::NotListed));
     assert_eq!(graph.asked(), ["targets", "a", "stop"]);
     // A name it does not cover is not stopped by it.
     let mut graph = Graph::new(spec);
@@ -211,7 +238,10 @@ fn a_terminating_delegation_ends_the_search_for_its_names() {
         ("lib", &["lib/x"], &[]),
     ]);
     assert_eq!(
-        find(&mut other, &target("lib/x")).unwrap().map(|(r, _)| r),
+        find(&mut other, &target("lib/x"))
+            .unwrap()
+            .found()
+            .map(|(r, _)| r),
         Some(role("lib"))
     );
     assert_eq!(other.asked(), ["targets", "lib"]);
@@ -286,14 +316,14 @@ fn each_role_is_visited_once_and_a_cycle_ends() {
             &[("targets", &["*"], false), ("a", &["*"], false)],
         ),
     ]);
-    assert_eq!(find(&mut graph, &target("x")), Ok(None));
+    assert_eq!(find(&mut graph, &target("x")), Ok(Lookup::NotListed));
     assert_eq!(graph.asked(), ["targets", "a"]);
 }
 
-#[test]
-fn at_most_max_delegations_roles_are_visited() {
-    // A chain of 40 roles, each delegating to the next; the last lists the name.
-    let names: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();
+/// A chain of `n` roles below the top-level one, each delegating to the next; the last
+/// lists "x".
+fn chain(n: usize) -> Graph {
+    let names: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
     let mut spec: Vec<(&str, &[&str], Vec<Edge<'_>>)> = Vec::new();
     spec.push(("targets", &[], vec![(names[0].as_str(), &["*"], false)]));
     for (i, name) in names.iter().enumerate() {
@@ -306,19 +336,67 @@ fn at_most_max_delegations_roles_are_visited() {
     }
     let spec: Vec<(&str, &[&str], &[Edge<'_>])> =
         spec.iter().map(|(n, l, c)| (*n, *l, &c[..])).collect();
-    let mut graph = Graph::new(&spec);
-    assert_eq!(find(&mut graph, &target("x")), Ok(None));
+    Graph::new(&spec)
+}
+
+#[test]
+fn a_search_past_max_delegations_roles_is_not_found_and_says_why() {
+    // 41 roles in all: the name is behind more than 32.
+    let mut graph = chain(40);
+    let cut = LimitReached {
+        limit: MAX_DELEGATIONS,
+        visited: MAX_DELEGATIONS,
+        left: 1,
+    };
+    assert_eq!(find(&mut graph, &target("x")), Ok(Lookup::SearchLimit(cut)));
     assert_eq!(graph.asked.len(), MAX_DELEGATIONS);
     assert_eq!(graph.asked().last(), Some(&"r30"));
-    assert_eq!(everything(&mut graph).len(), MAX_DELEGATIONS);
-    // Within the cap, the same chain answers.
-    let short = &spec[..MAX_DELEGATIONS - 1];
-    let mut spec = short.to_vec();
-    spec.push(("r30", &["x"], &[]));
-    let mut graph = Graph::new(&spec);
+    // python-tuf's answer: not found.
+    assert_eq!(find(&mut chain(40), &target("x")).unwrap().found(), None);
+    // Within the cap (32 roles, the top-level one included), the same chain answers.
+    let found = find(&mut chain(MAX_DELEGATIONS - 1), &target("x")).unwrap();
+    assert_eq!(found.found().map(|(r, _)| r), Some(role("r30")));
+}
+
+#[test]
+fn a_listing_walks_past_the_search_limit_and_fails_loudly_past_its_own() {
+    // 41 roles: far below the listing limit, so every one is listed.
+    assert_eq!(everything(&mut chain(40)).len(), 41);
+    // Past a listing limit: a typed error naming the limit and what was visited.
+    let mut graph = chain(40);
+    let mut seen = 0;
+    let walked = walk_everything(&mut graph, 10, |_, _, _| seen += 1);
     assert_eq!(
-        find(&mut graph, &target("x")).unwrap().map(|(r, _)| r),
-        Some(role("r30"))
+        walked,
+        Err(Missing::Limit {
+            limit: 10,
+            visited: 10,
+            left: 1
+        })
+    );
+    assert_eq!(seen, 10);
+    // Exactly at the limit, with only repeats left, the walk is complete.
+    let mut cycle = Graph::new(&[
+        ("targets", &[], &[("a", &["*"], false)]),
+        ("a", &[], &[("targets", &["*"], false)]),
+    ]);
+    assert_eq!(walk_everything(&mut cycle, 2, |_, _, _| ()), Ok(2));
+    assert_eq!(
+        walk_everything(&mut cycle, 1, |_, _, _| ()),
+        Err(Missing::Limit {
+            limit: 1,
+            visited: 1,
+            left: 1
+        })
+    );
+    let error = Error::DelegationLimit {
+        limit: MAX_LISTED_ROLES,
+        visited: MAX_LISTED_ROLES,
+        left: 3,
+    };
+    assert_eq!(
+        error.to_string(),
+        "delegations: more than 10000 roles to walk (visited 10000, at least 3 more still to visit); the walk stops at its limit rather than give a partial answer"
     );
 }
 
@@ -332,7 +410,10 @@ fn a_role_the_source_cannot_give_ends_the_walk_with_its_error() {
         ),
         ("b", &["x"], &[]),
     ]);
-    assert_eq!(find(&mut graph, &target("x")), Err(Missing("gone".into())));
+    assert_eq!(
+        find(&mut graph, &target("x")),
+        Err(Missing::Role("gone".into()))
+    );
     assert_eq!(graph.asked(), ["targets", "gone"]);
 }
 
@@ -359,12 +440,12 @@ fn hash_bins_are_walked_as_roles_without_listing_all_of_them() {
     graph
         .roles
         .insert(RoleName::targets(), Verified::assumed_for_test(top));
-    let (found, _) = find(&mut graph, &target("x")).unwrap().unwrap();
+    let (found, _) = find(&mut graph, &target("x")).unwrap().found().unwrap();
     assert_eq!(found, role("b-2d711642"));
     assert_eq!(graph.asked(), ["targets", "b-2d711642"]);
     assert_eq!(graph.asked[1].1, "targets");
-    // Listing everything goes through the bins in order, made one at a time, and
-    // meets the walk's limit (whatever it does there) after MAX_DELEGATIONS roles.
+    // Listing everything goes through the bins in order, made one at a time, and stops at
+    // the walk's limit (here MAX_DELEGATIONS), saying so, rather than make 2^32 of them.
     for i in 0..64 {
         let bin = Graph::new(&[("bin", &[], &[])]).roles.remove(&role("bin"));
         graph
@@ -372,9 +453,11 @@ fn hash_bins_are_walked_as_roles_without_listing_all_of_them() {
             .insert(role(&format!("b-{i:08x}")), bin.unwrap());
     }
     graph.asked.clear();
-    let _limit = walk(&mut graph, Scope::Everything, |_, _, _| {
+    let walked = walk_within(&mut graph, Scope::Everything, MAX_DELEGATIONS, |_, _, _| {
         ControlFlow::<()>::Continue(())
-    });
+    })
+    .unwrap();
+    assert!(matches!(walked, Walked::LimitReached(_)), "{walked:?}");
     assert_eq!(graph.asked.len(), MAX_DELEGATIONS);
     assert_eq!(graph.asked()[1..3], ["b-00000000", "b-00000001"]);
     let last = format!("b-{:08x}", MAX_DELEGATIONS - 2);

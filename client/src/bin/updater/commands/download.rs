@@ -1,8 +1,10 @@
 //! `updater download`: refresh, then fetch each --target-name verified.
 
 use anyhow::{bail, Context, Result};
+use tuf_core::delegation::Lookup;
 use updater::datetime::UtcTime;
 use updater::names::TargetName;
+use updater::update::client::FoundTarget;
 
 use crate::cli::{mirrors, refreshed_client, Cli, Settings};
 
@@ -19,8 +21,15 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<()> {
     for raw in &cli.target_name {
         let name = TargetName::new(raw.as_str())
             .map_err(|e| anyhow::anyhow!("target name {raw:?} {e}"))?;
-        let Some(found) = client.find_target(&name)? else {
-            bail!("{raw}: no trusted role lists this target");
+        let found = match client.lookup_target(&name)? {
+            Lookup::Found(role, info) => FoundTarget { name, info, role },
+            Lookup::NotListed => bail!("{raw}: no trusted role lists this target"),
+            // Not found, as python-tuf has it, but said as what it is.
+            Lookup::SearchLimit(reached) => bail!(
+                "{raw}: not found within the search limit of {} delegated roles ({} more were still to search)",
+                reached.limit,
+                reached.left
+            ),
         };
         let (path, fetched) = client.download(&found, &targets, target_dir)?;
         if fetched {
