@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use e2e_tests::{
-    apply, assert_current_complete, example_key, policy_for, read_json, resign, scene, tree_state,
-    Device, Scene,
+    apply, assert_current_complete, example_key, meta_of, policy_for, read_json, resign, scene,
+    tree_state, Device, Scene,
 };
 use ed25519_dalek::pkcs8::DecodePublicKey;
 use serde_json::{json, Map, Value};
@@ -79,9 +79,16 @@ fn move_release_to_delegated_role(s: &Scene, paths: &[&str]) {
     )
     .unwrap();
 
+    // Snapshot lists each role with its length and hashes: the changed targets role and the
+    // new one, as `repo sign` lists them.
     let snapshot = listed_file(&metadata, "snapshot");
+    let targets_file = listed_file(&metadata, "targets");
+    let targets_version = read_json(&snapshot)["signed"]["meta"]["targets.json"]["version"]
+        .as_u64()
+        .unwrap();
     resign(&snapshot, &[&example_key("snapshot.pem")], |signed| {
-        signed["meta"]["release-2.0.0.json"] = json!({"version": 1});
+        signed["meta"]["targets.json"] = meta_of(&targets_file, targets_version);
+        signed["meta"]["release-2.0.0.json"] = meta_of(&role_file, 1);
     });
     let bytes = std::fs::read(&snapshot).unwrap();
     let digest = updater::hash::digest_reader(&bytes[..]).unwrap();
