@@ -15,6 +15,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 # lines, functions under 80, no module cycle, nothing pub that no other crate uses).
 RUSTDOCFLAGS="-D warnings -A rustdoc::private_intra_doc_links" cargo doc --no-deps --workspace --exclude e2e-tests --document-private-items -q
 python3 scripts/check-shape.py
+# tuf-core does no I/O: no network, TLS, archive or compression crate in its tree, and libc
+# only through ring's getrandom (its entropy source); one commented `unsafe` block in all.
+if cargo tree -p tuf-core -e normal --prefix none | grep -E '^(ureq|rustls|tar|flate2|tokio|reqwest|hyper) '; then
+  echo "tuf-core depends on an I/O crate" >&2; exit 1
+fi
+if cargo tree -p tuf-core -e normal -i libc --prefix none | grep -vE '^(libc|getrandom|ring|tuf-core) '; then
+  echo "tuf-core reaches libc other than through ring's getrandom" >&2; exit 1
+fi
+if [ "$(grep -rn --include='*.rs' 'unsafe {' tuf-core/src client/src repo-tool/src | grep -vc 'install/hooks.rs')" != 0 ]; then
+  echo "unsafe outside client/src/install/hooks.rs" >&2; exit 1
+fi
 # Release binaries, as shipped (default members only: no test hooks): they must link no
 # OpenSSL (every digest is the `sha2` crate's) and carry no fault-injection hook.
 cargo build --release --bins
