@@ -79,16 +79,22 @@ fn move_release_to_delegated_role(s: &Scene, paths: &[&str]) {
     )
     .unwrap();
 
+    relist(&metadata, &role_file);
+}
+
+/// Re-signs snapshot, listing the changed targets role and the new one with their length
+/// and hashes as `repo sign` lists them, and timestamp for that snapshot.
+fn relist(metadata: &Path, role_file: &Path) {
     // Snapshot lists each role with its length and hashes: the changed targets role and the
     // new one, as `repo sign` lists them.
-    let snapshot = listed_file(&metadata, "snapshot");
-    let targets_file = listed_file(&metadata, "targets");
+    let snapshot = listed_file(metadata, "snapshot");
+    let targets_file = listed_file(metadata, "targets");
     let targets_version = read_json(&snapshot)["signed"]["meta"]["targets.json"]["version"]
         .as_u64()
         .unwrap();
     resign(&snapshot, &[&example_key("snapshot.pem")], |signed| {
         signed["meta"]["targets.json"] = meta_of(&targets_file, targets_version);
-        signed["meta"]["release-2.0.0.json"] = meta_of(&role_file, 1);
+        signed["meta"]["release-2.0.0.json"] = meta_of(role_file, 1);
     });
     let bytes = std::fs::read(&snapshot).unwrap();
     let digest = updater::hash::digest_reader(&bytes[..]).unwrap();
