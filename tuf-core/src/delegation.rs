@@ -152,9 +152,11 @@ where
         let mut children = Vec::new();
         // One delegator's roles have distinct names, and at most `limit` of them were
         // visited already, so the walk meets its limit before it could reach a child past
-        // the first `limit + 1`: those are never made (2^32 hash bins stay unlisted, and the
-        // walk says it stopped at its limit).
-        for child in candidates.take(limit.saturating_add(1)) {
+        // the first `limit + 1`: hash bins past those are never made (2^32 of them stay
+        // unlisted, and the walk says it stopped at its limit). Listed roles are already in
+        // memory and all queued, so the count of what is left stays exact for them.
+        let bound = limit.saturating_add(1).max(delegations.roles.len());
+        for child in candidates.take(bound) {
             if let Scope::Under(folder) = scope {
                 if !may_list_under(&child, folder) {
                     continue;
