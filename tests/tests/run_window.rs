@@ -77,7 +77,12 @@ fn run_installs_inside_a_window_that_opens_after_it_starts() {
         checked >= opens && checked < closes,
         "installed at {checked}, window {opens} to {closes}"
     );
-    // And it plans its next check for hours later, not at once.
+    // After an install it checks again a minute later (for a next step such as the target
+    // after a stepping stone), not at once and not hours later.
     let next = UtcTime::parse(state["next_check"].as_str().unwrap()).unwrap();
-    assert!(next.unix() - checked.unix() >= 6 * 3600, "{state}");
+    assert_eq!(
+        next.unix() - checked.unix(),
+        updater::rollout::wake::AFTER_INSTALL as i64,
+        "{state}"
+    );
 }
