@@ -138,3 +138,31 @@ impl Index {
             .unwrap_or_default()
     }
 }
+
+/// For tests: a top-level targets listing of `names`, each one byte long.
+#[cfg(test)]
+pub(crate) fn targets_listing(names: &[&str]) -> crate::metadata::Targets {
+    let targets: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|n| {
+            let info = serde_json::json!({"length": 1, "hashes": {"sha512": "00"}});
+            (n.to_string(), info)
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "_type": "targets", "spec_version": "1.0.31", "version": 1,
+        "expires": "2030-01-01T00:00:00Z", "targets": targets
+    }))
+    .expect("a valid listing")
+}
+
+/// For tests: an index holding `releases/R/P/app.bin` for each `(R, P)`.
+#[cfg(test)]
+pub(crate) fn of_release_files(files: &[(&str, &str)]) -> Index {
+    let names: Vec<String> = files
+        .iter()
+        .map(|(r, p)| format!("releases/{r}/{p}/app.bin"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    Index::from_targets(&targets_listing(&names)).expect("names in the layout")
+}

@@ -2,25 +2,9 @@
 //! docs/plan-json.md promise but `decide` does not keep.
 
 use super::*;
-use crate::metadata::Targets;
+use crate::rollout::index::of_release_files as index;
 use crate::rollout::policy::parse;
 use crate::rollout::stranded::stranded;
-
-fn index(files: &[(&str, &str)]) -> Index {
-    let targets: serde_json::Map<String, serde_json::Value> = files
-        .iter()
-        .map(|(r, p)| {
-            let info = serde_json::json!({"length": 1, "hashes": {"sha512": "00"}});
-            (format!("releases/{r}/{p}/app.bin"), info)
-        })
-        .collect();
-    let targets: Targets = serde_json::from_value(serde_json::json!({
-        "_type": "targets", "spec_version": "1.0.31", "version": 1,
-        "expires": "2030-01-01T00:00:00Z", "targets": targets
-    }))
-    .unwrap();
-    Index::from_targets(&targets).unwrap()
-}
 
 fn policy(body: &str) -> Policy {
     parse(format!("<policy><channel name=\"stable\">{body}</channel></policy>").as_bytes()).unwrap()

@@ -1,6 +1,7 @@
 use super::*;
 use crate::conventions::{ArtifactKind, LayoutError};
-use crate::metadata::{TargetInfo, Targets};
+use crate::metadata::TargetInfo;
+use crate::rollout::index::{of_release_files, targets_listing};
 use crate::rollout::policy::parse;
 use proptest::prelude::*;
 
@@ -11,16 +12,11 @@ fn at(offset: i64) -> UtcTime {
 }
 
 fn index(releases: &[&str], platforms: &[&str]) -> Index {
-    let names: Vec<String> = releases
+    let files: Vec<(&str, &str)> = releases
         .iter()
-        .flat_map(|r| {
-            platforms
-                .iter()
-                .map(move |p| format!("releases/{r}/{p}/app.bin"))
-        })
+        .flat_map(|r| platforms.iter().map(move |p| (*r, *p)))
         .collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    Index::from_targets(&targets_listing(&names)).unwrap()
+    of_release_files(&files)
 }
 
 fn device(id: &str, running: Option<&str>) -> Device {
@@ -48,21 +44,6 @@ fn three_waves() -> Policy {
         "<target release=\"2.0.0\">{}</target>",
         waves(&[(0, "10"), (86_400, "50"), (3 * 86_400, "100")])
     ))
-}
-
-fn targets_listing(names: &[&str]) -> Targets {
-    let targets: serde_json::Map<String, serde_json::Value> = names
-        .iter()
-        .map(|n| {
-            let info = serde_json::json!({"length": 1, "hashes": {"sha512": "00"}});
-            (n.to_string(), info)
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({
-        "_type": "targets", "spec_version": "1.0.31", "version": 1,
-        "expires": "2030-01-01T00:00:00Z", "targets": targets
-    }))
-    .unwrap()
 }
 
 /// The device reads every label `repo add` writes, and refuses (never skips) a name under
