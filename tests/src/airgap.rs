@@ -1,7 +1,8 @@
 //! The air-gap tests' shared steps: an export of a demo repository and a repository of
 //! incompressible artifacts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::demo_repo::DemoRepo;
 use crate::run::repo;
@@ -40,4 +41,19 @@ pub fn random_repo(sizes: &[usize]) -> DemoRepo {
     r.add_dir(&release, "1.0.0", "armv7").ok();
     r.sign().ok();
     r
+}
+
+/// Unpacks `archive` with tar into a new folder `into`, as an operator does for a client
+/// that reads folders (python-tuf); returns `into`.
+pub fn untar(archive: &Path, into: &Path) -> PathBuf {
+    std::fs::create_dir(into).expect("create the folder to unpack into");
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(archive)
+        .arg("-C")
+        .arg(into)
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "tar -xzf {}", archive.display());
+    into.to_path_buf()
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e_tests::{example_key, export, random_repo, read_json, repo, tree_state, DemoRepo, Device};
+use e2e_tests::{
+    example_key, export, random_repo, read_json, repo, tree_state, untar, DemoRepo, Device,
+};
 
 const APP: &str = "releases/1.0.0/armv7/app.bin";
 
@@ -217,16 +219,7 @@ fn export_writes_each_artifact_once_and_its_other_names_as_hard_links() {
     }
 
     // python-tuf reads the archive once tar has unpacked it.
-    let unpacked = r.tmp.path().join("unpacked");
-    std::fs::create_dir(&unpacked).unwrap();
-    let status = Command::new("tar")
-        .arg("-xzf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let unpacked = untar(&archive, &r.tmp.path().join("unpacked"));
     let server = e2e_tests::StaticServer::start(&unpacked);
     let got = e2e_tests::python_tuf_fetch(&server.url(), &r.root_json());
     for name in &names {

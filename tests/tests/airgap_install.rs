@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e_tests::{export, random_repo, repo, tree_state, DemoRepo, Device, Run};
+use e2e_tests::{export, random_repo, repo, tree_state, untar, DemoRepo, Device, Run};
 
 const APP: &str = "releases/1.0.0/armv7/app.bin";
 
@@ -42,16 +42,7 @@ fn devices_update_from_the_archive_and_from_its_unpacked_copy() {
         std::fs::read(r.artifact(APP)).unwrap()
     );
 
-    let unpacked = r.tmp.path().join("unpacked");
-    std::fs::create_dir(&unpacked).unwrap();
-    let status = Command::new("tar")
-        .arg("-xzf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let unpacked = untar(&archive, &r.tmp.path().join("unpacked"));
     let from_copy = Device::trusting(&r.root_json());
     download_from(&from_copy, &unpacked).ok();
     assert_eq!(
