@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+/// Every path under a folder with its mode and contents, as [`tree_state`] reads it.
+pub type TreeState = BTreeMap<String, (u32, Vec<u8>)>;
+
 /// Every file and folder under `dir` with its mode and content, to compare a tree before
 /// and after a command that must leave it as it was.
-pub fn tree_state(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+pub fn tree_state(dir: &Path) -> TreeState {
     let mut state = BTreeMap::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -36,4 +39,17 @@ pub fn tree_state(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
         }
     }
     state
+}
+
+/// Paths added, removed or changed between two states of a tree.
+pub fn changed_paths(before: &TreeState, after: &TreeState) -> Vec<String> {
+    let mut paths: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|p| before.get(*p) != after.get(*p))
+        .cloned()
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }

@@ -8,7 +8,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{example_key, logged_requests, read_json, resign, DemoRepo, Device, StaticServer};
+use e2e_tests::{
+    changed_paths, example_key, logged_requests, read_json, resign, DemoRepo, Device, StaticServer,
+};
 use serde_json::{json, Value};
 
 const APP: &str = "releases/1.0.0/armv7/app.bin";
@@ -88,18 +90,6 @@ impl Scene {
 }
 
 type State = std::collections::BTreeMap<String, (u32, Vec<u8>)>;
-
-/// Paths added, removed or changed between two states of a device.
-fn changed_paths(before: &State, after: &State) -> Vec<String> {
-    let mut paths: Vec<String> = before
-        .keys()
-        .chain(after.keys())
-        .filter(|p| before.get(*p) != after.get(*p))
-        .cloned()
-        .collect();
-    paths.dedup();
-    paths
-}
 
 fn assert_unchanged(before: &State, after: &State) {
     let changed = changed_paths(before, after);

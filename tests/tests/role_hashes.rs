@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use e2e_tests::{example_key, read_json, resign, DemoRepo, Device, StaticServer};
+use e2e_tests::{changed_paths, example_key, read_json, resign, DemoRepo, Device, StaticServer};
 use updater::hash::Sha512;
 
 type State = BTreeMap<String, (u32, Vec<u8>)>;
@@ -17,18 +17,6 @@ const POLICY: &str = r#"<policy>
   </channel>
 </policy>
 "#;
-
-/// Paths added, removed or changed between two states of a device.
-fn changed_paths(before: &State, after: &State) -> Vec<String> {
-    let mut paths: Vec<String> = before
-        .keys()
-        .chain(after.keys())
-        .filter(|p| before.get(*p) != after.get(*p))
-        .cloned()
-        .collect();
-    paths.dedup();
-    paths
-}
 
 /// Re-signs the served `file` of `role` with `key`, same version, one more day of validity:
 /// bytes a signature check alone accepts. Returns the refusal the device must give.
