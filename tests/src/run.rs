@@ -136,3 +136,17 @@ pub fn run_bounded(command: &mut Command, deadline: Duration) -> Run {
     );
     run
 }
+
+/// Starts `updater --config CONFIG run` in the background, output discarded; the caller
+/// kills it.
+pub fn spawn_run(config: &Path) -> std::process::Child {
+    Command::new(bin("updater"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start updater run")
+}

@@ -3,12 +3,12 @@
 //! the service following the policy. Installs killed part-way are in `install_killed.rs`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e_tests::{
-    apply, assert_current_complete, bin, example_key, expected_tree, policy_for, publish_policy,
-    scene, Scene, Tmpfs,
+    apply, assert_current_complete, example_key, expected_tree, policy_for, publish_policy, scene,
+    spawn_run, Scene, Tmpfs,
 };
 use updater::datetime::UtcTime;
 
@@ -418,15 +418,7 @@ fn the_service_installs_what_the_policy_asks_for() {
         &policy_for("1.0.0", "").replace("<channel", "<check every=\"1s\"/>\n  <channel"),
         "",
     );
-    let mut child = Command::new(bin("updater"))
-        .arg("--config")
-        .arg(&s.config)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&s.config);
     let deadline = Instant::now() + Duration::from_secs(60);
     while s.device.running().as_deref() != Some("1.0.0") {
         assert!(

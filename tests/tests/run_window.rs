@@ -1,10 +1,9 @@
 //! `updater run` with a real clock keeps the install window `plan` announces: it wakes when
 //! the window opens (spread inside it), not at its next check hours later.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e_tests::{bin, policy_for, scene};
+use e2e_tests::{policy_for, scene, spawn_run};
 use updater::datetime::UtcTime;
 
 /// `HH:MM` of `t` (UTC).
@@ -26,15 +25,7 @@ fn run_installs_inside_a_window_that_opens_after_it_starts() {
         clock(closes)
     );
     let s = scene(&policy_for("1.0.0", "").replace("<channel", &window), "");
-    let mut child = Command::new(bin("updater"))
-        .arg("--config")
-        .arg(&s.config)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&s.config);
 
     // Bounded: the window's end and half a minute more.
     let deadline = Instant::now() + Duration::from_secs((closes.unix() - now.unix() + 30) as u64);
