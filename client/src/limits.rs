@@ -33,6 +33,21 @@ pub const MAX_PASSPHRASE_FILE_BYTES: u64 = 4 * 1024;
 /// feature (the e2e tests') take a lower one from `UPDATER_TEST_MAX_LISTED_ROLES`, so a
 /// test can walk past it without building ten thousand roles; a release build has no such
 /// knob for its environment to turn.
+/// The largest targets role (top-level or delegated) a device reads, in bytes: the one
+/// place both programs take it from (`repo sign` refuses to publish a larger role). Builds
+/// with the `fault-injection` feature take a lower one from `UPDATER_TEST_MAX_TARGETS_BYTES`,
+/// so a test can pass it without writing 32 MiB.
+pub fn targets_bytes_limit() -> u64 {
+    #[cfg(feature = "fault-injection")]
+    if let Some(limit) = std::env::var("UPDATER_TEST_MAX_TARGETS_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return limit.min(MAX_TARGETS_BYTES);
+    }
+    MAX_TARGETS_BYTES
+}
+
 pub fn listed_roles_limit() -> usize {
     #[cfg(feature = "fault-injection")]
     if let Some(limit) = std::env::var("UPDATER_TEST_MAX_LISTED_ROLES")

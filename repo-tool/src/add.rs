@@ -16,6 +16,7 @@ use updater::hash::FileDigest;
 use updater::metadata::{HexDigest, TargetInfo};
 use updater::names::TargetName;
 
+use crate::catalogue::{Place, Published, StagedReleases, TargetMap};
 use crate::ingest::copy_and_hash;
 use crate::parallel;
 use crate::progress::Progress;
@@ -110,10 +111,10 @@ fn target_info(digest: &FileDigest, release: &Release, kind: ArtifactKind) -> Ta
 pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result<AddSummary> {
     ws.check_exists()?;
     let files = collect_files(dir, release)?;
-    let mut index = ws.staged_targets()?;
+    crate::catalogue::migrate_staged(ws)?;
+    let mut index = release_so_far(ws, &StagedReleases::new(ws), release)?;
     let prefix = release_target_name(&release.version, &release.platform, "");
     let existing: BTreeMap<TargetName, TargetInfo> = index
-        .targets
         .iter()
         .filter(|(name, _)| name.as_str().starts_with(&prefix))
         .map(|(n, i)| (n.clone(), i.clone()))
@@ -171,9 +172,10 @@ pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result
             }
         }
         for (name, info) in new {
-            index.targets.insert(name.clone(), info);
+            index.insert(name.clone(), info);
         }
-        publication.replace(ws.staged_targets_file(), ws.staged_targets_bytes(&index)?);
+        let path = StagedReleases::new(ws).path(&release.version);
+        publication.replace(path, StagedReleases::bytes(&index)?);
         publication.commit()?;
         Ok(AddSummary {
             files: files.len(),
@@ -183,6 +185,45 @@ pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result
     })();
     let _ = std::fs::remove_dir_all(&incoming);
     result
+}
+
+/// Every file of `release` so far, all platforms: staged, else as published (a release in
+/// the history never changes, so a new platform for it is refused here).
+fn release_so_far(
+    ws: &Workspace,
+    staged: &StagedReleases<'_>,
+    release: &Release,
+) -> Result<TargetMap> {
+    if let Some(files) = staged.get(&release.version)? {
+        return Ok(files);
+    }
+    let published = Published::load(ws)?;
+    let folder = format!(
+        "{}/",
+        updater::conventions::release_folder(&release.version)
+    );
+    match published.place(&release.version) {
+        Some(Place::Live(role)) => Ok(published.role(ws, role.name.as_str())?.targets),
+        Some(Place::Volume(volume)) => {
+            let files: TargetMap = published
+                .role(ws, volume.name.as_str())?
+                .targets
+                .into_iter()
+                .filter(|(name, _)| name.as_str().starts_with(&folder))
+                .collect();
+            let platform = release_target_name(&release.version, &release.platform, "");
+            if !files.keys().any(|n| n.as_str().starts_with(&platform)) {
+                bail!(
+                    "release {} is in the history ({}): releases there never change; add {} under a new release",
+                    release.version,
+                    volume.name,
+                    release.platform
+                );
+            }
+            Ok(files)
+        }
+        None => Ok(TargetMap::new()),
+    }
 }
 
 fn check_same_release(

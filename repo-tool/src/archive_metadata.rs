@@ -19,7 +19,8 @@ use updater::verify::Unverified;
 
 use crate::keys::PrivateKey;
 use crate::period::Period;
-use crate::sign::{check_signed, keys_for_role, latest_version, meta_for, read_timestamp};
+use crate::published::{latest_version, meta_for, read_timestamp};
+use crate::sign::{check_signed, keys_for_role};
 use crate::signer::sign_metadata;
 use crate::workspace::{ExportedVersions, Workspace};
 

@@ -190,7 +190,11 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
         delegations: Some(policy),
     };
     let first = FirstFiles {
-        settings: Settings { expiry, names },
+        settings: Settings {
+            expiry,
+            names,
+            catalogue: Default::default(),
+        },
         outcome: &outcome,
         root_bytes: &root_bytes,
         staged_targets: &staged_targets,

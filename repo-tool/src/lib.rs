@@ -4,6 +4,7 @@
 
 pub mod add;
 pub mod archive_metadata;
+pub mod catalogue;
 pub mod export;
 mod ingest;
 pub mod init;
@@ -14,8 +15,10 @@ mod parallel;
 pub mod policy;
 pub use updater::rollout::period;
 mod progress;
+pub mod prune;
 mod publication;
 pub mod publish;
+mod published;
 mod release_dir;
 pub mod rotate;
 pub mod sign;

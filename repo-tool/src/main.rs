@@ -70,6 +70,13 @@ enum Command {
     /// a folder (file:///path): artifacts first, timestamp.json last; unchanged files skipped.
     /// S3 settings come from AWS_* variables (AWS_ENDPOINT, AWS_ALLOW_HTTP for a local server).
     Publish(commands::publish::Args),
+    /// Stage releases to leave the catalogue: the next `repo sign` with the targets keys
+    /// removes their roles (devices never see a dangling one); their files stay served
+    /// until `repo prune`.
+    Retire(commands::retire::Args),
+    /// Remove metadata versions older than the newest --keep of each role (roots stay),
+    /// roles no longer listed, and the files of retired releases.
+    Prune(commands::prune::Args),
     /// Re-sign only the timestamp (new version, fresh expiry), for a scheduled job.
     Timestamp(commands::timestamp::Args),
     /// Verify a served repository as a device would: every signature, threshold, version,
@@ -94,6 +101,8 @@ fn main() -> ExitCode {
         Command::Mirror(args) => commands::mirror::run(args),
         Command::Publish(args) => commands::publish::run(args),
         Command::Timestamp(args) => commands::timestamp::run(args),
+        Command::Retire(args) => commands::retire::run(args),
+        Command::Prune(args) => commands::prune::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Status(args) => commands::status::run(args),
     };

@@ -16,11 +16,19 @@ use crate::workspace::Workspace;
 /// not be read at all; the inner one is the policy's refusal.
 pub fn check(ws: &Workspace, file: &Path) -> Result<Result<String>> {
     ws.check_exists()?;
-    let staged = ws.staged_targets()?;
+    let index = staged_index(ws)?;
     let xml = updater::fs::read_bounded(file, MAX_POLICY_BYTES)
         .with_context(|| format!("reading {}", file.display()))?;
-    Ok(check_policy_against(&xml, &staged)
-        .and_then(|policy| Ok(preview(&policy, &Index::from_targets(&staged)?))))
+    Ok(check_policy_against(&xml, &index).map(|policy| preview(&policy, &index)))
+}
+
+/// The releases and platforms the next signing would publish: those published, those
+/// staged (and those an older staged index still lists at the top level).
+fn staged_index(ws: &Workspace) -> Result<Index> {
+    let record = crate::catalogue::Published::load(ws)?.record;
+    let staged = crate::catalogue::StagedReleases::new(ws).all()?;
+    let top = ws.staged_targets()?;
+    Ok(record.index(staged.values().chain([&top.targets])))
 }
 
 /// Copies `file` to the repository's staged policy, atomically.

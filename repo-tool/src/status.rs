@@ -11,7 +11,7 @@ use updater::metadata::{Role, RoleKeys, Root, Snapshot, Targets, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
-use crate::sign::latest_version;
+use crate::published::latest_version;
 use crate::workspace::Workspace;
 use updater::conventions::POLICY_ROLE;
 
@@ -137,6 +137,7 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
         }
         None => staged.targets.len(),
     };
+    let staged_changes = staged_changes + staged_release_files(ws)?;
     let staged_policy = ws.staged_policy_file();
     let policy_staged = staged_policy.is_file() && {
         let bytes =
@@ -154,4 +155,10 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
         staged_changes,
         policy_staged,
     })
+}
+
+/// How many files the staged releases hold.
+fn staged_release_files(ws: &Workspace) -> Result<usize> {
+    let staged = crate::catalogue::StagedReleases::new(ws).all()?;
+    Ok(staged.values().map(|files| files.len()).sum())
 }

@@ -9,7 +9,8 @@ use updater::metadata::{Snapshot, Timestamp};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
-use crate::sign::{latest_version, pending_path};
+use crate::published::latest_version;
+use crate::sign::pending_path;
 use crate::workspace::Workspace;
 use updater::conventions::POLICY_ROLE;
 
@@ -35,7 +36,8 @@ pub fn unfinished(ws: &Workspace) -> Result<Vec<String>> {
     if ws.published_root()?.is_none() {
         return Ok(left);
     }
-    for role in ["targets", POLICY_ROLE] {
+    for role in pending_roles(ws)? {
+        let role = role.as_str();
         if pending_path(ws, role).exists() {
             left.push(format!(
                 "{role} is signed by fewer keys than its threshold: `repo sign {repo} --key {}_KEY` with more of its keys (here or on a copy, then `repo merge`)",
@@ -96,4 +98,22 @@ fn snapshot_versions(ws: &Workspace) -> Result<Option<Snapshot>> {
         .with_context(|| format!("reading {}", path.display()))?;
     let snapshot = Unverified::<Snapshot>::parse(&RoleName::snapshot(), &bytes)?;
     Ok(Some(snapshot.untrusted().clone()))
+}
+
+/// Roles with a version waiting for more signatures (`staged/ROLE.signed.json`): targets,
+/// the policy, then the catalogue's, by name.
+fn pending_roles(ws: &Workspace) -> Result<Vec<String>> {
+    let mut roles = vec!["targets".to_owned(), POLICY_ROLE.to_owned()];
+    let mut more = Vec::new();
+    for entry in std::fs::read_dir(ws.staged_dir())? {
+        let name = entry?.file_name();
+        if let Some(role) = name.to_str().and_then(|n| n.strip_suffix(".signed.json")) {
+            if !roles.iter().any(|r| r == role) {
+                more.push(role.to_owned());
+            }
+        }
+    }
+    more.sort();
+    roles.extend(more);
+    Ok(roles)
 }

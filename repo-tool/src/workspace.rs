@@ -60,6 +60,13 @@ pub(crate) struct Expiry {
     /// Repositories made before the policy role existed have no entry: 30 days.
     #[serde(default = "default_policy_expiry")]
     pub(crate) policy: Period,
+    /// Release roles, volumes and the history (see `catalogue`): ten years unless set.
+    #[serde(default = "default_releases_expiry")]
+    pub(crate) releases: Period,
+}
+
+fn default_releases_expiry() -> Period {
+    Period::days(3650)
 }
 
 fn default_policy_expiry() -> Period {
@@ -74,6 +81,7 @@ impl Default for Expiry {
             snapshot: Period::days(7),
             timestamp: Period::days(1),
             policy: default_policy_expiry(),
+            releases: default_releases_expiry(),
         }
     }
 }
@@ -86,6 +94,9 @@ pub struct Settings {
     /// Key id -> a name for people (the key file's name when it was added).
     #[serde(default)]
     pub names: std::collections::BTreeMap<String, String>,
+    /// How releases are laid out as roles (see `catalogue`).
+    #[serde(default)]
+    pub(crate) catalogue: CatalogueSettings,
 }
 
 impl Workspace {
@@ -267,5 +278,25 @@ impl Workspace {
             .into_iter()
             .map(|n| base.join(n))
             .collect()
+    }
+}
+
+/// `[catalogue]` in `repo.toml`: how releases are laid out as roles (see `catalogue`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct CatalogueSettings {
+    /// How many of the newest releases keep a role of their own.
+    pub(crate) live_releases: usize,
+    /// Largest volume, in bytes of its signed file (a release larger than this alone gets a
+    /// volume of its own).
+    pub(crate) volume_bytes: u64,
+}
+
+impl Default for CatalogueSettings {
+    fn default() -> Self {
+        CatalogueSettings {
+            live_releases: 32,
+            volume_bytes: 4 * 1024 * 1024,
+        }
     }
 }

@@ -29,8 +29,17 @@ def main():
         target_dir=target_dir,
     )
     updater.refresh()
-    # Every target of the top-level index and of each delegated role it lists.
-    names = list(updater._trusted_set.targets.targets)
+    # Every target of the top-level index and of every delegated role below it (the
+    # catalogue's release roles, history and volumes), each then looked up by python-tuf's
+    # own search, which must find it.
+    names = []
+    queue = [("targets", "root")]
+    while queue:
+        role, parent = queue.pop(0)
+        md = updater._load_targets(role, parent)
+        names.extend(n for n in md.targets if n != "policy.xml")
+        if md.delegations is not None and md.delegations.roles is not None:
+            queue.extend((child, role) for child in md.delegations.roles)
     for name in sorted(names):
         info = updater.get_targetinfo(name)
         if info is None:

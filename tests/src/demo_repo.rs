@@ -166,12 +166,48 @@ impl DemoRepo {
         self.metadata("1.root.json")
     }
 
+    /// The current file (as the current snapshot lists it) of the role that lists target
+    /// `name`: the top-level targets, or the catalogue's slot or volume holding it.
+    pub fn role_listing(&self, name: &str) -> PathBuf {
+        let metadata = self.public().join("metadata");
+        let snapshot = read_json(&crate::listed_file(&metadata, "snapshot"));
+        let roles = snapshot["signed"]["meta"]
+            .as_object()
+            .expect("snapshot meta");
+        roles
+            .keys()
+            .filter_map(|file| file.strip_suffix(".json"))
+            .map(|role| crate::listed_file(&metadata, role))
+            .find(|file| read_json(file)["signed"]["targets"].get(name).is_some())
+            .unwrap_or_else(|| panic!("no role the snapshot lists has {name}"))
+    }
+
+    /// Every target the roles of the current snapshot list: name -> length and hashes.
+    pub fn listed_targets(&self) -> serde_json::Map<String, Value> {
+        let metadata = self.public().join("metadata");
+        let snapshot = read_json(&crate::listed_file(&metadata, "snapshot"));
+        let mut all = serde_json::Map::new();
+        for file in snapshot["signed"]["meta"]
+            .as_object()
+            .expect("snapshot meta")
+            .keys()
+        {
+            let role = file.strip_suffix(".json").expect("a .json name");
+            let body = read_json(&crate::listed_file(&metadata, role));
+            if let Some(targets) = body["signed"]["targets"].as_object() {
+                all.extend(targets.clone());
+            }
+        }
+        all.remove("policy.xml");
+        all
+    }
+
     /// The path under `public/targets` of `name` by its SHA-512.
     pub fn artifact(&self, name: &str) -> PathBuf {
-        let targets: Value = read_json(&self.metadata("1.targets.json"));
+        let targets: Value = read_json(&self.role_listing(name));
         let sha512 = targets["signed"]["targets"][name]["hashes"]["sha512"]
             .as_str()
-            .unwrap_or_else(|| panic!("{name} is not in 1.targets.json"))
+            .unwrap_or_else(|| panic!("{name} is not listed"))
             .to_owned();
         let (dir, base) = name.rsplit_once('/').unwrap_or(("", name));
         self.public()

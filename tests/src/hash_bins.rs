@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use repo_tool::keys::PrivateKey;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use updater::conventions::served::served_names;
 use updater::hash::{Sha256, Sha512};
 use updater::metadata::TargetInfo;
@@ -67,8 +67,20 @@ pub fn repo_with_bins(bins: usize) -> DemoRepo {
     let mut targets = read_json(&repo.metadata("1.targets.json"))["signed"].take();
     let expires = targets["expires"].clone();
 
-    let mut roles = Vec::new();
-    let mut snapshot_meta = Map::new();
+    // The repository's own delegations (the slot of release 1.0.0) stay, the bins follow.
+    let mut roles: Vec<Value> = targets["delegations"]["roles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut keys = targets["delegations"]["keys"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    keys.insert(keyid.as_str().expect("key id").to_owned(), key);
+    let mut snapshot_meta = read_json(&repo.metadata("1.snapshot.json"))["signed"]["meta"]
+        .as_object()
+        .cloned()
+        .expect("snapshot meta");
     for i in 0..bins {
         let role = bin_role(i);
         let name = format!("bins/{i:04}/f.bin");
@@ -86,8 +98,7 @@ pub fn repo_with_bins(bins: usize) -> DemoRepo {
         }));
     }
     targets["version"] = 2.into();
-    targets["delegations"] =
-        json!({ "keys": { keyid.as_str().expect("key id"): key }, "roles": roles });
+    targets["delegations"] = json!({ "keys": keys, "roles": roles });
     let path = repo.metadata("2.targets.json");
     std::fs::write(&path, sign(targets, &targets_key)).expect("write targets");
     snapshot_meta.insert("targets.json".into(), meta_of(&path, 2));

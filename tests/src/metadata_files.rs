@@ -28,3 +28,16 @@ pub fn resign(path: &Path, keys: &[&Path], edit: impl FnOnce(&mut Value)) {
     let bytes = repo_tool::signer::sign_value(signed, &refs).expect("sign");
     std::fs::write(path, bytes).expect("write");
 }
+
+/// The served metadata file of `role` at the version the current snapshot names (the
+/// snapshot itself for "snapshot").
+pub fn listed_file(metadata: &Path, role: &str) -> std::path::PathBuf {
+    let timestamp = read_json(&metadata.join("timestamp.json"));
+    let snapshot_version = &timestamp["signed"]["meta"]["snapshot.json"]["version"];
+    let snapshot = metadata.join(format!("{snapshot_version}.snapshot.json"));
+    if role == "snapshot" {
+        return snapshot;
+    }
+    let version = &read_json(&snapshot)["signed"]["meta"][format!("{role}.json")]["version"];
+    metadata.join(format!("{version}.{role}.json"))
+}

@@ -27,11 +27,17 @@ pub fn tuf_python() -> PathBuf {
 /// Panics if python-tuf refuses the repository.
 pub fn python_tuf_fetch(base: &str, root: &Path) -> BTreeMap<String, String> {
     let work = tempfile::tempdir().expect("tempdir");
+    python_tuf_fetch_in(base, root, work.path())
+}
+
+/// [`python_tuf_fetch`] keeping python-tuf's trusted metadata in `work` (so that a later
+/// call refreshes from what an earlier one trusted, with python-tuf's rollback checks).
+pub fn python_tuf_fetch_in(base: &str, root: &Path, work: &Path) -> BTreeMap<String, String> {
     let out = Command::new(tuf_python())
         .arg(workspace_root().join("tests/python/tuf_fetch.py"))
         .arg(base)
         .arg(root)
-        .arg(work.path())
+        .arg(work)
         .output()
         .expect("run python-tuf");
     assert!(

@@ -85,12 +85,8 @@ fn symlink_to_a_folder_inside_the_release_folder_is_followed() {
     r.add_dir(&dir, "3.0.0", "armv7").ok();
     r.sign().ok();
     r.verify(&[]).ok();
-    let index = e2e_tests::read_json(&r.metadata("1.targets.json"));
-    let names: Vec<&String> = index["signed"]["targets"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .collect();
+    let index = r.listed_targets();
+    let names: Vec<&String> = index.keys().collect();
     assert_eq!(
         names,
         [

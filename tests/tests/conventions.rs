@@ -163,14 +163,17 @@ fn repo_add_refuses_a_tar_xz_bundle_and_changes_nothing() {
     assert_eq!(tree_state(r.tmp.path()), before);
     let staged: Value = read_json(&r.path.join("staged/targets.json"));
     assert_eq!(staged["targets"], serde_json::json!({}));
+    assert!(!r.path.join("staged/releases/2.0.0.json").exists());
 }
 
-/// Renames `from` to `to` in the staged index, recording `kind`, with the staged copies
-/// linked under the new name's served paths: an index entry `repo add` would not make.
+/// Renames `from` to `to` in the staged release (`staged/releases/<R>.json`), recording
+/// `kind`, with the staged copies linked under the new name's served paths: an index entry
+/// `repo add` would not make.
 fn rename_staged_entry(r: &DemoRepo, from: &str, to: &str, kind: &str) {
-    let path = r.path.join("staged/targets.json");
+    let release = from.split('/').nth(1).unwrap();
+    let path = r.path.join(format!("staged/releases/{release}.json"));
     let mut index = read_json(&path);
-    let targets = index["targets"].as_object_mut().unwrap();
+    let targets = index.as_object_mut().unwrap();
     let mut entry = targets.remove(from).expect("staged entry");
     entry["custom"]["kind"] = kind.into();
     let info: TargetInfo = serde_json::from_value(entry.clone()).unwrap();

@@ -1,92 +1,54 @@
-//! A release listed only by a delegated targets role, as the catalogue design publishes
-//! releases: `plan` finds it through the delegation tree and `apply` installs it; a role
+//! A release listed only by its delegated role (a slot of the catalogue, as `repo sign`
+//! writes it): `plan` finds it through the delegation tree and `apply` installs it; a role
 //! that lists a release its delegation does not cover is not trusted for it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use e2e_tests::{
-    apply, assert_current_complete, example_key, meta_of, policy_for, read_json, resign, scene,
-    tree_state, Device, Scene,
+    apply, assert_current_complete, example_key, listed_file, meta_of, policy_for, read_json,
+    resign, scene, tree_state, Device,
 };
-use ed25519_dalek::pkcs8::DecodePublicKey;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-/// The served metadata file of `role` at the version the current snapshot names.
-fn listed_file(metadata: &Path, role: &str) -> PathBuf {
-    let timestamp = read_json(&metadata.join("timestamp.json"));
-    let snapshot_version = &timestamp["signed"]["meta"]["snapshot.json"]["version"];
-    let snapshot = metadata.join(format!("{snapshot_version}.snapshot.json"));
-    if role == "snapshot" {
-        return snapshot;
-    }
-    let version = &read_json(&snapshot)["signed"]["meta"][format!("{role}.json")]["version"];
-    metadata.join(format!("{version}.{role}.json"))
-}
-
-/// Moves every artifact of release 2.0.0 out of the top-level targets role into a new role
-/// `release-2.0.0`, signed by a key of its own and delegated with `paths`; then re-signs
-/// snapshot (listing the new role) and timestamp, as a repository publishing releases as
-/// delegated roles would.
-fn move_release_to_delegated_role(s: &Scene, paths: &[&str]) {
-    let metadata = s.repo.public().join("metadata");
-    let stem = s.repo.tmp.path().join("release-2.0.0");
-    let (private, public, key_id) = repo_tool::keys::generate(&stem).unwrap();
-    let text = std::fs::read_to_string(&public).unwrap();
-    let verifying = ed25519_dalek::VerifyingKey::from_public_key_pem(&text).unwrap();
-    let key = updater::key::PublicKey::ed25519(verifying.as_bytes());
-    assert_eq!(key.key_id(), key_id);
-    let key_id = key_id.to_string();
-
-    let mut moved = Map::new();
-    resign(
-        &listed_file(&metadata, "targets"),
-        &[&example_key("targets.pem")],
-        |signed| {
-            let targets = signed["targets"].as_object_mut().unwrap();
-            let names: Vec<String> = targets
-                .keys()
-                .filter(|n| n.starts_with("releases/2.0.0/"))
-                .cloned()
-                .collect();
-            for name in names {
-                moved.insert(name.clone(), targets.remove(&name).unwrap());
-            }
-            let delegations = &mut signed["delegations"];
-            delegations["keys"][&key_id] = serde_json::to_value(&key).unwrap();
-            delegations["roles"].as_array_mut().unwrap().push(json!({
-                "name": "release-2.0.0",
-                "keyids": [key_id],
-                "threshold": 1,
-                "terminating": false,
-                "paths": paths,
-            }));
-        },
-    );
-    assert_eq!(moved.len(), 4, "the fixture release has four files");
-
-    let role_file = metadata.join("1.release-2.0.0.json");
-    let body = json!({
-        "_type": "targets",
-        "spec_version": "1.0.31",
-        "version": 1,
-        "expires": "2099-01-01T00:00:00Z",
-        "targets": moved,
-    });
-    let signer = repo_tool::keys::PrivateKey::load(&private).unwrap();
-    std::fs::write(
-        &role_file,
-        repo_tool::signer::sign_value(body, &[&signer]).unwrap(),
+/// The slot holding `release` (the delegation whose paths reach its folder) and its paths.
+fn slot_of(metadata: &Path, release: &str) -> (String, Value) {
+    let top = read_json(&listed_file(metadata, "targets"));
+    let slot = top["signed"]["delegations"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["paths"][0]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("releases/{release}/"))
+        })
+        .cloned()
+        .expect("a slot for the release");
+    (
+        slot["name"].as_str().unwrap().to_owned(),
+        slot["paths"].clone(),
     )
-    .unwrap();
-
-    relist(&metadata, &role_file);
 }
 
-/// Re-signs snapshot, listing the changed targets role and the new one with their length
-/// and hashes as `repo sign` lists them, and timestamp for that snapshot.
-fn relist(metadata: &Path, role_file: &Path) {
-    // Snapshot lists each role with its length and hashes: the changed targets role and the
-    // new one, as `repo sign` lists them.
+/// Narrows the delegation to the slot of 2.0.0 to `paths` in a re-signed top-level
+/// targets, then re-signs snapshot and timestamp: the slot still lists every file of 2.0.0.
+fn narrow_slot(metadata: &Path, paths: &[&str]) {
+    let (slot, _) = slot_of(metadata, "2.0.0");
+    let targets = listed_file(metadata, "targets");
+    resign(&targets, &[&example_key("targets.pem")], |signed| {
+        for role in signed["delegations"]["roles"].as_array_mut().unwrap() {
+            if role["name"] == slot.as_str() {
+                role["paths"] = json!(paths);
+            }
+        }
+    });
+    relist(metadata);
+}
+
+/// Re-signs snapshot, listing the changed targets role with its length and hashes as
+/// `repo sign` lists it, and timestamp for that snapshot.
+fn relist(metadata: &Path) {
     let snapshot = listed_file(metadata, "snapshot");
     let targets_file = listed_file(metadata, "targets");
     let targets_version = read_json(&snapshot)["signed"]["meta"]["targets.json"]["version"]
@@ -94,7 +56,6 @@ fn relist(metadata: &Path, role_file: &Path) {
         .unwrap();
     resign(&snapshot, &[&example_key("snapshot.pem")], |signed| {
         signed["meta"]["targets.json"] = meta_of(&targets_file, targets_version);
-        signed["meta"]["release-2.0.0.json"] = meta_of(role_file, 1);
     });
     let bytes = std::fs::read(&snapshot).unwrap();
     let digest = updater::hash::digest_reader(&bytes[..]).unwrap();
@@ -131,18 +92,20 @@ fn plan(device: &Device, config: &Path) -> Value {
 #[test]
 fn a_release_listed_only_by_its_delegated_role_is_planned_and_installed() {
     let s = scene(&policy_for("2.0.0", ""), "");
-    move_release_to_delegated_role(&s, &["releases/2.0.0/*/*", "releases/2.0.0/*/*/*"]);
-    let top = read_json(&listed_file(&s.repo.public().join("metadata"), "targets"));
+    let metadata = s.repo.public().join("metadata");
+    let top = read_json(&listed_file(&metadata, "targets"));
     assert!(
         !top.to_string().contains("releases/2.0.0/armv7"),
-        "the top-level role no longer lists 2.0.0"
+        "the top-level role lists no release file"
     );
+    let (slot, paths) = slot_of(&metadata, "2.0.0");
+    assert_eq!(paths, json!(["releases/2.0.0/*/*", "releases/2.0.0/*/*/*"]));
 
     let decision = plan(&s.device, &s.config);
     assert_eq!(decision["action"], "install", "{decision:#}");
     assert_eq!(decision["release"], "2.0.0", "{decision:#}");
     // The device fetched the release's role and kept it with its trusted metadata.
-    assert!(s.device.metadata_dir.join("release-2.0.0.json").is_file());
+    assert!(s.device.metadata_dir.join(format!("{slot}.json")).is_file());
 
     let run = apply(&s.device, &s.config).ok();
     assert!(
@@ -157,7 +120,10 @@ fn a_release_listed_only_by_its_delegated_role_is_planned_and_installed() {
 fn a_role_listing_a_release_its_delegation_does_not_cover_is_not_trusted_for_it() {
     let s = scene(&policy_for("2.0.0", ""), "");
     // The role may list 2.0.0's x86_64 files only; it lists armv7 ones.
-    move_release_to_delegated_role(&s, &["releases/2.0.0/x86_64/*"]);
+    narrow_slot(
+        &s.repo.public().join("metadata"),
+        &["releases/2.0.0/x86_64/*"],
+    );
     let install = s.device.install_dir();
     let before = tree_state(&install);
 

@@ -51,19 +51,30 @@ fn truncated_artifact() {
     );
 }
 
+/// The served file of the role listing `name` (the release's slot), its file name and role.
+fn listing(r: &DemoRepo, name: &str) -> (std::path::PathBuf, String, String) {
+    let path = r.role_listing(name);
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    let role = file.split('.').nth(1).unwrap().to_owned();
+    (path, file, role)
+}
+
 #[test]
 fn edited_field_in_signed_metadata() {
     let r = DemoRepo::signed();
-    let path = r.metadata("1.targets.json");
+    let (path, name, role) = listing(&r, APP);
     let mut file = read_json(&path);
     file["signed"]["targets"][APP]["length"] = 9999.into();
     write_json(&path, &file);
     // Snapshot's hashes would refuse it first; re-listed, the signature check is reached.
     r.verify(&[])
-        .fails_with(1, "1.targets.json is larger than its limit of");
-    relist_in_snapshot(&r, "1.targets.json");
+        .fails_with(1, &format!("{name} is larger than its limit of"));
+    relist_in_snapshot(&r, &name);
     r.verify(&[])
-        .fails_with(1, "targets: 0 of 1 required signatures are valid (key ")
+        .fails_with(
+            1,
+            &format!("{role}: 0 of 1 required signatures are valid (key "),
+        )
         .fails_with(1, "the signature does not match the signed bytes");
 }
 
@@ -74,14 +85,13 @@ fn signature_by_a_key_not_in_root() {
     repo(["keygen".as_ref(), attacker.as_os_str()]).ok();
     let mut attacker_key = attacker.clone().into_os_string();
     attacker_key.push(".pem");
-    resign(
-        &r.metadata("1.targets.json"),
-        &[attacker_key.as_ref()],
-        |signed| signed["targets"][APP]["length"] = 1.into(),
-    );
-    relist_in_snapshot(&r, "1.targets.json");
+    let (path, name, role) = listing(&r, APP);
+    resign(&path, &[attacker_key.as_ref()], |signed| {
+        signed["targets"][APP]["length"] = 1.into()
+    });
+    relist_in_snapshot(&r, &name);
     r.verify(&[])
-        .fails_with(1, "targets: 0 of 1 required signatures are valid")
+        .fails_with(1, &format!("{role}: 0 of 1 required signatures are valid"))
         .fails_with(1, "is not trusted for this role");
 }
 

@@ -27,7 +27,7 @@ use std::ops::ControlFlow;
 use crate::error::Error;
 use crate::metadata::{DelegatedRole, TargetInfo, Targets};
 use crate::names::{RoleName, TargetName};
-use crate::pattern::may_match_under;
+use crate::pattern::{covers_all_under, may_match_under, segments};
 use crate::verify::Verified;
 
 /// Most roles visited in the search for one name (the top-level targets role included), as
@@ -145,29 +145,9 @@ where
         let Some(delegations) = &targets.delegations else {
             continue;
         };
-        let candidates = match scope {
-            Scope::Everything | Scope::Under(_) => delegations.roles_in_order(),
-            Scope::Name(name) => delegations.roles_for(name),
-        };
-        let mut children = Vec::new();
-        // One delegator's roles have distinct names, and at most `limit` of them were
-        // visited already, so the walk meets its limit before it could reach a child past
-        // the first `limit + 1`: hash bins past those are never made (2^32 of them stay
-        // unlisted, and the walk says it stopped at its limit). Listed roles are already in
-        // memory and all queued, so the count of what is left stays exact for them.
-        let bound = limit.saturating_add(1).max(delegations.roles.len());
-        for child in candidates.take(bound) {
-            if let Scope::Under(folder) = scope {
-                if !may_list_under(&child, folder) {
-                    continue;
-                }
-            }
-            children.push((child.name.clone(), role.clone()));
-            if matches!(scope, Scope::Name(_)) && child.terminating {
-                // Nothing after a terminating role may answer for this name.
-                to_visit.clear();
-                break;
-            }
+        let (children, terminated) = children_to_visit(delegations, &role, scope, limit);
+        if terminated {
+            to_visit.clear();
         }
         to_visit.extend(children.into_iter().rev());
     }
@@ -303,12 +283,74 @@ where
     Ok(found)
 }
 
+/// The roles `delegations` (of `role`) hands the walk next, in order: within `scope`, at
+/// most `limit + 1` of them (see below), and for a search none after a terminating one
+/// (then `true`: nothing queued before may answer either).
+fn children_to_visit(
+    delegations: &crate::metadata::Delegations,
+    role: &RoleName,
+    scope: Scope<'_>,
+    limit: usize,
+) -> (Vec<(RoleName, RoleName)>, bool) {
+    let candidates = match scope {
+        Scope::Everything | Scope::Under(_) => delegations.roles_in_order(),
+        Scope::Name(name) => delegations.roles_for(name),
+    };
+    let mut children = Vec::new();
+    // Listing a folder: depths (in segments) of the names inside it that an earlier
+    // terminating sibling answers for, every one of them. A later sibling that can
+    // reach the folder only at those depths can never answer for a name there (each
+    // name's search stops at the terminating one), so it is not fetched: with a role
+    // per release ahead of the history, listing a release never fetches the history.
+    let mut covered = BTreeSet::new();
+    // One delegator's roles have distinct names, and at most `limit` of them were
+    // visited already, so the walk meets its limit before it could reach a child past
+    // the first `limit + 1`: hash bins past those are never made (2^32 of them stay
+    // unlisted, and the walk says it stopped at its limit). Listed roles are already in
+    // memory and all queued, so the count of what is left stays exact for them.
+    let bound = limit.saturating_add(1).max(delegations.roles.len());
+    for child in candidates.take(bound) {
+        if let Scope::Under(folder) = scope {
+            if !may_list_under(&child, folder) || hidden_under(&child, folder, &covered) {
+                continue;
+            }
+            if child.terminating {
+                covered.extend(
+                    child
+                        .paths
+                        .iter()
+                        .flatten()
+                        .filter_map(|p| covers_all_under(p, folder)),
+                );
+            }
+        }
+        children.push((child.name.clone(), role.clone()));
+        if matches!(scope, Scope::Name(_)) && child.terminating {
+            // Nothing after a terminating role may answer for this name.
+            return (children, true);
+        }
+    }
+    (children, false)
+}
+
 /// Whether delegation `child` may list a name inside `folder`. Only path patterns can rule
 /// a folder out; a role delegated by hash prefixes may list any name.
 fn may_list_under(child: &DelegatedRole, folder: &str) -> bool {
     match &child.paths {
         Some(patterns) => patterns.iter().any(|p| may_match_under(p, folder)),
         None => true,
+    }
+}
+
+/// Whether every name inside `folder` that delegation `child` may list sits at a depth an
+/// earlier terminating sibling answers for (`covered`). Only path patterns say so.
+fn hidden_under(child: &DelegatedRole, folder: &str, covered: &BTreeSet<usize>) -> bool {
+    match &child.paths {
+        Some(patterns) => patterns
+            .iter()
+            .filter(|p| may_match_under(p, folder))
+            .all(|p| covered.contains(&segments(p))),
+        None => false,
     }
 }
 

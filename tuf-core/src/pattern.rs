@@ -28,6 +28,22 @@ pub(crate) fn may_match_under(pattern: &str, folder: &str) -> bool {
             .all(|(p, f)| segment_matches(&tokens(p), &f.chars().collect::<Vec<_>>()))
 }
 
+/// The number of segments of the names inside `folder` that `pattern` matches every one
+/// of: `Some(n)` when `pattern` is `folder` itself followed by `*` segments only (n segments
+/// in all), else `None`.
+pub(crate) fn covers_all_under(pattern: &str, folder: &str) -> Option<usize> {
+    let pattern_parts: Vec<&str> = pattern.split('/').collect();
+    let folder_parts: Vec<&str> = folder.split('/').collect();
+    let (head, rest) = pattern_parts.split_at_checked(folder_parts.len())?;
+    (!rest.is_empty() && head == folder_parts.as_slice() && rest.iter().all(|s| *s == "*"))
+        .then_some(pattern_parts.len())
+}
+
+/// The number of segments of `pattern`.
+pub(crate) fn segments(pattern: &str) -> usize {
+    pattern.split('/').count()
+}
+
 /// One piece of a segment pattern.
 #[derive(Debug, PartialEq, Eq)]
 enum Token {
@@ -167,6 +183,29 @@ mod tests {
 
     fn glob(pattern: &str, text: &str) -> bool {
         segment_matches(&tokens(pattern), &text.chars().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_folder_followed_by_stars_covers_every_name_of_its_depth() {
+        assert_eq!(
+            covers_all_under("releases/2.0.0/*/*", "releases/2.0.0"),
+            Some(4)
+        );
+        assert_eq!(
+            covers_all_under("releases/2.0.0/*", "releases/2.0.0"),
+            Some(3)
+        );
+        assert_eq!(
+            covers_all_under("releases/2.0.0/x/*", "releases/2.0.0"),
+            None
+        );
+        assert_eq!(
+            covers_all_under("releases/2.0.?/*/*", "releases/2.0.0"),
+            None
+        );
+        assert_eq!(covers_all_under("releases/2.0.0", "releases/2.0.0"), None);
+        assert_eq!(covers_all_under("releases/*/*/*", "releases/2.0.0"), None);
+        assert_eq!(covers_all_under("releases", "releases/2.0.0"), None);
     }
 
     #[test]

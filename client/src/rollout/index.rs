@@ -80,6 +80,17 @@ impl Index {
         Self::from_listed(targets.targets.iter().map(|(n, i)| (n.clone(), i.clone())))
     }
 
+    /// Which releases exist for which platforms, without their files: what `repo` checks a
+    /// policy against (which releases it names, which devices it strands) without reading
+    /// the history's roles.
+    pub fn from_platforms(releases: impl IntoIterator<Item = (Release, Vec<String>)>) -> Self {
+        let releases = releases
+            .into_iter()
+            .map(|(r, platforms)| (r, platforms.into_iter().map(|p| (p, Vec::new())).collect()))
+            .collect();
+        Index { releases }
+    }
+
     /// Reads `releases/<release>/<platform>/<file>` names; other names are not releases.
     /// A name under `releases/` that does not fit the layout refuses the index: skipping it
     /// would hide a release the repository published.

@@ -34,9 +34,9 @@ pub(crate) fn merge(repo: &Path, other: &Path) -> Result<ExitCode> {
     println!("merged {added} signature(s)");
     // Publish what is now complete (without snapshot and timestamp keys, a complete
     // targets or policy waits for the next `repo sign` with them).
-    let pending = ["root.json", "targets.signed.json", "policy.signed.json"]
-        .iter()
-        .any(|f| ws.staged_dir().join(f).exists());
+    let pending = ws.staged_dir().join("root.json").exists()
+        || std::fs::read_dir(ws.staged_dir())?
+            .any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".signed.json")));
     if pending {
         for line in sign(&ws, &[], SignOptions::default())? {
             println!("{line}");

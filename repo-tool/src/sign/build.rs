@@ -12,7 +12,8 @@ use updater::metadata::{
 };
 use updater::names::TargetName;
 
-use super::published::latest_version;
+use crate::catalogue::Record;
+use crate::published::{latest_version, meta_for};
 use crate::workspace::{ExportedVersions, Settings, Workspace};
 
 /// The version after the newest published one of `role`.
@@ -73,7 +74,8 @@ pub(super) struct ListedRole<'a> {
     pub(crate) bytes: &'a [u8],
 }
 
-/// The next snapshot, listing `targets` and the policy role (if there is one), each with
+/// The next snapshot, listing `targets`, the policy role (if there is one) and every
+/// catalogue role `catalogue` records, each with
 /// its version, length and both hashes: a client reads a role within its listed length and
 /// refuses any other bytes, even signed ones of the same version, and clients with their own
 /// default caps (python-tuf, tough) read a large role because its length is given.
@@ -82,6 +84,7 @@ pub(super) struct ListedRole<'a> {
 pub(super) fn snapshot_body(
     ws: &Workspace,
     previous: Option<&Timestamp>,
+    catalogue: &Record,
     targets: ListedRole<'_>,
     policy: Option<ListedRole<'_>>,
     settings: &Settings,
@@ -95,10 +98,15 @@ pub(super) fn snapshot_body(
     }
     .max(next_version(ws, "snapshot")?);
     let version = ExportedVersions::past(version, ws.exported_versions()?.snapshot);
-    let mut meta = BTreeMap::from([(
+    let mut meta: BTreeMap<String, MetaFile> = catalogue
+        .roles
+        .iter()
+        .map(|(role, m)| (format!("{role}.json"), m.clone()))
+        .collect();
+    meta.insert(
         "targets.json".to_owned(),
         meta_for(targets.bytes, targets.version)?,
-    )]);
+    );
     if let Some(policy) = policy {
         meta.insert(
             format!("{POLICY_ROLE}.json"),
@@ -137,18 +145,5 @@ pub(super) fn timestamp_body(
             "snapshot.json".to_owned(),
             meta_for(snapshot_bytes, snapshot)?,
         )]),
-    })
-}
-
-/// What timestamp or snapshot lists for metadata `bytes` of `version`: length, SHA-256, SHA-512.
-pub(crate) fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {
-    let digest = digest_reader(bytes)?;
-    Ok(MetaFile {
-        version,
-        length: Some(digest.length),
-        hashes: Some(BTreeMap::from([
-            ("sha256".to_owned(), HexDigest(digest.sha256.0.to_vec())),
-            ("sha512".to_owned(), HexDigest(digest.sha512.0.to_vec())),
-        ])),
     })
 }

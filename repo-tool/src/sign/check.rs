@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use updater::conventions::POLICY_ROLE;
 use updater::datetime::UtcTime;
-use updater::metadata::{Role, Root, Targets};
+use updater::metadata::{Role, Root};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
@@ -58,10 +58,9 @@ pub(super) fn check_root_lifetime(
 /// nowhere to go.
 pub(crate) fn check_policy_against(
     xml: &[u8],
-    index: &Targets,
+    index: &updater::rollout::decide::Index,
 ) -> Result<updater::rollout::policy::Policy> {
     let policy = updater::rollout::policy::parse(xml)?;
-    let index = updater::rollout::decide::Index::from_targets(index)?;
     let mut missing = Vec::new();
     for channel in policy.channels.values() {
         let named = channel
@@ -86,7 +85,7 @@ pub(crate) fn check_policy_against(
         let repeats: Vec<String> = policy.early_repeats.iter().map(|e| e.to_string()).collect();
         bail!("{}", repeats.join("; "));
     }
-    let stranded = updater::rollout::stranded::stranded(&policy, &index);
+    let stranded = updater::rollout::stranded::stranded(&policy, index);
     if !stranded.is_empty() {
         let stranded: Vec<String> = stranded.iter().map(|s| s.to_string()).collect();
         bail!(

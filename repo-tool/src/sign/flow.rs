@@ -14,12 +14,14 @@ use updater::names::RoleName;
 use updater::verify::Unverified;
 
 use super::build::{policy_body, snapshot_body, targets_body, timestamp_body, ListedRole};
+use super::catalogue::{check_role, sign_catalogue, top_delegations};
 use super::check::{check_policy_against, check_signed};
 use super::gather::{gather, Gathered};
 use super::plan::{policy_delegation, Plan};
 use super::publish::{publish_online, publish_roles, ListedTargets, Online, SignedPolicy};
-use super::published::{latest_version, published_role_bytes, published_targets, read_timestamp};
+use crate::catalogue::Published;
 use crate::publication::Publication;
+use crate::published::{latest_version, published_role_bytes, published_targets, read_timestamp};
 use crate::signer::sign_metadata;
 use crate::workspace::{Settings, Workspace};
 
@@ -45,7 +47,7 @@ impl Signing<'_, '_> {
         let Some(targets) = self.targets(staged, publication, report)? else {
             return Ok(());
         };
-        let policy = self.policy(&targets.role, publication, report)?;
+        let policy = self.policy(&targets, publication, report)?;
         let Some(online) = self.online(&targets, policy.as_ref())? else {
             // Without snapshot and timestamp keys, complete roles are published but not yet
             // visible: the next `repo sign` with those keys (or `repo timestamp`) shows them.
@@ -76,13 +78,16 @@ impl Signing<'_, '_> {
             let role = published_targets(self.ws)?.context(
                 "targets has never been signed: give the targets key(s) for the first signing",
             )?;
-            return Ok(Some(ListedTargets { role, bytes: None }));
+            return Ok(Some(ListedTargets::published(role)));
         };
         let (ws, root) = (self.ws, self.root);
+        let catalogue = sign_catalogue(ws, root, &self.settings, self.now, signers, publication)?;
         // The delegation to the policy role is published with the first policy.
         let with_delegation =
             self.plan.policy.is_some() || latest_version(ws, POLICY_ROLE)?.is_some();
-        let body = targets_body(ws, &staged, with_delegation, &self.settings, self.now)?;
+        let mut body = targets_body(ws, &staged, with_delegation, &self.settings, self.now)?;
+        body.delegations =
+            top_delegations(body.delegations.as_ref(), catalogue.delegations.clone());
         let role_keys = root
             .roles
             .get("targets")
@@ -97,19 +102,29 @@ impl Signing<'_, '_> {
             role_keys,
             publication,
         )? {
+            Gathered::Complete(bytes) if !catalogue.pending.is_empty() => {
+                // The catalogue's roles wait for more signatures: so does what names them.
+                check_role(root, "targets", "targets", &bytes)?;
+                report.extend(catalogue.pending);
+                let published = published_targets(ws)?;
+                Ok(published.map(ListedTargets::published))
+            }
             Gathered::Complete(bytes) => {
+                check_role(root, "targets", "targets", &bytes)?;
                 check_signed::<Targets>(root, "targets", &bytes)?;
                 let parsed = Unverified::<Targets>::parse(&RoleName::targets(), &bytes)?;
                 let role = parsed.untrusted().clone();
                 Ok(Some(ListedTargets {
                     role,
                     bytes: Some(bytes),
+                    catalogue: Some(catalogue),
                 }))
             }
             Gathered::Pending(progress) => {
                 report.push(progress);
+                report.extend(catalogue.pending);
                 let published = published_targets(ws)?;
-                Ok(published.map(|role| ListedTargets { role, bytes: None }))
+                Ok(published.map(ListedTargets::published))
             }
         }
     }
@@ -118,7 +133,7 @@ impl Signing<'_, '_> {
     /// against the targets the snapshot lists. None unless a threshold signed it now.
     fn policy(
         &self,
-        targets: &Targets,
+        listed: &ListedTargets,
         publication: &mut Publication,
         report: &mut Vec<String>,
     ) -> Result<Option<SignedPolicy>> {
@@ -126,6 +141,7 @@ impl Signing<'_, '_> {
             return Ok(None);
         };
         let ws = self.ws;
+        let targets = &listed.role;
         let (policy_keys, policy_role) = policy_delegation(targets).context(
             "the published targets do not delegate to the policy role yet: publish the first policy together with targets (give the targets key(s) too)",
         )?;
@@ -137,7 +153,11 @@ impl Signing<'_, '_> {
             );
         }
         let xml = updater::fs::read_bounded(&file, updater::rollout::policy::MAX_POLICY_BYTES)?;
-        check_policy_against(&xml, targets)
+        let record = match &listed.catalogue {
+            Some(catalogue) => catalogue.record.clone(),
+            None => Published::load(ws)?.record,
+        };
+        check_policy_against(&xml, &record.index([&targets.targets]))
             .with_context(|| format!("the staged {}", file.display()))?;
         let body = serde_json::to_value(policy_body(ws, &xml, &self.settings, self.now)?)?;
         let gathered = gather(
@@ -195,9 +215,14 @@ impl Signing<'_, '_> {
                 None => None,
             },
         };
+        let record = match &targets.catalogue {
+            Some(catalogue) => catalogue.record.clone(),
+            None => Published::load(ws)?.record,
+        };
         let snapshot = snapshot_body(
             ws,
             previous.as_ref(),
+            &record,
             ListedRole {
                 version: targets_version,
                 bytes: &targets_bytes,
@@ -210,6 +235,13 @@ impl Signing<'_, '_> {
             now,
         )?;
         let snapshot_bytes = sign_metadata(&snapshot, snapshot_keys)?;
+        let most = updater::limits::MAX_SNAPSHOT_BYTES;
+        if snapshot_bytes.len() as u64 > most {
+            bail!(
+                "snapshot would be {} bytes, above the {most} bytes a device reads: nothing was published; retire old releases (`repo retire`) or raise [catalogue] volume_bytes",
+                snapshot_bytes.len()
+            );
+        }
         let timestamp = timestamp_body(
             ws,
             previous.as_ref(),

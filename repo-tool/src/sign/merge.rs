@@ -32,7 +32,8 @@ pub fn merge(ws: &Workspace, other: &Path) -> Result<usize> {
     if other.is_dir() && crate::rotate::staged_root(ws)?.is_some() {
         added += crate::rotate::merge(ws, other)?;
     }
-    for role in ["targets", POLICY_ROLE] {
+    for role in pending_roles(ws, other)? {
+        let role = role.as_str();
         let ours = pending_path(ws, role);
         let read = |p: &Path| -> Result<Envelope<Value>> {
             let bytes = updater::fs::read_bounded(p, updater::limits::MAX_TARGETS_BYTES)?;
@@ -45,9 +46,12 @@ pub fn merge(ws: &Workspace, other: &Path) -> Result<usize> {
         if !theirs.exists() && ours.exists() {
             let version = read(&ours)?.signed.get("version").and_then(Value::as_u64);
             if let Some(v) = version {
+                let stem = updater::names::RoleName::new(role)
+                    .map_err(|e| anyhow::anyhow!("role {role}: {e}"))?
+                    .file_stem();
                 theirs = other
                     .join("public/metadata")
-                    .join(format!("{v}.{role}.json"));
+                    .join(format!("{v}.{stem}.json"));
             }
         }
         if !theirs.exists() {
@@ -73,4 +77,23 @@ pub fn merge(ws: &Workspace, other: &Path) -> Result<usize> {
         updater::fs::write_atomic(&ours, &serde_json::to_vec_pretty(&mine)?)?;
     }
     Ok(added)
+}
+
+/// Every role with a version pending here or on the other copy (`staged/ROLE.signed.json`):
+/// targets, policy and the catalogue's roles.
+fn pending_roles(ws: &Workspace, other: &Path) -> Result<std::collections::BTreeSet<String>> {
+    let mut roles =
+        std::collections::BTreeSet::from(["targets".to_owned(), POLICY_ROLE.to_owned()]);
+    for dir in [ws.staged_dir(), other.join("staged")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let name = entry?.file_name();
+            if let Some(role) = name.to_str().and_then(|n| n.strip_suffix(".signed.json")) {
+                roles.insert(role.to_owned());
+            }
+        }
+    }
+    Ok(roles)
 }

@@ -16,26 +16,24 @@
 //! `rotate`, in the same publication.
 
 mod build;
+mod catalogue;
 mod check;
 mod flow;
 mod gather;
 mod merge;
 mod plan;
 mod publish;
-mod published;
 mod timestamp;
 
 use anyhow::{bail, Result};
 use updater::datetime::UtcTime;
 
-pub(crate) use build::meta_for;
 pub(crate) use check::check_policy_against;
 pub(crate) use check::check_signed;
 pub(crate) use gather::pending_path;
 pub use merge::merge;
 pub(crate) use plan::keys_for_role;
-pub(crate) use published::latest_version;
-pub(crate) use published::read_timestamp;
+pub(crate) use publish::{read_retired, retired_path};
 pub use timestamp::timestamp_only;
 
 use crate::keys::PrivateKey;
@@ -82,6 +80,7 @@ pub fn sign(ws: &Workspace, keys: &[PrivateKey], options: SignOptions) -> Result
     match root {
         Some(root) => {
             let settings = ws.settings()?;
+            crate::catalogue::migrate_staged(ws)?;
             let staged = ws.staged_targets()?;
             let plan = plan::plan(ws, &root, &staged, keys, &root_signers, root_work)?;
             if let Some(plan) = plan {

@@ -6,9 +6,9 @@ use updater::metadata::{Timestamp, Version};
 
 use super::check::check_signed;
 use super::plan::keys_for_role;
-use super::published::read_timestamp;
 use crate::keys::PrivateKey;
 use crate::publication::Publication;
+use crate::published::read_timestamp;
 use crate::signer::sign_metadata;
 use crate::workspace::{ExportedVersions, Workspace};
 

@@ -5,9 +5,7 @@
 use crate::error::{Error, Result};
 use crate::fetch::mirrors::Mirrors;
 use crate::fetch::store::MetadataStore;
-use crate::limits::{
-    MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TARGETS_BYTES, MAX_TIMESTAMP_BYTES,
-};
+use crate::limits::{MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TIMESTAMP_BYTES};
 use crate::metadata::{MetaFile, RoleKeys, Root, Snapshot};
 use crate::names::RoleName;
 use crate::trusted::{
@@ -161,9 +159,8 @@ pub(super) fn targets_listing(snapshot: &Snapshot, role: &RoleName) -> Result<(M
             listed_by: RoleName::snapshot(),
             role: role.clone(),
         })?;
-    let limit = listed
-        .length
-        .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
+    let most = crate::limits::targets_bytes_limit();
+    let limit = listed.length.map_or(most, |n| n.min(most));
     Ok((listed, limit))
 }
 

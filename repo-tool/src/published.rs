@@ -2,8 +2,11 @@
 //! role, the newest targets, the current timestamp. These are our own files, parsed but not
 //! trusted: whatever is signed from them is checked again before it is published.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
-use updater::metadata::{Targets, Timestamp, Version};
+use updater::hash::digest_reader;
+use updater::metadata::{HexDigest, MetaFile, Targets, Timestamp, Version};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
@@ -29,7 +32,7 @@ pub(crate) fn latest_version(ws: &Workspace, role: &str) -> Result<Option<Versio
 
 /// The bytes of the published `N.<role>.json` of a targets role (top-level or delegated),
 /// within the limit a device reads it by.
-pub(super) fn published_role_bytes(
+pub(crate) fn published_role_bytes(
     ws: &Workspace,
     role: &str,
     version: Version,
@@ -42,7 +45,7 @@ pub(super) fn published_role_bytes(
 }
 
 /// The newest published targets, if any.
-pub(super) fn published_targets(ws: &Workspace) -> Result<Option<Targets>> {
+pub(crate) fn published_targets(ws: &Workspace) -> Result<Option<Targets>> {
     let Some(version) = latest_version(ws, "targets")? else {
         return Ok(None);
     };
@@ -59,4 +62,17 @@ pub(crate) fn read_timestamp(ws: &Workspace) -> Result<Option<Timestamp>> {
     let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TIMESTAMP_BYTES)?;
     let parsed = Unverified::<Timestamp>::parse(&RoleName::timestamp(), &bytes)?;
     Ok(Some(parsed.untrusted().clone()))
+}
+
+/// What timestamp or snapshot lists for metadata `bytes` of `version`: length, SHA-256, SHA-512.
+pub(crate) fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {
+    let digest = digest_reader(bytes)?;
+    Ok(MetaFile {
+        version,
+        length: Some(digest.length),
+        hashes: Some(BTreeMap::from([
+            ("sha256".to_owned(), HexDigest(digest.sha256.0.to_vec())),
+            ("sha512".to_owned(), HexDigest(digest.sha512.0.to_vec())),
+        ])),
+    })
 }
