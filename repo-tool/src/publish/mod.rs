@@ -8,6 +8,7 @@
 //! `public/`) are copied on the server. Names carrying a hash or version never change, so
 //! those the last publication's record (or, without one, a listing) shows are skipped.
 
+mod part_buffers;
 mod plan;
 mod record;
 mod transfer;

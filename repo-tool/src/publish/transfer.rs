@@ -14,6 +14,7 @@ use object_store::{ObjectStore, PutPayload};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::part_buffers::PartBuffers;
 use crate::progress::Progress;
 
 /// Size of a multipart upload's parts (above S3's 5 MiB minimum): a 1 GiB artifact goes
@@ -29,6 +30,7 @@ pub(crate) const REQUESTS_IN_FLIGHT: usize = 4;
 pub(crate) struct Transfer {
     store: Arc<dyn ObjectStore>,
     permits: Arc<Semaphore>,
+    buffers: PartBuffers,
     progress: Progress,
 }
 
@@ -37,6 +39,7 @@ impl Transfer {
         Transfer {
             store,
             permits: Arc::new(Semaphore::new(REQUESTS_IN_FLIGHT)),
+            buffers: PartBuffers::default(),
             progress,
         }
     }
@@ -47,7 +50,7 @@ impl Transfer {
         let file = Arc::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
         if size <= PART_BYTES {
             let _permit = self.permits.acquire().await?;
-            let bytes = read_part(&file, path, 0, size).await?;
+            let bytes = self.read_part(&file, path, 0, size).await?;
             self.store
                 .put(to, bytes)
                 .await
@@ -91,7 +94,7 @@ impl Transfer {
         while offset < size {
             let len = part.min(size - offset);
             let permit = self.permits.clone().acquire_owned().await?;
-            let bytes = read_part(file, path, offset, len).await?;
+            let bytes = self.read_part(file, path, offset, len).await?;
             // Parts are numbered in the order put_part is called, so it is called here,
             // in order; the requests then run on their own.
             let request = upload.put_part(bytes);
@@ -119,18 +122,23 @@ impl Transfer {
             .await
             .with_context(|| format!("copying {from} to {to} on the server"))
     }
-}
 
-/// `len` bytes of `file` from `offset`, read off the async thread.
-async fn read_part(file: &Arc<File>, path: &Path, offset: u64, len: u64) -> Result<PutPayload> {
-    let file = file.clone();
-    let len_usize = usize::try_from(len)?;
-    let bytes = tokio::task::spawn_blocking(move || {
-        let mut buf = vec![0; len_usize];
-        file.read_exact_at(&mut buf, offset).map(|()| buf)
-    })
-    .await
-    .map_err(|e| anyhow!("reading {}: {e}", path.display()))?
-    .with_context(|| format!("reading {} (did it change while publishing?)", path.display()))?;
-    Ok(PutPayload::from(bytes))
+    /// `len` bytes of `file` from `offset`, read off the async thread into a pooled buffer.
+    async fn read_part(
+        &self,
+        file: &Arc<File>,
+        path: &Path,
+        offset: u64,
+        len: u64,
+    ) -> Result<PutPayload> {
+        let file = file.clone();
+        let mut buf = self.buffers.take(usize::try_from(len)?);
+        let buf = tokio::task::spawn_blocking(move || {
+            file.read_exact_at(&mut buf, offset).map(|()| buf)
+        })
+        .await
+        .map_err(|e| anyhow!("reading {}: {e}", path.display()))?
+        .with_context(|| format!("reading {} (did it change while publishing?)", path.display()))?;
+        Ok(self.buffers.payload(buf))
+    }
 }
