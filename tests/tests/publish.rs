@@ -60,3 +60,67 @@ fn publish_to_s3_then_devices_and_python_tuf_update_and_a_killed_publish_stays_v
     assert_eq!(trusted["signed"]["version"], 2);
     python_tuf_reads(&base, &r.root_json());
 }
+
+/// The README's mirroring command: everything but timestamp.json (`-H`: each artifact's
+/// names stay hard links of one file), then timestamp.json (`-c`: a new one can have the
+/// old one's size and modification second), then only deletions of what is no longer served.
+const MIRROR_COMMAND: &str = "rsync -aH --exclude=/metadata/timestamp.json \"$SRC\" \"$DEST\" && rsync -ac \"$SRC/metadata/timestamp.json\" \"$DEST/metadata/\" && rsync -aH --delete --existing --ignore-existing \"$SRC\" \"$DEST\"";
+
+/// Distinct files (inodes) under `dir`, and how many names they have there.
+fn inodes_and_names(dir: &Path) -> (usize, usize) {
+    use std::os::unix::fs::MetadataExt;
+    let mut inodes = std::collections::BTreeSet::new();
+    let mut names = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                inodes.insert(meta.ino());
+                names += 1;
+            }
+        }
+    }
+    (inodes.len(), names)
+}
+
+#[test]
+fn the_readme_mirroring_command_keeps_hard_links_and_sends_timestamp_last() {
+    assert!(
+        std::process::Command::new("rsync")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "rsync is not installed: run scripts/install-deps.sh"
+    );
+    let r = DemoRepo::signed();
+    let dest = r.tmp.path().join("mirror");
+    let mirror = || {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(MIRROR_COMMAND)
+            .env("SRC", format!("{}/", r.public().display()))
+            .env("DEST", &dest)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    mirror();
+    let source = inodes_and_names(&r.public());
+    assert!(source.0 < source.1, "the repository serves hard links");
+    assert_eq!(inodes_and_names(&dest), source);
+
+    // A new release mirrored: still one file per artifact, and devices update from it.
+    r.add("2.0.0", "armv7").ok();
+    r.sign().ok();
+    mirror();
+    assert_eq!(inodes_and_names(&dest), inodes_and_names(&r.public()));
+    let server = e2e_tests::StaticServer::start(&dest);
+    let device = Device::trusting(&r.root_json());
+    device
+        .download(&[&server.url()], &["releases/2.0.0/armv7/app.bin"], &[])
+        .ok();
+}

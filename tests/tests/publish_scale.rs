@@ -37,7 +37,11 @@ fn run_measured(command: Command) -> (Run, u64) {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    let kib = std::fs::read_to_string(&rss).unwrap().trim().parse().unwrap();
+    let kib = std::fs::read_to_string(&rss)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     (run.ok(), kib)
 }
 
@@ -118,8 +122,10 @@ fn a_1_gib_artifact_goes_up_once_in_parts_with_bounded_memory() {
         (GIB..GIB + 1024 * 1024).contains(&sent),
         "{sent} bytes uploaded"
     );
-    let artifact_copies: Vec<&&S3Request> =
-        copies.iter().filter(|q| q.path().contains("/targets/")).collect();
+    let artifact_copies: Vec<&&S3Request> = copies
+        .iter()
+        .filter(|q| q.path().contains("/targets/"))
+        .collect();
     assert_eq!(artifact_copies.len(), 2, "{copies:#?}");
     for name in &names {
         let (_, size) = etag_and_size(&s3, &format!("/updates/repo/targets/{name}"));
@@ -202,7 +208,8 @@ fn without_a_trustworthy_record_publish_lists_the_bucket_and_says_so() {
     let run = s3.publish(&r);
     let requests = s3.requests();
     assert!(
-        run.stderr.contains("no record of a publication to s3://updates/repo"),
+        run.stderr
+            .contains("no record of a publication to s3://updates/repo"),
         "{run:#?}"
     );
     assert_eq!(requests.iter().filter(|q| q.is_listing()).count(), 1);
@@ -221,13 +228,18 @@ fn without_a_trustworthy_record_publish_lists_the_bucket_and_says_so() {
     let run = s3.publish(&r);
     let requests = s3.requests();
     assert!(
-        run.stderr.contains("is not the one the record of the last publication names"),
+        run.stderr
+            .contains("is not the one the record of the last publication names"),
         "{run:#?}"
     );
     assert_eq!(requests.iter().filter(|q| q.is_listing()).count(), 1);
     assert_eq!(uploads(&requests).len(), wiped.len(), "{requests:#?}");
     let device = Device::trusting(&r.root_json());
     device
-        .download(&[&s3.url("/updates/repo")], &["releases/1.0.0/armv7/app.bin"], &[])
+        .download(
+            &[&s3.url("/updates/repo")],
+            &["releases/1.0.0/armv7/app.bin"],
+            &[],
+        )
         .ok();
 }

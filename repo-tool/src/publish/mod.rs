@@ -41,8 +41,6 @@ pub struct Published {
     pub skipped: usize,
     /// Bytes of file contents sent.
     pub bytes_sent: u64,
-    /// Whether the destination was listed (no trustworthy record of the last publication).
-    pub listed: bool,
 }
 
 /// Publishes `public/` of `ws` to `url` (`s3://bucket/prefix`, `gs://...`, `az://...`,
@@ -89,7 +87,8 @@ async fn publish_all(
 ) -> Result<Published> {
     let public = ws.public_dir();
     let files = plan::served_files(&public)?;
-    let location = |name: &str| ObjectPath::from(format!("{prefix}/{name}").trim_start_matches('/'));
+    let location =
+        |name: &str| ObjectPath::from(format!("{prefix}/{name}").trim_start_matches('/'));
     let timestamp_location = location("metadata/timestamp.json");
 
     let (there, listed) = match trusted_record(ws, destination, &*store, &timestamp_location).await
@@ -140,7 +139,6 @@ async fn publish_all(
         copied: counts.copied.into_inner(),
         skipped: counts.skipped.into_inner(),
         bytes_sent: counts.bytes_sent.into_inner(),
-        listed,
     })
 }
 
@@ -164,9 +162,13 @@ async fn trusted_record(
 ) -> Result<PublishedNames, String> {
     let record = match record::load(ws, destination) {
         Ok(record) => record,
-        Err(NoRecord::Missing) => return Err(format!("no record of a publication to {destination}")),
+        Err(NoRecord::Missing) => {
+            return Err(format!("no record of a publication to {destination}"))
+        }
         Err(NoRecord::Unreadable(why)) => {
-            return Err(format!("the record of the last publication is unusable ({why})"))
+            return Err(format!(
+                "the record of the last publication is unusable ({why})"
+            ))
         }
     };
     let found = match store.get(timestamp).await {

@@ -135,7 +135,10 @@ mod tests {
         std::fs::write(metadata.join("timestamp.json"), b"{}").unwrap();
         let files = served_files(dir.path()).unwrap();
         assert_eq!(files.len(), 3);
-        assert_eq!(files[0].names, ["targets/r/aa.app.bin", "targets/r/bb.app.bin"]);
+        assert_eq!(
+            files[0].names,
+            ["targets/r/aa.app.bin", "targets/r/bb.app.bin"]
+        );
         assert!(files[0].fixed_content());
         assert_eq!(files[1].names, ["metadata/1.snapshot.json"]);
         assert!(files[1].fixed_content());

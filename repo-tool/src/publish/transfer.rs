@@ -47,7 +47,8 @@ impl Transfer {
     /// Uploads `size` bytes of `path` to `to`: one PUT, or a multipart upload above
     /// [`PART_BYTES`].
     pub(crate) async fn send(&self, path: &Path, size: u64, to: &ObjectPath) -> Result<()> {
-        let file = Arc::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
+        let file =
+            Arc::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
         if size <= PART_BYTES {
             let _permit = self.permits.acquire().await?;
             let bytes = self.read_part(&file, path, 0, size).await?;
@@ -133,12 +134,16 @@ impl Transfer {
     ) -> Result<PutPayload> {
         let file = file.clone();
         let mut buf = self.buffers.take(usize::try_from(len)?);
-        let buf = tokio::task::spawn_blocking(move || {
-            file.read_exact_at(&mut buf, offset).map(|()| buf)
-        })
-        .await
-        .map_err(|e| anyhow!("reading {}: {e}", path.display()))?
-        .with_context(|| format!("reading {} (did it change while publishing?)", path.display()))?;
+        let buf =
+            tokio::task::spawn_blocking(move || file.read_exact_at(&mut buf, offset).map(|()| buf))
+                .await
+                .map_err(|e| anyhow!("reading {}: {e}", path.display()))?
+                .with_context(|| {
+                    format!(
+                        "reading {} (did it change while publishing?)",
+                        path.display()
+                    )
+                })?;
         Ok(self.buffers.payload(buf))
     }
 }
