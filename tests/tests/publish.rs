@@ -4,90 +4,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
-use e2e_tests::{bin, read_json, workspace_root, DemoRepo, Device, Run};
+use e2e_tests::{read_json, tree_state, DemoRepo, Device, S3};
 
 const APP: &str = "releases/1.0.0/armv7/app.bin";
-
-/// moto's S3 server on a free port of 127.0.0.1, with a public-read bucket `updates`.
-struct S3 {
-    child: Child,
-    port: u16,
-}
-
-impl S3 {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = workspace_root().join(".venv/bin/moto_server");
-        assert!(
-            server.is_file(),
-            "moto is not installed: run tests/run-all.sh"
-        );
-        let child = Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let s3 = S3 { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(&s3.url("")).call().is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        ureq::put(&s3.url("/updates"))
-            .send_bytes(&[])
-            .expect("create bucket");
-        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::updates/*"}]}"#;
-        ureq::put(&s3.url("/updates?policy"))
-            .set("Content-Type", "application/json")
-            .send_bytes(policy.as_bytes())
-            .expect("make the bucket readable");
-        s3
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn publish_command(&self, r: &DemoRepo) -> Command {
-        let mut command = Command::new(bin("repo"));
-        command
-            .arg("publish")
-            .arg(&r.path)
-            .arg("s3://updates/repo")
-            .env("AWS_ENDPOINT", self.url(""))
-            .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn publish(&self, r: &DemoRepo) -> Run {
-        let out = self.publish_command(r).output().expect("run repo publish");
-        let run = Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        run.ok()
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn python_tuf_reads(base: &str, root: &Path) {
     e2e_tests::python_tuf_fetch(base, root);
@@ -110,6 +31,7 @@ fn publish_to_s3_then_devices_and_python_tuf_update_and_a_killed_publish_stays_v
     // A new version, published by a run killed after a few uploads: clients still see the
     // old, whole repository, because timestamp.json goes last.
     r.sign().ok();
+    let before = tree_state(&r.path);
     let mut child = s3
         .publish_command(&r)
         .env("REPO_TEST_PAUSE_AFTER_UPLOADS", "2")
@@ -124,6 +46,8 @@ fn publish_to_s3_then_devices_and_python_tuf_update_and_a_killed_publish_stays_v
     assert!(line.contains("paused after 2 uploads"), "{line}");
     child.kill().unwrap();
     child.wait().unwrap();
+    // The record of the last publication still names only what the first one sent.
+    assert_eq!(before, tree_state(&r.path));
     device.refresh(&[&base]).ok();
     let trusted = read_json(&device.metadata_dir.join("timestamp.json"));
     assert_eq!(trusted["signed"]["version"], 1);
@@ -135,4 +59,68 @@ fn publish_to_s3_then_devices_and_python_tuf_update_and_a_killed_publish_stays_v
     let trusted = read_json(&device.metadata_dir.join("timestamp.json"));
     assert_eq!(trusted["signed"]["version"], 2);
     python_tuf_reads(&base, &r.root_json());
+}
+
+/// The README's mirroring command: everything but timestamp.json (`-H`: each artifact's
+/// names stay hard links of one file), then timestamp.json (`-c`: a new one can have the
+/// old one's size and modification second), then only deletions of what is no longer served.
+const MIRROR_COMMAND: &str = "rsync -aH --exclude=/metadata/timestamp.json \"$SRC\" \"$DEST\" && rsync -ac \"$SRC/metadata/timestamp.json\" \"$DEST/metadata/\" && rsync -aH --delete --existing --ignore-existing \"$SRC\" \"$DEST\"";
+
+/// Distinct files (inodes) under `dir`, and how many names they have there.
+fn inodes_and_names(dir: &Path) -> (usize, usize) {
+    use std::os::unix::fs::MetadataExt;
+    let mut inodes = std::collections::BTreeSet::new();
+    let mut names = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                inodes.insert(meta.ino());
+                names += 1;
+            }
+        }
+    }
+    (inodes.len(), names)
+}
+
+#[test]
+fn the_readme_mirroring_command_keeps_hard_links_and_sends_timestamp_last() {
+    assert!(
+        std::process::Command::new("rsync")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "rsync is not installed: run scripts/install-deps.sh"
+    );
+    let r = DemoRepo::signed();
+    let dest = r.tmp.path().join("mirror");
+    let mirror = || {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(MIRROR_COMMAND)
+            .env("SRC", format!("{}/", r.public().display()))
+            .env("DEST", &dest)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    mirror();
+    let source = inodes_and_names(&r.public());
+    assert!(source.0 < source.1, "the repository serves hard links");
+    assert_eq!(inodes_and_names(&dest), source);
+
+    // A new release mirrored: still one file per artifact, and devices update from it.
+    r.add("2.0.0", "armv7").ok();
+    r.sign().ok();
+    mirror();
+    assert_eq!(inodes_and_names(&dest), inodes_and_names(&r.public()));
+    let server = e2e_tests::StaticServer::start(&dest);
+    let device = Device::trusting(&r.root_json());
+    device
+        .download(&[&server.url()], &["releases/2.0.0/armv7/app.bin"], &[])
+        .ok();
 }

@@ -12,13 +12,16 @@ pub(crate) struct Args {
     repo: PathBuf,
     /// Where to: s3://BUCKET/PREFIX, gs://..., az://..., file:///PATH.
     url: String,
+    /// No progress bar, even on a terminal.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode> {
-    let done = repo_tool::publish::publish(&Workspace::new(&args.repo), &args.url)?;
+    let done = repo_tool::publish::publish(&Workspace::new(&args.repo), &args.url, args.quiet)?;
     println!(
-        "published to {}: {} uploaded, {} already there",
-        args.url, done.uploaded, done.skipped
+        "published to {}: {} uploaded, {} copied on the server, {} already there ({} bytes sent)",
+        args.url, done.uploaded, done.copied, done.skipped, done.bytes_sent
     );
     Ok(ExitCode::SUCCESS)
 }
