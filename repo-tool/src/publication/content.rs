@@ -41,9 +41,12 @@ fn temp_prefix(dest: &Path) -> String {
 pub(super) fn write_temp(dest: &Path, content: &Content, dir: &Path) -> Result<TempPath> {
     match content {
         Content::Bytes(bytes) => {
+            // Readable by all: `public/` is served by a web server that runs as another user
+            // (a temporary file's own mode, 0600, would publish files nginx cannot read).
             let mut file = tempfile::Builder::new()
                 .prefix(&temp_prefix(dest))
                 .suffix(".tmp")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
                 .tempfile_in(dir)
                 .map_err(io_error("creating a temporary file for", dest))?;
             file.write_all(bytes)

@@ -278,6 +278,26 @@ mod tests {
     }
 
     #[test]
+    fn published_files_are_readable_by_a_server_running_as_another_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut publication = Publication::new();
+        publication.versioned(
+            dir.path().join("1.targets.json"),
+            Content::Bytes(b"t".to_vec()),
+        );
+        publication.replace(dir.path().join("timestamp.json"), b"ts".to_vec());
+        publication.commit().unwrap();
+        for name in ["1.targets.json", "timestamp.json"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o644, "{name}");
+        }
+    }
+
+    #[test]
     fn identical_versioned_file_is_skipped_and_other_bytes_refused() {
         let dir = tempfile::tempdir().unwrap();
         let meta = dir.path().join("metadata");
