@@ -142,14 +142,14 @@ for size in $sizes; do
   # The device learns of it (plan fetches what the decision needs), then checks again.
   : > "$log"
   "$updater" --config "$bench/device/updater.toml" plan >/dev/null
-  read -r _ learn_bytes < <(served)
+  served > "$bench/served"; read -r _ learn_bytes < "$bench/served"
   curl_bytes=0
   while read -r path; do
     b=$(curl -s -o /dev/null -w '%{size_download}' "$base$path"); curl_bytes=$((curl_bytes + b))
   done < "$bench/fetched"
   : > "$log"
   /usr/bin/time -f '%M' -o "$bench/noop.rss" "$updater" --config "$bench/device/updater.toml" plan >/dev/null
-  read -r noop_req noop_bytes < <(served)
+  served > "$bench/served"; read -r noop_req noop_bytes < "$bench/served"
   /usr/bin/time -f '%M' -o "$bench/apply.rss" "$updater" --config "$bench/device/updater.toml" apply >/dev/null
 
   before=$(du -sk "$R/public/metadata" | cut -f1)
