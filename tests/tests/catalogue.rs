@@ -178,3 +178,53 @@ fn a_device_installs_a_live_release_then_one_from_a_volume() {
     assert_eq!(assert_current_complete(&device), "1.0.0");
     assert!(device.metadata_dir.join("volume-00001.json").is_file());
 }
+
+/// `updater plan --json` on `device`.
+fn plan(device: &Device, config: &Path) -> Value {
+    let run = device
+        .updater(&[
+            "--config".as_ref(),
+            config.as_os_str(),
+            "plan".as_ref(),
+            "--json".as_ref(),
+        ])
+        .ok();
+    serde_json::from_str(run.stdout.trim()).unwrap()
+}
+
+#[test]
+fn a_check_that_finds_nothing_new_uses_the_kept_policy_and_trusts_no_altered_copy() {
+    let r = DemoRepo::with_policy(&policy_for("1.0.0", ""));
+    let server = StaticServer::start(&r.public());
+    let device = Device::trusting(&r.root_json());
+    let config = device.configure("02:00:00:00:00:01", &server.url(), None, "");
+    assert_eq!(plan(&device, &config)["action"], "install");
+    let kept = device.metadata_dir.join("policy.xml");
+    let served: Vec<std::path::PathBuf> = std::fs::read_dir(r.public().join("targets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".policy.xml"))
+        .collect();
+    assert!(!served.is_empty());
+    let xml = std::fs::read(&served[0]).unwrap();
+    assert_eq!(std::fs::read(&kept).unwrap(), xml);
+
+    // With the served policy.xml gone, a check still decides: from the kept copy, whose
+    // bytes the verified policy role lists.
+    let hidden = r.tmp.path().join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    for (i, file) in served.iter().enumerate() {
+        std::fs::rename(file, hidden.join(i.to_string())).unwrap();
+    }
+    assert_eq!(plan(&device, &config)["action"], "install");
+
+    // A kept copy altered on disk is not trusted: the device fetches the policy again.
+    std::fs::write(&kept, b"<policy/>").unwrap();
+    let refused = device.updater(&["--config".as_ref(), config.as_os_str(), "plan".as_ref()]);
+    assert_ne!(refused.code, Some(0), "{refused:#?}");
+    for (i, file) in served.iter().enumerate() {
+        std::fs::rename(hidden.join(i.to_string()), file).unwrap();
+    }
+    assert_eq!(plan(&device, &config)["action"], "install");
+    assert_eq!(std::fs::read(&kept).unwrap(), xml);
+}
