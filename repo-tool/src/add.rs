@@ -194,6 +194,7 @@ fn release_so_far(
     staged: &StagedReleases<'_>,
     release: &Release,
 ) -> Result<TargetMap> {
+    refuse_retired(ws, &release.version)?;
     if let Some(files) = staged.get(&release.version)? {
         return Ok(files);
     }
@@ -224,6 +225,20 @@ fn release_so_far(
         }
         None => Ok(TargetMap::new()),
     }
+}
+
+/// A retired release's label is never used again: devices that installed it must never meet
+/// other bytes under its names, and `repo prune` removes its files by those names.
+fn refuse_retired(ws: &Workspace, release: &updater::conventions::Release) -> Result<()> {
+    if crate::catalogue::staged_retirements(ws)?.contains(release) {
+        bail!("release {release} is staged to retire (`repo retire`): sign that first; a retired release is never added again, use a new release number");
+    }
+    let folder = format!("{}/", updater::conventions::release_folder(release));
+    let retired = crate::sign::read_retired(ws)?;
+    if retired.keys().any(|n| n.as_str().starts_with(&folder)) {
+        bail!("release {release} was retired: releases never change; add it under a new release number");
+    }
+    Ok(())
 }
 
 fn check_same_release(

@@ -171,3 +171,57 @@ fn files_in(dir: &std::path::Path) -> usize {
         .map(|p| if p.is_dir() { files_in(&p) } else { 1 })
         .sum()
 }
+
+#[test]
+fn a_retired_release_is_never_added_again() {
+    let r = three_releases();
+    retire(&r, "1.0.0").ok();
+    // Staged to retire: adding it back is refused, the retirement stays staged.
+    r.add_dir(&fixture_release("1.0.0", "armv7"), "1.0.0", "armv7")
+        .fails_with(2, "release 1.0.0 is staged to retire");
+    r.sign().ok();
+    // Retired: refused with other bytes and with the same, so `repo prune` never removes
+    // files a role lists again and no device meets other bytes under a name it installed.
+    let before = tree_state(r.tmp.path());
+    r.add_dir(&fixture_release("2.0.0", "armv7"), "1.0.0", "armv7")
+        .fails_with(2, "release 1.0.0 was retired: releases never change");
+    r.add_dir(&fixture_release("1.0.0", "armv7"), "1.0.0", "armv7")
+        .fails_with(2, "release 1.0.0 was retired: releases never change");
+    assert_eq!(tree_state(r.tmp.path()), before);
+    repo(["prune".as_ref(), r.path.as_os_str()]).ok();
+    r.verify(&[]).ok();
+}
+
+#[test]
+fn published_files_are_readable_by_a_web_server_whatever_the_admins_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = DemoRepo::init();
+    let keys = ["targets.pem", "snapshot.pem", "timestamp.pem"]
+        .map(|k| format!("--key {}", example_key(k).display()))
+        .join(" ");
+    let script = format!(
+        "umask 077 && {repo} add {r} {dir} --release 1.0.0 --platform armv7 && {repo} sign {r} {keys}",
+        repo = bin("repo").display(),
+        r = r.path.display(),
+        dir = fixture_release("1.0.0", "armv7").display(),
+    );
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(script);
+    run_bounded(&mut command, Duration::from_secs(60)).ok();
+    let mut checked = 0;
+    let mut stack = vec![r.public()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            if path.is_dir() {
+                assert_eq!(mode, 0o755, "{}", path.display());
+                stack.push(path);
+            } else {
+                assert_eq!(mode, 0o644, "{}", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "{checked}");
+}

@@ -39,7 +39,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         quiet,
     )?;
     if summary.already_present {
-        println!("release {release} for {platform} is already staged with the same bytes; nothing changed");
+        println!("release {release} for {platform} is already in the repository (staged or published) with the same bytes; nothing changed");
     } else {
         println!(
             "staged release {release} for {platform}: {} file(s), {} bytes; run `repo sign` to publish",

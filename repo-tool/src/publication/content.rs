@@ -50,6 +50,11 @@ pub(super) fn write_temp(dest: &Path, content: &Content, dir: &Path) -> Result<T
                 .tempfile_in(dir)
                 .map_err(io_error("creating a temporary file for", dest))?;
             file.write_all(bytes)
+                // Set again, whatever the umask made of it at creation.
+                .and_then(|()| {
+                    file.as_file()
+                        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                })
                 .and_then(|()| file.as_file().sync_all())
                 .map_err(io_error("writing", dest))?;
             Ok(file.into_temp_path())
@@ -57,7 +62,10 @@ pub(super) fn write_temp(dest: &Path, content: &Content, dir: &Path) -> Result<T
         Content::LinkOf(source) => {
             let tmp = link_temp(source, dir)?;
             File::open(&tmp)
-                .and_then(|f| f.sync_all())
+                .and_then(|f| {
+                    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+                    f.sync_all()
+                })
                 .map_err(io_error("syncing", source))?;
             Ok(tmp)
         }

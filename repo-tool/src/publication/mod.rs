@@ -228,7 +228,10 @@ fn create_dirs(dir: &Path, undo: &mut Undo) -> Result<()> {
     }
     for d in missing.into_iter().rev() {
         std::fs::create_dir(&d).map_err(io_error("creating", &d))?;
-        undo.created_dirs.push(d);
+        undo.created_dirs.push(d.clone());
+        // Searchable by a web server running as another user, whatever the umask.
+        std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(io_error("setting the mode of", &d))?;
     }
     Ok(())
 }
