@@ -33,6 +33,19 @@ pub fn publish_policy(r: &DemoRepo, xml: &str) {
     .ok();
 }
 
+/// `updater --config CONFIG plan --json` on `device`, now: its one JSON object.
+pub fn plan_json(device: &Device, config: &Path) -> serde_json::Value {
+    let run = device
+        .updater(&[
+            "--config".as_ref(),
+            config.as_os_str(),
+            "plan".as_ref(),
+            "--json".as_ref(),
+        ])
+        .ok();
+    serde_json::from_str(run.stdout.trim()).expect("plan --json prints one JSON object")
+}
+
 /// `updater --config CONFIG apply` on `device`.
 pub fn apply(device: &Device, config: &Path) -> Run {
     device.updater(&["--config".as_ref(), config.as_os_str(), "apply".as_ref()])

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use e2e_tests::{
-    apply, assert_current_complete, example_key, fixture_release, listed_file, policy_for,
-    publish_policy, python_tuf_fetch, python_tuf_fetch_in, read_json, DemoRepo, Device,
+    apply, assert_current_complete, example_key, fixture_release, listed_file, plan_json,
+    policy_for, publish_policy, python_tuf_fetch, python_tuf_fetch_in, read_json, DemoRepo, Device,
     StaticServer,
 };
 use serde_json::Value;
@@ -179,26 +179,13 @@ fn a_device_installs_a_live_release_then_one_from_a_volume() {
     assert!(device.metadata_dir.join("volume-00001.json").is_file());
 }
 
-/// `updater plan --json` on `device`.
-fn plan(device: &Device, config: &Path) -> Value {
-    let run = device
-        .updater(&[
-            "--config".as_ref(),
-            config.as_os_str(),
-            "plan".as_ref(),
-            "--json".as_ref(),
-        ])
-        .ok();
-    serde_json::from_str(run.stdout.trim()).unwrap()
-}
-
 #[test]
 fn a_check_that_finds_nothing_new_uses_the_kept_policy_and_trusts_no_altered_copy() {
     let r = DemoRepo::with_policy(&policy_for("1.0.0", ""));
     let server = StaticServer::start(&r.public());
     let device = Device::trusting(&r.root_json());
     let config = device.configure("02:00:00:00:00:01", &server.url(), None, "");
-    assert_eq!(plan(&device, &config)["action"], "install");
+    assert_eq!(plan_json(&device, &config)["action"], "install");
     let kept = device.metadata_dir.join("policy.xml");
     let served: Vec<std::path::PathBuf> = std::fs::read_dir(r.public().join("targets"))
         .unwrap()
@@ -216,7 +203,7 @@ fn a_check_that_finds_nothing_new_uses_the_kept_policy_and_trusts_no_altered_cop
     for (i, file) in served.iter().enumerate() {
         std::fs::rename(file, hidden.join(i.to_string())).unwrap();
     }
-    assert_eq!(plan(&device, &config)["action"], "install");
+    assert_eq!(plan_json(&device, &config)["action"], "install");
 
     // A kept copy altered on disk is not trusted: the device fetches the policy again.
     std::fs::write(&kept, b"<policy/>").unwrap();
@@ -225,6 +212,6 @@ fn a_check_that_finds_nothing_new_uses_the_kept_policy_and_trusts_no_altered_cop
     for (i, file) in served.iter().enumerate() {
         std::fs::rename(hidden.join(i.to_string()), file).unwrap();
     }
-    assert_eq!(plan(&device, &config)["action"], "install");
+    assert_eq!(plan_json(&device, &config)["action"], "install");
     assert_eq!(std::fs::read(&kept).unwrap(), xml);
 }

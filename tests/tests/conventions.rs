@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use e2e_tests::{
-    example_key, fixture_release, read_json, repo, tree_state, write_json, DemoRepo, Device, Run,
-    StaticServer,
+    example_key, fixture_release, plan_json, read_json, repo, tree_state, write_json, DemoRepo,
+    Device, Run, StaticServer,
 };
 use serde_json::Value;
 use updater::conventions::served::served_names;
@@ -55,19 +55,6 @@ fn policy_check(r: &DemoRepo, xml: &str) -> Run {
     ])
 }
 
-/// `updater plan --json` now.
-fn plan(device: &Device, config: &Path) -> Value {
-    let run = device
-        .updater(&[
-            "--config".as_ref(),
-            config.as_os_str(),
-            "plan".as_ref(),
-            "--json".as_ref(),
-        ])
-        .ok();
-    serde_json::from_str(run.stdout.trim()).expect("plan --json prints one JSON object")
-}
-
 fn apply(device: &Device, config: &Path) -> Run {
     device.updater(&["--config".as_ref(), config.as_os_str(), "apply".as_ref()])
 }
@@ -96,7 +83,7 @@ fn a_100_character_release_label_publishes_and_installs() {
 
     let server = StaticServer::start(&r.public());
     let (device, config) = device_at(&server, &r, "02:00:00:00:00:01", None);
-    let decision = plan(&device, &config);
+    let decision = plan_json(&device, &config);
     assert_eq!(decision["action"], "install", "{decision}");
     assert_eq!(decision["release"], label.as_str());
 
@@ -206,7 +193,7 @@ fn a_device_refuses_a_listed_tar_xz_bundle_with_the_same_sentence() {
 
     let server = StaticServer::start(&r.public());
     let (device, config) = device_at(&server, &r, "02:00:00:00:00:01", None);
-    let decision = plan(&device, &config);
+    let decision = plan_json(&device, &config);
     assert_eq!(decision["action"], "stay", "{decision}");
     assert_eq!(
         decision["reason"],
@@ -255,7 +242,7 @@ fn release_candidates_and_build_metadata_order_alike_on_both_sides() {
     // The device orders them the same way: the candidate moves up, older ones step through it.
     let server = StaticServer::start(&r.public());
     let (candidate, config) = device_at(&server, &r, "02:00:00:00:00:01", Some("2.5.0-rc1"));
-    let decision = plan(&candidate, &config);
+    let decision = plan_json(&candidate, &config);
     assert_eq!(decision["action"], "install", "{decision}");
     assert_eq!(decision["release"], "2.5.0");
     let run = apply(&candidate, &config).ok();
@@ -266,7 +253,7 @@ fn release_candidates_and_build_metadata_order_alike_on_both_sides() {
     assert_eq!(candidate.running().as_deref(), Some("2.5.0"));
 
     let (older, config) = device_at(&server, &r, "02:00:00:00:00:02", Some("2.4.0"));
-    let decision = plan(&older, &config);
+    let decision = plan_json(&older, &config);
     assert_eq!(decision["release"], "2.5.0-rc1", "{decision}");
     assert!(
         decision["reason"]
@@ -279,7 +266,7 @@ fn release_candidates_and_build_metadata_order_alike_on_both_sides() {
     // Build metadata is not a version: 1.0.0+b1 is below 1.0.9.
     publish(&r, &policy_for("1.0.9", ""));
     let (built, config) = device_at(&server, &r, "02:00:00:00:00:03", Some("1.0.0+b1"));
-    let decision = plan(&built, &config);
+    let decision = plan_json(&built, &config);
     assert_eq!(decision["action"], "install", "{decision}");
     assert_eq!(decision["release"], "1.0.9");
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use e2e_tests::{
-    apply, assert_current_complete, example_key, listed_file, meta_of, policy_for, read_json,
-    resign, scene, tree_state, Device,
+    apply, assert_current_complete, example_key, listed_file, meta_of, plan_json, policy_for,
+    read_json, resign, scene, tree_state,
 };
 use serde_json::{json, Value};
 
@@ -77,18 +77,6 @@ fn relist(metadata: &Path) {
     );
 }
 
-fn plan(device: &Device, config: &Path) -> Value {
-    let run = device
-        .updater(&[
-            "--config".as_ref(),
-            config.as_os_str(),
-            "plan".as_ref(),
-            "--json".as_ref(),
-        ])
-        .ok();
-    serde_json::from_str(run.stdout.trim()).unwrap()
-}
-
 #[test]
 fn a_release_listed_only_by_its_delegated_role_is_planned_and_installed() {
     let s = scene(&policy_for("2.0.0", ""), "");
@@ -101,7 +89,7 @@ fn a_release_listed_only_by_its_delegated_role_is_planned_and_installed() {
     let (slot, paths) = slot_of(&metadata, "2.0.0");
     assert_eq!(paths, json!(["releases/2.0.0/*/*", "releases/2.0.0/*/*/*"]));
 
-    let decision = plan(&s.device, &s.config);
+    let decision = plan_json(&s.device, &s.config);
     assert_eq!(decision["action"], "install", "{decision:#}");
     assert_eq!(decision["release"], "2.0.0", "{decision:#}");
     // The device fetched the release's role and kept it with its trusted metadata.
@@ -127,7 +115,7 @@ fn a_role_listing_a_release_its_delegation_does_not_cover_is_not_trusted_for_it(
     let install = s.device.install_dir();
     let before = tree_state(&install);
 
-    let decision = plan(&s.device, &s.config);
+    let decision = plan_json(&s.device, &s.config);
     assert_eq!(decision["action"], "stay", "{decision:#}");
     assert_eq!(
         decision["reason"],
