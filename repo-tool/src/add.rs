@@ -204,11 +204,10 @@ fn release_so_far(
         updater::conventions::release_folder(&release.version)
     );
     match published.place(&release.version) {
-        Some(Place::Live(role)) => Ok(published.role(ws, role.name.as_str())?.targets),
+        Some(Place::Live(role)) => Ok(published.files(ws, role.name.as_str())?),
         Some(Place::Volume(volume)) => {
             let files: TargetMap = published
-                .role(ws, volume.name.as_str())?
-                .targets
+                .files(ws, volume.name.as_str())?
                 .into_iter()
                 .filter(|(name, _)| name.as_str().starts_with(&folder))
                 .collect();

@@ -84,7 +84,7 @@ struct Volume<'p> {
 impl Volume<'_> {
     fn body(&mut self, ws: &Workspace, published: &Published) -> Result<&mut TargetMap> {
         if self.body.is_none() {
-            self.body = Some(published.role(ws, &self.name)?.targets);
+            self.body = Some(published.files(ws, &self.name)?);
         }
         self.kept = None;
         Ok(self.body.get_or_insert_with(TargetMap::new))
@@ -108,12 +108,17 @@ pub(crate) fn arrange(
             name: d.name.as_str().to_owned(),
             releases: patterns_by_release(d),
             body: None,
-            bytes: published
-                .record
-                .roles
-                .get(d.name.as_str())
-                .and_then(|m| m.length)
-                .unwrap_or(0),
+            // A volume split into bins is full: it passed the budget.
+            bytes: if published.record.bins.contains_key(d.name.as_str()) {
+                u64::MAX
+            } else {
+                published
+                    .record
+                    .roles
+                    .get(d.name.as_str())
+                    .and_then(|m| m.length)
+                    .unwrap_or(0)
+            },
             kept: Some(d),
         })
         .collect();
@@ -138,7 +143,7 @@ pub(crate) fn arrange(
     for release in folding {
         let map = match live.remove(&release) {
             Some(Live::Staged(_, map)) => map,
-            Some(Live::Kept(d)) => published.role(ws, d.name.as_str())?.targets,
+            Some(Live::Kept(d)) => published.files(ws, d.name.as_str())?,
             None => continue,
         };
         fold(ws, published, release, map, &mut volumes, settings)?;
@@ -157,7 +162,7 @@ fn retire_one<'p>(
     volumes: &mut [Volume<'p>],
 ) -> Result<TargetMap> {
     match live.remove(release) {
-        Some(Live::Kept(d)) => Ok(published.role(ws, d.name.as_str())?.targets),
+        Some(Live::Kept(d)) => Ok(published.files(ws, d.name.as_str())?),
         Some(Live::Staged(..)) => bail!(
             "release {release} is staged but not signed: there is nothing published to retire"
         ),
@@ -189,7 +194,7 @@ fn fold(
     volumes: &mut Vec<Volume<'_>>,
     settings: &CatalogueSettings,
 ) -> Result<()> {
-    let size = serde_json::to_vec_pretty(&map)?.len() as u64;
+    let size = super::split::size_of(&map)?;
     let fits = volumes
         .last()
         .is_some_and(|v| v.bytes.saturating_add(size) <= settings.volume_bytes);

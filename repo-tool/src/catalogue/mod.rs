@@ -42,9 +42,11 @@ pub(crate) use names::SLOT_PREFIX;
 mod names;
 mod record;
 mod retire;
+mod split;
 mod staged;
 
 pub(crate) use arrange::{arrange, Signers};
+pub(crate) use split::split_large;
 pub(crate) use record::{Place, Published, Record};
 pub use retire::retire;
 pub(crate) use retire::{retire_path, staged_retirements};

@@ -24,6 +24,9 @@ pub(crate) struct Record {
     /// Every published release and its platforms: what a policy is checked against.
     #[serde(default)]
     pub(crate) releases: BTreeMap<Release, BTreeSet<String>>,
+    /// The roles split into hash bins, and the bins each delegates to now (see `split`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) bins: BTreeMap<String, Vec<String>>,
 }
 
 impl Record {
@@ -117,6 +120,15 @@ impl Published {
         read_role(ws, role, meta.version)
     }
 
+    /// The files role `role` lists, itself or through its hash bins.
+    pub(crate) fn files(&self, ws: &Workspace, role: &str) -> Result<super::TargetMap> {
+        let mut files = self.role(ws, role)?.targets;
+        for bin in self.record.bins.get(role).into_iter().flatten() {
+            files.extend(self.role(ws, bin)?.targets);
+        }
+        Ok(files)
+    }
+
     /// The live releases and the slots holding them, as the top-level targets delegates
     /// them (the release is the one its paths reach).
     pub(crate) fn live(&self) -> impl Iterator<Item = (Release, &DelegatedRole)> {
@@ -198,9 +210,13 @@ fn rebuild(ws: &Workspace, top: Option<&Targets>) -> Result<Record> {
             .join(format!("{version}.{}.json", name.file_stem()));
         let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
         let body = read_role(ws, &role, version)?;
-        if role == HISTORY_ROLE {
-            queue.extend(delegated(Some(&body)).map(|d| d.name.as_str().to_owned()));
+        let children: Vec<String> = delegated(Some(&body))
+            .map(|d| d.name.as_str().to_owned())
+            .collect();
+        if role != HISTORY_ROLE && !children.is_empty() {
+            record.bins.insert(role.clone(), children.clone());
         }
+        queue.extend(children);
         record.add_releases(&body.targets);
         record.roles.insert(role, meta_for(&bytes, version)?);
     }

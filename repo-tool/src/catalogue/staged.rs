@@ -14,6 +14,11 @@ use updater::names::TargetName;
 use crate::workspace::Workspace;
 
 /// The files of one release (or one role): target name -> length and hashes.
+/// The most a staged release's file may weigh. It is the admin's own file, not a device's
+/// input: the bound is against a mistake only, far above a release of a million files
+/// (about 470 MB), which signing splits into hash bins a device can read.
+const MAX_STAGED_RELEASE_BYTES: u64 = 2 << 30;
+
 pub(crate) type TargetMap = BTreeMap<TargetName, TargetInfo>;
 
 /// The staged releases of a repository.
@@ -42,7 +47,7 @@ impl<'a> StagedReleases<'a> {
         if !path.exists() {
             return Ok(None);
         }
-        let bytes = updater::fs::read_bounded(&path, updater::limits::MAX_TARGETS_BYTES)?;
+        let bytes = updater::fs::read_bounded(&path, MAX_STAGED_RELEASE_BYTES)?;
         let map = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not valid", path.display()))?;
         Ok(Some(map))

@@ -13,7 +13,7 @@ use updater::names::RoleName;
 use updater::verify::Unverified;
 
 use super::gather::{gather, Gathered};
-use crate::catalogue::{arrange, staged_retirements, Published, Record, Signers};
+use crate::catalogue::{arrange, split_large, staged_retirements, Published, Record, Signers};
 use crate::catalogue::{StagedReleases, TargetMap};
 use crate::keys::PrivateKey;
 use crate::publication::Publication;
@@ -60,20 +60,28 @@ pub(super) fn sign_catalogue(
         .roles
         .get("targets")
         .context("root defines no targets role")?;
+    let signers_keys = Signers {
+        keys: &root.keys,
+        role: role_keys,
+    };
     let arrangement = arrange(
         ws,
         &published,
         staged,
         &retire,
         &settings.catalogue,
-        &Signers {
-            keys: &root.keys,
-            role: role_keys,
-        },
+        &signers_keys,
+    )?;
+    let mut bins = published.record.bins.clone();
+    let bodies = split_large(
+        arrangement.roles,
+        &mut bins,
+        settings.catalogue.volume_bytes,
+        &signers_keys,
     )?;
     let mut roles = Vec::new();
     let mut pending = Vec::new();
-    for body in arrangement.roles {
+    for body in bodies {
         let what = describe(&body.name, &body.targets);
         let version = next_version(ws, &published.record, &body.name)?;
         let targets = Targets {
@@ -108,7 +116,8 @@ pub(super) fn sign_catalogue(
             Gathered::Pending(progress) => pending.push(progress),
         }
     }
-    let record = record_after(published.record, &roles, &retire, &arrangement.staged)?;
+    let mut record = record_after(published.record, &roles, &retire, &arrangement.staged)?;
+    record.bins = bins;
     Ok(SignedCatalogue {
         pending,
         roles,
