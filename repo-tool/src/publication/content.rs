@@ -1,6 +1,7 @@
 //! A file's bytes on their way into the repository: written (or hard-linked) under a hidden,
-//! unpredictable temporary name beside their destination and synced, or compared with the
-//! file already there. Nothing here gives a file its final name.
+//! unpredictable temporary name beside their destination, or compared with the file
+//! already there. Nothing here gives a file its final name, and nothing here syncs: the
+//! publication flushes each filesystem once, after every temporary file is written.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -37,7 +38,8 @@ fn temp_prefix(dest: &Path) -> String {
     format!(".{}.", &name[..cut])
 }
 
-/// `content` (to become `dest`) under a new, unpredictable name in `dir` (created `O_EXCL`), synced.
+/// `content` (to become `dest`) under a new, unpredictable name in `dir` (created `O_EXCL`),
+/// not yet synced.
 pub(super) fn write_temp(dest: &Path, content: &Content, dir: &Path) -> Result<TempPath> {
     match content {
         Content::Bytes(bytes) => {
@@ -55,18 +57,13 @@ pub(super) fn write_temp(dest: &Path, content: &Content, dir: &Path) -> Result<T
                     file.as_file()
                         .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
                 })
-                .and_then(|()| file.as_file().sync_all())
                 .map_err(io_error("writing", dest))?;
             Ok(file.into_temp_path())
         }
         Content::LinkOf(source) => {
             let tmp = link_temp(source, dir)?;
-            File::open(&tmp)
-                .and_then(|f| {
-                    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-                    f.sync_all()
-                })
-                .map_err(io_error("syncing", source))?;
+            std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .map_err(io_error("setting the mode of", source))?;
             Ok(tmp)
         }
     }

@@ -4,10 +4,14 @@
 //! Invariants:
 //! - Nothing becomes visible until every new file is complete on disk: each is first
 //!   written (or hard-linked) under an unpredictable temporary name beside its destination,
-//!   and synced, with its folder.
+//!   then every filesystem written to is synced whole (one `syncfs` each, not an fsync per
+//!   file and folder), and only then does any file take its name.
 //! - Files then take their names in the order they were added (artifacts, then roles, then
 //!   snapshot, then `timestamp.json`), so a reader that sees a file finds everything it
 //!   points to.
+//! - Once all names are given, they are synced the same way before the command reports
+//!   success or removes what the publication replaces (a pending signature, staged
+//!   artifacts now served).
 //! - A failure at any point removes what was made and puts back what was replaced: the
 //!   folder is byte for byte what it was.
 //! - A versioned file (`N.<role>.json`, an artifact named by its hash) that exists is never
@@ -17,6 +21,7 @@
 
 mod content;
 mod error;
+mod filesystems;
 mod undo;
 
 use std::io;
@@ -28,6 +33,7 @@ pub(crate) use content::Content;
 use content::{link_temp, same_content, write_temp};
 pub(crate) use error::PublicationError;
 use error::{io_error, Result};
+use filesystems::Filesystems;
 use undo::Undo;
 
 #[derive(Debug)]
@@ -45,7 +51,7 @@ pub(crate) struct Publication {
     empty_after: Vec<PathBuf>,
 }
 
-/// One entry on its way: its bytes, complete and synced under a temporary name.
+/// One entry on its way: its bytes, complete under a temporary name.
 struct Prepared<'a> {
     entry: &'a Entry,
     tmp: TempPath,
@@ -154,23 +160,27 @@ impl Publication {
     }
 }
 
-/// Writes every entry under a temporary name, syncs, then gives each its name in order.
+/// Writes every entry under a temporary name, syncs, then gives each its name in order,
+/// and syncs again.
 fn place_all(todo: &[&Entry], undo: &mut Undo) -> Result<()> {
-    let mut prepared = Vec::with_capacity(todo.len());
-    for entry in todo {
-        let dir = parent(&entry.dest);
-        create_dirs(dir, undo)?;
-        prepared.push(Prepared {
-            entry,
-            tmp: write_temp(&entry.dest, &entry.content, dir)?,
-        });
-    }
     let mut dirs: Vec<&Path> = todo.iter().map(|e| parent(&e.dest)).collect();
     dirs.sort();
     dirs.dedup();
     for dir in &dirs {
-        sync_dir(dir)?;
+        create_dirs(dir, undo)?;
     }
+    // Opened before anything is written, so that a write the disk failed to take is
+    // reported by the sync (a new folder is on its parent's filesystem: these cover them).
+    let filesystems = Filesystems::holding(dirs.iter().copied())?;
+    let mut prepared = Vec::with_capacity(todo.len());
+    for entry in todo {
+        prepared.push(Prepared {
+            entry,
+            tmp: write_temp(&entry.dest, &entry.content, parent(&entry.dest))?,
+        });
+    }
+    // Every byte and folder on disk before any name appears.
+    filesystems.sync()?;
     for Prepared { entry, tmp } in prepared {
         let dest = &entry.dest;
         if entry.versioned {
@@ -193,13 +203,8 @@ fn place_all(todo: &[&Entry], undo: &mut Undo) -> Result<()> {
             }
         }
     }
-    for dir in &dirs {
-        sync_dir(dir)?;
-    }
-    for dir in &undo.created_dirs {
-        sync_dir(parent(dir))?;
-    }
-    Ok(())
+    // Every name on disk before the old copies go and the command reports success.
+    filesystems.sync()
 }
 
 fn parent(path: &Path) -> &Path {
@@ -236,10 +241,6 @@ fn create_dirs(dir: &Path, undo: &mut Undo) -> Result<()> {
             .map_err(io_error("setting the mode of", &d))?;
     }
     Ok(())
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    updater::fs::sync_dir(dir).map_err(io_error("syncing the folder", dir))
 }
 
 /// Removes everything inside `dir`, keeping `dir`.
