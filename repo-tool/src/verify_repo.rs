@@ -126,10 +126,10 @@ fn load_top_level(metadata: &Path, root: TrustedRoot) -> Result<Complete, Error>
         })?;
     Ok(snapshot.load_targets(
         &read(
-        &metadata.join(format!("{}.targets.json", targets_meta.version)),
-        targets_meta
-            .length
-            .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES)),
+            &metadata.join(format!("{}.targets.json", targets_meta.version)),
+            targets_meta
+                .length
+                .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES)),
         )?,
         Origin::Mirror,
     )?)
@@ -207,7 +207,8 @@ impl TargetsSource for ServedRoles<'_> {
                 .length
                 .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
             let bytes = read(&path, limit)?;
-            self.trusted.load_delegated(&bytes, Origin::Mirror, role, delegator)?;
+            self.trusted
+                .load_delegated(&bytes, Origin::Mirror, role, delegator)?;
         }
         self.trusted.targets_role(role, delegator).ok_or_else(|| {
             tuf_core::Error::NotListed {

@@ -27,8 +27,8 @@ mod refresh;
 mod trust_report;
 
 use refresh::{
-    keep_key_set, load_snapshot, load_timestamp, load_top_targets, metadata_path,
-    targets_listing, update_root,
+    keep_key_set, load_snapshot, load_timestamp, load_top_targets, metadata_path, targets_listing,
+    update_root,
 };
 use trust_report::report;
 
@@ -146,7 +146,9 @@ impl Client {
             let origin = Origin::Store {
                 verified_with: local.verified_with.as_ref(),
             };
-            if let Ok(verified) = self.trusted.load_delegated(&local.bytes, origin, role, delegator)
+            if let Ok(verified) = self
+                .trusted
+                .load_delegated(&local.bytes, origin, role, delegator)
             {
                 keep_key_set(&self.store, role, &local, verified)?;
                 report(role, verified);

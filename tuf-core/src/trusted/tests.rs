@@ -82,7 +82,9 @@ fn a_changed_signed_body_is_refused_at_every_stage() {
         .state
         .load_snapshot(SNAPSHOT, Origin::Mirror)
         .unwrap();
-    let refused = s.load_targets(&flipped(TARGETS), Origin::Mirror).unwrap_err();
+    let refused = s
+        .load_targets(&flipped(TARGETS), Origin::Mirror)
+        .unwrap_err();
     assert!(refused.state.load_targets(TARGETS, Origin::Mirror).is_ok());
 }
 
@@ -188,19 +190,26 @@ fn stored_bytes_listed_by_hash_under_the_same_keys_are_not_verified_again() {
 fn stored_bytes_under_other_keys_or_without_a_key_set_are_verified_again() {
     let (snapshot_keys, targets_keys) = first_key_sets();
     // The snapshot's key set given for targets: another set of keys, so signatures count.
-    for (snap, targ) in [
-        (Some(&targets_keys), Some(&snapshot_keys)),
-        (None, None),
-    ] {
+    for (snap, targ) in [(Some(&targets_keys), Some(&snapshot_keys)), (None, None)] {
         let (t, _) = at("2026-11-24T00:00:00Z")
             .load_timestamp(TIMESTAMP)
             .unwrap();
         let s = t
-            .load_snapshot(SNAPSHOT, Origin::Store { verified_with: snap })
+            .load_snapshot(
+                SNAPSHOT,
+                Origin::Store {
+                    verified_with: snap,
+                },
+            )
             .unwrap();
         assert_eq!(s.snapshot().trusted_by(), TrustedBy::Signatures);
         let complete = s
-            .load_targets(TARGETS, Origin::Store { verified_with: targ })
+            .load_targets(
+                TARGETS,
+                Origin::Store {
+                    verified_with: targ,
+                },
+            )
             .unwrap();
         assert_eq!(complete.targets().trusted_by(), TrustedBy::Signatures);
     }

@@ -11,10 +11,10 @@ use crate::fetch::store::{MetadataStore, StoredRole};
 use crate::limits::{MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TIMESTAMP_BYTES};
 use crate::metadata::{MetaFile, RoleKeys, Root, Snapshot};
 use crate::names::RoleName;
-use crate::verify::Verified;
 use crate::trusted::{
     Complete, Freshness, Origin, Refused, TrustedRoot, WithSnapshot, WithTimestamp,
 };
+use crate::verify::Verified;
 use tuf_core::Error as CoreError;
 
 use super::trust_report::report;
