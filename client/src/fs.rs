@@ -80,6 +80,16 @@ pub(crate) fn check_regular(fd: impl rustix::fd::AsFd) -> std::result::Result<()
 /// `tempfile`), so a file or symlink planted beside `path` is never followed or
 /// overwritten; on any failure it is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, bytes, |_| {})
+}
+
+/// [`write_atomic`], calling `finish` on the temporary file before it takes the name, so
+/// what `finish` adds (an extended attribute) is replaced together with the bytes.
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    finish: impl FnOnce(&File),
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -93,6 +103,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    finish(tmp.as_file());
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)

@@ -95,18 +95,18 @@ fn workflow(data: &[u8]) {
         Some("snapshot") => {
             let (set, _) = fresh().load_timestamp(TIMESTAMP).unwrap();
             // As if from the device's store: no digest check, so the bytes reach the parser.
-            let _ = set.load_snapshot(data, Origin::Store);
+            let _ = set.load_snapshot(data, Origin::Store { verified_with: None });
         }
         Some("targets") => {
             let (set, _) = fresh().load_timestamp(TIMESTAMP).unwrap();
             let set = set.load_snapshot(SNAPSHOT, Origin::Mirror).unwrap();
-            let set = match set.load_targets(data) {
+            let set = match set.load_targets(data, Origin::Mirror) {
                 Ok(complete) => complete,
-                Err(refused) => refused.state.load_targets(TARGETS).unwrap(),
+                Err(refused) => refused.state.load_targets(TARGETS, Origin::Mirror).unwrap(),
             };
             let mut set = set;
             let policy = RoleName::new("policy").unwrap();
-            let _ = set.load_delegated(data, &policy, &RoleName::targets());
+            let _ = set.load_delegated(data, Origin::Mirror, &policy, &RoleName::targets());
         }
         _ => {}
     }

@@ -124,12 +124,15 @@ fn load_top_level(metadata: &Path, root: TrustedRoot) -> Result<Complete, Error>
             listed_by: RoleName::snapshot(),
             role: RoleName::targets(),
         })?;
-    Ok(snapshot.load_targets(&read(
-        &metadata.join(format!("{}.targets.json", targets_meta.version)),
-        targets_meta
-            .length
-            .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES)),
-    )?)?)
+    Ok(snapshot.load_targets(
+        &read(
+            &metadata.join(format!("{}.targets.json", targets_meta.version)),
+            targets_meta
+                .length
+                .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES)),
+        )?,
+        Origin::Mirror,
+    )?)
 }
 
 /// Every targets role a device may reach, in the order it would, by the device's own
@@ -204,7 +207,8 @@ impl TargetsSource for ServedRoles<'_> {
                 .length
                 .map_or(MAX_TARGETS_BYTES, |n| n.min(MAX_TARGETS_BYTES));
             let bytes = read(&path, limit)?;
-            self.trusted.load_delegated(&bytes, role, delegator)?;
+            self.trusted
+                .load_delegated(&bytes, Origin::Mirror, role, delegator)?;
         }
         self.trusted.targets_role(role, delegator).ok_or_else(|| {
             tuf_core::Error::NotListed {

@@ -65,6 +65,14 @@ impl Device {
         self.run(Command::new(bin("updater")), args)
     }
 
+    /// Like `updater`, with the environment variables `env` set for the run (the
+    /// `fault-injection` build's `UPDATER_TEST_*` hooks).
+    pub fn updater_env<S: AsRef<OsStr>>(&self, env: &[(&str, &str)], args: &[S]) -> Run {
+        let mut command = Command::new(bin("updater"));
+        command.envs(env.iter().copied());
+        self.run(command, args)
+    }
+
     /// Like `updater`, with the device's clock moved by `offset` (libfaketime's syntax:
     /// `+30d`), through the `faketime` command (Debian's faketime).
     pub fn updater_at<S: AsRef<OsStr>>(&self, offset: &str, args: &[S]) -> Run {

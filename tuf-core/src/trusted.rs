@@ -16,7 +16,7 @@
 //! let trusted = SelfSignedRoot::parse(root)?.trust(now);
 //! let (with_timestamp, _) = trusted.load_timestamp(ts)?;
 //! let with_snapshot = with_timestamp.load_snapshot(snap, Origin::Mirror)?;
-//! let complete = with_snapshot.load_targets(targets)?;
+//! let complete = with_snapshot.load_targets(targets, Origin::Mirror)?;
 //! # let _ = complete; Ok(()) }
 //! ```
 //!
@@ -46,7 +46,7 @@
 //! # fn f(root: &[u8], ts: &[u8], targets: &[u8], now: tuf_core::datetime::UtcTime) -> tuf_core::Result<()> {
 //! let trusted = SelfSignedRoot::parse(root)?.trust(now);
 //! let (with_timestamp, _) = trusted.load_timestamp(ts)?;
-//! let complete = with_timestamp.load_targets(targets)?;
+//! let complete = with_timestamp.load_targets(targets, Origin::Mirror)?;
 //! # Ok(()) }
 //! ```
 //!
@@ -79,7 +79,7 @@ use crate::digest::check_meta_bytes;
 use crate::error::{Error, Result};
 use crate::metadata::{RoleKeys, Root, Snapshot, Timestamp, Version};
 use crate::names::RoleName;
-use crate::verify::{Unverified, Verified};
+use crate::verify::{KeySetDigest, Unverified, Verified};
 
 mod complete;
 
@@ -278,14 +278,31 @@ impl TrustedRoot {
     }
 }
 
-/// Where snapshot bytes come from.
+/// Where metadata bytes come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// A mirror: the bytes must match the length and hashes the timestamp lists.
+pub enum Origin<'a> {
+    /// A mirror: the bytes must match the length and hashes their parent lists, and a
+    /// threshold of signatures is checked.
     Mirror,
-    /// The device's own store: written after an earlier verification, possibly under an
-    /// older timestamp, so only signatures, versions and expiry are checked.
-    Store,
+    /// The device's own store: written only after an earlier verification, under the key
+    /// set `verified_with` where the device kept it. When the verified parent lists these
+    /// exact bytes by hash and the role's keys are still that key set, the signatures are
+    /// not checked again ([`crate::verify::TrustedBy::ListedHash`]); otherwise they are,
+    /// as for a mirror's. A stored snapshot may be older than the timestamp says, so it
+    /// need not match the timestamp's listing (it then becomes the rollback reference).
+    Store {
+        verified_with: Option<&'a KeySetDigest>,
+    },
+}
+
+impl Origin<'_> {
+    /// The key set stored bytes were verified with, if they come from the store with one.
+    fn stored_key_set(&self) -> Option<&KeySetDigest> {
+        match self {
+            Origin::Mirror => None,
+            Origin::Store { verified_with } => *verified_with,
+        }
+    }
 }
 
 /// Stage 2: root and a timestamp that has not expired.
@@ -324,7 +341,7 @@ impl WithTimestamp {
     pub fn load_snapshot(
         mut self,
         bytes: &[u8],
-        origin: Origin,
+        origin: Origin<'_>,
     ) -> std::result::Result<WithSnapshot, Refused<Self>> {
         let new = match self.check_snapshot(bytes, origin) {
             Ok(new) => new,
@@ -354,22 +371,28 @@ impl WithTimestamp {
         })
     }
 
-    fn check_snapshot(&self, bytes: &[u8], origin: Origin) -> Result<Verified<Snapshot>> {
+    fn check_snapshot(&self, bytes: &[u8], origin: Origin<'_>) -> Result<Verified<Snapshot>> {
         check_not_expired(
             self.reference_time,
             &RoleName::timestamp(),
             self.timestamp.expires,
         )?;
-        if origin == Origin::Mirror {
-            let listed = self.timestamp.snapshot_meta().ok_or(Error::NotListed {
-                listed_by: RoleName::timestamp(),
-                role: RoleName::snapshot(),
-            })?;
-            check_meta_bytes("snapshot.json", bytes, listed)?;
-        }
         let role = RoleName::snapshot();
-        let new = Unverified::<Snapshot>::parse(&role, bytes)?;
-        let new = new.verify(&self.root.keys, root_keys_for(&self.root, &role)?)?;
+        let role_keys = root_keys_for(&self.root, &role)?;
+        let listed = origin.stored_key_set().and_then(|verified_with| {
+            Verified::from_listed_bytes(
+                &self.timestamp,
+                &role,
+                bytes,
+                verified_with,
+                &self.root.keys,
+                role_keys,
+            )
+        });
+        let new = match listed {
+            Some(new) => new,
+            None => self.verify_snapshot(bytes, origin)?,
+        };
         if let Some(old) = &self.previous_snapshot {
             for (file, old_meta) in &old.meta {
                 let kept = new
@@ -385,6 +408,21 @@ impl WithTimestamp {
             }
         }
         Ok(new)
+    }
+
+    /// The snapshot's signatures checked, and a mirror's bytes against the timestamp's
+    /// listing.
+    fn verify_snapshot(&self, bytes: &[u8], origin: Origin<'_>) -> Result<Verified<Snapshot>> {
+        if origin == Origin::Mirror {
+            let listed = self.timestamp.snapshot_meta().ok_or(Error::NotListed {
+                listed_by: RoleName::timestamp(),
+                role: RoleName::snapshot(),
+            })?;
+            check_meta_bytes("snapshot.json", bytes, listed)?;
+        }
+        let role = RoleName::snapshot();
+        let new = Unverified::<Snapshot>::parse(&role, bytes)?;
+        new.verify(&self.root.keys, root_keys_for(&self.root, &role)?)
     }
 }
 
@@ -409,8 +447,13 @@ impl WithSnapshot {
     }
 
     /// Loads the top-level targets: as the snapshot lists it (version, and length and
-    /// hashes where listed), signed by a threshold of root's targets keys, not expired.
-    pub fn load_targets(self, bytes: &[u8]) -> std::result::Result<Complete, Refused<Self>> {
+    /// hashes where listed), signed by a threshold of root's targets keys (or, from the
+    /// store, see [`Origin::Store`]), not expired.
+    pub fn load_targets(
+        self,
+        bytes: &[u8],
+        origin: Origin<'_>,
+    ) -> std::result::Result<Complete, Refused<Self>> {
         let role = RoleName::targets();
         let checked = root_keys_for(&self.root, &role).and_then(|keys| {
             check_targets(
@@ -418,6 +461,7 @@ impl WithSnapshot {
                 &self.snapshot,
                 &role,
                 bytes,
+                origin,
                 &self.root.keys,
                 keys,
             )

@@ -1,8 +1,11 @@
 //! Turning bytes into verified metadata.
 //!
 //! `Unverified<T>` is metadata whose structure is checked but whose signatures are not;
-//! `Verified<T>` can only be made here, by checking a threshold of signatures. Code that
-//! needs trustworthy metadata takes `Verified<T>` and so cannot be handed anything else.
+//! `Verified<T>` can only be made here, in one of two ways: by checking a threshold of
+//! signatures, or ([`Verified::from_listed_bytes`], crate-private, used by the trusted set
+//! for the device's own store) by finding bytes that were verified before under the very
+//! same keys listed, byte for byte, by a verified parent. Code that needs trustworthy
+//! metadata takes `Verified<T>` and so cannot be handed anything else.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
@@ -10,9 +13,11 @@ use std::ops::Deref;
 use serde_json::Value;
 
 use crate::canonical::to_canonical_bytes;
+use crate::digest::check_meta_bytes;
 use crate::error::{Error, RejectedSignature, Result};
+use crate::hash::Sha512;
 use crate::key::{KeyId, PublicKey, Signature, VerifyingKey};
-use crate::metadata::{Role, RoleKeys};
+use crate::metadata::{MetaFile, Role, RoleKeys, Snapshot, Timestamp};
 use crate::names::RoleName;
 
 /// Metadata parsed and structurally checked, signatures not yet checked.
@@ -28,6 +33,72 @@ pub struct Unverified<T> {
 #[derive(Debug, Clone)]
 pub struct Verified<T> {
     signed: T,
+    /// The keys and threshold it was verified with.
+    key_set: KeySetDigest,
+    trusted_by: TrustedBy,
+}
+
+/// How a [`Verified`] value came to be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustedBy {
+    /// A threshold of the keys trusted for its role signed these bytes, checked now.
+    Signatures,
+    /// These exact bytes were verified by signatures earlier, under the same keys, and a
+    /// verified parent lists them now by hash: checking the signatures again cannot give
+    /// another answer.
+    ListedHash,
+}
+
+/// A digest of the keys and threshold that verified a role: which key ids, which key
+/// material under each, how many must sign. A device keeps it beside the bytes it stored,
+/// and trusts them again without signatures only while the keys trusted for the role give
+/// the same digest (a revoked or replaced key changes it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySetDigest(Sha512);
+
+impl KeySetDigest {
+    /// The digest of `role_keys`, with each key's material as `keys` gives it.
+    pub fn of(keys: &BTreeMap<KeyId, PublicKey>, role_keys: &RoleKeys) -> Self {
+        let mut text = format!("threshold {}\n", role_keys.threshold.get());
+        let ids: BTreeSet<&KeyId> = role_keys.keyids.iter().collect();
+        for id in ids {
+            // The key's own id is the SHA-256 of its canonical form: it pins the material.
+            let material = keys.get(id).map(|k| k.key_id().to_string());
+            text.push_str(&format!("{id} {}\n", material.as_deref().unwrap_or("-")));
+        }
+        KeySetDigest(Sha512::digest(text.as_bytes()))
+    }
+
+    /// Lower-case hex, the form it is kept in.
+    pub fn to_hex(&self) -> String {
+        self.0.to_hex()
+    }
+
+    /// Reads the hex form back; `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes = hex::decode(text.trim()).ok()?;
+        Some(KeySetDigest(Sha512(bytes.try_into().ok()?)))
+    }
+}
+
+/// A verified role that lists other roles by version, length and hashes.
+pub trait ListsRoles {
+    /// What this role lists for `role`.
+    fn listing(&self, role: &RoleName) -> Option<&MetaFile>;
+}
+
+impl ListsRoles for Timestamp {
+    fn listing(&self, role: &RoleName) -> Option<&MetaFile> {
+        (role == &RoleName::snapshot())
+            .then(|| self.snapshot_meta())
+            .flatten()
+    }
+}
+
+impl ListsRoles for Snapshot {
+    fn listing(&self, role: &RoleName) -> Option<&MetaFile> {
+        self.role_meta(role)
+    }
 }
 
 impl<T> Deref for Verified<T> {
@@ -43,61 +114,75 @@ impl<T> Verified<T> {
         &self.signed
     }
 
+    /// The keys and threshold it was verified with: what a device keeps beside the bytes.
+    pub fn key_set(&self) -> &KeySetDigest {
+        &self.key_set
+    }
+
+    /// Whether its signatures were checked now or its bytes were found listed.
+    pub fn trusted_by(&self) -> TrustedBy {
+        self.trusted_by
+    }
+
     /// A body taken as verified without any signature: for this crate's unit tests of
     /// what comes after verification (the delegation walk), never compiled elsewhere.
     #[cfg(test)]
     pub(crate) fn assumed_for_test(signed: T) -> Self {
-        Verified { signed }
+        Verified {
+            signed,
+            key_set: KeySetDigest(Sha512([0; 64])),
+            trusted_by: TrustedBy::Signatures,
+        }
+    }
+}
+
+impl<T: Role> Verified<T> {
+    /// The one way to trust metadata without checking its signatures: `stored` are bytes
+    /// this device verified earlier under the key set `verified_with` and kept, and
+    /// `parent`, verified now, lists role `role` with hashes (and a length) these bytes
+    /// match and the version they carry, while `keys` and `role_keys`, trusted for the role
+    /// now, are still that key set. Every other check of the caller (expiry, rollback)
+    /// still applies to what this returns.
+    ///
+    /// `None` when any of that does not hold (the parent lists no hash, as python-tuf's
+    /// repositories by default; the bytes or the keys changed; the bytes do not parse):
+    /// the caller then verifies the signatures as for any other bytes.
+    pub(crate) fn from_listed_bytes<P: ListsRoles>(
+        parent: &Verified<P>,
+        role: &RoleName,
+        stored: &[u8],
+        verified_with: &KeySetDigest,
+        keys: &BTreeMap<KeyId, PublicKey>,
+        role_keys: &RoleKeys,
+    ) -> Option<Self> {
+        let listed = parent.listing(role)?;
+        // A length alone is no evidence: only a hash names these exact bytes.
+        listed.hashes.as_ref()?;
+        check_meta_bytes(&format!("{role}.json"), stored, listed).ok()?;
+        let key_set = KeySetDigest::of(keys, role_keys);
+        if &key_set != verified_with {
+            return None;
+        }
+        let (signed, _, _) = parse_parts::<T>(role, stored).ok()?;
+        if signed.version() != listed.version {
+            return None;
+        }
+        Some(Verified {
+            signed,
+            key_set,
+            trusted_by: TrustedBy::ListedHash,
+        })
     }
 }
 
 impl<T: Role> Unverified<T> {
     /// Parses a metadata file of role `role` and checks its structure.
     pub fn parse(role: &RoleName, bytes: &[u8]) -> Result<Self> {
-        let what = format!("{role}.json");
-        let malformed = |reason: String| Error::Malformed {
-            what: what.clone(),
-            reason,
-        };
-        let mut envelope: serde_json::Map<String, Value> =
-            serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-        let signed_value = envelope
-            .remove("signed")
-            .ok_or_else(|| malformed("no \"signed\" object".into()))?;
-        let signatures_value = envelope
-            .remove("signatures")
-            .ok_or_else(|| malformed("no \"signatures\" list".into()))?;
-        let signatures: Vec<Signature> =
-            serde_json::from_value(signatures_value).map_err(|e| malformed(e.to_string()))?;
-        // Two signatures under one key id make the file ambiguous; python-tuf refuses such
-        // files as a whole, and so do we.
-        let mut seen = BTreeSet::new();
-        if let Some(dup) = signatures.iter().find(|s| !seen.insert(&s.keyid)) {
-            return Err(malformed(format!("key {} signs more than once", dup.keyid)));
-        }
-
-        let found_type = signed_value
-            .get("_type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if found_type != T::TYPE {
-            return Err(Error::WrongType {
-                what,
-                expected: T::TYPE,
-                found: found_type,
-            });
-        }
-        let signed: T = T::deserialize(&signed_value).map_err(|e| malformed(e.to_string()))?;
-        signed.check_structure().map_err(malformed)?;
-        let major = signed.spec_version().split('.').next().unwrap_or_default();
-        if major != "1" || signed.spec_version().split('.').count() < 2 {
-            return Err(Error::UnsupportedSpecVersion {
-                what,
-                found: signed.spec_version().to_owned(),
-            });
-        }
-        let canonical = to_canonical_bytes(&signed_value).map_err(|e| malformed(e.to_string()))?;
+        let (signed, signed_value, signatures) = parse_parts::<T>(role, bytes)?;
+        let canonical = to_canonical_bytes(&signed_value).map_err(|e| Error::Malformed {
+            what: format!("{role}.json"),
+            reason: e.to_string(),
+        })?;
         Ok(Unverified {
             role: role.clone(),
             signed,
@@ -105,6 +190,55 @@ impl<T: Role> Unverified<T> {
             signatures,
         })
     }
+}
+
+/// The body (typed and as JSON) and the signatures of a metadata file of role `role`, its
+/// structure checked.
+fn parse_parts<T: Role>(role: &RoleName, bytes: &[u8]) -> Result<(T, Value, Vec<Signature>)> {
+    let what = format!("{role}.json");
+    let malformed = |reason: String| Error::Malformed {
+        what: what.clone(),
+        reason,
+    };
+    let mut envelope: serde_json::Map<String, Value> =
+        serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    let signed_value = envelope
+        .remove("signed")
+        .ok_or_else(|| malformed("no \"signed\" object".into()))?;
+    let signatures_value = envelope
+        .remove("signatures")
+        .ok_or_else(|| malformed("no \"signatures\" list".into()))?;
+    let signatures: Vec<Signature> =
+        serde_json::from_value(signatures_value).map_err(|e| malformed(e.to_string()))?;
+    // Two signatures under one key id make the file ambiguous; python-tuf refuses such
+    // files as a whole, and so do we.
+    let mut seen = BTreeSet::new();
+    if let Some(dup) = signatures.iter().find(|s| !seen.insert(&s.keyid)) {
+        return Err(malformed(format!("key {} signs more than once", dup.keyid)));
+    }
+
+    let found_type = signed_value
+        .get("_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if found_type != T::TYPE {
+        return Err(Error::WrongType {
+            what,
+            expected: T::TYPE,
+            found: found_type,
+        });
+    }
+    let signed: T = T::deserialize(&signed_value).map_err(|e| malformed(e.to_string()))?;
+    signed.check_structure().map_err(malformed)?;
+    let major = signed.spec_version().split('.').next().unwrap_or_default();
+    if major != "1" || signed.spec_version().split('.').count() < 2 {
+        return Err(Error::UnsupportedSpecVersion {
+            what,
+            found: signed.spec_version().to_owned(),
+        });
+    }
+    Ok((signed, signed_value, signatures))
 }
 
 impl<T> Unverified<T> {
@@ -152,6 +286,8 @@ impl<T> Unverified<T> {
         self.check_signatures(keys, role_keys)?;
         Ok(Verified {
             signed: self.signed,
+            key_set: KeySetDigest::of(keys, role_keys),
+            trusted_by: TrustedBy::Signatures,
         })
     }
 }

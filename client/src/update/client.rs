@@ -16,7 +16,7 @@ use crate::limits::{listed_roles_limit, MAX_ROOT_BYTES};
 use crate::metadata::{Root, TargetInfo, Targets};
 use crate::names::{percent_encode, RoleName, TargetName};
 use crate::rollout::policy::MAX_POLICY_BYTES;
-use crate::trusted::{verify_self_signed_root, Complete, SelfSignedRoot};
+use crate::trusted::{verify_self_signed_root, Complete, Origin, SelfSignedRoot};
 use crate::update::artifact::TargetHash;
 use crate::verify::{Unverified, Verified};
 use tuf_core::delegation::{self, Lookup, TargetsSource};
@@ -24,10 +24,13 @@ use tuf_core::Error as CoreError;
 
 mod download;
 mod refresh;
+mod trust_report;
 
 use refresh::{
-    load_snapshot, load_timestamp, load_top_targets, metadata_path, targets_listing, update_root,
+    keep_key_set, load_snapshot, load_timestamp, load_top_targets, metadata_path, targets_listing,
+    update_root,
 };
+use trust_report::report;
 
 /// A verified target: its name, what the index says of it, and which role listed it.
 #[derive(Debug, Clone)]
@@ -101,6 +104,7 @@ impl Client {
             })?;
         let mut root = SelfSignedRoot::parse(&root)?.trust(now);
         update_root(&store, &metadata, &mut root)?;
+        report(&RoleName::root(), root.root());
         let timestamp = load_timestamp(&store, &metadata, root)?;
         let snapshot = load_snapshot(&store, &metadata, timestamp)?;
         let trusted = load_top_targets(&store, &metadata, snapshot)?;
@@ -138,18 +142,33 @@ impl Client {
     /// fresh one from the mirrors.
     fn fetch_targets(&mut self, role: &RoleName, delegator: &RoleName) -> Result<()> {
         let (listed, limit) = targets_listing(self.trusted.snapshot(), role)?;
-        if let Ok(Some(local)) = self.store.read(role, limit) {
-            if self.trusted.load_delegated(&local, role, delegator).is_ok() {
+        if let Ok(Some(local)) = self.store.read_verified(role, limit) {
+            let origin = Origin::Store {
+                verified_with: local.verified_with.as_ref(),
+            };
+            if let Ok(verified) = self
+                .trusted
+                .load_delegated(&local.bytes, origin, role, delegator)
+            {
+                keep_key_set(&self.store, role, &local, verified)?;
+                report(role, verified);
                 return Ok(());
             }
         }
         let path = metadata_path(self.trusted.root(), role, listed.version.get());
         let trusted = &mut self.trusted;
         let bytes = self.metadata.fetch(&path, &path, limit, |bytes| {
-            trusted.load_delegated(&bytes, role, delegator)?;
+            trusted.load_delegated(&bytes, Origin::Mirror, role, delegator)?;
             Ok(bytes)
         })?;
-        self.store.write(role, &bytes)
+        let verified = self.trusted.targets_role(role, delegator).ok_or_else(|| {
+            Error::from(CoreError::NotListed {
+                listed_by: delegator.clone(),
+                role: role.clone(),
+            })
+        })?;
+        report(role, verified);
+        self.store.write_verified(role, &bytes, verified.key_set())
     }
 
     /// Finds `name` in the verified index, as the delegation search of

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{check_meta_bytes, check_not_expired};
+use super::{check_meta_bytes, check_not_expired, Origin};
 use crate::datetime::UtcTime;
 use crate::error::{Error, Result};
 use crate::metadata::{RoleKeys, Root, Snapshot, Targets, Timestamp};
@@ -63,10 +63,12 @@ impl Complete {
     }
 
     /// Loads targets role `role`, delegated by `delegator` (a role loaded before), as the
-    /// snapshot lists it and signed by a threshold of the keys the delegator names for it.
+    /// snapshot lists it and signed by a threshold of the keys the delegator names for it
+    /// (or, from the store, see [`Origin::Store`]).
     pub fn load_delegated(
         &mut self,
         bytes: &[u8],
+        origin: Origin<'_>,
         role: &RoleName,
         delegator: &RoleName,
     ) -> Result<&Verified<Targets>> {
@@ -95,6 +97,7 @@ impl Complete {
             &self.snapshot,
             role,
             bytes,
+            origin,
             &delegations.keys,
             &delegated.role_keys(),
         )?;
@@ -104,12 +107,14 @@ impl Complete {
     }
 }
 
-/// A targets role as `snapshot` lists it, signed by a threshold of `role_keys`, not expired.
+/// A targets role as `snapshot` lists it, signed by a threshold of `role_keys` (or bytes
+/// from the store it lists by hash, verified before under the same keys), not expired.
 pub(super) fn check_targets(
     reference_time: UtcTime,
-    snapshot: &Snapshot,
+    snapshot: &Verified<Snapshot>,
     role: &RoleName,
     bytes: &[u8],
+    origin: Origin<'_>,
     keys: &BTreeMap<crate::key::KeyId, crate::key::PublicKey>,
     role_keys: &RoleKeys,
 ) -> Result<Verified<Targets>> {
@@ -118,8 +123,16 @@ pub(super) fn check_targets(
         listed_by: RoleName::snapshot(),
         role: role.clone(),
     })?;
-    check_meta_bytes(&format!("{}.json", role.file_stem()), bytes, listed)?;
-    let new = Unverified::<Targets>::parse(role, bytes)?.verify(keys, role_keys)?;
+    let trusted_again = origin.stored_key_set().and_then(|verified_with| {
+        Verified::from_listed_bytes(snapshot, role, bytes, verified_with, keys, role_keys)
+    });
+    let new = match trusted_again {
+        Some(new) => new,
+        None => {
+            check_meta_bytes(&format!("{}.json", role.file_stem()), bytes, listed)?;
+            Unverified::<Targets>::parse(role, bytes)?.verify(keys, role_keys)?
+        }
+    };
     if new.version != listed.version {
         return Err(Error::UnexpectedVersion {
             role: role.clone(),

@@ -1,6 +1,7 @@
 //! Each refusal of the typestate, on a repository `repo` wrote (fuzz/fixtures: root,
 //! timestamp, snapshot and targets version 1, made 2026-11-23).
 use super::*;
+use crate::verify::TrustedBy;
 
 const ROOT: &[u8] = include_bytes!("../../../fuzz/fixtures/1.root.json");
 const TIMESTAMP: &[u8] = include_bytes!("../../../fuzz/fixtures/timestamp.json");
@@ -25,7 +26,7 @@ fn the_whole_order_is_accepted() {
         .unwrap();
     assert_eq!(fresh, Freshness::New);
     let s = t.load_snapshot(SNAPSHOT, Origin::Mirror).unwrap();
-    let complete = s.load_targets(TARGETS).unwrap();
+    let complete = s.load_targets(TARGETS, Origin::Mirror).unwrap();
     assert_eq!(complete.targets().version.get(), 1);
     assert!(complete
         .targets_role(&RoleName::targets(), &RoleName::root())
@@ -81,8 +82,10 @@ fn a_changed_signed_body_is_refused_at_every_stage() {
         .state
         .load_snapshot(SNAPSHOT, Origin::Mirror)
         .unwrap();
-    let refused = s.load_targets(&flipped(TARGETS)).unwrap_err();
-    assert!(refused.state.load_targets(TARGETS).is_ok());
+    let refused = s
+        .load_targets(&flipped(TARGETS), Origin::Mirror)
+        .unwrap_err();
+    assert!(refused.state.load_targets(TARGETS, Origin::Mirror).is_ok());
 }
 
 #[test]
@@ -93,11 +96,142 @@ fn a_delegated_role_the_targets_do_not_delegate_is_not_listed() {
     let mut complete = t
         .load_snapshot(SNAPSHOT, Origin::Mirror)
         .unwrap()
-        .load_targets(TARGETS)
+        .load_targets(TARGETS, Origin::Mirror)
         .unwrap();
     let role = RoleName::new("nobody").unwrap();
     let err = complete
-        .load_delegated(TARGETS, &role, &RoleName::targets())
+        .load_delegated(TARGETS, Origin::Mirror, &role, &RoleName::targets())
         .unwrap_err();
     assert!(matches!(err, Error::NotListed { .. }), "{err:?}");
+}
+
+/// Loads the fixture repository from a mirror, then again as the device's store with the
+/// key sets it was verified under: how each stored role is trusted the second time.
+fn reload_from_store(
+    snapshot: &[u8],
+    targets: &[u8],
+    snapshot_keys: Option<&KeySetDigest>,
+    targets_keys: Option<&KeySetDigest>,
+) -> (Result<WithSnapshot>, Option<Result<Complete>>) {
+    let (t, _) = at("2026-11-24T00:00:00Z")
+        .load_timestamp(TIMESTAMP)
+        .unwrap();
+    let loaded = t
+        .load_snapshot(
+            snapshot,
+            Origin::Store {
+                verified_with: snapshot_keys,
+            },
+        )
+        .map_err(Error::from);
+    let Ok(s) = loaded else {
+        return (loaded, None);
+    };
+    // The snapshot stage is consumed by loading targets: keep what the caller looks at.
+    let again = at("2026-11-24T00:00:00Z")
+        .load_timestamp(TIMESTAMP)
+        .unwrap()
+        .0
+        .load_snapshot(SNAPSHOT, Origin::Mirror)
+        .unwrap();
+    let complete = s
+        .load_targets(
+            targets,
+            Origin::Store {
+                verified_with: targets_keys,
+            },
+        )
+        .map_err(Error::from);
+    (Ok(again), Some(complete))
+}
+
+fn first_key_sets() -> (KeySetDigest, KeySetDigest) {
+    let (t, _) = at("2026-11-24T00:00:00Z")
+        .load_timestamp(TIMESTAMP)
+        .unwrap();
+    let s = t.load_snapshot(SNAPSHOT, Origin::Mirror).unwrap();
+    let snapshot_keys = s.snapshot().key_set().clone();
+    assert_eq!(s.snapshot().trusted_by(), TrustedBy::Signatures);
+    let complete = s.load_targets(TARGETS, Origin::Mirror).unwrap();
+    assert_eq!(complete.targets().trusted_by(), TrustedBy::Signatures);
+    (snapshot_keys, complete.targets().key_set().clone())
+}
+
+#[test]
+fn stored_bytes_listed_by_hash_under_the_same_keys_are_not_verified_again() {
+    let (snapshot_keys, targets_keys) = first_key_sets();
+    let (t, _) = at("2026-11-24T00:00:00Z")
+        .load_timestamp(TIMESTAMP)
+        .unwrap();
+    let s = t
+        .load_snapshot(
+            SNAPSHOT,
+            Origin::Store {
+                verified_with: Some(&snapshot_keys),
+            },
+        )
+        .unwrap();
+    assert_eq!(s.snapshot().trusted_by(), TrustedBy::ListedHash);
+    let complete = s
+        .load_targets(
+            TARGETS,
+            Origin::Store {
+                verified_with: Some(&targets_keys),
+            },
+        )
+        .unwrap();
+    // This fixture's snapshot lists targets by version only (as python-tuf writes by
+    // default): no hash vouches for the stored bytes, so their signatures are checked.
+    assert_eq!(complete.targets().trusted_by(), TrustedBy::Signatures);
+    assert_eq!(complete.targets().key_set(), &targets_keys);
+}
+
+#[test]
+fn stored_bytes_under_other_keys_or_without_a_key_set_are_verified_again() {
+    let (snapshot_keys, targets_keys) = first_key_sets();
+    // The snapshot's key set given for targets: another set of keys, so signatures count.
+    for (snap, targ) in [(Some(&targets_keys), Some(&snapshot_keys)), (None, None)] {
+        let (t, _) = at("2026-11-24T00:00:00Z")
+            .load_timestamp(TIMESTAMP)
+            .unwrap();
+        let s = t
+            .load_snapshot(
+                SNAPSHOT,
+                Origin::Store {
+                    verified_with: snap,
+                },
+            )
+            .unwrap();
+        assert_eq!(s.snapshot().trusted_by(), TrustedBy::Signatures);
+        let complete = s
+            .load_targets(
+                TARGETS,
+                Origin::Store {
+                    verified_with: targ,
+                },
+            )
+            .unwrap();
+        assert_eq!(complete.targets().trusted_by(), TrustedBy::Signatures);
+    }
+}
+
+#[test]
+fn stored_bytes_the_parent_does_not_list_are_refused_as_before() {
+    let (snapshot_keys, targets_keys) = first_key_sets();
+    let (result, _) = reload_from_store(
+        &flipped(SNAPSHOT),
+        TARGETS,
+        Some(&snapshot_keys),
+        Some(&targets_keys),
+    );
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::ThresholdNotMet { .. }), "{err:?}");
+    let (_, complete) = reload_from_store(
+        SNAPSHOT,
+        &flipped(TARGETS),
+        Some(&snapshot_keys),
+        Some(&targets_keys),
+    );
+    let err = complete.unwrap().unwrap_err();
+    assert!(matches!(err, Error::ThresholdNotMet { .. }), "{err:?}");
 }

@@ -1,17 +1,23 @@
 //! The refresh steps of the TUF workflow, in the specification's order: root (with
 //! rotations), timestamp, snapshot, top-level targets. Each offers the device's own copy
-//! first, then each mirror's, to the trusted set's typestate.
+//! first, then each mirror's, to the trusted set's typestate. A stored snapshot or targets
+//! role goes in with the key set it was verified under, so bytes the verified parent still
+//! lists by hash are not verified again (see [`Origin::Store`]); what is accepted from a
+//! mirror, or verified again under other keys, is stored with the key set that verified it.
 
 use crate::error::{Error, Result};
 use crate::fetch::mirrors::Mirrors;
-use crate::fetch::store::MetadataStore;
+use crate::fetch::store::{MetadataStore, StoredRole};
 use crate::limits::{MAX_ROOT_BYTES, MAX_ROOT_ROTATIONS, MAX_SNAPSHOT_BYTES, MAX_TIMESTAMP_BYTES};
 use crate::metadata::{MetaFile, RoleKeys, Root, Snapshot};
 use crate::names::RoleName;
 use crate::trusted::{
     Complete, Freshness, Origin, Refused, TrustedRoot, WithSnapshot, WithTimestamp,
 };
+use crate::verify::Verified;
 use tuf_core::Error as CoreError;
+
+use super::trust_report::report;
 
 /// Offers each mirror's bytes to `step`, on `state`, until one is accepted; a refused step
 /// hands the stage back for the next mirror. Returns the next stage and the bytes accepted.
@@ -94,6 +100,7 @@ pub(super) fn load_timestamp(
     if freshness == Freshness::New {
         store.write(&role, &bytes)?;
     }
+    report(&role, next.timestamp());
     Ok(next)
 }
 
@@ -103,11 +110,20 @@ pub(super) fn load_snapshot(
     timestamp: WithTimestamp,
 ) -> Result<WithSnapshot> {
     let role = RoleName::snapshot();
-    let timestamp = match store.read(&role, MAX_SNAPSHOT_BYTES) {
-        Ok(Some(local)) => match timestamp.load_snapshot(&local, Origin::Store) {
-            Ok(snapshot) => return Ok(snapshot),
-            Err(refused) => *refused.state,
-        },
+    let timestamp = match store.read_verified(&role, MAX_SNAPSHOT_BYTES) {
+        Ok(Some(local)) => {
+            let origin = Origin::Store {
+                verified_with: local.verified_with.as_ref(),
+            };
+            match timestamp.load_snapshot(&local.bytes, origin) {
+                Ok(next) => {
+                    keep_key_set(store, &role, &local, next.snapshot())?;
+                    report(&role, next.snapshot());
+                    return Ok(next);
+                }
+                Err(refused) => *refused.state,
+            }
+        }
         _ => timestamp,
     };
     let listed = timestamp
@@ -124,7 +140,8 @@ pub(super) fn load_snapshot(
     let (next, bytes) = fetch_step(mirrors, &path, limit, timestamp, |t, bytes| {
         t.load_snapshot(bytes, Origin::Mirror)
     })?;
-    store.write(&role, &bytes)?;
+    store.write_verified(&role, &bytes, next.snapshot().key_set())?;
+    report(&role, next.snapshot());
     Ok(next)
 }
 
@@ -135,19 +152,44 @@ pub(super) fn load_top_targets(
 ) -> Result<Complete> {
     let role = RoleName::targets();
     let (listed, limit) = targets_listing(snapshot.snapshot(), &role)?;
-    let snapshot = match store.read(&role, limit) {
-        Ok(Some(local)) => match snapshot.load_targets(&local) {
-            Ok(complete) => return Ok(complete),
-            Err(refused) => *refused.state,
-        },
+    let snapshot = match store.read_verified(&role, limit) {
+        Ok(Some(local)) => {
+            let origin = Origin::Store {
+                verified_with: local.verified_with.as_ref(),
+            };
+            match snapshot.load_targets(&local.bytes, origin) {
+                Ok(complete) => {
+                    keep_key_set(store, &role, &local, complete.targets())?;
+                    report(&role, complete.targets());
+                    return Ok(complete);
+                }
+                Err(refused) => *refused.state,
+            }
+        }
         _ => snapshot,
     };
     let path = metadata_path(snapshot.root(), &role, listed.version.get());
     let (next, bytes) = fetch_step(mirrors, &path, limit, snapshot, |s, bytes| {
-        s.load_targets(bytes)
+        s.load_targets(bytes, Origin::Mirror)
     })?;
-    store.write(&role, &bytes)?;
+    store.write_verified(&role, &bytes, next.targets().key_set())?;
+    report(&role, next.targets());
     Ok(next)
+}
+
+/// After a stored role was verified by its signatures (kept without a key set, or under
+/// keys that changed since), stores it again with the key set that verified it now, so
+/// that the next check can trust it by its listed hash.
+pub(super) fn keep_key_set<T>(
+    store: &MetadataStore,
+    role: &RoleName,
+    stored: &StoredRole,
+    verified: &Verified<T>,
+) -> Result<()> {
+    if stored.verified_with.as_ref() == Some(verified.key_set()) {
+        return Ok(());
+    }
+    store.write_verified(role, &stored.bytes, verified.key_set())
 }
 
 /// What the snapshot lists for targets role `role`, and the most bytes to read for it.
