@@ -104,8 +104,8 @@ fn role_sizes(metadata: &Path) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// Prints what the clients' default limits are measured against: the largest role, the
-/// snapshot, the number of roles.
+/// Prints what the clients' default limits are measured against (the largest role, the
+/// snapshot, the number of roles), and checks the largest is within `volume_bytes`.
 fn print_sizes(repo: &DemoRepo) {
     let metadata = repo.public().join("metadata");
     let sizes = role_sizes(&metadata);
@@ -119,6 +119,12 @@ fn print_sizes(repo: &DemoRepo) {
          {largest_size} bytes; snapshot {snapshot} bytes; top-level targets {} bytes",
         sizes.len(),
         sizes["targets"],
+    );
+    // `volume_bytes` (default 4 MiB) bounds every role `repo` signs: what python-tuf's
+    // default `targets_max_length` (5,000,000) would allow were a snapshot to list no length.
+    assert!(
+        *largest_size <= 4 * 1024 * 1024,
+        "{largest} is {largest_size} bytes, over volume_bytes"
     );
 }
 

@@ -79,9 +79,11 @@ use crate::digest::check_meta_bytes;
 use crate::error::{Error, Result};
 use crate::metadata::{RoleKeys, Root, Snapshot, Timestamp, Version};
 use crate::names::RoleName;
-use crate::verify::{KeySetDigest, Unverified, Verified};
+use crate::verify::{Unverified, Verified};
 
 mod complete;
+mod origin;
+pub use origin::Origin;
 
 use complete::check_targets;
 pub use complete::Complete;
@@ -275,33 +277,6 @@ impl TrustedRoot {
             },
             freshness,
         ))
-    }
-}
-
-/// Where metadata bytes come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin<'a> {
-    /// A mirror: the bytes must match the length and hashes their parent lists, and a
-    /// threshold of signatures is checked.
-    Mirror,
-    /// The device's own store: written only after an earlier verification, under the key
-    /// set `verified_with` where the device kept it. When the verified parent lists these
-    /// exact bytes by hash and the role's keys are still that key set, the signatures are
-    /// not checked again ([`crate::verify::TrustedBy::ListedHash`]); otherwise they are,
-    /// as for a mirror's. A stored snapshot may be older than the timestamp says, so it
-    /// need not match the timestamp's listing (it then becomes the rollback reference).
-    Store {
-        verified_with: Option<&'a KeySetDigest>,
-    },
-}
-
-impl Origin<'_> {
-    /// The key set stored bytes were verified with, if they come from the store with one.
-    fn stored_key_set(&self) -> Option<&KeySetDigest> {
-        match self {
-            Origin::Mirror => None,
-            Origin::Store { verified_with } => *verified_with,
-        }
     }
 }
 

@@ -82,7 +82,7 @@ impl KeySetDigest {
 }
 
 /// A verified role that lists other roles by version, length and hashes.
-pub trait ListsRoles {
+pub(crate) trait ListsRoles {
     /// What this role lists for `role`.
     fn listing(&self, role: &RoleName) -> Option<&MetaFile>;
 }

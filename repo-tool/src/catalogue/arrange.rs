@@ -207,7 +207,7 @@ fn fold(
             name: volume_role(next),
             releases: BTreeMap::new(),
             body: Some(TargetMap::new()),
-            bytes: 0,
+            bytes: super::split::ENVELOPE_BYTES,
             kept: None,
         });
     }

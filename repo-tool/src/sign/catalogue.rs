@@ -64,21 +64,11 @@ pub(super) fn sign_catalogue(
         keys: &root.keys,
         role: role_keys,
     };
-    let arrangement = arrange(
-        ws,
-        &published,
-        staged,
-        &retire,
-        &settings.catalogue,
-        &signers_keys,
-    )?;
+    let catalogue = &settings.catalogue;
+    let arrangement = arrange(ws, &published, staged, &retire, catalogue, &signers_keys)?;
     let mut bins = published.record.bins.clone();
-    let bodies = split_large(
-        arrangement.roles,
-        &mut bins,
-        settings.catalogue.volume_bytes,
-        &signers_keys,
-    )?;
+    let budget = catalogue.volume_bytes;
+    let bodies = split_large(arrangement.roles, &mut bins, budget, &signers_keys)?;
     let mut roles = Vec::new();
     let mut pending = Vec::new();
     for body in bodies {
