@@ -1,7 +1,7 @@
 //! Each refusal of the typestate, on a repository `repo` wrote (fuzz/fixtures: root,
 //! timestamp, snapshot and targets version 1, made 2026-11-23).
 use super::*;
-use crate::verify::TrustedBy;
+use crate::verify::{KeySetDigest, TrustedBy};
 
 const ROOT: &[u8] = include_bytes!("../../../fuzz/fixtures/1.root.json");
 const TIMESTAMP: &[u8] = include_bytes!("../../../fuzz/fixtures/timestamp.json");
