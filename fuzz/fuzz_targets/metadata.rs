@@ -95,7 +95,12 @@ fn workflow(data: &[u8]) {
         Some("snapshot") => {
             let (set, _) = fresh().load_timestamp(TIMESTAMP).unwrap();
             // As if from the device's store: no digest check, so the bytes reach the parser.
-            let _ = set.load_snapshot(data, Origin::Store { verified_with: None });
+            let _ = set.load_snapshot(
+                data,
+                Origin::Store {
+                    verified_with: None,
+                },
+            );
         }
         Some("targets") => {
             let (set, _) = fresh().load_timestamp(TIMESTAMP).unwrap();
