@@ -4,7 +4,7 @@
 //! Invariant: a [`Hashes`] reads and writes the very JSON object a map from algorithm name
 //! to hex digest would (keys in sorted order, the last of duplicate keys winning), and
 //! answers [`Hashes::get`] as that map would. SHA-256 and SHA-512 digests of their proper
-//! length are kept inline, with no allocation; any other algorithm, or a digest of another
+//! length are kept as raw bytes, one allocation each; any other algorithm, or a digest of another
 //! length (which can then only mismatch), is kept as listed.
 
 use std::fmt;
@@ -20,8 +20,9 @@ const SHA512: &str = "sha512";
 /// Digests listed for a file, by algorithm name (`sha512`, `sha256`, ...), as hex.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Hashes {
-    sha256: Option<[u8; 32]>,
-    sha512: Option<[u8; 64]>,
+    // Boxed: a listing moved or collected by the 100,000 stays small.
+    sha256: Option<Box<[u8; 32]>>,
+    sha512: Option<Box<[u8; 64]>>,
     /// Every other listed digest, sorted by algorithm name, names distinct.
     other: Vec<(String, HexDigest)>,
 }
@@ -76,8 +77,12 @@ impl Hashes {
             _ => {}
         }
         match (algorithm.as_str(), digest.0.as_slice()) {
-            (SHA256, bytes) if bytes.len() == 32 => self.sha256 = bytes.try_into().ok(),
-            (SHA512, bytes) if bytes.len() == 64 => self.sha512 = bytes.try_into().ok(),
+            (SHA256, bytes) if bytes.len() == 32 => {
+                self.sha256 = <[u8; 32]>::try_from(bytes).ok().map(Box::new)
+            }
+            (SHA512, bytes) if bytes.len() == 64 => {
+                self.sha512 = <[u8; 64]>::try_from(bytes).ok().map(Box::new)
+            }
             _ => {
                 let at = self
                     .other
