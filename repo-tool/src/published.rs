@@ -2,7 +2,6 @@
 //! role, the newest targets, the current timestamp. These are our own files, parsed but not
 //! trusted: whatever is signed from them is checked again before it is published.
 
-
 use anyhow::Result;
 use updater::hash::digest_reader;
 use updater::metadata::{Hashes, HexDigest, MetaFile, Targets, Timestamp, Version};

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use e2e_tests::{
-    apply, example_key, listed_file, policy_for, publish_policy,
-    python_tuf_fetch_in, read_json, repo, DemoRepo, Device, StaticServer,
+    apply, example_key, listed_file, policy_for, publish_policy, python_tuf_fetch_in, read_json,
+    repo, DemoRepo, Device, StaticServer,
 };
 use serde_json::Value;
 use updater::hash::{Sha256, Sha512};
@@ -89,7 +89,10 @@ fn assert_split(metadata: &Path, role: &str, expected: &[String]) -> Vec<String>
         let body = read_json(&path);
         for name in body["signed"]["targets"].as_object().unwrap().keys() {
             let hash = Sha256::digest(name.as_bytes()).to_hex();
-            assert!(prefixes.iter().any(|p| hash.starts_with(p)), "{name} in {bin}");
+            assert!(
+                prefixes.iter().any(|p| hash.starts_with(p)),
+                "{name} in {bin}"
+            );
             seen.push(name.clone());
         }
     }
@@ -155,7 +158,11 @@ fn a_release_too_big_for_one_role_is_split_into_hash_bins_every_client_reads() {
             Some(sha)
         );
     }
-    assert_eq!(tough_targets(&r).len(), FILES + 1, "the files and policy.xml");
+    assert_eq!(
+        tough_targets(&r).len(),
+        FILES + 1,
+        "the files and policy.xml"
+    );
     let run = r.verify(&[]).ok();
     assert!(
         run.stdout.contains(&format!("{} artifact", FILES + 1)),

@@ -266,7 +266,10 @@ where
     let walked = walk(source, Scope::Under(folder), |_, _, targets| {
         let listed = targets.targets.keys();
         let inside = listed.filter(|n| n.as_str().starts_with(&inside));
-        let new: Vec<TargetName> = inside.filter(|n| seen.insert((*n).clone())).cloned().collect();
+        let new: Vec<TargetName> = inside
+            .filter(|n| seen.insert((*n).clone()))
+            .cloned()
+            .collect();
         groups.push(new);
         ControlFlow::<()>::Continue(())
     })?;

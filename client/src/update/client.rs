@@ -177,7 +177,8 @@ impl Client {
         if !is_leaf {
             return;
         }
-        self.leaves.push_back((role.clone(), delegator.clone(), bytes));
+        self.leaves
+            .push_back((role.clone(), delegator.clone(), bytes));
         let mut kept: u64 = self.leaves.iter().map(|(_, _, b)| b).sum();
         while kept > LEAF_CACHE_BYTES && self.leaves.len() > 1 {
             let Some((old, old_delegator, old_bytes)) = self.leaves.pop_front() else {
@@ -218,7 +219,8 @@ impl Client {
             })
         })?;
         report(role, verified);
-        self.store.write_verified(role, &bytes, verified.key_set())?;
+        self.store
+            .write_verified(role, &bytes, verified.key_set())?;
         Ok(bytes.len() as u64)
     }
 
@@ -259,7 +261,12 @@ impl Client {
         let mut groups: Vec<Vec<TargetName>> = Vec::new();
         delegation::walk_everything(&mut Loader(self), listed_roles_limit(), |_, _, targets| {
             let listed = targets.targets.keys();
-            groups.push(listed.filter(|n| seen.insert((*n).clone())).cloned().collect());
+            groups.push(
+                listed
+                    .filter(|n| seen.insert((*n).clone()))
+                    .cloned()
+                    .collect(),
+            );
         })?;
         drop(seen);
         let mut found = Vec::new();

@@ -46,8 +46,8 @@ mod split;
 mod staged;
 
 pub(crate) use arrange::{arrange, Signers};
-pub(crate) use split::split_large;
 pub(crate) use record::{Place, Published, Record};
 pub use retire::retire;
 pub(crate) use retire::{retire_path, staged_retirements};
+pub(crate) use split::split_large;
 pub(crate) use staged::{migrate_staged, StagedReleases, TargetMap};

@@ -111,7 +111,10 @@ impl<const N: usize> From<[(String, HexDigest); N]> for Hashes {
 
 impl Serialize for Hashes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.iter().map(|(name, digest)| (name, hex::encode(digest))))
+        s.collect_map(
+            self.iter()
+                .map(|(name, digest)| (name, hex::encode(digest))),
+        )
     }
 }
 
@@ -138,7 +141,10 @@ impl<'de> Deserialize<'de> for Hashes {
 impl fmt::Debug for Hashes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.iter().map(|(name, digest)| (name, hex::encode(digest))))
+            .entries(
+                self.iter()
+                    .map(|(name, digest)| (name, hex::encode(digest))),
+            )
             .finish()
     }
 }
@@ -171,7 +177,11 @@ mod tests {
                 "{text}"
             );
             for name in ["sha256", "sha512", "md5", "blake2b", "sha1"] {
-                assert_eq!(ours.get(name), map.get(name).map(|d| d.0.as_slice()), "{text}");
+                assert_eq!(
+                    ours.get(name),
+                    map.get(name).map(|d| d.0.as_slice()),
+                    "{text}"
+                );
             }
             assert_eq!(ours.len(), map.len());
             let values: Vec<&[u8]> = map.values().map(|d| d.0.as_slice()).collect();
