@@ -91,7 +91,7 @@ fn every_target_python_tuf_wrote_is_found_and_downloaded() {
                 .unwrap()
                 .unwrap_or_else(|| panic!("{scenario}: {name} not found"));
             let (path, _) = client
-                .download(&found, &mirror(&repo.join("targets")), &downloads)
+                .download(found.listing(), &mirror(&repo.join("targets")), &downloads)
                 .unwrap();
             let bytes = std::fs::read(&path).unwrap();
             assert_eq!(
@@ -177,7 +177,7 @@ fn path_like_role_names_never_reach_outside_a_folder_mirror() {
         let result = match client.find_target(&target) {
             Ok(Some(found)) => {
                 let (path, _) = client
-                    .download(&found, &mirror(&repo.join("targets")), &downloads)
+                    .download(found.listing(), &mirror(&repo.join("targets")), &downloads)
                     .unwrap();
                 assert_eq!(path.parent(), Some(downloads.as_path()));
                 assert_eq!(
@@ -277,7 +277,7 @@ fn every_flat_target_tough_wrote_is_found_and_downloaded() {
         };
         assert_eq!(found.role.as_str(), role, "{name}");
         let (path, fetched) = client
-            .download(&found, &mirror(&repo.join("targets")), &downloads)
+            .download(found.listing(), &mirror(&repo.join("targets")), &downloads)
             .unwrap();
         assert!(fetched, "{name}");
         assert_eq!(path, downloads.join(&name));
@@ -299,7 +299,7 @@ fn a_nested_target_tough_wrote_is_not_found_under_the_name_the_device_asks_for()
     let found = find(&mut client, "docs/guide.txt");
     let before = tree(tmp.path());
     let err = client
-        .download(&found, &mirror(&repo.join("targets")), &downloads)
+        .download(found.listing(), &mirror(&repo.join("targets")), &downloads)
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(err.to_string(), "docs/guide.txt: not found on any mirror");
@@ -314,7 +314,7 @@ fn a_nested_target_tough_wrote_is_not_found_under_the_name_the_device_asks_for()
     std::fs::create_dir(spec_name.parent().unwrap()).unwrap();
     std::fs::copy(&tough_name, &spec_name).unwrap();
     let (path, _) = client
-        .download(&found, &mirror(&repo.join("targets")), &downloads)
+        .download(found.listing(), &mirror(&repo.join("targets")), &downloads)
         .unwrap();
     assert_eq!(
         &Sha256::digest(&std::fs::read(path).unwrap()).to_hex(),
@@ -362,7 +362,7 @@ fn a_changed_target_in_a_tough_repository_is_refused() {
     let found = find(&mut client, "hello.txt");
     let before = tree(tmp.path());
     let err = client
-        .download(&found, &mirror(&repo.join("targets")), &downloads)
+        .download(found.listing(), &mirror(&repo.join("targets")), &downloads)
         .unwrap_err();
     assert!(
         matches!(err, Error::Core(tuf_core::Error::HashMismatch { .. })),

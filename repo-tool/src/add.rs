@@ -13,7 +13,7 @@ use serde_json::json;
 use updater::conventions::name_budget;
 use updater::conventions::{check_label, release_target_name, ArtifactKind};
 use updater::hash::FileDigest;
-use updater::metadata::{HexDigest, TargetInfo};
+use updater::metadata::{Hashes, HexDigest, TargetInfo};
 use updater::names::TargetName;
 
 use crate::catalogue::{Place, Published, StagedReleases, TargetMap};
@@ -93,15 +93,18 @@ fn collect_files(dir: &Path, release: &Release) -> Result<Vec<SourceFile>> {
 fn target_info(digest: &FileDigest, release: &Release, kind: ArtifactKind) -> TargetInfo {
     TargetInfo {
         length: digest.length,
-        hashes: BTreeMap::from([
+        hashes: Hashes::from([
             ("sha256".to_owned(), HexDigest(digest.sha256.0.to_vec())),
             ("sha512".to_owned(), HexDigest(digest.sha512.0.to_vec())),
         ]),
-        custom: Some(json!({
-            "release": release.version,
-            "platform": release.platform,
-            "kind": kind.as_str(),
-        })),
+        custom: Some(
+            json!({
+                "release": release.version,
+                "platform": release.platform,
+                "kind": kind.as_str(),
+            })
+            .into(),
+        ),
     }
 }
 

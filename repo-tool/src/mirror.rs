@@ -214,7 +214,7 @@ fn copy_artifacts(
     folders: &StagingFolders,
 ) -> Result<()> {
     for target in found {
-        let (local, _) = client.download(target, targets, &folders.downloads)?;
+        let (local, _) = client.download(target.listing(), targets, &folders.downloads)?;
         for path in Workspace::served_paths(&folders.targets, &target.name, &target.info.hashes) {
             let parent = path.parent().context("artifact path has a folder")?;
             std::fs::create_dir_all(parent)?;

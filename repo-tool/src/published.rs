@@ -2,11 +2,9 @@
 //! role, the newest targets, the current timestamp. These are our own files, parsed but not
 //! trusted: whatever is signed from them is checked again before it is published.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use updater::hash::digest_reader;
-use updater::metadata::{HexDigest, MetaFile, Targets, Timestamp, Version};
+use updater::metadata::{Hashes, HexDigest, MetaFile, Targets, Timestamp, Version};
 use updater::names::RoleName;
 use updater::verify::Unverified;
 
@@ -70,7 +68,7 @@ pub(crate) fn meta_for(bytes: &[u8], version: Version) -> Result<MetaFile> {
     Ok(MetaFile {
         version,
         length: Some(digest.length),
-        hashes: Some(BTreeMap::from([
+        hashes: Some(Hashes::from([
             ("sha256".to_owned(), HexDigest(digest.sha256.0.to_vec())),
             ("sha512".to_owned(), HexDigest(digest.sha512.0.to_vec())),
         ])),

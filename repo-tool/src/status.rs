@@ -147,7 +147,7 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
             .as_ref()
             .and_then(|p| p.targets.values().next())
             .and_then(|info| info.hashes.get("sha512"))
-            .map(|h| h.0.clone());
+            .map(<[u8]>::to_vec);
         published.as_deref() != Some(&digest.0[..])
     };
     Ok(RepoStatus {

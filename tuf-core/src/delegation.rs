@@ -258,12 +258,22 @@ where
     S::Error: From<Error>,
 {
     let inside = format!("{folder}/");
-    let mut names = BTreeSet::new();
+    // Names grouped by the first role listing them, in walk order: the searches for one
+    // group mostly end in the same role, so a source that keeps few roles at a time (a
+    // device listing 100,000 names in hash bins) loads each about once, not once per name.
+    let mut seen = BTreeSet::new();
+    let mut groups: Vec<Vec<TargetName>> = Vec::new();
     let walked = walk(source, Scope::Under(folder), |_, _, targets| {
         let listed = targets.targets.keys();
-        names.extend(listed.filter(|n| n.as_str().starts_with(&inside)).cloned());
+        let inside = listed.filter(|n| n.as_str().starts_with(&inside));
+        let new: Vec<TargetName> = inside
+            .filter(|n| seen.insert((*n).clone()))
+            .cloned()
+            .collect();
+        groups.push(new);
         ControlFlow::<()>::Continue(())
     })?;
+    drop(seen);
     if let Walked::LimitReached(reached) = walked {
         return Err(Error::DelegationLimit {
             limit: reached.limit,
@@ -272,14 +282,16 @@ where
         }
         .into());
     }
-    let mut found = Vec::with_capacity(names.len());
-    for name in names {
+    let mut found = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+    for name in groups.into_iter().flatten() {
         // A name whose own search is cut short is not found, as the device's download
         // would not find it either.
         if let Some((role, info)) = find(source, &name)?.found() {
             found.push((name, role, info));
         }
     }
+    // Each name once (`seen`), so sorting by name alone gives one order.
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(found)
 }
 

@@ -34,11 +34,11 @@ pub fn check_digest(
             Algorithm::Sha512 => &digest.sha512.0,
             Algorithm::Sha256 => &digest.sha256.0,
         };
-        if actual != expected.0.as_slice() {
+        if actual != expected {
             return Err(Error::HashMismatch {
                 what: what.into(),
                 algorithm: algorithm.display_name().into(),
-                expected: hex::encode(&expected.0),
+                expected: hex::encode(expected),
                 actual: hex::encode(actual),
             });
         }

@@ -14,10 +14,14 @@ use crate::datetime::UtcTime;
 use crate::key::{KeyId, PublicKey, Signature};
 use crate::names::{RoleName, TargetName};
 
+mod custom;
 mod delegations;
+mod hashes;
 mod succinct;
 
+pub use custom::Custom;
 pub use delegations::{DelegatedRole, Delegations, Roles};
+pub use hashes::Hashes;
 pub use succinct::{BitLength, SuccinctRoles};
 
 /// The TUF specification version we write.
@@ -102,9 +106,6 @@ impl fmt::Debug for Threshold {
         write!(f, "threshold {}", self.0)
     }
 }
-
-/// Digests listed for a file, by algorithm name (`sha512`, `sha256`, ...), as hex.
-pub type Hashes = BTreeMap<String, HexDigest>;
 
 /// A digest as raw bytes, written as lowercase hex.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -246,7 +247,7 @@ pub struct TargetInfo {
     pub length: u64,
     pub hashes: Hashes,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom: Option<serde_json::Value>,
+    pub custom: Option<Custom>,
 }
 
 /// `targets.json` or a delegated targets role: THE INDEX of artifacts.

@@ -128,7 +128,7 @@ impl ArtifactKind {
             .map_or(name.as_str(), |t| t.relative);
         match info.custom.as_ref().and_then(|c| c.get("kind")) {
             None => Self::from_index(relative, None),
-            Some(serde_json::Value::String(kind)) => Self::from_index(relative, Some(kind)),
+            Some(serde_json::Value::String(kind)) => Self::from_index(relative, Some(&kind)),
             Some(other) => Err(KindError::Unknown {
                 relative: relative.to_owned(),
                 kind: other.to_string(),

@@ -20,10 +20,10 @@ pub(crate) fn hash_prefixed(name: &TargetName, hash_hex: &str) -> String {
 pub fn served_names(name: &TargetName, hashes: &Hashes) -> Vec<String> {
     let mut names: Vec<String> = hashes
         .values()
-        .map(|d| hash_prefixed(name, &hex::encode(&d.0)))
+        .map(|d| hash_prefixed(name, &hex::encode(d)))
         .collect();
     if let Some(sha256) = hashes.get("sha256") {
-        let tough = format!("{}.{name}", hex::encode(&sha256.0));
+        let tough = format!("{}.{name}", hex::encode(sha256));
         if !names.contains(&tough) {
             names.push(tough);
         }
@@ -42,7 +42,7 @@ pub fn fetch_name(name: &TargetName, hashes: &Hashes, consistent_snapshot: bool)
         .or_else(|| hashes.get("sha512"))
         .or_else(|| hashes.values().next());
     match hash {
-        Some(digest) => hash_prefixed(name, &hex::encode(&digest.0)),
+        Some(digest) => hash_prefixed(name, &hex::encode(digest)),
         None => name.as_str().to_owned(),
     }
 }

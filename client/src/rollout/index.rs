@@ -48,12 +48,12 @@ where
         Wanted::Releases(releases) => releases.iter().map(release_folder).collect(),
         Wanted::All => vec![RELEASES.to_owned()],
     };
-    let mut listed = Vec::new();
+    let mut index = Index::default();
     for folder in &folders {
         let found = list_under(source, folder).map_err(GatherError::Source)?;
-        listed.extend(found.into_iter().map(|(name, _, info)| (name, info)));
+        index.add_listed(found.into_iter().map(|(name, _, info)| (name, info)))?;
     }
-    Ok(Index::from_listed(listed)?)
+    Ok(index)
 }
 
 /// The releases `policy` can send a device on `channel` to: the channel's target and its
@@ -98,19 +98,35 @@ impl Index {
         listed: impl IntoIterator<Item = (TargetName, TargetInfo)>,
     ) -> Result<Self, LayoutError> {
         let mut index = Index::default();
-        for (name, info) in listed {
+        index.add_listed(listed)?;
+        Ok(index)
+    }
+
+    /// Adds `listed` as [`Index::from_listed`] reads it, moving each file in. A platform's
+    /// list makes room at once for the rest of the listing (a listing by name brings each
+    /// release's platform in one run), so a release of 100,000 files is not held again in
+    /// the spare room of a list grown by doubling.
+    fn add_listed(
+        &mut self,
+        listed: impl IntoIterator<Item = (TargetName, TargetInfo)>,
+    ) -> Result<(), LayoutError> {
+        let mut listed = listed.into_iter().peekable();
+        while let Some((name, info)) = listed.next() {
             let Some(file) = ReleaseTarget::parse(name.as_str())? else {
                 continue;
             };
-            index
+            let files = self
                 .releases
                 .entry(file.release)
                 .or_default()
                 .entry(file.platform.to_owned())
-                .or_default()
-                .push((name.clone(), info));
+                .or_default();
+            if files.is_empty() {
+                files.reserve_exact(listed.size_hint().0.saturating_add(1));
+            }
+            files.push((name, info));
         }
-        Ok(index)
+        Ok(())
     }
 
     /// Why the device could not install `release` for `platform` as listed: an artifact of

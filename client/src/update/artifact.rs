@@ -37,7 +37,7 @@ impl TargetHash {
             if let Some(expected) = info.hashes.get(algorithm.key()) {
                 return Ok(TargetHash {
                     algorithm,
-                    expected: expected.0.clone(),
+                    expected: expected.to_vec(),
                 });
             }
         }

@@ -4,7 +4,7 @@
 //! copies, which become the reference for rollback checks), then what the mirrors serve.
 //! Every accepted file is written back to the metadata store under its unversioned name.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::conventions::{POLICY_FILE, POLICY_ROLE};
 use crate::datetime::UtcTime;
@@ -40,11 +40,38 @@ pub struct FoundTarget {
     pub role: RoleName,
 }
 
+/// Bytes (as signed files) of delegated roles that delegate nothing the client keeps
+/// verified at once. Past it the oldest are dropped, and verified again from the store if
+/// a search needs them again: a release in 16 hash bins of 3 MB each is gathered holding
+/// about one bin, not all 16 (the walks ask for one bin's names together). Repositories
+/// whose leaf roles fit keep everything, as before.
+const LEAF_CACHE_BYTES: u64 = 4 << 20;
+
+impl FoundTarget {
+    /// Its name and listing, as [`Client::download`] takes them.
+    pub fn listing(&self) -> Listing<'_> {
+        Listing {
+            name: &self.name,
+            info: &self.info,
+        }
+    }
+}
+
+/// A target's name and what the role trusted for it lists: what a download is checked
+/// against.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing<'a> {
+    pub name: &'a TargetName,
+    pub info: &'a TargetInfo,
+}
+
 /// One device's view of one repository: its metadata brought up to date and verified.
 pub struct Client {
     store: MetadataStore,
     metadata: Mirrors,
     trusted: Complete,
+    /// Delegated roles kept that delegate nothing, oldest first: (role, delegator, bytes).
+    leaves: VecDeque<(RoleName, RoleName, u64)>,
 }
 
 impl Client {
@@ -112,6 +139,7 @@ impl Client {
             store,
             metadata,
             trusted,
+            leaves: VecDeque::new(),
         })
     }
 
@@ -127,7 +155,8 @@ impl Client {
         delegator: &RoleName,
     ) -> Result<&Verified<Targets>> {
         if self.trusted.targets_role(role, delegator).is_none() {
-            self.fetch_targets(role, delegator)?;
+            let bytes = self.fetch_targets(role, delegator)?;
+            self.keep_within_budget(role, delegator, bytes);
         }
         self.trusted.targets_role(role, delegator).ok_or_else(|| {
             CoreError::NotListed {
@@ -138,9 +167,31 @@ impl Client {
         })
     }
 
+    /// Notes that leaf role `role` (of `bytes`) was just loaded, and drops the oldest
+    /// leaves while they hold more than [`LEAF_CACHE_BYTES`]; the one just loaded stays.
+    fn keep_within_budget(&mut self, role: &RoleName, delegator: &RoleName, bytes: u64) {
+        let is_leaf = self
+            .trusted
+            .targets_role(role, delegator)
+            .is_some_and(|t| t.delegations.is_none());
+        if !is_leaf {
+            return;
+        }
+        self.leaves
+            .push_back((role.clone(), delegator.clone(), bytes));
+        let mut kept: u64 = self.leaves.iter().map(|(_, _, b)| b).sum();
+        while kept > LEAF_CACHE_BYTES && self.leaves.len() > 1 {
+            let Some((old, old_delegator, old_bytes)) = self.leaves.pop_front() else {
+                break;
+            };
+            self.trusted.forget_leaf(&old, &old_delegator);
+            kept -= old_bytes;
+        }
+    }
+
     /// Loads delegated role `role`: the stored copy if it still matches snapshot, else a
-    /// fresh one from the mirrors.
-    fn fetch_targets(&mut self, role: &RoleName, delegator: &RoleName) -> Result<()> {
+    /// fresh one from the mirrors. Returns the length of the file loaded.
+    fn fetch_targets(&mut self, role: &RoleName, delegator: &RoleName) -> Result<u64> {
         let (listed, limit) = targets_listing(self.trusted.snapshot(), role)?;
         if let Ok(Some(local)) = self.store.read_verified(role, limit) {
             let origin = Origin::Store {
@@ -152,7 +203,7 @@ impl Client {
             {
                 keep_key_set(&self.store, role, &local, verified)?;
                 report(role, verified);
-                return Ok(());
+                return Ok(local.bytes.len() as u64);
             }
         }
         let path = metadata_path(self.trusted.root(), role, listed.version.get());
@@ -168,7 +219,9 @@ impl Client {
             })
         })?;
         report(role, verified);
-        self.store.write_verified(role, &bytes, verified.key_set())
+        self.store
+            .write_verified(role, &bytes, verified.key_set())?;
+        Ok(bytes.len() as u64)
     }
 
     /// Finds `name` in the verified index, as the delegation search of
@@ -201,24 +254,40 @@ impl Client {
     /// role its own search cannot reach within [`MAX_DELEGATIONS`](crate::limits::MAX_DELEGATIONS)
     /// roles fails it too ([`Error::SearchLimit`]): a device would not find it.
     pub fn all_targets(&mut self) -> Result<Vec<FoundTarget>> {
-        let mut names = BTreeSet::new();
+        // Names grouped by the first role listing them, in walk order, each once: the
+        // searches of a group mostly end in one role, which the bounded cache of leaf
+        // roles then holds (see `LEAF_CACHE_BYTES`).
+        let mut seen = BTreeSet::new();
+        let mut groups: Vec<Vec<TargetName>> = Vec::new();
         delegation::walk_everything(&mut Loader(self), listed_roles_limit(), |_, _, targets| {
-            names.extend(targets.targets.keys().cloned());
+            let listed = targets.targets.keys();
+            groups.push(
+                listed
+                    .filter(|n| seen.insert((*n).clone()))
+                    .cloned()
+                    .collect(),
+            );
         })?;
+        drop(seen);
         let mut found = Vec::new();
-        for name in names {
+        // The first name, in name order, whose search its limit cut short.
+        let mut cut_short: Option<(TargetName, usize)> = None;
+        for name in groups.into_iter().flatten() {
             match self.lookup_target(&name)? {
                 Lookup::Found(role, info) => found.push(FoundTarget { name, info, role }),
                 // Listed by a role that may not list it: not an answer for this name.
                 Lookup::NotListed => {}
                 Lookup::SearchLimit(reached) => {
-                    return Err(Error::SearchLimit {
-                        name,
-                        limit: reached.limit,
-                    })
+                    if cut_short.as_ref().is_none_or(|(first, _)| name < *first) {
+                        cut_short = Some((name, reached.limit));
+                    }
                 }
             }
         }
+        if let Some((name, limit)) = cut_short {
+            return Err(Error::SearchLimit { name, limit });
+        }
+        found.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(found)
     }
 
@@ -295,7 +364,7 @@ impl Client {
                 return Ok(bytes);
             }
         }
-        let remote = percent_encode(&self.target_path(&found), true);
+        let remote = percent_encode(&self.target_path(found.listing()), true);
         let bytes = mirrors.fetch(POLICY_FILE, &remote, found.info.length, |bytes| {
             check(&bytes)?;
             Ok(bytes)

@@ -60,7 +60,7 @@ fn every_target_python_tuf_signed_into_succinct_hash_bins_is_found_and_downloade
         let role = bins.get(name).map_or("targets", String::as_str);
         assert_eq!(found.role.as_str(), role, "{name}");
         let (path, fetched) = client
-            .download(&found, &mirror(&repo.join("targets")), &downloads)
+            .download(found.listing(), &mirror(&repo.join("targets")), &downloads)
             .unwrap();
         assert!(fetched, "{name}");
         assert_eq!(path.parent(), Some(downloads.as_path()), "{name}");

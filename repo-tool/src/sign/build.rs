@@ -8,7 +8,7 @@ use updater::conventions::{POLICY_FILE, POLICY_ROLE};
 use updater::datetime::UtcTime;
 use updater::hash::digest_reader;
 use updater::metadata::{
-    HexDigest, MetaFile, Snapshot, TargetInfo, Targets, Timestamp, Version, SPEC_VERSION,
+    Hashes, HexDigest, MetaFile, Snapshot, TargetInfo, Targets, Timestamp, Version, SPEC_VERSION,
 };
 use updater::names::TargetName;
 
@@ -52,7 +52,7 @@ pub(super) fn policy_body(
     let name = TargetName::new(POLICY_FILE).map_err(|e| anyhow!("{e}"))?;
     let info = TargetInfo {
         length: digest.length,
-        hashes: BTreeMap::from([
+        hashes: Hashes::from([
             ("sha256".to_owned(), HexDigest(digest.sha256.0.to_vec())),
             ("sha512".to_owned(), HexDigest(digest.sha512.0.to_vec())),
         ]),

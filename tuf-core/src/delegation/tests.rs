@@ -2,7 +2,7 @@ use super::*;
 use std::collections::BTreeMap;
 
 use crate::datetime::UtcTime;
-use crate::metadata::{DelegatedRole, Delegations, HexDigest, Threshold, Version};
+use crate::metadata::{DelegatedRole, Delegations, Hashes, HexDigest, Threshold, Version};
 
 /// A delegation edge: child name, the paths it covers, whether it is terminating.
 type Edge<'a> = (&'a str, &'a [&'a str], bool);
@@ -32,7 +32,7 @@ impl Graph {
                     .map(|t| {
                         let info = TargetInfo {
                             length: name.len() as u64,
-                            hashes: BTreeMap::from([("sha256".to_owned(), HexDigest(vec![0; 32]))]),
+                            hashes: Hashes::from([("sha256".to_owned(), HexDigest(vec![0; 32]))]),
                             custom: None,
                         };
                         (target(t), info)

@@ -62,6 +62,18 @@ impl Complete {
         self.delegated.get(&(delegator.clone(), role.clone()))
     }
 
+    /// Drops delegated role `role` as verified against `delegator`, if it delegates nothing
+    /// (no role needs it as a delegator), to bound what a walk over many big roles keeps in
+    /// memory. Loading it again verifies it again. Returns whether it was dropped.
+    pub fn forget_leaf(&mut self, role: &RoleName, delegator: &RoleName) -> bool {
+        let key = (delegator.clone(), role.clone());
+        let is_leaf = self
+            .delegated
+            .get(&key)
+            .is_some_and(|t| t.delegations.is_none());
+        is_leaf && self.delegated.remove(&key).is_some()
+    }
+
     /// Loads targets role `role`, delegated by `delegator` (a role loaded before), as the
     /// snapshot lists it and signed by a threshold of the keys the delegator names for it
     /// (or, from the store, see [`Origin::Store`]).

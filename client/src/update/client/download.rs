@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{Client, FoundTarget};
+use super::{Client, Listing};
 use crate::conventions::{name_budget, served};
 use crate::error::{Error, Result};
 use crate::fetch::mirrors::{Attempt, Mirrors};
@@ -26,10 +26,10 @@ impl Client {
 
     /// Where [`Client::download`] writes `target` while it arrives: named by hashes only,
     /// so it fits in one file name whatever the target's name.
-    pub(crate) fn partial_path(dir: &Path, target: &FoundTarget) -> Result<PathBuf> {
-        let hash = TargetHash::for_target(target.name.as_str(), &target.info)?;
+    pub(crate) fn partial_path(dir: &Path, target: Listing<'_>) -> Result<PathBuf> {
+        let hash = TargetHash::for_target(target.name.as_str(), target.info)?;
         Ok(dir.join(name_budget::partial_file_name(
-            &target.name,
+            target.name,
             &hash.short_hex(),
         )))
     }
@@ -40,14 +40,14 @@ impl Client {
     /// fetched (false: the copy in `dir` already matched).
     pub fn download(
         &self,
-        target: &FoundTarget,
+        target: Listing<'_>,
         mirrors: &Mirrors,
         dir: &Path,
     ) -> Result<(PathBuf, bool)> {
-        let dest = Self::local_path(dir, &target.name);
+        let dest = Self::local_path(dir, target.name);
         let what = target.name.as_str();
-        let hash = TargetHash::for_target(what, &target.info)?;
-        if dest.is_file() && hash.check_file(what, &dest, &target.info).is_ok() {
+        let hash = TargetHash::for_target(what, target.info)?;
+        if dest.is_file() && hash.check_file(what, &dest, target.info).is_ok() {
             return Ok((dest, false));
         }
         let remote = percent_encode(&self.target_path(target), true);
@@ -57,7 +57,7 @@ impl Client {
         // A partial already as long as the target (cut just before its rename) is checked
         // here: there is nothing left to ask a mirror for.
         if fs::metadata(&partial).is_ok_and(|m| m.len() >= limit)
-            && hash.check_file(what, &partial, &target.info).is_err()
+            && hash.check_file(what, &partial, target.info).is_err()
         {
             discard(&partial);
         }
@@ -84,9 +84,9 @@ impl Client {
     }
 
     /// The target's path under the targets base: a name the repository serves it by.
-    pub(super) fn target_path(&self, target: &FoundTarget) -> String {
+    pub(super) fn target_path(&self, target: Listing<'_>) -> String {
         served::fetch_name(
-            &target.name,
+            target.name,
             &target.info.hashes,
             self.trusted.root().consistent_snapshot,
         )
@@ -99,7 +99,7 @@ fn receive(
     body: crate::fetch::transport::Body,
     partial: &Path,
     hash: &TargetHash,
-    target: &FoundTarget,
+    target: Listing<'_>,
 ) -> Result<(), Attempt> {
     let what = target.name.as_str();
     let limit = target.info.length;
@@ -115,7 +115,7 @@ fn receive(
     } else {
         append_resumed(partial, body.start, &mut reader, hash.hasher())?
     };
-    if let Err(e) = hash.check(what, &target.info, length, &digest) {
+    if let Err(e) = hash.check(what, target.info, length, &digest) {
         // Whatever was saved is not this target: never resume from it.
         discard(partial);
         if body.start > 0 {

@@ -13,7 +13,7 @@ use updater::rollout::decide::{decide, Action, Device, Index, Waiting};
 use updater::rollout::index::{gather, releases_for, Wanted};
 use updater::rollout::retry::{not_again, FailedTrial};
 use updater::rollout::wake::{next_wake, WakePlan};
-use updater::update::client::Client;
+use updater::update::client::{Client, Listing};
 
 use crate::cli::{installer, mirrors, refreshed_client, Cli, Settings};
 
@@ -167,10 +167,10 @@ fn download_release(
     Installer::check_space(&downloads, needed)?;
     let mut artifacts = Vec::new();
     for (name, (relative, info)) in release_artifacts(listed) {
-        let found = client
-            .find_target(name)?
-            .with_context(|| format!("{name} is in the index but no role lists it"))?;
-        let (local, _) = client.download(&found, targets, &downloads)?;
+        // The index holds each name with what the delegation search for it answered
+        // (`gather`), in this very verified set: searching again would answer the same,
+        // and would re-read a big release's hash bins once per file.
+        let (local, _) = client.download(Listing { name, info }, targets, &downloads)?;
         artifacts.push(Artifact {
             name: name.clone(),
             info: info.clone(),

@@ -31,7 +31,7 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<()> {
                 reached.left
             ),
         };
-        let (path, fetched) = client.download(&found, &targets, target_dir)?;
+        let (path, fetched) = client.download(found.listing(), &targets, target_dir)?;
         if fetched {
             println!(
                 "{raw}: {} bytes verified -> {}",

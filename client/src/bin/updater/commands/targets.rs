@@ -17,7 +17,7 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<()> {
             .hashes
             .get("sha512")
             .or_else(|| t.info.hashes.get("sha256"))
-            .map(|h| hex::encode(h.0.get(..8).unwrap_or(&h.0)))
+            .map(|h| hex::encode(h.get(..8).unwrap_or(h)))
             .unwrap_or_default();
         println!(
             "{:<56} {:>12} bytes  {}  ({})",
