@@ -41,9 +41,8 @@ fn run_installs_inside_a_window_that_opens_after_it_starts() {
     // The current link moves before `apply` records its result: wait (bounded) for the
     // record too, or the kill below can land between the two.
     let state_path = s.device.install_dir().join("state.json");
-    let recorded = || {
-        std::fs::read_to_string(&state_path).is_ok_and(|t| t.contains("\"installed 1.0.0"))
-    };
+    let recorded =
+        || std::fs::read_to_string(&state_path).is_ok_and(|t| t.contains("\"installed 1.0.0"));
     while seen.is_some() && !recorded() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
