@@ -9,7 +9,7 @@ use std::path::Path;
 
 use e2e_tests::{
     apply, example_key, listed_file, policy_for, publish_policy, python_tuf_fetch_in, read_json,
-    repo, DemoRepo, Device, StaticServer,
+    repo, tree_state, DemoRepo, Device, StaticServer,
 };
 use serde_json::Value;
 use updater::hash::{Sha256, Sha512};
@@ -148,6 +148,26 @@ fn all_keys() -> [std::path::PathBuf; 4] {
         example_key("snapshot.pem"),
         example_key("timestamp.pem"),
     ]
+}
+
+/// A budget no number of bins can keep (each bin holds its envelope alone): `repo sign`
+/// fails with the reason before writing anything.
+#[test]
+fn a_release_not_even_4096_bins_can_hold_is_refused_and_changes_nothing() {
+    let r = DemoRepo::init();
+    set_catalogue(&r, 1, 1100);
+    let source = r.tmp.path().join("big");
+    big_release(&source);
+    r.add_dir(&source, "1.0.0", "armv7").ok();
+    let before = tree_state(r.tmp.path());
+    r.sign_with(&all_keys()).fails_with(
+        2,
+        &format!(
+            "role live-01 lists {FILES} files: even in 4096 bins one would pass volume_bytes \
+             (1100 bytes); nothing was published; split the release"
+        ),
+    );
+    assert_eq!(tree_state(r.tmp.path()), before);
 }
 
 #[test]

@@ -249,28 +249,27 @@ where
 /// the roles whose delegations can reach the folder are asked for.
 /// More than [`MAX_LISTED_ROLES`] roles in reach is [`Error::DelegationLimit`], never part of
 /// the folder.
-pub fn list_under<S>(
-    source: &mut S,
-    folder: &str,
-) -> Result<Vec<(TargetName, RoleName, TargetInfo)>, S::Error>
+///
+/// The answer is an iterator that searches for each name as it is asked for the next one,
+/// in walk order (not by name): a caller keeping what it finds (a device gathering a
+/// release of 100,000 files) holds each file once, not also in a list of the answers.
+/// [`ListedUnder::names`] shows the names still to search for, so the caller can make
+/// room for them first.
+pub fn list_under<'s, S>(source: &'s mut S, folder: &str) -> Result<ListedUnder<'s, S>, S::Error>
 where
     S: TargetsSource + ?Sized,
     S::Error: From<Error>,
 {
     let inside = format!("{folder}/");
-    // Names grouped by the first role listing them, in walk order: the searches for one
-    // group mostly end in the same role, so a source that keeps few roles at a time (a
-    // device listing 100,000 names in hash bins) loads each about once, not once per name.
+    // Names in the order of the first role listing them: the searches for one role's
+    // names mostly end in that role, so a source that keeps few roles at a time (a device
+    // listing 100,000 names in hash bins) loads each about once, not once per name.
     let mut seen = BTreeSet::new();
-    let mut groups: Vec<Vec<TargetName>> = Vec::new();
+    let mut names: Vec<TargetName> = Vec::new();
     let walked = walk(source, Scope::Under(folder), |_, _, targets| {
         let listed = targets.targets.keys();
         let inside = listed.filter(|n| n.as_str().starts_with(&inside));
-        let new: Vec<TargetName> = inside
-            .filter(|n| seen.insert((*n).clone()))
-            .cloned()
-            .collect();
-        groups.push(new);
+        names.extend(inside.filter(|n| seen.insert((*n).clone())).cloned());
         ControlFlow::<()>::Continue(())
     })?;
     drop(seen);
@@ -282,17 +281,52 @@ where
         }
         .into());
     }
-    let mut found = Vec::with_capacity(groups.iter().map(Vec::len).sum());
-    for name in groups.into_iter().flatten() {
-        // A name whose own search is cut short is not found, as the device's download
-        // would not find it either.
-        if let Some((role, info)) = find(source, &name)?.found() {
-            found.push((name, role, info));
-        }
+    Ok(ListedUnder {
+        source,
+        names: names.into_iter(),
+    })
+}
+
+/// The answer of [`list_under`]: each name (once) with the role that answers for it and
+/// what that role lists, searched for when asked.
+pub struct ListedUnder<'s, S: ?Sized> {
+    source: &'s mut S,
+    names: std::vec::IntoIter<TargetName>,
+}
+
+impl<S: ?Sized> ListedUnder<'_, S> {
+    /// The names not searched for yet: an upper bound on what is still to come.
+    pub fn names(&self) -> &[TargetName] {
+        self.names.as_slice()
     }
-    // Each name once (`seen`), so sorting by name alone gives one order.
-    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(found)
+}
+
+impl<S> Iterator for ListedUnder<'_, S>
+where
+    S: TargetsSource + ?Sized,
+    S::Error: From<Error>,
+{
+    type Item = Result<(TargetName, RoleName, TargetInfo), S::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for name in self.names.by_ref() {
+            // A name whose own search is cut short is not found, as the device's download
+            // would not find it either.
+            match find(self.source, &name) {
+                Err(e) => return Some(Err(e)),
+                Ok(lookup) => {
+                    if let Some((role, info)) = lookup.found() {
+                        return Some(Ok((name, role, info)));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.names.len()))
+    }
 }
 
 /// The roles `delegations` (of `role`) hands the walk next, in order: within `scope`, at

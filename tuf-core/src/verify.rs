@@ -10,9 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
 
-use serde_json::Value;
+use std::borrow::Cow;
 
-use crate::canonical::to_canonical_bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::canonical::text_to_canonical_bytes;
 use crate::digest::check_meta_bytes;
 use crate::error::{Error, RejectedSignature, Result};
 use crate::hash::Sha512;
@@ -178,11 +181,12 @@ impl<T: Role> Verified<T> {
 impl<T: Role> Unverified<T> {
     /// Parses a metadata file of role `role` and checks its structure.
     pub fn parse(role: &RoleName, bytes: &[u8]) -> Result<Self> {
-        let (signed, signed_value, signatures) = parse_parts::<T>(role, bytes)?;
-        let canonical = to_canonical_bytes(&signed_value).map_err(|e| Error::Malformed {
-            what: format!("{role}.json"),
-            reason: e.to_string(),
-        })?;
+        let (signed, signed_text, signatures) = parse_parts::<T>(role, bytes)?;
+        let canonical =
+            text_to_canonical_bytes(signed_text.get()).map_err(|e| Error::Malformed {
+                what: format!("{role}.json"),
+                reason: e.to_string(),
+            })?;
         Ok(Unverified {
             role: role.clone(),
             signed,
@@ -192,24 +196,43 @@ impl<T: Role> Unverified<T> {
     }
 }
 
-/// The body (typed and as JSON) and the signatures of a metadata file of role `role`, its
-/// structure checked.
-fn parse_parts<T: Role>(role: &RoleName, bytes: &[u8]) -> Result<(T, Value, Vec<Signature>)> {
+/// A metadata file as read: the signed part left as its text (the signatures cover its
+/// canonical form, which only a signature check needs), the signatures parsed.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    signed: Option<&'a RawValue>,
+    signatures: Option<Vec<Signature>>,
+}
+
+/// Just the `_type` of a signed part, read before the rest is typed.
+#[derive(Deserialize)]
+struct TypeField<'a> {
+    #[serde(rename = "_type", borrow, default)]
+    type_: Option<Cow<'a, str>>,
+}
+
+/// The body (typed and as its JSON text) and the signatures of a metadata file of role
+/// `role`, its structure checked. No tree of JSON values is made: a role listing 100,000
+/// files is held once, typed.
+fn parse_parts<'a, T: Role>(
+    role: &RoleName,
+    bytes: &'a [u8],
+) -> Result<(T, &'a RawValue, Vec<Signature>)> {
     let what = format!("{role}.json");
     let malformed = |reason: String| Error::Malformed {
         what: what.clone(),
         reason,
     };
-    let mut envelope: serde_json::Map<String, Value> =
+    let envelope: Envelope<'a> =
         serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-    let signed_value = envelope
-        .remove("signed")
+    let signed_text = envelope
+        .signed
+        .filter(|raw| raw.get().starts_with('{'))
         .ok_or_else(|| malformed("no \"signed\" object".into()))?;
-    let signatures_value = envelope
-        .remove("signatures")
+    let signatures = envelope
+        .signatures
         .ok_or_else(|| malformed("no \"signatures\" list".into()))?;
-    let signatures: Vec<Signature> =
-        serde_json::from_value(signatures_value).map_err(|e| malformed(e.to_string()))?;
     // Two signatures under one key id make the file ambiguous; python-tuf refuses such
     // files as a whole, and so do we.
     let mut seen = BTreeSet::new();
@@ -217,19 +240,19 @@ fn parse_parts<T: Role>(role: &RoleName, bytes: &[u8]) -> Result<(T, Value, Vec<
         return Err(malformed(format!("key {} signs more than once", dup.keyid)));
     }
 
-    let found_type = signed_value
-        .get("_type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let found_type = serde_json::from_str::<TypeField<'_>>(signed_text.get())
+        .ok()
+        .and_then(|t| t.type_)
+        .unwrap_or_default();
     if found_type != T::TYPE {
         return Err(Error::WrongType {
             what,
             expected: T::TYPE,
-            found: found_type,
+            found: found_type.into_owned(),
         });
     }
-    let signed: T = T::deserialize(&signed_value).map_err(|e| malformed(e.to_string()))?;
+    let signed: T =
+        serde_json::from_str(signed_text.get()).map_err(|e| malformed(e.to_string()))?;
     signed.check_structure().map_err(malformed)?;
     let major = signed.spec_version().split('.').next().unwrap_or_default();
     if major != "1" || signed.spec_version().split('.').count() < 2 {
@@ -238,7 +261,7 @@ fn parse_parts<T: Role>(role: &RoleName, bytes: &[u8]) -> Result<(T, Value, Vec<
             found: signed.spec_version().to_owned(),
         });
     }
-    Ok((signed, signed_value, signatures))
+    Ok((signed, signed_text, signatures))
 }
 
 impl<T> Unverified<T> {

@@ -27,7 +27,6 @@ mod space;
 mod stage;
 pub mod unpack;
 
-use std::collections::BTreeMap;
 use std::fs::{self};
 use std::io::{self};
 use std::path::{Path, PathBuf};
@@ -35,6 +34,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::conventions::name_budget::local_file_name;
 use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
 use crate::datetime::UtcTime;
 use crate::fs::{sync_dir, write_atomic};
@@ -108,21 +108,29 @@ pub struct Hooks {
     pub timeout: Duration,
 }
 
-/// One artifact of the release, verified and on local disk.
-#[derive(Clone, Debug)]
-pub struct Artifact {
-    pub name: TargetName,
-    pub info: TargetInfo,
+/// One artifact of the release, verified and on local disk: borrowed from the verified
+/// index it was planned from, so a release of 100,000 files is not held twice.
+#[derive(Clone, Copy, Debug)]
+pub struct Artifact<'a> {
+    pub name: &'a TargetName,
+    pub info: &'a TargetInfo,
     /// Its path inside the release (`app.bin`, `share/data.txt`).
-    pub relative: String,
-    pub local: PathBuf,
+    pub relative: &'a str,
+    /// The folder holding its verified download.
+    pub downloads: &'a Path,
 }
 
-impl Artifact {
+impl Artifact<'_> {
     /// What to do with it, as `repo add` recorded it; a kind the device cannot handle (a
     /// bundle it cannot unpack) is refused with the sentence `repo add` uses.
     pub fn kind(&self) -> Result<ArtifactKind, KindError> {
-        ArtifactKind::listed(&self.name, &self.info)
+        ArtifactKind::listed(self.name, self.info)
+    }
+
+    /// Its verified download: in `downloads`, under the name
+    /// [`Client::download`](crate::update::client::Client::download) gives it.
+    pub fn local(&self) -> PathBuf {
+        self.downloads.join(local_file_name(self.name))
     }
 }
 
@@ -336,7 +344,7 @@ impl Installer {
             post_install: artifacts
                 .iter()
                 .filter(|a| a.kind() == Ok(ArtifactKind::PostInstall))
-                .map(|a| a.relative.clone())
+                .map(|a| a.relative.to_owned())
                 .collect(),
             step: InstallStep::Staging,
             trials: 0,
@@ -469,18 +477,22 @@ impl Installer {
     }
 }
 
-/// The artifacts of one release and platform from the index, with their paths inside the
-/// release (the part after `releases/<release>/<platform>/`).
-pub fn release_artifacts(
-    list: &[(TargetName, TargetInfo)],
-) -> BTreeMap<&TargetName, (String, &TargetInfo)> {
+/// The artifacts of one release and platform from the index (`list`, in its order), with
+/// their paths inside the release (the part after `releases/<release>/<platform>/`), once
+/// downloaded into `downloads`.
+pub fn release_artifacts<'a>(
+    list: &'a [(TargetName, TargetInfo)],
+    downloads: &'a Path,
+) -> Vec<Artifact<'a>> {
     list.iter()
-        .map(|(name, info)| {
-            let relative = ReleaseTarget::parse(name.as_str())
+        .map(|(name, info)| Artifact {
+            name,
+            info,
+            relative: ReleaseTarget::parse(name.as_str())
                 .ok()
                 .flatten()
-                .map_or_else(String::new, |t| t.relative.to_owned());
-            (name, (relative, info))
+                .map_or("", |t| t.relative),
+            downloads,
         })
         .collect()
 }

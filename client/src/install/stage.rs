@@ -32,10 +32,10 @@ impl Installer {
         // Plain files and scripts first, each copied while its bytes are checked against the
         // index: the copy is what runs and what is installed, never the download re-read.
         for artifact in of_kind(|k| !matches!(k, ArtifactKind::Bundle(_))) {
-            copy_checked(artifact, &staging.join(&artifact.relative))?;
+            copy_checked(artifact, &staging.join(artifact.relative))?;
         }
         for script in of_kind(|k| k == ArtifactKind::PreInstall) {
-            let path = staging.join(&script.relative);
+            let path = staging.join(script.relative);
             let argv = vec!["/bin/sh".to_owned(), path.display().to_string()];
             let what = format!("pre-install script {}", script.relative);
             run_hook(&what, &argv, &[], &staging, self.hooks.timeout)?;
@@ -49,7 +49,7 @@ impl Installer {
         if let Some(argv) = &self.hooks.installer {
             for artifact in of_kind(|k| k == ArtifactKind::File) {
                 let mut argv = argv.clone();
-                argv.push(staging.join(&artifact.relative).display().to_string());
+                argv.push(staging.join(artifact.relative).display().to_string());
                 run_hook("installer hook", &argv, &[], &staging, self.hooks.timeout)?;
             }
         }
@@ -102,20 +102,15 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
         fs::create_dir_all(parent).map_err(|e| io_err(parent.display(), e))?;
     }
     let what = artifact.name.as_str();
-    let hash = TargetHash::for_target(what, &artifact.info)?;
-    let mut input = crate::fs::open_regular(&artifact.local)?;
+    let hash = TargetHash::for_target(what, artifact.info)?;
+    let local = artifact.local();
+    let mut input = crate::fs::open_regular(&local)?;
     let mut output = File::options()
         .write(true)
         .create_new(true)
         .open(dest)
         .map_err(|e| io_err(dest.display(), e))?;
-    hash.check_copy(
-        what,
-        &artifact.local,
-        &mut input,
-        &mut output,
-        &artifact.info,
-    )?;
+    hash.check_copy(what, &local, &mut input, &mut output, artifact.info)?;
     Ok(())
 }
 
@@ -123,17 +118,10 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
 /// rewound, for unpacking exactly what was checked.
 fn open_checked(artifact: &Artifact) -> Result<File, InstallError> {
     let what = artifact.name.as_str();
-    let hash = TargetHash::for_target(what, &artifact.info)?;
-    let mut input = crate::fs::open_regular(&artifact.local)?;
-    hash.check_copy(
-        what,
-        &artifact.local,
-        &mut input,
-        &mut io::sink(),
-        &artifact.info,
-    )?;
-    input
-        .rewind()
-        .map_err(|e| io_err(artifact.local.display(), e))?;
+    let hash = TargetHash::for_target(what, artifact.info)?;
+    let local = artifact.local();
+    let mut input = crate::fs::open_regular(&local)?;
+    hash.check_copy(what, &local, &mut input, &mut io::sink(), artifact.info)?;
+    input.rewind().map_err(|e| io_err(local.display(), e))?;
     Ok(input)
 }

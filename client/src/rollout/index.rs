@@ -50,9 +50,14 @@ where
     };
     let mut index = Index::default();
     for folder in &folders {
-        let found = list_under(source, folder).map_err(GatherError::Source)?;
-        index.add_listed(found.into_iter().map(|(name, _, info)| (name, info)))?;
+        let listed = list_under(source, folder).map_err(GatherError::Source)?;
+        index.make_room(listed.names())?;
+        for found in listed {
+            let (name, _, info) = found.map_err(GatherError::Source)?;
+            index.add(name, info)?;
+        }
     }
+    index.sort();
     Ok(index)
 }
 
@@ -98,35 +103,57 @@ impl Index {
         listed: impl IntoIterator<Item = (TargetName, TargetInfo)>,
     ) -> Result<Self, LayoutError> {
         let mut index = Index::default();
-        index.add_listed(listed)?;
+        for (name, info) in listed {
+            index.add(name, info)?;
+        }
+        index.sort();
         Ok(index)
     }
 
-    /// Adds `listed` as [`Index::from_listed`] reads it, moving each file in. A platform's
-    /// list makes room at once for the rest of the listing (a listing by name brings each
-    /// release's platform in one run), so a release of 100,000 files is not held again in
-    /// the spare room of a list grown by doubling.
-    fn add_listed(
-        &mut self,
-        listed: impl IntoIterator<Item = (TargetName, TargetInfo)>,
-    ) -> Result<(), LayoutError> {
-        let mut listed = listed.into_iter().peekable();
-        while let Some((name, info)) = listed.next() {
-            let Some(file) = ReleaseTarget::parse(name.as_str())? else {
-                continue;
-            };
+    /// Makes room for `names` (those in the layout) in their platforms' lists at once, so
+    /// a release of 100,000 files is not held again in the spare room of lists grown by
+    /// doubling.
+    fn make_room(&mut self, names: &[TargetName]) -> Result<(), LayoutError> {
+        let mut counts: BTreeMap<(Release, &str), usize> = BTreeMap::new();
+        for name in names {
+            if let Some(file) = ReleaseTarget::parse(name.as_str())? {
+                *counts.entry((file.release, file.platform)).or_default() += 1;
+            }
+        }
+        for ((release, platform), count) in counts {
             let files = self
                 .releases
-                .entry(file.release)
+                .entry(release)
                 .or_default()
-                .entry(file.platform.to_owned())
+                .entry(platform.to_owned())
                 .or_default();
-            if files.is_empty() {
-                files.reserve_exact(listed.size_hint().0.saturating_add(1));
-            }
-            files.push((name, info));
+            files.reserve_exact(count);
         }
         Ok(())
+    }
+
+    /// Adds one listed file as [`Index::from_listed`] reads it; other names are skipped.
+    fn add(&mut self, name: TargetName, info: TargetInfo) -> Result<(), LayoutError> {
+        let Some(file) = ReleaseTarget::parse(name.as_str())? else {
+            return Ok(());
+        };
+        let files = self
+            .releases
+            .entry(file.release)
+            .or_default()
+            .entry(file.platform.to_owned())
+            .or_default();
+        files.push((name, info));
+        Ok(())
+    }
+
+    /// Puts each platform's files in name order (each name is listed once).
+    fn sort(&mut self) {
+        for platforms in self.releases.values_mut() {
+            for files in platforms.values_mut() {
+                files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            }
+        }
     }
 
     /// Why the device could not install `release` for `platform` as listed: an artifact of

@@ -109,10 +109,11 @@ pub(crate) fn apply_once(
             return Ok((decision.reason, wait));
         }
     };
-    let (downloads, artifacts) = download_release(
+    let downloads = downloads_dir(settings)?;
+    let artifacts = download_release(
         &mut client,
         &targets,
-        settings,
+        &downloads,
         &index,
         &release,
         &device.platform,
@@ -137,48 +138,49 @@ pub(crate) fn apply_once(
     ))
 }
 
-/// Downloads and verifies every artifact of `release` for `platform` into the downloads
-/// folder, once the disk is known to hold them all. Returns the folder (absolute) and the
-/// verified artifacts.
-fn download_release(
-    client: &mut Client,
-    targets: &Mirrors,
-    settings: &Settings,
-    index: &Index,
-    release: &Release,
-    platform: &str,
-) -> Result<(PathBuf, Vec<Artifact>)> {
-    let listed = index
-        .artifacts(release, platform)
-        .context("decide only installs releases the index holds")?;
+/// The downloads folder, made if missing, as an absolute path: the release's scripts run
+/// in its staging folder.
+fn downloads_dir(settings: &Settings) -> Result<PathBuf> {
     let downloads = settings
         .target_dir
         .clone()
         .context("[paths] downloads is required")?;
     std::fs::create_dir_all(&downloads)
         .with_context(|| format!("creating {}", downloads.display()))?;
-    // Absolute, because the release's scripts run in its staging folder.
-    let downloads = std::fs::canonicalize(&downloads)
-        .with_context(|| format!("reading {}", downloads.display()))?;
+    std::fs::canonicalize(&downloads).with_context(|| format!("reading {}", downloads.display()))
+}
+
+/// Downloads and verifies every artifact of `release` for `platform` into `downloads`,
+/// once the disk is known to hold them all. Returns the verified artifacts.
+fn download_release<'a>(
+    client: &mut Client,
+    targets: &Mirrors,
+    downloads: &'a Path,
+    index: &'a Index,
+    release: &Release,
+    platform: &str,
+) -> Result<Vec<Artifact<'a>>> {
+    let listed = index
+        .artifacts(release, platform)
+        .context("decide only installs releases the index holds")?;
     let needed = listed
         .iter()
         .try_fold(0u64, |sum, (_, info)| sum.checked_add(info.length))
         .context("the release's listed lengths add up to more than any disk")?;
-    Installer::check_space(&downloads, needed)?;
-    let mut artifacts = Vec::new();
-    for (name, (relative, info)) in release_artifacts(listed) {
+    Installer::check_space(downloads, needed)?;
+    let artifacts = release_artifacts(listed, downloads);
+    for artifact in &artifacts {
         // The index holds each name with what the delegation search for it answered
         // (`gather`), in this very verified set: searching again would answer the same,
         // and would re-read a big release's hash bins once per file.
-        let (local, _) = client.download(Listing { name, info }, targets, &downloads)?;
-        artifacts.push(Artifact {
-            name: name.clone(),
-            info: info.clone(),
-            relative,
-            local,
-        });
+        let listing = Listing {
+            name: artifact.name,
+            info: artifact.info,
+        };
+        let (local, _) = client.download(listing, targets, downloads)?;
+        debug_assert_eq!(local, artifact.local());
     }
-    Ok((downloads, artifacts))
+    Ok(artifacts)
 }
 
 /// Removes what `apply` downloaded (artifacts and partial downloads) from `dir`, once no
