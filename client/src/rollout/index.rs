@@ -57,7 +57,7 @@ where
             index.add(name, info)?;
         }
     }
-    index.sort();
+    index.settle();
     Ok(index)
 }
 
@@ -106,7 +106,7 @@ impl Index {
         for (name, info) in listed {
             index.add(name, info)?;
         }
-        index.sort();
+        index.settle();
         Ok(index)
     }
 
@@ -147,13 +147,17 @@ impl Index {
         Ok(())
     }
 
-    /// Puts each platform's files in name order (each name is listed once).
-    fn sort(&mut self) {
+    /// Puts each platform's files in name order (each name is listed once), and drops the
+    /// platforms [`Index::make_room`] made room for whose files no search answered: a
+    /// release is in the index only with files a device may install.
+    fn settle(&mut self) {
         for platforms in self.releases.values_mut() {
+            platforms.retain(|_, files| !files.is_empty());
             for files in platforms.values_mut() {
                 files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             }
         }
+        self.releases.retain(|_, platforms| !platforms.is_empty());
     }
 
     /// Why the device could not install `release` for `platform` as listed: an artifact of
