@@ -62,12 +62,17 @@ pub struct KeySetDigest(Sha512);
 impl KeySetDigest {
     /// The digest of `role_keys`, with each key's material as `keys` gives it.
     pub fn of(keys: &BTreeMap<KeyId, PublicKey>, role_keys: &RoleKeys) -> Self {
+        // Every field length-prefixed: key ids are any strings a delegator writes, and
+        // without the lengths one set's text could read as another's (an id holding a
+        // newline and a second entry).
+        let field = |s: &str| format!("{}:{s}", s.len());
         let mut text = format!("threshold {}\n", role_keys.threshold.get());
         let ids: BTreeSet<&KeyId> = role_keys.keyids.iter().collect();
         for id in ids {
             // The key's own id is the SHA-256 of its canonical form: it pins the material.
-            let material = keys.get(id).map(|k| k.key_id().to_string());
-            text.push_str(&format!("{id} {}\n", material.as_deref().unwrap_or("-")));
+            let material = keys.get(id).map(|k| field(&k.key_id().to_string()));
+            let material = material.unwrap_or_else(|| "-".to_owned());
+            text.push_str(&format!("{} {material}\n", field(&id.to_string())));
         }
         KeySetDigest(Sha512::digest(text.as_bytes()))
     }

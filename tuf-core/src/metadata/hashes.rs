@@ -7,6 +7,7 @@
 //! length are kept as raw bytes, one allocation each; any other algorithm, or a digest of another
 //! length (which can then only mismatch), is kept as listed.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{MapAccess, Visitor};
@@ -76,28 +77,43 @@ impl Hashes {
             SHA512 => self.sha512 = None,
             _ => {}
         }
-        match (algorithm.as_str(), digest.0.as_slice()) {
+        if let Some(digest) = self.keep_inline(&algorithm, digest) {
+            let at = self
+                .other
+                .partition_point(|(name, _)| name.as_str() < algorithm.as_str());
+            self.other.insert(at, (algorithm, digest));
+        }
+    }
+
+    /// Holds `digest` inline when it is a SHA-256 or SHA-512 of the right length; otherwise
+    /// gives it back, for `other`.
+    fn keep_inline(&mut self, algorithm: &str, digest: HexDigest) -> Option<HexDigest> {
+        match (algorithm, digest.0.as_slice()) {
             (SHA256, bytes) if bytes.len() == 32 => {
-                self.sha256 = <[u8; 32]>::try_from(bytes).ok().map(Box::new)
+                self.sha256 = <[u8; 32]>::try_from(bytes).ok().map(Box::new);
+                None
             }
             (SHA512, bytes) if bytes.len() == 64 => {
-                self.sha512 = <[u8; 64]>::try_from(bytes).ok().map(Box::new)
+                self.sha512 = <[u8; 64]>::try_from(bytes).ok().map(Box::new);
+                None
             }
-            _ => {
-                let at = self
-                    .other
-                    .partition_point(|(name, _)| name.as_str() < algorithm.as_str());
-                self.other.insert(at, (algorithm, digest));
-            }
+            _ => Some(digest),
         }
     }
 }
 
 impl FromIterator<(String, HexDigest)> for Hashes {
+    /// The last digest listed for an algorithm wins, as in a parsed JSON object. Built in
+    /// one pass over the sorted names: a hostile listing of many algorithms (parsed before
+    /// any signature is checked) costs n log n, not n².
     fn from_iter<I: IntoIterator<Item = (String, HexDigest)>>(iter: I) -> Self {
+        let listed: BTreeMap<String, HexDigest> = iter.into_iter().collect();
         let mut hashes = Hashes::default();
-        for (algorithm, digest) in iter {
-            hashes.insert(algorithm, digest);
+        for (algorithm, digest) in listed {
+            if let Some(digest) = hashes.keep_inline(&algorithm, digest) {
+                // Sorted and distinct: appended in order.
+                hashes.other.push((algorithm, digest));
+            }
         }
         hashes
     }
@@ -127,11 +143,11 @@ impl<'de> Deserialize<'de> for Hashes {
                 f.write_str("a map from algorithm name to hex digest")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hashes, A::Error> {
-                let mut hashes = Hashes::default();
-                while let Some((algorithm, digest)) = map.next_entry::<String, HexDigest>()? {
-                    hashes.insert(algorithm, digest);
+                let mut listed = Vec::new();
+                while let Some(entry) = map.next_entry::<String, HexDigest>()? {
+                    listed.push(entry);
                 }
-                Ok(hashes)
+                Ok(listed.into_iter().collect())
             }
         }
         d.deserialize_map(HashesVisitor)
@@ -167,7 +183,17 @@ mod tests {
             format!(r#"{{"sha256":"{b32}"}}"#),
             r#"{"sha256":"00","md5":"01","sha512":"02","blake2b":"03"}"#.to_owned(),
             format!(r#"{{"sha256":"00","sha256":"{b32}","sha512":"{a64}","sha512":"ff"}}"#),
+            format!(r#"{{"sha256":"{b32}","sha256":"00"}}"#),
             "{}".to_owned(),
+            // Many algorithms, some twice: read in one pass (a hostile listing of this
+            // shape is parsed before any signature check).
+            format!(
+                "{{{}}}",
+                (0..2000)
+                    .map(|i| format!(r#""k{}":"{:02x}""#, i % 1500, i % 256))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         ] {
             let ours: Hashes = serde_json::from_str(&text).unwrap();
             let map: AsMap = serde_json::from_str(&text).unwrap();

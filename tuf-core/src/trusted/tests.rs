@@ -1,6 +1,7 @@
 //! Each refusal of the typestate, on a repository `repo` wrote (fuzz/fixtures: root,
 //! timestamp, snapshot and targets version 1, made 2026-11-23).
 use super::*;
+use crate::key::KeyId;
 use crate::verify::{KeySetDigest, TrustedBy};
 
 const ROOT: &[u8] = include_bytes!("../../../fuzz/fixtures/1.root.json");
@@ -234,4 +235,28 @@ fn stored_bytes_the_parent_does_not_list_are_refused_as_before() {
     );
     let err = complete.unwrap().unwrap_err();
     assert!(matches!(err, Error::ThresholdNotMet { .. }), "{err:?}");
+}
+
+/// Key ids are strings a delegator writes: one id holding a newline and a second entry
+/// must not give the digest of a set of two keys (which would let bytes verified under the
+/// two be trusted under a set lacking one of them).
+#[test]
+fn a_key_set_digest_names_one_key_set() {
+    let root: crate::metadata::Root = serde_json::from_slice::<serde_json::Value>(ROOT)
+        .map(|v| serde_json::from_value(v["signed"].clone()).unwrap())
+        .unwrap();
+    let mut ids = root.keys.keys().cloned();
+    let (a, b) = (ids.next().unwrap(), ids.next().unwrap());
+    let role_keys = |keyids: Vec<KeyId>| crate::metadata::RoleKeys {
+        keyids,
+        threshold: crate::metadata::Threshold::new(1).unwrap(),
+    };
+    let two = KeySetDigest::of(&root.keys, &role_keys(vec![a.clone(), b.clone()]));
+    // The one id whose line reads as both lines of the set of two, keyed to b's key.
+    let material_a = root.keys[&a].key_id().to_string();
+    let joined = KeyId::new(format!("{a} {material_a}\n{b}"));
+    let mut keys = root.keys.clone();
+    keys.insert(joined.clone(), root.keys[&b].clone());
+    let one = KeySetDigest::of(&keys, &role_keys(vec![joined]));
+    assert_ne!(one, two);
 }
