@@ -21,7 +21,7 @@ use crate::keys::PrivateKey;
 use crate::period::Period;
 use crate::published::{latest_version, meta_for, read_timestamp};
 use crate::sign::{check_signed, keys_for_role};
-use crate::signer::sign_metadata;
+use crate::signer::{sign_metadata, Layout};
 use crate::workspace::{ExportedVersions, Workspace};
 
 /// A role's version and expiry as the archive holds it.
@@ -145,7 +145,7 @@ pub fn resign_for_archive(
     snapshot.version =
         ExportedVersions::past(snapshot.version.next().max(next_on_disk), floors.snapshot);
     snapshot.expires = until;
-    let snapshot_bytes = sign_metadata(&snapshot, &snapshot_signers)?;
+    let snapshot_bytes = sign_metadata(&snapshot, &snapshot_signers, Layout::Compact)?;
 
     let mut fresh = timestamp.clone();
     fresh.version = ExportedVersions::past(timestamp.version.next(), floors.timestamp);
@@ -154,7 +154,7 @@ pub fn resign_for_archive(
         "snapshot.json".to_owned(),
         meta_for(&snapshot_bytes, snapshot.version)?,
     )]);
-    let timestamp_bytes = sign_metadata(&fresh, &timestamp_signers)?;
+    let timestamp_bytes = sign_metadata(&fresh, &timestamp_signers, Layout::Compact)?;
     check_signed::<Snapshot>(&root, "snapshot", &snapshot_bytes)?;
     check_signed::<Timestamp>(&root, "timestamp", &timestamp_bytes)?;
 

@@ -14,7 +14,7 @@ use updater::names::RoleName;
 
 use crate::keys::{load_public, PrivateKey};
 use crate::period::Period;
-use crate::signer::sign_metadata;
+use crate::signer::{sign_metadata, Layout};
 use crate::workspace::{Expiry, Settings, Workspace};
 
 /// The four roles root defines, in the order they are shown.
@@ -180,7 +180,7 @@ pub fn init(ws: &Workspace, config: &InitConfig, signing_keys: &[PrivateKey]) ->
     };
     let outcome = check_signers(&root, signing_keys)?;
     let signers: Vec<&PrivateKey> = signing_keys.iter().collect();
-    let root_bytes = sign_metadata(&root, &signers)?;
+    let root_bytes = sign_metadata(&root, &signers, Layout::Readable)?;
     let staged_targets = Targets {
         type_: "targets".into(),
         spec_version: SPEC_VERSION.into(),

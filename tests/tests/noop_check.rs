@@ -93,10 +93,10 @@ fn stored_roles_whose_bytes_the_parent_does_not_list_are_verified_and_replaced()
     // Edited in place: the key set kept beside each file stays, only the bytes change. The
     // snapshot's signed body changes (its signature no longer holds); targets gains a byte.
     let snapshot = device.metadata_dir.join("snapshot.json");
-    let text = std::fs::read_to_string(&snapshot).unwrap();
-    let tampered = text.replacen("\"expires\": \"", "\"expires\": \"3", 1);
-    assert_ne!(tampered, text);
-    std::fs::write(&snapshot, tampered).unwrap();
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&snapshot).unwrap()).unwrap();
+    body["signed"]["expires"] = "3026-01-01T00:00:00Z".into();
+    std::fs::write(&snapshot, serde_json::to_vec(&body).unwrap()).unwrap();
     let targets = device.metadata_dir.join("targets.json");
     let mut bytes = std::fs::read(&targets).unwrap();
     bytes.push(b'\n');

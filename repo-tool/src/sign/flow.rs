@@ -22,7 +22,7 @@ use super::publish::{publish_online, publish_roles, ListedTargets, Online, Signe
 use crate::catalogue::Published;
 use crate::publication::Publication;
 use crate::published::{latest_version, published_role_bytes, published_targets, read_timestamp};
-use crate::signer::sign_metadata;
+use crate::signer::{sign_metadata, Layout};
 use crate::workspace::{Settings, Workspace};
 
 /// One run of `repo sign` past its plan: where, under which root, with which settings and
@@ -234,7 +234,7 @@ impl Signing<'_, '_> {
             settings,
             now,
         )?;
-        let snapshot_bytes = sign_metadata(&snapshot, snapshot_keys)?;
+        let snapshot_bytes = sign_metadata(&snapshot, snapshot_keys, Layout::Compact)?;
         let most = updater::limits::MAX_SNAPSHOT_BYTES;
         if snapshot_bytes.len() as u64 > most {
             bail!(
@@ -250,7 +250,7 @@ impl Signing<'_, '_> {
             settings,
             now,
         )?;
-        let timestamp_bytes = sign_metadata(&timestamp, timestamp_keys)?;
+        let timestamp_bytes = sign_metadata(&timestamp, timestamp_keys, Layout::Compact)?;
         // Check our own output with the device's verifier before anything becomes visible.
         check_signed::<Snapshot>(self.root, "snapshot", &snapshot_bytes)?;
         check_signed::<Timestamp>(self.root, "timestamp", &timestamp_bytes)?;

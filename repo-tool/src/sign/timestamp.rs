@@ -9,7 +9,7 @@ use super::plan::keys_for_role;
 use crate::keys::PrivateKey;
 use crate::publication::Publication;
 use crate::published::read_timestamp;
-use crate::signer::sign_metadata;
+use crate::signer::{sign_metadata, Layout};
 use crate::workspace::{ExportedVersions, Workspace};
 
 /// `repo timestamp`: a new timestamp for the current snapshot, with a fresh expiry, signed
@@ -63,7 +63,7 @@ fn timestamp_valid_for(ws: &Workspace, keys: &[PrivateKey], seconds: i64) -> Res
     }
     timestamp.version = ExportedVersions::past(timestamp.version.next(), exported.timestamp);
     timestamp.expires = expires;
-    let bytes = sign_metadata(&timestamp, &signers)?;
+    let bytes = sign_metadata(&timestamp, &signers, Layout::Compact)?;
     check_signed::<Timestamp>(&root, "timestamp", &bytes)?;
     let mut publication = Publication::new();
     publication.replace(ws.metadata_dir().join("timestamp.json"), bytes);
