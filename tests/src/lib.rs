@@ -16,6 +16,7 @@ mod run;
 mod s3;
 mod server;
 mod tmpfs;
+mod tough_client;
 mod tree_state;
 
 pub use airgap::*;
@@ -29,4 +30,5 @@ pub use run::*;
 pub use s3::*;
 pub use server::*;
 pub use tmpfs::*;
+pub use tough_client::*;
 pub use tree_state::*;

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::run::workspace_root;
+use crate::run::{run_bounded, workspace_root};
 
 /// A python interpreter with python-tuf installed: `$TUF_PYTHON`, or the workspace's
 /// `.venv` that the test command creates.
@@ -22,9 +23,9 @@ pub fn tuf_python() -> PathBuf {
     venv
 }
 
-/// python-tuf (`tests/python/tuf_fetch.py`) refreshes from the repository served at `base`,
-/// trusting `root`, and downloads every target: name -> SHA-512 of the bytes it got.
-/// Panics if python-tuf refuses the repository.
+/// python-tuf (`tests/python/tuf_fetch.py`, default configuration) refreshes from the
+/// repository served at `base`, trusting `root`, and downloads every target: name -> SHA-512
+/// of the bytes it got. Panics with python-tuf's message if it refuses the repository.
 pub fn python_tuf_fetch(base: &str, root: &Path) -> BTreeMap<String, String> {
     let work = tempfile::tempdir().expect("tempdir");
     python_tuf_fetch_in(base, root, work.path())
@@ -33,28 +34,55 @@ pub fn python_tuf_fetch(base: &str, root: &Path) -> BTreeMap<String, String> {
 /// [`python_tuf_fetch`] keeping python-tuf's trusted metadata in `work` (so that a later
 /// call refreshes from what an earlier one trusted, with python-tuf's rollback checks).
 pub fn python_tuf_fetch_in(base: &str, root: &Path, work: &Path) -> BTreeMap<String, String> {
-    let out = Command::new(tuf_python())
-        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
-        .arg(base)
-        .arg(root)
-        .arg(work)
-        .output()
-        .expect("run python-tuf");
-    assert!(
-        out.status.success(),
-        "python-tuf refused the repository: {}",
-        String::from_utf8_lossy(&out.stderr)
+    python_tuf_run(base, root, work, &[]).1
+}
+
+/// python-tuf (default configuration) refreshes and downloads just `names`: the limits it
+/// ran with, and name -> SHA-512 of the bytes it got.
+pub fn python_tuf_get(
+    base: &str,
+    root: &Path,
+    names: &[String],
+) -> (Value, BTreeMap<String, String>) {
+    let work = tempfile::tempdir().expect("tempdir");
+    python_tuf_run(base, root, work.path(), names)
+}
+
+fn python_tuf_run(
+    base: &str,
+    root: &Path,
+    work: &Path,
+    names: &[String],
+) -> (Value, BTreeMap<String, String>) {
+    let run = run_bounded(
+        Command::new(tuf_python())
+            .arg(workspace_root().join("tests/python/tuf_fetch.py"))
+            .arg(base)
+            .arg(root)
+            .arg(work)
+            .args(names),
+        Duration::from_secs(600),
     );
-    String::from_utf8_lossy(&out.stdout)
+    assert_eq!(
+        run.code,
+        Some(0),
+        "python-tuf (default configuration) refused the repository: {}",
+        run.stderr
+    );
+    let mut lines = run
+        .stdout
         .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).expect("json line");
+        .map(|line| serde_json::from_str::<Value>(line).expect("json line"));
+    let config = lines.next().expect("the config line")["config"].take();
+    let got = lines
+        .map(|v| {
             (
                 v["name"].as_str().expect("name").to_owned(),
                 v["sha512"].as_str().expect("sha512").to_owned(),
             )
         })
-        .collect()
+        .collect();
+    (config, got)
 }
 
 /// Runs `code` with python3 (for archives and bundles built with tarfile), panicking if it

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use e2e_tests::{
     apply, example_key, listed_file, policy_for, publish_policy, python_tuf_fetch_in, read_json,
-    repo, tree_state, DemoRepo, Device, StaticServer,
+    repo, tough_read, tree_state, DemoRepo, Device, StaticServer,
 };
 use serde_json::Value;
 use updater::hash::{Sha256, Sha512};
@@ -288,29 +288,7 @@ fn retired(scene: &Scene, volume_bins: &[String]) {
     r.verify(&[]).ok();
 }
 
-/// Every target name `tough` 0.24 loads from the repository, each read and verified.
+/// Every target name `tough` 0.24 lists, each read and verified.
 fn tough_targets(r: &DemoRepo) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        use tough::IntoVec;
-        let root = std::fs::read(r.root_json()).unwrap();
-        let base = url::Url::from_directory_path(r.public()).unwrap();
-        let loaded = tough::RepositoryLoader::new(
-            &root,
-            base.join("metadata/").unwrap(),
-            base.join("targets/").unwrap(),
-        )
-        .load()
-        .await
-        .expect("tough loads the repository");
-        let names: Vec<_> = loaded.all_targets().map(|(name, _)| name.clone()).collect();
-        for name in &names {
-            let stream = loaded.read_target(name).await.unwrap().unwrap();
-            stream.into_vec().await.expect("tough verifies the bytes");
-        }
-        names.iter().map(|n| n.raw().to_owned()).collect()
-    })
+    tough_read(r, None).listed
 }

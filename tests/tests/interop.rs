@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use e2e_tests::{fixture_release, python_tuf_fetch, DemoRepo, StaticServer};
+use e2e_tests::{fixture_release, python_tuf_fetch, tough_read, DemoRepo, StaticServer};
 use updater::hash::Sha512;
 
 /// Every target name the index lists, with the SHA-512 of its source file in fixtures/.
@@ -30,34 +30,16 @@ fn python_tuf_downloads_every_target_over_http() {
     assert_eq!(got, expected);
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn tough_loads_the_repository_and_reads_every_target() {
-    use tough::IntoVec;
-
+#[test]
+fn tough_loads_the_repository_and_reads_every_target() {
     let repo = DemoRepo::signed();
     let expected = expected_targets(&repo);
-    let root = std::fs::read(repo.root_json()).unwrap();
-    let base = url::Url::from_directory_path(repo.public()).unwrap();
-    let loaded = tough::RepositoryLoader::new(
-        &root,
-        base.join("metadata/").unwrap(),
-        base.join("targets/").unwrap(),
-    )
-    .load()
-    .await
-    .expect("tough loads the repository");
-    let mut got = BTreeMap::new();
     // Every target of every role: tough loads the delegated roles (the release's slot).
-    let names: Vec<_> = loaded.all_targets().map(|(name, _)| name.clone()).collect();
-    for name in &names {
-        let stream = loaded
-            .read_target(name)
-            .await
-            .expect("tough reads the target")
-            .expect("target is listed");
-        let bytes = stream.into_vec().await.expect("tough verifies the bytes");
-        got.insert(name.raw().to_owned(), Sha512::digest(&bytes).to_hex());
-    }
+    let got: BTreeMap<String, String> = tough_read(&repo, None)
+        .read
+        .into_iter()
+        .map(|(name, bytes)| (name, Sha512::digest(&bytes).to_hex()))
+        .collect();
     assert_eq!(got, expected);
 }
 
@@ -82,29 +64,9 @@ fn python_tuf_downloads_the_policy_through_the_delegated_role() {
     assert_eq!(got.len(), 9, "{got:?}");
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn tough_reads_the_policy_through_the_delegated_role() {
-    use tough::IntoVec;
-
+#[test]
+fn tough_reads_the_policy_through_the_delegated_role() {
     let repo = DemoRepo::with_policy(POLICY);
-    let root = std::fs::read(repo.root_json()).unwrap();
-    let base = url::Url::from_directory_path(repo.public()).unwrap();
-    let loaded = tough::RepositoryLoader::new(
-        &root,
-        base.join("metadata/").unwrap(),
-        base.join("targets/").unwrap(),
-    )
-    .load()
-    .await
-    .expect("tough loads the repository");
-    let name = tough::TargetName::new("policy.xml").unwrap();
-    let bytes = loaded
-        .read_target(&name)
-        .await
-        .expect("tough reads the policy")
-        .expect("policy.xml is listed")
-        .into_vec()
-        .await
-        .expect("tough verifies the bytes");
-    assert_eq!(bytes, POLICY.as_bytes());
+    let read = tough_read(&repo, Some(&["policy.xml".to_owned()])).read;
+    assert_eq!(read["policy.xml"], POLICY.as_bytes());
 }
