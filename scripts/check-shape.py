@@ -46,6 +46,12 @@ def long_files():
 FN = re.compile(r"\s*(pub(\([\w:]+\))?\s+)?(const\s+)?(async\s+)?(unsafe\s+)?fn\s+(\w+)")
 
 
+def without_literals(code):
+    """`code` with its string and char literals emptied: a brace inside one is not a block."""
+    code = re.sub(r'"(\\.|[^"\\])*"', '""', code)
+    return re.sub(r"'(\\.|[^\\'])'", "''", code)
+
+
 def long_functions():
     for f in ALL:
         lines = open(f).read().split("\n")
@@ -57,7 +63,7 @@ def long_functions():
                 continue
             depth, seen, j = 0, False, i
             while j < len(lines):
-                code = re.sub(r"//.*", "", lines[j])
+                code = without_literals(re.sub(r"//.*", "", lines[j]))
                 depth += code.count("{") - code.count("}")
                 seen = seen or "{" in code
                 if seen and depth <= 0:

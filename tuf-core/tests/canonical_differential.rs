@@ -1,5 +1,6 @@
 //! Canonical JSON against the reference: securesystemslib's `encode_canonical` (what
-//! python-tuf signs with) over 2,000 generated values, byte for byte. The values stress what
+//! python-tuf signs with) over 2,000 generated values, byte for byte, made from each value
+//! and from its text (compact and indented), as a device makes it from a signed part. The values stress what
 //! implementations get wrong: key order of non-ASCII keys (code points, not UTF-16 units),
 //! control characters, quotes and backslashes, characters beyond the BMP, decomposed and
 //! composed accents (no Unicode normalisation: two names must never sign alike), and the
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value};
-use tuf_core::canonical::to_canonical_bytes;
+use tuf_core::canonical::{text_to_canonical_bytes, to_canonical_bytes};
 
 /// A small deterministic generator (xorshift64*), so a failure reproduces.
 struct Rng(u64);
@@ -141,11 +142,22 @@ fn canonical_bytes_match_securesystemslib() {
     assert_eq!(theirs.len(), values.len());
     let mut differ = 0;
     for (value, theirs) in values.iter().zip(&theirs) {
-        let ours = hex::encode(to_canonical_bytes(value).unwrap());
-        if &ours != theirs {
-            differ += 1;
-            if differ <= 3 {
-                eprintln!("differs for {value}:\n ours   {ours}\n theirs {theirs}");
+        // From the parsed value (what `repo` signs), and from the text as a device reads a
+        // signed part, compact and indented.
+        let from_value = to_canonical_bytes(value).unwrap();
+        let compact = serde_json::to_string(value).unwrap();
+        let indented = serde_json::to_string_pretty(value).unwrap();
+        for (how, ours) in [
+            ("value", from_value),
+            ("compact text", text_to_canonical_bytes(&compact).unwrap()),
+            ("indented text", text_to_canonical_bytes(&indented).unwrap()),
+        ] {
+            let ours = hex::encode(ours);
+            if &ours != theirs {
+                differ += 1;
+                if differ <= 3 {
+                    eprintln!("differs for {value} ({how}):\n ours   {ours}\n theirs {theirs}");
+                }
             }
         }
     }

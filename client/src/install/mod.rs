@@ -127,8 +127,7 @@ impl Artifact<'_> {
         ArtifactKind::listed(self.name, self.info)
     }
 
-    /// Its verified download: in `downloads`, under the name
-    /// [`Client::download`](crate::update::client::Client::download) gives it.
+    /// Its verified download, named as [`crate::update::client::Client::download`] names it.
     pub fn local(&self) -> PathBuf {
         self.downloads.join(local_file_name(self.name))
     }
@@ -477,9 +476,8 @@ impl Installer {
     }
 }
 
-/// The artifacts of one release and platform from the index (`list`, in its order), with
-/// their paths inside the release (the part after `releases/<release>/<platform>/`), once
-/// downloaded into `downloads`.
+/// The artifacts of one release and platform from the index (`list`, in its order), with their
+/// paths inside the release (after `releases/<release>/<platform>/`), downloaded into `downloads`.
 pub fn release_artifacts<'a>(
     list: &'a [(TargetName, TargetInfo)],
     downloads: &'a Path,
