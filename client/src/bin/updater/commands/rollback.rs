@@ -23,6 +23,7 @@ pub(crate) fn run(settings: &Settings) -> Result<()> {
             to: Some(release),
         });
     }
-    // A rollback by hand is no check: its event goes with the next check's report.
+    let device = settings.config.as_ref().and_then(|c| c.device_id().ok());
+    recorder.send(device.as_deref());
     Ok(())
 }
