@@ -282,5 +282,26 @@ mod tests {
         assert_eq!(config.device_id().unwrap(), "x1");
         std::fs::write(&path, good.replace("channel", "chanel")).unwrap();
         assert!(Config::load(&path).unwrap_err().contains("chanel"));
+        std::fs::write(&path, format!("{good}[report]\nmax_event = 5\n")).unwrap();
+        assert!(Config::load(&path).unwrap_err().contains("max_event"));
+    }
+
+    #[test]
+    fn report_files_default_beside_the_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("updater.toml");
+        let text = "[device]\nplatform = \"armv7\"\nchannel = \"stable\"\n[repository]\nmetadata = [\"m\"]\ntargets = [\"t\"]\n[paths]\nmetadata = \"/var/lib/updater/metadata\"\ndownloads = \"b\"\ninstall = \"c\"\n[report]\n";
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(
+            config.report_key_path(),
+            Path::new("/var/lib/updater/device.key")
+        );
+        assert_eq!(
+            config.report_outbox_path(),
+            Path::new("/var/lib/updater/outbox")
+        );
+        assert_eq!(config.report().max_events, 10_000);
+        assert!(config.report().urls.is_empty());
     }
 }

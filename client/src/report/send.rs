@@ -3,7 +3,7 @@
 //! Invariant: a record leaves the outbox only after a collector answered 2xx to a signed
 //! report holding it; any failure leaves it for the next attempt. Every request has a short
 //! bounded timeout, so a dead or slow collector costs a bounded time after the update work,
-//! and the number of requests per call is bounded by the outbox's size.
+//! and a call stops posting after [`SENDING_TIME`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +33,9 @@ pub struct Collectors {
 
 /// Time allowed to connect, and for each read or write, of a post.
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// No new report is posted after this much time sending: a slow collector that takes
+/// reports one by one costs at most this plus one request; the rest wait.
+const SENDING_TIME: Duration = Duration::from_secs(60);
 
 impl Collectors {
     /// The collectors at `urls`, in order, trusting the public roots and `extra_ca`.
@@ -62,7 +65,8 @@ impl Collectors {
         batch: usize,
     ) -> Result<usize, SendError> {
         let mut delivered = 0;
-        loop {
+        let started = std::time::Instant::now();
+        while started.elapsed() < SENDING_TIME {
             let pending = outbox.pending(batch.max(1))?;
             if pending.records.is_empty() {
                 return Ok(delivered);
@@ -72,6 +76,7 @@ impl Collectors {
             outbox.delivered(report.last_seq(), report.dropped())?;
             delivered += report.event_count();
         }
+        Ok(delivered)
     }
 
     /// Posts `body` to the first collector that answers 2xx.
