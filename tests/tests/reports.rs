@@ -214,3 +214,71 @@ fn reports_reach_a_collector_and_leave_the_outbox() {
     assert!(second.events()[0].seq > first.events().last().unwrap().seq);
     assert_eq!(outbox_files(&outbox_dir), 0);
 }
+
+/// A device whose collector was away: what waited (1,200 events from before, then a
+/// check's own) is delivered once the collector is back, in reports of at most 500 events,
+/// every event once, in order.
+#[test]
+fn events_kept_while_the_collector_is_away_are_all_delivered_once_back() {
+    let away = format!(
+        "\n[report]\nurls = [\"http://127.0.0.1:{}/reports\"]\n",
+        closed_port()
+    );
+    let s = scene(&policy_for("1.0.0", ""), &away);
+    let outbox = Outbox::open(&s.device.tmp.path().join("outbox"), 10_000).unwrap();
+    let time = UtcTime::from_unix(1_800_000_000).unwrap();
+    for n in 0..1200 {
+        outbox
+            .append(Event::failed(&format!("offline {n}")), time)
+            .unwrap();
+    }
+    apply(&s.device, &s.config).ok();
+    let waiting = outbox.pending(usize::MAX).unwrap().records;
+    let last = waiting.last().unwrap().seq;
+    assert_eq!(waiting.len() as u64, last + 1);
+
+    let collector = RecordingCollector::start(200);
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    let back = config.replace(
+        &away,
+        &format!("\n[report]\nurls = [\"{}\"]\n", collector.url()),
+    );
+    std::fs::write(&s.config, back).unwrap();
+    apply(&s.device, &s.config).ok();
+    let reports: Vec<VerifiedReport> = collector
+        .bodies()
+        .iter()
+        .map(|b| verify(b, MAX).unwrap())
+        .collect();
+    assert!(reports.iter().all(|r| r.events().len() <= 500));
+    let seqs: Vec<u64> = reports
+        .iter()
+        .flat_map(|r| r.events().iter().map(|e| e.seq))
+        .collect();
+    // Everything up to the second check's inventory, each once, in order.
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+    assert!(seqs.len() as u64 > last + 1);
+    assert_eq!(reports.len(), seqs.len().div_ceil(500));
+    assert_eq!(outbox_files(&s.device.tmp.path().join("outbox")), 0);
+}
+
+/// A collector that takes the connection and never answers: the install is the same as
+/// without reports, and the events wait.
+#[test]
+fn a_silent_collector_changes_nothing_an_install_does() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/reports", silent.local_addr().unwrap());
+    let s = scene(
+        &policy_for("1.0.0", ""),
+        &format!("\n[report]\nurls = [\"{url}\"]\n"),
+    );
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stdout.contains("installed 1.0.0, was nothing"),
+        "{run:#?}"
+    );
+    assert_eq!(assert_current_complete(&s.device), "1.0.0");
+    assert!(run.stderr.contains("reports not sent"), "{run:#?}");
+    assert_eq!(outbox_files(&s.device.tmp.path().join("outbox")), 8);
+    drop(silent);
+}
