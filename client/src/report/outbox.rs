@@ -5,7 +5,8 @@
 //! sequence number and the count of records dropped are in `counters.json`, written
 //! (atomically) before the record they number, so a number is never given twice, even
 //! across a crash (a crash may leave a gap, never a repeat). At most `max_events` records
-//! are kept: adding one to a full outbox deletes the oldest and counts them as dropped.
+//! are kept: adding one to a full outbox deletes the oldest and counts them as dropped; a
+//! record that cannot be read back is deleted and counted the same way.
 
 use std::path::{Path, PathBuf};
 
@@ -83,17 +84,33 @@ impl Outbox {
         Ok(seq)
     }
 
-    /// The oldest `limit` waiting records, in order, and the drops not yet reported.
+    /// The oldest `limit` waiting records, in order, and the drops not yet reported. A
+    /// record that cannot be read back (damaged by a disk fault) is removed and counted as
+    /// dropped, so one bad file cannot hold up every report after it.
     pub fn pending(&self, limit: usize) -> Result<Pending, OutboxError> {
-        let records = self
-            .sequence_numbers()?
-            .into_iter()
-            .take(limit)
-            .map(|seq| self.read::<Record>(&file_name(seq)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut records = Vec::new();
+        let mut damaged = 0u64;
+        for seq in self.sequence_numbers()? {
+            if records.len() >= limit {
+                break;
+            }
+            match self.read::<Record>(&file_name(seq)) {
+                Ok(record) if record.seq == seq => records.push(record),
+                Ok(_) | Err(OutboxError::Corrupt { .. }) => {
+                    self.remove(seq)?;
+                    damaged += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut counters = self.counters()?;
+        if damaged > 0 {
+            counters.dropped = counters.dropped.saturating_add(damaged);
+            self.write(COUNTERS, &counters)?;
+        }
         Ok(Pending {
             records,
-            dropped: self.counters()?.dropped,
+            dropped: counters.dropped,
         })
     }
 
@@ -207,6 +224,22 @@ mod tests {
         // Numbers continue after a reopen; none is given twice.
         let reopened = Outbox::open(dir.path(), 10).unwrap();
         assert_eq!(reopened.append(event(99), time).unwrap(), 25);
+    }
+
+    #[test]
+    fn a_damaged_record_is_dropped_not_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), 10).unwrap();
+        let time = UtcTime::from_unix(1_800_000_000).unwrap();
+        for n in 0..3 {
+            outbox.append(event(n), time).unwrap();
+        }
+        std::fs::write(dir.path().join(file_name(1)), b"{\"seq\": ").unwrap();
+        let pending = outbox.pending(10).unwrap();
+        let seqs: Vec<u64> = pending.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [0, 2]);
+        assert_eq!(pending.dropped, 1);
+        assert!(!dir.path().join(file_name(1)).exists());
     }
 
     #[test]
