@@ -23,6 +23,12 @@
 //! post_rollback = ["logger", "-t", "updater", "rolled back"]
 //! installer = ["/usr/sbin/flash-image"]   # given each `file` artifact's path
 //! timeout = "5m"
+//!
+//! [report]                     # optional; without it the device records no reports
+//! urls = ["https://fleet.example.com/reports"]   # posted in order after each check
+//! key = "/var/lib/updater/device.key"            # default: beside [paths] metadata
+//! outbox = "/var/lib/updater/outbox"             # default: beside [paths] metadata
+//! max_events = 10000
 //! ```
 
 use std::collections::BTreeSet;
@@ -41,6 +47,28 @@ pub struct Config {
     pub paths: PathsConfig,
     #[serde(default)]
     pub install: InstallConfig,
+    /// `[report]`: absent, the device records and sends no reports.
+    pub report: Option<ReportConfig>,
+}
+
+/// `[report]`: where the device's signed reports go and where they wait.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Collectors, tried in order; none: reports wait for `updater report --export`.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// The device's private key (default: `device.key` beside the metadata folder).
+    pub key: Option<PathBuf>,
+    /// The outbox folder (default: `outbox` beside the metadata folder).
+    pub outbox: Option<PathBuf>,
+    /// Most events kept waiting; past it the oldest are dropped (and counted).
+    #[serde(default = "default_max_events")]
+    pub max_events: usize,
+}
+
+fn default_max_events() -> usize {
+    10_000
 }
 
 /// `[install]`: commands run around an install (each an argv list), and their time limit.
@@ -150,6 +178,36 @@ impl Config {
             })
     }
 
+    /// `[report]` as configured, or its defaults when the section is absent.
+    pub fn report(&self) -> ReportConfig {
+        self.report.clone().unwrap_or(ReportConfig {
+            max_events: default_max_events(),
+            ..ReportConfig::default()
+        })
+    }
+
+    /// The device key's file: `[report] key`, else `device.key` beside the metadata folder.
+    pub fn report_key_path(&self) -> PathBuf {
+        self.report()
+            .key
+            .unwrap_or_else(|| self.beside_metadata("device.key"))
+    }
+
+    /// The outbox folder: `[report] outbox`, else `outbox` beside the metadata folder.
+    pub fn report_outbox_path(&self) -> PathBuf {
+        self.report()
+            .outbox
+            .unwrap_or_else(|| self.beside_metadata("outbox"))
+    }
+
+    /// `name` in the folder that holds the metadata folder (the device's state folder).
+    fn beside_metadata(&self, name: &str) -> PathBuf {
+        match self.paths.metadata.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.join(name),
+            _ => PathBuf::from(name),
+        }
+    }
+
     /// The release the device runs: the folder `install/current` points to, if any.
     pub fn running_release(&self) -> Result<Option<Release>, String> {
         let link = self.paths.install.join("current");
@@ -224,5 +282,26 @@ mod tests {
         assert_eq!(config.device_id().unwrap(), "x1");
         std::fs::write(&path, good.replace("channel", "chanel")).unwrap();
         assert!(Config::load(&path).unwrap_err().contains("chanel"));
+        std::fs::write(&path, format!("{good}[report]\nmax_event = 5\n")).unwrap();
+        assert!(Config::load(&path).unwrap_err().contains("max_event"));
+    }
+
+    #[test]
+    fn report_files_default_beside_the_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("updater.toml");
+        let text = "[device]\nplatform = \"armv7\"\nchannel = \"stable\"\n[repository]\nmetadata = [\"m\"]\ntargets = [\"t\"]\n[paths]\nmetadata = \"/var/lib/updater/metadata\"\ndownloads = \"b\"\ninstall = \"c\"\n[report]\n";
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(
+            config.report_key_path(),
+            Path::new("/var/lib/updater/device.key")
+        );
+        assert_eq!(
+            config.report_outbox_path(),
+            Path::new("/var/lib/updater/outbox")
+        );
+        assert_eq!(config.report().max_events, 10_000);
+        assert!(config.report().urls.is_empty());
     }
 }

@@ -11,6 +11,7 @@
 //! - [`update`]: the TUF workflow over fetched bytes, and downloads checked as they arrive.
 //! - [`rollout`]: the signed policy and the pure decision of whether and when to move.
 //! - [`install`]: staging, the confined extractor, the journal, switching and rollback.
+//! - [`report`]: signed device reports (events, the outbox, the key); they only observe.
 //! - [`config`], [`fs`], [`limits`]: the device's settings, file-system helpers shared by
 //!   every layer, and every size bound in one list.
 //!
@@ -25,6 +26,7 @@ pub mod fetch;
 pub mod fs;
 pub mod install;
 pub mod limits;
+pub mod report;
 pub mod rollout;
 pub mod update;
 

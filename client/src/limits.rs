@@ -28,6 +28,13 @@ pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 pub(crate) const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 /// Largest passphrase file read.
 pub const MAX_PASSPHRASE_FILE_BYTES: u64 = 4 * 1024;
+/// Largest file of the report outbox read (one event, or its counters); an event's free
+/// text is cut to [`MAX_EVENT_TEXT_BYTES`] when it is made, so real ones are far smaller.
+pub(crate) const MAX_EVENT_FILE_BYTES: u64 = 16 * 1024;
+/// Longest free text (a failure's reason) an event carries, in bytes.
+pub(crate) const MAX_EVENT_TEXT_BYTES: usize = 2 * 1024;
+/// Most events in one report a device posts: a collector needs accept no more per request.
+pub const MAX_EVENTS_PER_POST: usize = 500;
 
 /// The listing limit in force: [`MAX_LISTED_ROLES`]. Builds with the `fault-injection`
 /// feature (the e2e tests') take a lower one from `UPDATER_TEST_MAX_LISTED_ROLES`, so a

@@ -6,6 +6,7 @@
 
 mod airgap;
 pub mod ceremony;
+mod collector;
 mod demo_repo;
 mod device;
 mod hash_bins;
@@ -20,6 +21,7 @@ mod tough_client;
 mod tree_state;
 
 pub use airgap::*;
+pub use collector::*;
 pub use demo_repo::*;
 pub use device::*;
 pub use hash_bins::*;

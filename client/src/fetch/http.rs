@@ -231,7 +231,7 @@ fn http_error(e: ureq::Error) -> FetchError {
 }
 
 /// Public web roots, plus the certificates in `extra_ca`.
-fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {

@@ -4,7 +4,7 @@
 //! verifies everything this layer returns.
 
 pub mod archive;
-mod http;
+pub(crate) mod http;
 mod local;
 mod location;
 pub mod mirrors;

@@ -123,6 +123,23 @@ pub(crate) enum Command {
     },
     /// Switch back to the previous release by hand (needs --config).
     Rollback,
+    /// The device's report key (`[report] key`): made if missing, mode 0600; prints only
+    /// its public half (needs --config).
+    Keygen {
+        /// One JSON object: key_file, public_key, created.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every waiting report event to FILE as one signed report, then remove them
+    /// from the outbox (needs --config).
+    Report {
+        /// The file to write (atomically).
+        #[arg(long, value_name = "FILE")]
+        export: PathBuf,
+        /// One JSON object: file, id, events, first_seq, last_seq, dropped.
+        #[arg(long)]
+        json: bool,
+    },
     /// Refresh, read the signed policy.xml, and say what this device will do and why
     /// (needs --config).
     Plan {

@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use updater::config::Config;
 use updater::conventions::Release;
 use updater::datetime::UtcTime;
 use updater::fetch::mirrors::Mirrors;
-use updater::install::State;
 use updater::install::{release_artifacts, Artifact, Installer};
+use updater::install::{InstallError, State};
+use updater::report::Event;
 use updater::rollout::decide::{decide, Action, Device, Index, Waiting};
 use updater::rollout::index::{gather, releases_for, Wanted};
 use updater::rollout::retry::{not_again, FailedTrial};
@@ -16,15 +18,41 @@ use updater::rollout::wake::{next_wake, WakePlan};
 use updater::update::client::{Client, Listing};
 
 use crate::cli::{installer, mirrors, refreshed_client, Cli, Settings};
+use crate::commands::recorder::Recorder;
 
 /// One `apply`; returns the moment `run` should wake next (the next check, or sooner when
 /// the decision waits for a window or a wave), also recorded as the state's next check.
+/// Its report events are sent after all of its work, whatever the outcome; recording and
+/// sending cannot change the outcome.
 pub(crate) fn apply(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<UtcTime> {
+    let recorder = Recorder::new(settings);
+    let result = check(cli, settings, &recorder, now);
+    if let Err(e) = &result {
+        // A rollback was recorded as such where it happened.
+        let rolled_back = matches!(
+            e.downcast_ref::<InstallError>(),
+            Some(InstallError::RolledBack { .. })
+        );
+        if !rolled_back {
+            recorder.record(Event::failed(&format!("{e:#}")));
+        }
+    }
+    let config = settings.config.as_ref();
+    if let Some(inventory) = config.map(inventory) {
+        recorder.record(inventory);
+    }
+    recorder.send(config.and_then(|c| c.device_id().ok()).as_deref());
+    result
+}
+
+/// The work of one `apply`: recover, then one check and what it decides.
+fn check(cli: &Cli, settings: &Settings, recorder: &Recorder, now: UtcTime) -> Result<UtcTime> {
     let installer = installer(settings)?;
     for done in installer.recover()? {
+        recorder.record(Event::recovered(&done));
         println!("{done}");
     }
-    match apply_once(cli, settings, &installer, now) {
+    match apply_once(cli, settings, &installer, recorder, now) {
         Ok((message, plan)) => {
             println!("{message}");
             let wake = next_wake(&plan, now, random_u64());
@@ -44,6 +72,40 @@ pub(crate) fn apply(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<UtcT
             })?;
             Err(e)
         }
+    }
+}
+
+/// What the device is and runs, as an `inventory` event.
+fn inventory(config: &Config) -> Event {
+    Event::Inventory {
+        running: config.running_release().ok().flatten(),
+        platform: config.device.platform.clone(),
+        groups: config.device.groups.iter().cloned().collect(),
+        free_bytes: updater::install::free_bytes(&config.paths.install).ok(),
+        updater_version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// The events of an install's outcome: installed, or failed its trial and rolled back.
+fn record_install(
+    recorder: &Recorder,
+    release: &Release,
+    from: &Option<Release>,
+    installed: &Result<(), InstallError>,
+) {
+    match installed {
+        Ok(()) => recorder.record(Event::Installed {
+            release: release.clone(),
+            from: from.clone(),
+        }),
+        Err(InstallError::RolledBack { release, reason }) => {
+            recorder.record(Event::health_check_failed(release, reason));
+            recorder.record(Event::RolledBack {
+                release: release.clone(),
+                to: from.clone(),
+            });
+        }
+        Err(_) => {}
     }
 }
 
@@ -68,6 +130,7 @@ pub(crate) fn apply_once(
     cli: &Cli,
     settings: &Settings,
     installer: &Installer,
+    recorder: &Recorder,
     now: UtcTime,
 ) -> Result<(String, WakePlan)> {
     let config = settings.config.as_ref().context("apply needs --config")?;
@@ -94,6 +157,7 @@ pub(crate) fn apply_once(
         &policy_sha256,
     );
     let wait = WakePlan::new(&policy, &decision);
+    recorder.record(Event::checked(&decision));
     let running = device
         .running
         .as_ref()
@@ -117,6 +181,7 @@ pub(crate) fn apply_once(
         &index,
         &release,
         &device.platform,
+        recorder,
     )?;
     if for_window {
         return Ok((
@@ -131,6 +196,7 @@ pub(crate) fn apply_once(
     // Installed or rolled back, the downloads have served: the release folder holds its
     // own verified copies.
     prune_downloads(Some(&downloads));
+    record_install(recorder, &release, &device.running, &installed);
     installed?;
     Ok((
         format!("installed {release}, was {running} ({})", decision.reason),
@@ -159,6 +225,7 @@ fn download_release<'a>(
     index: &'a Index,
     release: &Release,
     platform: &str,
+    recorder: &Recorder,
 ) -> Result<Vec<Artifact<'a>>> {
     let listed = index
         .artifacts(release, platform)
@@ -169,7 +236,13 @@ fn download_release<'a>(
         .context("the release's listed lengths add up to more than any disk")?;
     Installer::check_space(downloads, needed)?;
     let artifacts = release_artifacts(listed, downloads);
+    let mut done = 0u64;
     for artifact in &artifacts {
+        recorder.record(Event::Downloading {
+            release: release.clone(),
+            done,
+            total: needed,
+        });
         // The index holds each name with what the delegation search for it answered
         // (`gather`), in this very verified set: searching again would answer the same,
         // and would re-read a big release's hash bins once per file.
@@ -179,7 +252,13 @@ fn download_release<'a>(
         };
         let (local, _) = client.download(listing, targets, downloads)?;
         debug_assert_eq!(local, artifact.local());
+        done = done.saturating_add(artifact.info.length);
     }
+    recorder.record(Event::Downloading {
+        release: release.clone(),
+        done,
+        total: needed,
+    });
     Ok(artifacts)
 }
 

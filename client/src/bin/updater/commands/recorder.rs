@@ -1,0 +1,73 @@
+//! The device's reports as `apply`, `run` and `rollback` see them: record an event, send
+//! what waits.
+//!
+//! Invariant: nothing here can fail its caller. Every method returns `()`; a failure (an
+//! unwritable outbox, a dead collector) is one line on stderr, and the update goes on
+//! exactly as it would without reports. Without a `[report]` section it does nothing.
+
+use std::path::PathBuf;
+
+use updater::datetime::UtcTime;
+use updater::report::send::Collectors;
+use updater::report::{DeviceKey, Event, Outbox};
+
+use crate::cli::Settings;
+
+/// Records events into the outbox, if reports are configured.
+pub(crate) struct Recorder {
+    outbox: Option<Outbox>,
+    key: PathBuf,
+    urls: Vec<String>,
+    ca_file: Option<PathBuf>,
+}
+
+impl Recorder {
+    /// The recorder `settings` configure: off without a config or its `[report]` section.
+    pub(crate) fn new(settings: &Settings) -> Recorder {
+        let configured = settings.config.as_ref().filter(|c| c.report.is_some());
+        let outbox = configured.and_then(|config| {
+            let report = config.report();
+            Outbox::open(&config.report_outbox_path(), report.max_events)
+                .map_err(|e| eprintln!("updater: warning: reports off: {e}"))
+                .ok()
+        });
+        Recorder {
+            outbox,
+            key: configured.map(|c| c.report_key_path()).unwrap_or_default(),
+            urls: configured.map(|c| c.report().urls).unwrap_or_default(),
+            ca_file: settings.ca_file.clone(),
+        }
+    }
+
+    /// Appends `event`, now.
+    pub(crate) fn record(&self, event: Event) {
+        if let Some(outbox) = &self.outbox {
+            if let Err(e) = outbox.append(event, UtcTime::now()) {
+                eprintln!("updater: warning: report event not recorded: {e}");
+            }
+        }
+    }
+
+    /// Posts what waits in the outbox to the configured collectors, as `device`; what is
+    /// not delivered waits for the next check.
+    pub(crate) fn send(&self, device: Option<&str>) {
+        let (Some(outbox), Some(device)) = (&self.outbox, device) else {
+            return;
+        };
+        if self.urls.is_empty() {
+            return;
+        }
+        let sent = DeviceKey::load_or_create(&self.key)
+            .map_err(|e| e.to_string())
+            .and_then(|(key, _)| {
+                let collectors = Collectors::new(&self.urls, self.ca_file.as_deref())
+                    .map_err(|e| e.to_string())?;
+                collectors
+                    .deliver(outbox, &key, device, updater::limits::MAX_EVENTS_PER_POST)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = sent {
+            eprintln!("updater: warning: reports not sent (kept for the next check): {e}");
+        }
+    }
+}

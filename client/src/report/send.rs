@@ -1,0 +1,100 @@
+//! Sending the outbox to the configured collectors.
+//!
+//! Invariant: a record leaves the outbox only after a collector answered 2xx to a signed
+//! report holding it; any failure leaves it for the next attempt. Every request has a short
+//! bounded timeout, so a dead or slow collector costs a bounded time after the update work,
+//! and a call stops posting after [`SENDING_TIME`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::report::format::{ReportError, SignedReport};
+use crate::report::key::DeviceKey;
+use crate::report::outbox::{Outbox, OutboxError};
+
+/// Why sending stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("no collector took the report: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// Where and how to post.
+pub struct Collectors {
+    urls: Vec<String>,
+    agent: ureq::Agent,
+}
+
+/// Time allowed to connect, and for each read or write, of a post.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// No new report is posted after this much time sending: a slow collector that takes
+/// reports one by one costs at most this plus one request; the rest wait.
+const SENDING_TIME: Duration = Duration::from_secs(60);
+
+impl Collectors {
+    /// The collectors at `urls`, in order, trusting the public roots and `extra_ca`.
+    pub fn new(urls: &[String], extra_ca: Option<&std::path::Path>) -> Result<Self, SendError> {
+        let tls = crate::fetch::http::tls_config(extra_ca).map_err(SendError::Tls)?;
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(TIMEOUT)
+            .timeout_read(TIMEOUT)
+            .timeout_write(TIMEOUT)
+            .timeout(TIMEOUT * 3)
+            .tls_config(Arc::new(tls))
+            .user_agent(concat!("updater/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Collectors {
+            urls: urls.to_vec(),
+            agent,
+        })
+    }
+
+    /// Posts the outbox, oldest first, in reports of at most `batch` events, until it is
+    /// empty or no collector takes a report. Returns the number of events delivered.
+    pub fn deliver(
+        &self,
+        outbox: &Outbox,
+        key: &DeviceKey,
+        device: &str,
+        batch: usize,
+    ) -> Result<usize, SendError> {
+        let mut delivered = 0;
+        let started = std::time::Instant::now();
+        while started.elapsed() < SENDING_TIME {
+            let pending = outbox.pending(batch.max(1))?;
+            if pending.records.is_empty() {
+                return Ok(delivered);
+            }
+            let report = SignedReport::sign(key, device, pending.records, pending.dropped)?;
+            self.post(&report.to_bytes()?)?;
+            outbox.delivered(report.last_seq(), report.dropped())?;
+            delivered += report.event_count();
+        }
+        Ok(delivered)
+    }
+
+    /// Posts `body` to the first collector that answers 2xx.
+    fn post(&self, body: &[u8]) -> Result<(), SendError> {
+        let mut failures = Vec::new();
+        for url in &self.urls {
+            match self
+                .agent
+                .post(url)
+                .set("Content-Type", "application/json")
+                .send_bytes(body)
+            {
+                Ok(response) if (200..300).contains(&response.status()) => return Ok(()),
+                Ok(response) => failures.push(format!("{url}: HTTP {}", response.status())),
+                Err(ureq::Error::Status(code, _)) => failures.push(format!("{url}: HTTP {code}")),
+                Err(e) => failures.push(format!("{url}: {e}")),
+            }
+        }
+        Err(SendError::Refused(failures.join("; ")))
+    }
+}

@@ -1,0 +1,71 @@
+//! A recording collector for the report tests: an HTTP server on 127.0.0.1 that answers
+//! every POST with a fixed status and keeps each body it received, in order.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// The server; it runs for as long as the test process does.
+pub struct RecordingCollector {
+    port: u16,
+    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl RecordingCollector {
+    /// Starts a collector that answers `status` to every request.
+    pub fn start(status: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Some(body) = answer(stream, status) {
+                    kept.lock().expect("lock").push(body);
+                }
+            }
+        });
+        RecordingCollector { port, bodies }
+    }
+
+    /// The URL reports are posted to.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/reports", self.port)
+    }
+
+    /// Every body received so far.
+    pub fn bodies(&self) -> Vec<Vec<u8>> {
+        self.bodies.lock().expect("lock").clone()
+    }
+}
+
+/// Reads one request from `stream`, answers `status`, and returns its body.
+fn answer(stream: TcpStream, status: u16) -> Option<Vec<u8>> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()?;
+    let mut stream = stream;
+    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(reply.as_bytes()).ok()?;
+    Some(body)
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
