@@ -7,7 +7,7 @@
 //! - [`key`]: the device's own ed25519 key, its private half 0600 from the first byte.
 //! - [`event`]: what happened ([`Event`]), numbered per device ([`Record`]).
 //! - [`outbox`]: the bounded on-disk queue of records waiting to be delivered.
-//! - [`format`]: the signed report (the wire format), signing it and [`verify`]ing it.
+//! - [`format`](mod@format): the signed report (the wire format), signing it and [`verify`]ing it.
 //! - [`send`]: posting the outbox to the configured collectors.
 
 pub mod event;
