@@ -51,6 +51,26 @@ pub struct Config {
     pub report: Option<ReportConfig>,
 }
 
+/// Whether reports may go to `url`: https, or plain http to this machine only.
+fn report_url_allowed(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `[report]`: where the device's signed reports go and where they wait.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +174,15 @@ impl Config {
         if config.repository.metadata.is_empty() || config.repository.targets.is_empty() {
             return Err(format!(
                 "{}: [repository] needs at least one metadata and one targets mirror",
+                path.display()
+            ));
+        }
+        let urls = config.report.iter().flat_map(|r| &r.urls);
+        if let Some(url) = urls.into_iter().find(|u| !report_url_allowed(u)) {
+            return Err(format!(
+                "{}: [report] url {url}: reports go over https (plain http only to this \
+                 machine: 127.0.0.1, [::1], localhost): a collector's answer decides which \
+                 events leave the outbox, and they name the device",
                 path.display()
             ));
         }
@@ -284,6 +313,28 @@ mod tests {
         assert!(Config::load(&path).unwrap_err().contains("chanel"));
         std::fs::write(&path, format!("{good}[report]\nmax_event = 5\n")).unwrap();
         assert!(Config::load(&path).unwrap_err().contains("max_event"));
+    }
+
+    #[test]
+    fn reports_go_over_https_or_to_this_machine() {
+        for ok in [
+            "https://fleet.example.com/reports",
+            "http://127.0.0.1:8080/reports",
+            "http://localhost/r",
+            "http://[::1]:9/r",
+        ] {
+            assert!(report_url_allowed(ok), "{ok}");
+        }
+        for refused in [
+            "http://fleet.example.com/reports",
+            "http://127.0.0.1.example.com/r",
+            "http://localhost.example.com/r",
+            "http://10.0.0.1/r",
+            "ftp://127.0.0.1/r",
+            "http://user@evil.example/r",
+        ] {
+            assert!(!report_url_allowed(refused), "{refused}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A recording collector for the report tests: an HTTP server on 127.0.0.1 that answers
-//! every POST with a fixed status and keeps each body it received, in order.
+//! every request with a fixed status (and headers) and keeps each body it received, in order.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,13 +14,22 @@ pub struct RecordingCollector {
 impl RecordingCollector {
     /// Starts a collector that answers `status` to every request.
     pub fn start(status: u16) -> Self {
+        Self::answering(status, String::new())
+    }
+
+    /// Starts a collector that answers every request with a redirect (301) to `to`.
+    pub fn redirecting(to: &str) -> Self {
+        Self::answering(301, format!("Location: {to}\r\n"))
+    }
+
+    fn answering(status: u16, headers: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&bodies);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                if let Some(body) = answer(stream, status) {
+                if let Some(body) = answer(stream, status, &headers) {
                     kept.lock().expect("lock").push(body);
                 }
             }
@@ -39,8 +48,8 @@ impl RecordingCollector {
     }
 }
 
-/// Reads one request from `stream`, answers `status`, and returns its body.
-fn answer(stream: TcpStream, status: u16) -> Option<Vec<u8>> {
+/// Reads one request from `stream`, answers `status` with `headers`, and returns its body.
+fn answer(stream: TcpStream, status: u16, headers: &str) -> Option<Vec<u8>> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut length = 0usize;
     loop {
@@ -59,7 +68,8 @@ fn answer(stream: TcpStream, status: u16) -> Option<Vec<u8>> {
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body).ok()?;
     let mut stream = stream;
-    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let reply =
+        format!("HTTP/1.1 {status} X\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n");
     stream.write_all(reply.as_bytes()).ok()?;
     Some(body)
 }

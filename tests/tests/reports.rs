@@ -170,6 +170,29 @@ fn a_dead_collector_changes_nothing_an_install_does() {
 /// Reports reach the first collector that answers 2xx, after the work; each verifies with
 /// the device's key; what was delivered leaves the outbox; a failed health check and its
 /// rollback are reported.
+/// A collector URL that redirects (as a web server does for a missing slash) is not a
+/// delivery: ureq would follow it with a GET and no body, and a 200 from wherever it leads
+/// would empty the outbox of events nobody received.
+#[test]
+fn a_redirect_is_no_delivery_and_the_events_stay() {
+    let elsewhere = RecordingCollector::start(200);
+    let redirecting = RecordingCollector::redirecting(&elsewhere.url());
+    let toml = format!("\n[report]\nurls = [\"{}\"]\n", redirecting.url());
+    let s = scene(&policy_for("1.0.0", ""), &toml);
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stderr
+            .contains("reports not sent (kept for the next check)")
+            && run.stderr.contains("HTTP 301"),
+        "{run:#?}"
+    );
+    assert_eq!(redirecting.bodies().len(), 1);
+    assert!(elsewhere.bodies().is_empty(), "the redirect was followed");
+    let outbox_dir = s.device.tmp.path().join("outbox");
+    // Checked, downloading, installed, inventory: all still waiting.
+    assert!(outbox_files(&outbox_dir) >= 4, "events left the outbox");
+}
+
 #[test]
 fn reports_reach_a_collector_and_leave_the_outbox() {
     let failing = RecordingCollector::start(500);

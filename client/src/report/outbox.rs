@@ -100,6 +100,9 @@ impl Outbox {
                     self.remove(seq)?;
                     damaged += 1;
                 }
+                // Removed meanwhile (delivered or exported by another process): not ours.
+                Err(OutboxError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
@@ -151,8 +154,14 @@ impl Outbox {
 
     fn read<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, OutboxError> {
         let path = self.dir.join(name);
-        let bytes = crate::fs::read_bounded(&path, crate::limits::MAX_EVENT_FILE_BYTES)
-            .map_err(|e| self.corrupt(name, &e.to_string()))?;
+        // A failed read is not damage (the record may be fine and the disk busy): only a
+        // file too large or not a file, or one that does not parse, is damaged.
+        let bytes = crate::fs::read_bounded(&path, crate::limits::MAX_EVENT_FILE_BYTES).map_err(
+            |e| match e {
+                crate::Error::Io { path, source } => OutboxError::Io { path, source },
+                other => self.corrupt(name, &other.to_string()),
+            },
+        )?;
         serde_json::from_slice(&bytes).map_err(|e| self.corrupt(name, &e.to_string()))
     }
 

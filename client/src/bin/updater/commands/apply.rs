@@ -41,7 +41,8 @@ pub(crate) fn apply(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<UtcT
     if let Some(inventory) = config.map(inventory) {
         recorder.record(inventory);
     }
-    recorder.send(config.and_then(|c| c.device_id().ok()).as_deref());
+    let wake = result.as_ref().ok().copied();
+    recorder.send(config.and_then(|c| c.device_id().ok()).as_deref(), wake);
     result
 }
 

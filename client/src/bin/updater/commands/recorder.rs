@@ -6,12 +6,16 @@
 //! exactly as it would without reports. Without a `[report]` section it does nothing.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use updater::datetime::UtcTime;
-use updater::report::send::Collectors;
+use updater::report::send::{Collectors, SENDING_TIME};
 use updater::report::{DeviceKey, Event, Outbox};
 
 use crate::cli::Settings;
+
+/// Seconds before the next wake-up by which sending ends.
+const BEFORE_WAKE: i64 = 5;
 
 /// Records events into the outbox, if reports are configured.
 pub(crate) struct Recorder {
@@ -48,13 +52,22 @@ impl Recorder {
         }
     }
 
-    /// Posts what waits in the outbox to the configured collectors, as `device`; what is
-    /// not delivered waits for the next check.
-    pub(crate) fn send(&self, device: Option<&str>) {
+    /// Posts what waits in the outbox to the configured collectors, as `device`, ending
+    /// [`BEFORE_WAKE`] before `wake` (the device's next check, if it has one) and within
+    /// [`SENDING_TIME`]: sending never delays what the device does next. What is not
+    /// delivered waits for the next check.
+    pub(crate) fn send(&self, device: Option<&str>, wake: Option<UtcTime>) {
         let (Some(outbox), Some(device)) = (&self.outbox, device) else {
             return;
         };
-        if self.urls.is_empty() {
+        let budget = match wake {
+            Some(wake) => {
+                let left = wake.unix() - UtcTime::now().unix() - BEFORE_WAKE;
+                Duration::from_secs(left.max(0).unsigned_abs())
+            }
+            None => SENDING_TIME,
+        };
+        if self.urls.is_empty() || budget.is_zero() {
             return;
         }
         let sent = DeviceKey::load_or_create(&self.key)
@@ -63,7 +76,13 @@ impl Recorder {
                 let collectors = Collectors::new(&self.urls, self.ca_file.as_deref())
                     .map_err(|e| e.to_string())?;
                 collectors
-                    .deliver(outbox, &key, device, updater::limits::MAX_EVENTS_PER_POST)
+                    .deliver(
+                        outbox,
+                        &key,
+                        device,
+                        updater::limits::MAX_EVENTS_PER_POST,
+                        budget,
+                    )
                     .map_err(|e| e.to_string())
             });
         if let Err(e) = sent {

@@ -24,6 +24,6 @@ pub(crate) fn run(settings: &Settings) -> Result<()> {
         });
     }
     let device = settings.config.as_ref().and_then(|c| c.device_id().ok());
-    recorder.send(device.as_deref());
+    recorder.send(device.as_deref(), None);
     Ok(())
 }
