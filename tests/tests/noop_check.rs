@@ -8,14 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use e2e_tests::{run_python, DemoRepo, Device, StaticServer};
-
-const POLICY: &str = r#"<policy>
-  <channel name="stable">
-    <target release="2.0.0"><wave start="2026-01-01T00:00:00Z" percent="100"/></target>
-  </channel>
-</policy>
-"#;
+use e2e_tests::{policy_for, run_python, DemoRepo, Device, StaticServer};
 
 /// `updater plan` with the trust report on: each role and how it was trusted, in order.
 fn plan_trust(device: &Device, config: &Path) -> Vec<(String, String)> {
@@ -50,7 +43,7 @@ fn metadata_files(device: &Device) -> BTreeMap<String, (u32, Vec<u8>)> {
 }
 
 fn scene() -> (DemoRepo, StaticServer, Device, std::path::PathBuf) {
-    let repo = DemoRepo::with_policy(POLICY);
+    let repo = DemoRepo::with_policy(&policy_for("2.0.0", ""));
     let server = StaticServer::start(&repo.public());
     let device = Device::trusting(&repo.root_json());
     let config = device.configure("device-1", &server.url(), Some("1.0.0"), "");
