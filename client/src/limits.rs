@@ -34,7 +34,10 @@ pub(crate) const MAX_EVENT_FILE_BYTES: u64 = 16 * 1024;
 /// Longest free text (a failure's reason) an event carries, in bytes.
 pub(crate) const MAX_EVENT_TEXT_BYTES: usize = 2 * 1024;
 /// Most events in one report a device posts: a collector needs accept no more per request.
-pub const MAX_EVENTS_PER_POST: usize = 500;
+pub const MAX_EVENTS_PER_POST: usize = 256;
+/// Largest signed report a device writes and a collector reads, in bytes: a full report of
+/// the largest events, with room for its envelope. Both sides take it from here.
+pub const MAX_REPORT_BYTES: usize = MAX_EVENTS_PER_POST * MAX_EVENT_FILE_BYTES as usize + 64 * 1024;
 
 /// The listing limit in force: [`MAX_LISTED_ROLES`]. Builds with the `fault-injection`
 /// feature (the e2e tests') take a lower one from `UPDATER_TEST_MAX_LISTED_ROLES`, so a

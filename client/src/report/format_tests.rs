@@ -4,6 +4,7 @@ use super::*;
 use crate::conventions::Release;
 use crate::datetime::UtcTime;
 use crate::report::event::Event;
+use serde_json::Value;
 
 fn key() -> (tempfile::TempDir, DeviceKey) {
     let dir = tempfile::tempdir().unwrap();
@@ -30,6 +31,13 @@ fn records() -> Vec<Record> {
     ]
 }
 
+/// Parses and verifies `bytes` with the key they carry, as a collector that enrolled it.
+fn verify(bytes: &[u8], max_len: usize) -> Result<VerifiedReport, ReportError> {
+    let parsed = parse(bytes, max_len)?;
+    let key = parsed.report.key.clone();
+    parsed.verify(&key)
+}
+
 fn signed_bytes_of(key: &DeviceKey) -> Vec<u8> {
     SignedReport::sign(key, "kiosk-1", records(), 2)
         .unwrap()
@@ -41,14 +49,16 @@ fn signed_bytes_of(key: &DeviceKey) -> Vec<u8> {
 fn a_signed_report_verifies() {
     let (_dir, key) = key();
     let bytes = signed_bytes_of(&key);
-    let report = verify(&bytes, 1 << 20).unwrap();
+    let parsed = parse(&bytes, 1 << 20).unwrap();
+    assert_eq!(parsed.device(), "kiosk-1");
+    let report = parsed.verify(&key.public_hex()).unwrap();
     assert_eq!(report.device(), "kiosk-1");
     assert_eq!(report.key(), key.public_hex());
     assert_eq!(report.events(), records().as_slice());
     assert_eq!(report.dropped(), 2);
-    report.check_enrolled(&key.public_hex()).unwrap();
-    // The same events signed again: the same id, so a collector stores them once.
-    let again = verify(&signed_bytes_of(&key), 1 << 20).unwrap();
+    // The same events signed again, with another drop total: the same id, so a collector
+    // stores them once.
+    let again = SignedReport::sign(&key, "kiosk-1", records(), 9).unwrap();
     assert_eq!(again.id(), report.id());
 }
 
@@ -82,12 +92,16 @@ fn tampered_content_gets_its_error() {
     let device = |v: &mut Value| v["report"]["device"] = "kiosk-2".into();
     assert_eq!(refused(&device), ReportError::BadSignature);
     let dropped = |v: &mut Value| v["report"]["dropped"] = 0.into();
-    assert!(matches!(refused(&dropped), ReportError::WrongId { .. }));
+    assert_eq!(refused(&dropped), ReportError::BadSignature);
+    let range = |v: &mut Value| v["report"]["events"][1]["seq"] = 5.into();
+    assert!(matches!(refused(&range), ReportError::WrongId { .. }));
+    let newer = |v: &mut Value| v["report"]["format"] = 2.into();
+    assert_eq!(refused(&newer), ReportError::UnknownFormat { found: 2 });
     // Another device's key put in, the id derived anew: the signature is not its own.
     let (_other_dir, other) = self::key();
     let swapped = |v: &mut Value| {
         v["report"]["key"] = other.public_hex().into();
-        v["report"]["id"] = report_id(&other.public_hex(), 3, 4, 2).into();
+        v["report"]["id"] = report_id(&other.public_hex(), 3, 4).into();
     };
     assert_eq!(refused(&swapped), ReportError::BadSignature);
     let unknown = |v: &mut Value| v["report"]["admin"] = true.into();
@@ -114,9 +128,7 @@ fn size_enrolment_and_garbage() {
     ));
     let (_other_dir, other) = self::key();
     assert!(matches!(
-        verify(&bytes, 1 << 20)
-            .unwrap()
-            .check_enrolled(&other.public_hex()),
+        parse(&bytes, 1 << 20).unwrap().verify(&other.public_hex()),
         Err(ReportError::KeyMismatch { .. })
     ));
     assert!(SignedReport::sign(&key, "kiosk-1", Vec::new(), 0).is_err());

@@ -7,7 +7,8 @@
 //! - [`key`]: the device's own ed25519 key, its private half 0600 from the first byte.
 //! - [`event`]: what happened ([`Event`]), numbered per device ([`Record`]).
 //! - [`outbox`]: the bounded on-disk queue of records waiting to be delivered.
-//! - [`format`](mod@format): the signed report (the wire format), signing it and [`verify`]ing it.
+//! - [`format`](mod@format): the signed report (the wire format), signing it, and [`parse`]
+//!   then [`ParsedReport::verify`] to check one.
 //! - [`send`]: posting the outbox to the configured collectors.
 
 pub mod event;
@@ -17,6 +18,6 @@ pub mod outbox;
 pub mod send;
 
 pub use event::{Event, Record};
-pub use format::{verify, ReportError, SignedReport, VerifiedReport};
+pub use format::{parse, ParsedReport, ReportError, SignedReport, VerifiedReport};
 pub use key::{DeviceKey, KeyError};
 pub use outbox::{Outbox, OutboxError};

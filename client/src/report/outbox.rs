@@ -41,7 +41,7 @@ pub struct Outbox {
     max_events: usize,
 }
 
-/// The oldest waiting records and the drops not yet reported.
+/// The oldest waiting records and the running total of drops.
 pub struct Pending {
     pub records: Vec<Record>,
     pub dropped: u64,
@@ -117,12 +117,11 @@ impl Outbox {
         })
     }
 
-    /// Forgets the records up to `last_seq` and `dropped` of the counted drops: a report
-    /// that held them was delivered (or exported).
-    pub fn delivered(&self, last_seq: u64, dropped: u64) -> Result<(), OutboxError> {
-        let mut counters = self.counters()?;
-        counters.dropped = counters.dropped.saturating_sub(dropped);
-        self.write(COUNTERS, &counters)?;
+    /// Forgets the records up to `last_seq`: a report that held them was delivered (or
+    /// exported). The drop count is a running total and stays: a report carries it, so a
+    /// collector sees the newest total whichever report arrives, and nothing is rewritten
+    /// here that a kill could leave half done.
+    pub fn delivered(&self, last_seq: u64) -> Result<(), OutboxError> {
         for seq in self.sequence_numbers()? {
             if seq <= last_seq {
                 self.remove(seq)?;
@@ -226,10 +225,10 @@ mod tests {
         assert_eq!(seqs, (15..25).collect::<Vec<_>>());
         assert_eq!(pending.dropped, 15);
         assert_eq!(pending.records[0].event, event(15));
-        outbox.delivered(19, 15).unwrap();
+        outbox.delivered(19).unwrap();
         let pending = outbox.pending(100).unwrap();
         assert_eq!(pending.records.len(), 5);
-        assert_eq!(pending.dropped, 0);
+        assert_eq!(pending.dropped, 15);
         // Numbers continue after a reopen; none is given twice.
         let reopened = Outbox::open(dir.path(), 10).unwrap();
         assert_eq!(reopened.append(event(99), time).unwrap(), 25);

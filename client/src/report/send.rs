@@ -77,7 +77,7 @@ impl Collectors {
             }
             let report = SignedReport::sign(key, device, pending.records, pending.dropped)?;
             self.post(&report.to_bytes()?, deadline)?;
-            outbox.delivered(report.last_seq(), report.dropped())?;
+            outbox.delivered(report.last_seq())?;
             delivered += report.event_count();
         }
         Ok(delivered)

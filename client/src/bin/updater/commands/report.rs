@@ -36,7 +36,7 @@ pub(crate) fn export(settings: &Settings, file: &Path, json: bool) -> Result<()>
     let report = SignedReport::sign(&key, &device, pending.records, pending.dropped)?;
     updater::fs::write_atomic(file, &report.to_bytes()?)
         .with_context(|| format!("writing {}", file.display()))?;
-    outbox.delivered(report.last_seq(), report.dropped())?;
+    outbox.delivered(report.last_seq())?;
     if json {
         let value = serde_json::json!({
             "file": file.display().to_string(),
