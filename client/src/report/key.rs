@@ -88,6 +88,16 @@ impl DeviceKey {
         Ok(DeviceKey { signing })
     }
 
+    /// A new key held in memory only: for simulated devices (benchmarks, tests) that sign
+    /// reports without a file.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(DeviceKey {
+            signing: SigningKey::from_bytes(&seed),
+        })
+    }
+
     /// The public key, 64 hex digits: what reports carry and collectors enroll.
     pub fn public_hex(&self) -> String {
         hex::encode(self.signing.verifying_key().as_bytes())

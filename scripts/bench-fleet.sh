@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Load benchmark of the `fleet` collector (not a test; prints figures), for SQLite and for
+# PostgreSQL on this machine.
+#
+# $DEVICES simulated devices (default 100,000), each with its own ed25519 key, are enrolled
+# from a file; $REPORTS signed reports (default 1,000,000; four events each) are signed
+# beforehand (fleet/examples/load.rs) and posted over $CONNECTIONS keep-alive connections
+# (default 8) to `fleet serve` on 127.0.0.1. Printed for each database: sustained
+# reports/s, p50/p99 latency and the answers by status (every one must be 200), then the
+# time of the per-release summary and of the "not running 2.0.0" query over every device
+# (goals: >= 5,000 reports/s with SQLite; each query <= 200 ms).
+# References, in the same run: `openssl speed ed25519` (the verifications per second one
+# core can do: the collector verifies every report) and the same posts sent to a path that
+# answers 405 without parsing (the HTTP ceiling of this machine, client and server sharing
+# its 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+devices=${DEVICES:-100000}
+reports=${REPORTS:-1000000}
+connections=${CONNECTIONS:-8}
+bench=${BENCH_DIR:-$PWD/target/bench-fleet}
+cargo build --release -q -p fleet --bin fleet --example load
+fleet=$PWD/target/release/fleet
+load=$PWD/target/release/examples/load
+rm -rf "$bench" && mkdir -p "$bench"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -d "$bench/pg" ] && bash scripts/postgres-for-tests.sh stop "$bench/pg" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+echo "== reference: ed25519 verifications per second, one core (openssl)"
+openssl speed -seconds 3 ed25519 2>/dev/null | grep -E '^ *253 bits|Ed25519' | tail -1
+
+"$load" prepare "$bench/data" "$devices" "$reports"
+
+serve() { # DB -> prints the reports URL once fleet serves
+  "$fleet" serve --db "$1" --listen 127.0.0.1:0 > "$bench/serve.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    url=$(grep -o 'http://[0-9.:]*/' "$bench/serve.out" | head -1 || true)
+    [ -n "$url" ] && { echo "$url"; return; }
+    sleep 0.1
+  done
+  echo "fleet serve did not start" >&2; cat "$bench/serve.out" >&2; exit 1
+}
+
+run() { # NAME DB
+  echo "== $1"
+  local start=$SECONDS
+  "$fleet" enroll --db "$2" --file "$bench/data/enroll.txt"
+  echo "enrolment took $((SECONDS - start)) s"
+  local url
+  url=$(serve "$2")
+  if [ "$1" = sqlite ]; then
+    echo "-- reference: the same posts answered 405 without parsing (HTTP ceiling)"
+    "$load" send "$bench/data" "${url}healthz" "$connections"
+  fi
+  echo "-- signed reports, verified and stored"
+  "$load" send "$bench/data" "${url}v1/reports" "$connections"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  echo "-- queries over $devices devices"
+  "$load" ask "$2" 2.0.0
+}
+
+run sqlite "$bench/fleet.db"
+ls -la "$bench/fleet.db" | awk '{printf "SQLite file: %.0f MiB\n", $5 / 1048576}'
+
+pg=$(bash scripts/postgres-for-tests.sh start "$bench/pg")
+run postgresql "$pg/postgres"
