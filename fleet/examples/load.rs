@@ -8,6 +8,7 @@
 //! device's sequence numbers rise in file order.
 //! `load send DIR URL CONNECTIONS`: posts every line over CONNECTIONS keep-alive connections
 //! and prints reports/s, p50/p99 latency and the answers by status.
+//! `load ping URL CONNECTIONS COUNT`: COUNT plain GETs of URL, the HTTP ceiling.
 //! `load ask DB RELEASE`: times the per-release summary and the "not running" query.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -30,6 +31,7 @@ fn main() -> Result<()> {
         }
         ["send", dir, url, connections] => send(Path::new(dir), url, connections.parse()?),
         ["ask", db, release] => ask(db, release),
+        ["ping", url, connections, count] => ping(url, connections.parse()?, count.parse()?),
         _ => Err("usage: load prepare DIR DEVICES REPORTS | load send DIR URL CONNECTIONS | load ask DB RELEASE".into()),
     }
 }
@@ -163,6 +165,33 @@ fn post_all(lines: &Lines, url: &str) -> (Vec<Duration>, Vec<(u16, u64)>) {
         *statuses.entry(status).or_insert(0u64) += 1;
     }
     (latencies, statuses.into_iter().collect())
+}
+
+fn ping(url: &str, connections: u64, count: u64) -> Result<()> {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let agent = ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(60))
+                .build();
+            let url = url.to_owned();
+            std::thread::spawn(move || {
+                (0..count / connections)
+                    .filter(|_| agent.get(&url).call().is_ok_and(|r| r.status() == 200))
+                    .count()
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for worker in workers {
+        answered += worker.join().map_err(|_| "a sender panicked")?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{answered} GETs answered 200 in {elapsed:.1} s: {:.0} requests/s",
+        answered as f64 / elapsed
+    );
+    Ok(())
 }
 
 fn ask(db: &str, release: &str) -> Result<()> {
