@@ -146,11 +146,7 @@ fn post_all(lines: &Lines, url: &str) -> (Vec<Duration>, Vec<(u16, u64)>) {
         .build();
     let mut latencies = Vec::new();
     let mut statuses = std::collections::BTreeMap::new();
-    loop {
-        let line = match lines.lock().ok().and_then(|mut l| l.next()) {
-            Some(Ok(line)) => line,
-            _ => break,
-        };
+    while let Some(Ok(line)) = lines.lock().ok().and_then(|mut l| l.next()) {
         let started = Instant::now();
         let posted = agent
             .post(url)

@@ -66,7 +66,10 @@ impl Collector {
         let (jobs, queue) = mpsc::sync_channel(BATCH * 4);
         std::thread::Builder::new()
             .name("fleet-writer".into())
-            .spawn(move || write_loop(writer, queue))
+            .spawn({
+                let url = url.to_owned();
+                move || write_loop(writer, &url, queue)
+            })
             .map_err(|e| DbError::ColumnType(format!("cannot start the writer: {e}")))?;
         Ok(Collector {
             jobs,
@@ -166,7 +169,9 @@ fn unavailable(e: &DbError) -> Answer {
 }
 
 /// The writer: takes what waits, up to [`BATCH`] reports, in one transaction, then answers.
-fn write_loop(mut db: Db, queue: Receiver<Job>) {
+/// After a failed batch it opens the database anew (a restarted PostgreSQL closes the
+/// connection for good), so one outage does not fail every report after it.
+fn write_loop(mut db: Db, url: &str, queue: Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         while jobs.len() < BATCH {
@@ -187,6 +192,9 @@ fn write_loop(mut db: Db, queue: Receiver<Job>) {
             Err(e) => {
                 for reply in replies {
                     let _ = reply.send(Err(e.to_string()));
+                }
+                if let Ok(fresh) = Db::open(url) {
+                    db = fresh;
                 }
             }
         }

@@ -4,14 +4,15 @@
 //! Invariant: a request head is at most [`MAX_HEAD`] bytes and must arrive within
 //! [`READ_TIMEOUT`] of each read; a body needs a `Content-Length` (no chunked bodies) of at
 //! most the route's bound, checked before a byte of it is read, so a 100 MB body costs the
-//! server one answer and a closed connection; at most [`MAX_CONNECTIONS`] connections are
+//! server one answer and a closed connection; a whole request must arrive within
+//! [`REQUEST_TIME`] of its first byte; at most [`MAX_CONNECTIONS`] connections are
 //! served at once, the rest are answered 503 and closed.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest request head.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -19,6 +20,9 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Longest wait for each read or write.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time one request may take to arrive, head and body, once its first byte came:
+/// a client that trickles bytes cannot hold a connection for longer.
+pub const REQUEST_TIME: Duration = Duration::from_secs(60);
 
 /// A request, its body read whole.
 #[derive(Debug)]
@@ -131,7 +135,8 @@ fn connection(
 fn requests(mut stream: impl Read + Write, handler: &dyn Handler) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     loop {
-        let Some(head_len) = read_head(&mut stream, &mut buffer)? else {
+        let mut started = None;
+        let Some(head_len) = read_head(&mut stream, &mut buffer, &mut started)? else {
             return Ok(());
         };
         let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -162,7 +167,7 @@ fn requests(mut stream: impl Read + Write, handler: &dyn Handler) -> std::io::Re
         if head.expect_continue {
             stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
-        let body = read_body(&mut stream, &mut buffer, head.content_length)?;
+        let body = read_body(&mut stream, &mut buffer, head.content_length, started)?;
         let request = Request {
             method: head.method,
             path,
@@ -219,15 +224,23 @@ impl Head {
 
 /// Reads until `buffer` holds a whole head; its length, or `None` if the client closed
 /// between requests. A head past [`MAX_HEAD`] is an error.
-fn read_head(stream: &mut impl Read, buffer: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+fn read_head(
+    stream: &mut impl Read,
+    buffer: &mut Vec<u8>,
+    started: &mut Option<Instant>,
+) -> std::io::Result<Option<usize>> {
     let mut chunk = [0u8; 4096];
     loop {
+        if !buffer.is_empty() && started.is_none() {
+            *started = Some(Instant::now());
+        }
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             return Ok(Some(end + 4));
         }
         if buffer.len() > MAX_HEAD {
             return Err(std::io::Error::other("request head too large"));
         }
+        check_time(*started)?;
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if buffer.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
@@ -248,12 +261,30 @@ fn read_body(
     stream: &mut impl Read,
     buffer: &mut Vec<u8>,
     length: usize,
+    started: Option<Instant>,
 ) -> std::io::Result<Vec<u8>> {
-    let from_buffer = length.min(buffer.len());
-    let mut body: Vec<u8> = buffer.drain(..from_buffer).collect();
+    let mut filled = length.min(buffer.len());
+    let mut body: Vec<u8> = buffer.drain(..filled).collect();
     body.resize(length, 0);
-    stream.read_exact(&mut body[from_buffer..])?;
+    while filled < length {
+        check_time(started)?;
+        match stream.read(&mut body[filled..])? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => filled += n,
+        }
+    }
     Ok(body)
+}
+
+/// Fails once [`REQUEST_TIME`] has passed since `started`.
+fn check_time(started: Option<Instant>) -> std::io::Result<()> {
+    match started {
+        Some(started) if started.elapsed() > REQUEST_TIME => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "request took too long to arrive",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn split_target(target: &str) -> (String, Vec<(String, String)>) {
