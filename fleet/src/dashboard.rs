@@ -218,7 +218,7 @@ fn chart(html: &mut String, points: &[Point], waves: Option<&[Wave]>, enrolled: 
         }
         let _ = write!(
             html,
-            "<path d=\"{path}\" fill=\"none\" stroke=\"#888\" stroke-dasharray=\"6 4\"/>"
+            "<path id=\"planned\" d=\"{path}\" fill=\"none\" stroke=\"#888\" stroke-dasharray=\"6 4\"/>"
         );
     }
     let series: [Series; 4] = [
