@@ -103,7 +103,10 @@ fn story(n: usize, start: i64, now: i64) -> Vec<(i64, Event)> {
 fn rollout(n: usize, start: i64, now: i64) -> Vec<(i64, Event)> {
     let wave1 = start + 2 * HOUR + n as i64 * 600;
     let wave2 = now - DAY + n as i64 * 1800;
-    let inv = (start - HOUR, inventory("1.0.0", if n % 2 == 0 { "x86_64" } else { "armv7" }));
+    let inv = (
+        start - HOUR,
+        inventory("1.0.0", if n % 2 == 0 { "x86_64" } else { "armv7" }),
+    );
     match n {
         // Wave 1: installed.
         1..=4 => vec![
@@ -157,7 +160,10 @@ fn rollout(n: usize, start: i64, now: i64) -> Vec<(i64, Event)> {
         // Wave 2: waiting for the ramp.
         15..=17 => vec![
             inv,
-            (now - 2 * HOUR, checked(CheckAction::Wait, 2, now + 12 * HOUR)),
+            (
+                now - 2 * HOUR,
+                checked(CheckAction::Wait, 2, now + 12 * HOUR),
+            ),
         ],
         // Silent: waited in wave 1 and said nothing since, two days ago.
         18 => vec![(now - 2 * DAY, checked(CheckAction::Wait, 1, now + 6 * HOUR))],
@@ -226,32 +232,24 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
     (be(16), be(20))
 }
 
-#[test]
-fn the_dashboard_shows_in_chromium_what_the_database_holds() {
-    assert!(
-        Command::new("chromium").arg("--version").output().is_ok(),
-        "chromium is missing: run scripts/install-deps.sh (it installs Debian's chromium)"
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("fleet.db");
-    let db = db.to_str().unwrap();
-    let now = UtcTime::now().unix();
-    let start = now - 3 * DAY;
-    let policy_file = tmp.path().join("policy.xml");
+/// Enrolls 20 devices, each with its own key, and serves the collector with the policy.
+fn enrolled_fleet(tmp: &Path, db: &str, now: i64) -> (FleetServer, Vec<DeviceKey>) {
+    let policy_file = tmp.join("policy.xml");
     std::fs::write(&policy_file, policy(now)).unwrap();
-
-    // Enroll 20 devices, each with its own key.
     let mut keys = Vec::new();
     for n in 1..=20 {
-        let (key, _) = DeviceKey::load_or_create(&tmp.path().join(format!("{n}.key"))).unwrap();
+        let (key, _) = DeviceKey::load_or_create(&tmp.join(format!("{n}.key"))).unwrap();
         fleet(&["enroll", "--db", db, &device_id(n), &key.public_hex()]).ok();
         keys.push(key);
     }
     let server = FleetServer::start(db, &["--policy", policy_file.to_str().unwrap()]);
+    (server, keys)
+}
 
-    // Each device posts what it did: one signed report, its events numbered from 1.
+/// Each device posts what it did: one signed report, its events numbered from 1.
+fn post_reports(server: &FleetServer, keys: &[DeviceKey], now: i64) {
     for (i, key) in keys.iter().enumerate() {
-        let events: Vec<Record> = story(i + 1, start, now)
+        let events: Vec<Record> = story(i + 1, now - 3 * DAY, now)
             .into_iter()
             .enumerate()
             .map(|(seq, (at, event))| Record {
@@ -273,96 +271,120 @@ fn the_dashboard_shows_in_chromium_what_the_database_holds() {
             .unwrap();
         assert_eq!(answer.status(), 200);
     }
+}
 
-    // The database, as the CLI answers.
-    let summary = json(fleet(&["summary", "--db", db, "2.0.0", "--json"]));
-    let devices = json(fleet(&["devices", "--db", db, "--json"]));
-    let failures = json(fleet(&["failures", "--db", db, "--release", "2.0.0", "--json"]));
-    let silent_since = (now - DAY).to_string();
-    let silent = json(fleet(&[
-        "devices",
-        "--db",
-        db,
-        "--silent-since",
-        &silent_since,
-        "--json",
-    ]));
-    // ... matches what the devices did.
-    let total = &summary["total"];
-    let expected = [18, 4, 1, 1, 10, 1, 1, 1];
-    for (column, n) in COLUMNS.iter().zip(expected) {
-        assert_eq!(total[column], n, "{column}: {summary:#}");
-    }
-    assert_eq!(summary["waves"]["1"]["installed"], 4);
-    assert_eq!(summary["waves"]["2"]["installed"], 6);
-    assert_eq!(summary["not_running"], 10);
-    assert_eq!(devices["devices"].as_array().unwrap().len(), 20);
-    assert_eq!(failures["failures"].as_array().unwrap().len(), 2);
-    let silent_ids: Vec<&str> = silent["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["device"].as_str().unwrap())
-        .collect();
-    assert_eq!(silent_ids, ["kiosk-18", "kiosk-20"]);
+/// What the CLI answers from the database.
+struct Answers {
+    summary: Value,
+    devices: Value,
+    failures: Value,
+    silent: Vec<String>,
+}
 
-    // The page, as chromium built it.
-    let profile = tmp.path().join("chromium-profile");
-    let dump = chromium(&profile, &["--dump-dom", &server.url]);
-    assert_eq!(dump.code, Some(0), "{dump:#?}");
-    let dom = dump.stdout;
-    assert_eq!(text_of(&dom, "release"), "2.0.0");
-    assert_eq!(number(&dom, "not-running"), summary["not_running"]);
-    for column in COLUMNS {
-        assert_eq!(
-            number(&dom, &format!("count-{column}")),
-            total[column],
-            "count-{column}"
-        );
-        for (wave, counts) in summary["waves"].as_object().unwrap() {
-            let id = format!("wave-{wave}-{column}");
-            assert_eq!(number(&dom, &id), counts[column], "{id}");
+impl Answers {
+    fn ask(db: &str, now: i64) -> Answers {
+        let silent_since = (now - DAY).to_string();
+        let silent = json(fleet(&[
+            "devices",
+            "--db",
+            db,
+            "--silent-since",
+            &silent_since,
+            "--json",
+        ]));
+        Answers {
+            summary: json(fleet(&["summary", "--db", db, "2.0.0", "--json"])),
+            devices: json(fleet(&["devices", "--db", db, "--json"])),
+            failures: json(fleet(&[
+                "failures",
+                "--db",
+                db,
+                "--release",
+                "2.0.0",
+                "--json",
+            ])),
+            silent: silent["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["device"].as_str().unwrap().to_owned())
+                .collect(),
         }
     }
-    // Exactly the waves the database knows, and the policy's ramp drawn.
-    assert_eq!(
-        dom.matches("id=\"wave-").count(),
-        summary["waves"].as_object().unwrap().len() * COLUMNS.len()
-    );
-    assert!(dom.contains("id=\"planned\""), "no planned ramp drawn");
 
-    // Failures: every one, with its reason as text.
-    let table = element(&dom, "table", "failures");
-    let failures = failures["failures"].as_array().unwrap();
-    assert_eq!(table.matches("<tr").count(), failures.len() + 1);
-    for f in failures {
-        assert!(table.contains(f["device"].as_str().unwrap()), "{table}");
-    }
-    assert!(table.contains("&lt;script&gt;alert('pwned')&lt;/script&gt; health check exited 3"));
-    // No script element came from device text (nor from anything else).
-    assert!(!dom.to_ascii_lowercase().contains("<script"), "{dom}");
-
-    // Devices: every one, in the table; the silent ones, in the list.
-    let table = element(&dom, "table", "devices");
-    let devices = devices["devices"].as_array().unwrap();
-    assert_eq!(table.matches("<tr").count(), devices.len() + 1);
-    for d in devices {
-        assert!(table.contains(&format!(">{}<", d["device"].as_str().unwrap())));
-    }
-    let list = element(&dom, "ul", "silent");
-    assert_eq!(list.matches("<li").count(), silent_ids.len(), "{list}");
-    for id in &silent_ids {
-        assert!(list.contains(id), "{list}");
+    /// The answers match what the devices did.
+    fn match_the_story(&self) {
+        let total = &self.summary["total"];
+        let expected = [18, 4, 1, 1, 10, 1, 1, 1];
+        for (column, n) in COLUMNS.iter().zip(expected) {
+            assert_eq!(total[column], n, "{column}: {:#}", self.summary);
+        }
+        assert_eq!(self.summary["waves"]["1"]["installed"], 4);
+        assert_eq!(self.summary["waves"]["2"]["installed"], 6);
+        assert_eq!(self.summary["not_running"], 10);
+        assert_eq!(self.devices["devices"].as_array().unwrap().len(), 20);
+        assert_eq!(self.failures["failures"].as_array().unwrap().len(), 2);
+        assert_eq!(self.silent, ["kiosk-18", "kiosk-20"]);
     }
 
-    // The screenshot.
-    let shot = tmp.path().join("fleet-dashboard.png");
+    /// Every number the page shows is the database's.
+    fn match_numbers(&self, dom: &str) {
+        let summary = &self.summary;
+        assert_eq!(text_of(dom, "release"), "2.0.0");
+        assert_eq!(number(dom, "not-running"), summary["not_running"]);
+        assert_eq!(
+            number(dom, "enrolled") as usize,
+            self.devices["devices"].as_array().unwrap().len()
+        );
+        let waves = summary["waves"].as_object().unwrap();
+        for column in COLUMNS {
+            let id = format!("count-{column}");
+            assert_eq!(number(dom, &id), summary["total"][column], "{id}");
+            for (wave, counts) in waves {
+                let id = format!("wave-{wave}-{column}");
+                assert_eq!(number(dom, &id), counts[column], "{id}");
+            }
+        }
+        // Exactly the waves the database knows.
+        assert_eq!(
+            dom.matches("id=\"wave-").count(),
+            waves.len() * COLUMNS.len()
+        );
+    }
+
+    /// Every failure, device and silent device is listed, device text as text.
+    fn match_tables(&self, dom: &str) {
+        let table = element(dom, "table", "failures");
+        let failures = self.failures["failures"].as_array().unwrap();
+        assert_eq!(table.matches("<tr").count(), failures.len() + 1);
+        for f in failures {
+            assert!(table.contains(f["device"].as_str().unwrap()), "{table}");
+        }
+        assert!(table.contains("&lt;script&gt;alert('pwned')&lt;/script&gt; health check exited 3"));
+        let table = element(dom, "table", "devices");
+        let devices = self.devices["devices"].as_array().unwrap();
+        assert_eq!(table.matches("<tr").count(), devices.len() + 1);
+        for d in devices {
+            assert!(table.contains(&format!(">{}<", d["device"].as_str().unwrap())));
+        }
+        let list = element(dom, "ul", "silent");
+        assert_eq!(list.matches("<li").count(), self.silent.len(), "{list}");
+        for id in &self.silent {
+            assert!(list.contains(id.as_str()), "{list}");
+        }
+    }
+}
+
+/// Takes the screenshot, checks it is a PNG of the window's size, copies it where
+/// `$FLEET_SCREENSHOT_OUT` says (relative to the workspace).
+fn screenshot(tmp: &Path, profile: &Path, url: &str) {
+    let shot = tmp.join("fleet-dashboard.png");
     let run = chromium(
-        &profile,
+        profile,
         &[
             &format!("--screenshot={}", shot.display()),
             "--window-size=1200,1400",
-            &server.url,
+            url,
         ],
     );
     assert_eq!(run.code, Some(0), "{run:#?}");
@@ -378,4 +400,35 @@ fn the_dashboard_shows_in_chromium_what_the_database_holds() {
         std::fs::copy(&shot, &out).unwrap();
         eprintln!("screenshot: {}", out.display());
     }
+}
+
+#[test]
+fn the_dashboard_shows_in_chromium_what_the_database_holds() {
+    assert!(
+        Command::new("chromium").arg("--version").output().is_ok(),
+        "chromium is missing: run scripts/install-deps.sh (it installs Debian's chromium)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("fleet.db");
+    let db = db.to_str().unwrap();
+    let now = UtcTime::now().unix();
+    let (server, keys) = enrolled_fleet(tmp.path(), db, now);
+    post_reports(&server, &keys, now);
+    let answers = Answers::ask(db, now);
+    answers.match_the_story();
+
+    // The page, as chromium built it.
+    let profile = tmp.path().join("chromium-profile");
+    let dump = chromium(&profile, &["--dump-dom", &server.url]);
+    assert_eq!(dump.code, Some(0), "{dump:#?}");
+    let dom = dump.stdout;
+    answers.match_numbers(&dom);
+    answers.match_tables(&dom);
+    assert!(
+        dom.contains("id=\"planned\""),
+        "the policy's ramp is not drawn"
+    );
+    // No script element came from device text (nor from anything else).
+    assert!(!dom.to_ascii_lowercase().contains("<script"), "{dom}");
+    screenshot(tmp.path(), &profile, &server.url);
 }
