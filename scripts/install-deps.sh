@@ -19,3 +19,7 @@ fi
 if ! command -v rsync >/dev/null; then
   apt-get update -qq && apt-get install -y -qq rsync
 fi
+# Debian's headless chromium opens the fleet dashboard in tests/tests/fleet_dashboard.rs.
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq chromium
+fi

@@ -58,8 +58,8 @@ pub fn devices(args: &DevicesArgs) -> Result<()> {
         println!("{}", serde_json::json!({"devices": devices}));
     } else {
         println!(
-            "{:<24} {:<12} {:<12} {:<20} LAST FAILURE",
-            "DEVICE", "RUNNING", "PLATFORM", "LAST SEEN"
+            "{:<24} {:<12} {:<12} {:<10} {:<20} LAST FAILURE",
+            "DEVICE", "RUNNING", "PLATFORM", "UPDATER", "LAST SEEN"
         );
         for d in devices {
             let seen = d

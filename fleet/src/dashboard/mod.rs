@@ -6,10 +6,11 @@
 //! Content-Security-Policy allows no script and no remote resource). Numbers carry stable
 //! `id`s (`count-installed`, `wave-1-failed`) so a test can read them.
 
+mod chart;
+
 use std::fmt::Write;
 
 use updater::datetime::UtcTime;
-use updater::rollout::decide::share_at;
 use updater::rollout::policy::{Policy, Wave};
 
 use crate::db::{Db, DbError};
@@ -70,7 +71,7 @@ pub fn page(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&f.device),
-                esc(&f.state),
+                esc(&f.state.replace('_', " ")),
                 esc(f.reason.as_deref().unwrap_or("")),
                 time(f.at)
             );
@@ -112,13 +113,14 @@ fn release_section(
 ) {
     let _ = write!(
         html,
-        "<h2>Release <span id=\"release\">{}</span></h2><p>Enrolled devices not running it: <b id=\"not-running\">{}</b></p>",
+        "<h2>Release <span id=\"release\">{}</span></h2><p class=\"big\">Enrolled devices: <b id=\"enrolled\">{enrolled}</b> · \
+         not running it: <b id=\"not-running\">{}</b></p>",
         esc(&summary.release),
         summary.not_running
     );
     html.push_str("<table id=\"summary\"><tr><th></th>");
     for c in COLUMNS {
-        let _ = write!(html, "<th>{}</th>", c.replace('_', " "));
+        let _ = write!(html, "<th class=\"n {c}\">{}</th>", c.replace('_', " "));
     }
     html.push_str("</tr>");
     counts_row(html, "all", "count", &summary.total);
@@ -131,7 +133,8 @@ fn release_section(
         counts_row(html, &label, &format!("wave-{wave}"), counts);
     }
     html.push_str("</table>");
-    chart(html, points, waves, enrolled, now);
+    html.push_str("<h3>Devices over time</h3>");
+    chart::chart(html, points, waves, enrolled, now);
 }
 
 fn counts_row(html: &mut String, label: &str, id: &str, c: &Counts) {
@@ -147,7 +150,12 @@ fn counts_row(html: &mut String, label: &str, id: &str, c: &Counts) {
     ];
     let _ = write!(html, "<tr><th>{}</th>", esc(label));
     for (name, value) in COLUMNS.iter().zip(values) {
-        let _ = write!(html, "<td id=\"{}-{}\">{value}</td>", esc(id), name);
+        let _ = write!(
+            html,
+            "<td class=\"n\" id=\"{}-{}\">{value}</td>",
+            esc(id),
+            name
+        );
     }
     html.push_str("</tr>");
 }
@@ -160,102 +168,6 @@ fn planned_waves(policy: &Policy, release: &str) -> Option<Vec<Wave>> {
         .filter_map(|c| c.target.as_ref())
         .find(|t| t.release.as_str() == release)
         .map(|t| t.waves.clone())
-}
-
-/// A line of the chart: its name, colour, and value at a point.
-type Series = (&'static str, &'static str, fn(&Point) -> u64);
-
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 240.0;
-
-/// Devices over time: cumulative checked, installed, failed and rolled back, and the
-/// policy's planned share of the enrolled fleet as a dashed line.
-fn chart(html: &mut String, points: &[Point], waves: Option<&[Wave]>, enrolled: u64, now: i64) {
-    let Some(first) = points.first().map(|p| p.time) else {
-        html.push_str("<p>No events for this release yet.</p>");
-        return;
-    };
-    let start = waves
-        .and_then(|w| w.first())
-        .map_or(first, |w| w.start.unix().min(first));
-    let end = now
-        .max(points.last().map_or(first, |p| p.time))
-        .max(start + 1);
-    let top = enrolled
-        .max(points.iter().map(|p| p.checked).max().unwrap_or(0))
-        .max(1);
-    let x = |t: i64| (t - start) as f64 / (end - start) as f64 * WIDTH;
-    let y = |n: u64| HEIGHT - n as f64 / top as f64 * HEIGHT;
-    let _ = write!(
-        html,
-        "<h3>Devices over time</h3><svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"-40 -10 {} {}\">\
-         <rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#fafafa\" stroke=\"#ccc\"/>\
-         <text x=\"-36\" y=\"10\" font-size=\"11\">{top}</text><text x=\"-20\" y=\"{HEIGHT}\" font-size=\"11\">0</text>\
-         <text x=\"0\" y=\"{}\" font-size=\"11\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
-        WIDTH + 60.0,
-        HEIGHT + 50.0,
-        WIDTH + 60.0,
-        HEIGHT + 50.0,
-        HEIGHT + 16.0,
-        time(start),
-        WIDTH,
-        HEIGHT + 16.0,
-        time(end)
-    );
-    if let Some(waves) = waves {
-        let mut path = String::new();
-        for step in 0..=96 {
-            let t = start + (end - start) * step / 96;
-            let share = UtcTime::from_unix(t).map_or(0, |t| share_at(waves, t));
-            let n = enrolled * u64::from(share) / 10_000;
-            let _ = write!(
-                path,
-                "{}{:.1},{:.1} ",
-                if step == 0 { "M" } else { "L" },
-                x(t),
-                y(n)
-            );
-        }
-        let _ = write!(
-            html,
-            "<path d=\"{path}\" fill=\"none\" stroke=\"#888\" stroke-dasharray=\"6 4\"/>"
-        );
-    }
-    let series: [Series; 4] = [
-        ("checked", "#1f77b4", |p| p.checked),
-        ("installed", "#2ca02c", |p| p.installed),
-        ("failed", "#d62728", |p| p.failed),
-        ("rolled back", "#ff7f0e", |p| p.rolled_back),
-    ];
-    for (i, (name, color, value)) in series.iter().enumerate() {
-        let mut path = format!("M{:.1},{:.1} ", x(start), y(0));
-        for p in points {
-            let _ = write!(path, "H{:.1} V{:.1} ", x(p.time), y(value(p)));
-        }
-        let _ = write!(path, "H{:.1}", x(end));
-        let _ = write!(
-            html,
-            "<path d=\"{path}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>"
-        );
-        legend(html, i, name, color);
-    }
-    if waves.is_some() {
-        let _ = write!(
-            html,
-            "<text x=\"440\" y=\"{}\" font-size=\"12\" fill=\"#888\">planned (policy)</text>",
-            HEIGHT + 36.0
-        );
-    }
-    html.push_str("</svg>");
-}
-
-fn legend(html: &mut String, i: usize, name: &str, color: &str) {
-    let x = i as f64 * 110.0;
-    let _ = write!(
-        html,
-        "<text x=\"{x}\" y=\"{}\" font-size=\"12\" fill=\"{color}\">{name}</text>",
-        HEIGHT + 36.0
-    );
 }
 
 fn device_table(html: &mut String, db: &mut Db, query: &[(String, String)]) -> Result<(), DbError> {
@@ -280,11 +192,11 @@ fn device_table(html: &mut String, db: &mut Db, query: &[(String, String)]) -> R
         value("running"),
         value("not_running")
     );
-    html.push_str("<table id=\"devices\"><tr><th>device</th><th>running</th><th>platform</th><th>groups</th><th>channel</th><th>last seen</th><th>dropped</th><th>last failure</th></tr>");
+    html.push_str("<table id=\"devices\"><tr><th>device</th><th>running</th><th>platform</th><th>groups</th><th>channel</th><th>last seen</th><th class=\"n\">dropped</th><th>last failure</th></tr>");
     for d in query::devices(db, &filter)? {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&d.device),
             esc(d.running.as_deref().unwrap_or("")),
             esc(d.platform.as_deref().unwrap_or("")),
@@ -333,9 +245,14 @@ fn url(text: &str) -> String {
 }
 
 const HEAD: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Fleet rollout</title>\
-<style>body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}\
-td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}\
-nav a{margin-right:.6em}</style></head><body>";
+<style>body{font-family:sans-serif;margin:1.2em 1.5em;color:#222;max-width:1100px}\
+h1{margin:.2em 0}h2{margin:1.1em 0 .4em;border-bottom:1px solid #ddd}h3{margin:.8em 0 .2em}\
+table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}\
+th{background:#f3f3f3}.n{text-align:right;font-variant-numeric:tabular-nums}\
+th.installed{color:#2ca02c}th.failed{color:#d62728}th.rolled_back{color:#ff7f0e}th.silent{color:#777}\
+#failures td:nth-child(3){color:#a00}nav a{margin-right:.6em}ul#silent{columns:3}\
+form{display:flex;flex-wrap:wrap;gap:.3em .8em;align-items:center;margin:.4em 0}form input{width:7em}\
+.big{font-size:1.3em}</style></head><body>";
 
 #[cfg(test)]
 mod tests {
