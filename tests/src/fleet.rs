@@ -67,5 +67,8 @@ impl Drop for FleetServer {
 
 /// `fleet ARGS…` with a deadline of two minutes.
 pub fn fleet(args: &[&str]) -> Run {
-    run_bounded(Command::new(bin("fleet")).args(args), Duration::from_secs(120))
+    run_bounded(
+        Command::new(bin("fleet")).args(args),
+        Duration::from_secs(120),
+    )
 }
