@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond the Rust toolchain, on a fresh Debian
-# machine: the openssl command (tests make certificates and keys with it), and
+# machine: the openssl command (tests make certificates and keys with it), PostgreSQL
+# (scripts/postgres-for-tests.sh starts one for the fleet collector's tests), and
 # python-tuf 7 with cryptography (for ECDSA and RSA keys) and moto's S3 server (for repo
 # publish tests) in a local virtual environment,
 # .venv/. Used by the quick start and the test command.
@@ -22,4 +23,9 @@ fi
 # Debian's headless chromium opens the fleet dashboard in tests/tests/fleet_dashboard.rs.
 if ! command -v chromium >/dev/null; then
   apt-get update -qq && apt-get install -y -qq chromium
+fi
+# PostgreSQL: the fleet collector's tests run against a server scripts/postgres-for-tests.sh
+# starts (Debian's package puts initdb in /usr/lib/postgresql/*/bin).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq postgresql
 fi

@@ -41,7 +41,11 @@ done
 cargo build --workspace --bins
 # Keep the runner's own lines, and close with one summary line over every test binary.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The fleet collector's tests run against SQLite and this PostgreSQL server (127.0.0.1 only).
+pgdir=$(mktemp -d)
+trap 'bash scripts/postgres-for-tests.sh stop "$pgdir" || true; rm -rf "$pgdir"; rm -f "$log"' EXIT
+FLEET_TEST_POSTGRES=$(bash scripts/postgres-for-tests.sh start "$pgdir")
+export FLEET_TEST_POSTGRES
 # Doc tests too: tuf-core's compile_fail tests show each out-of-order use of the typestate.
 { cargo test --workspace --all-targets && cargo test --workspace --doc; } 2>&1 | tee "$log"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$log"

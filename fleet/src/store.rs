@@ -60,7 +60,7 @@ pub fn enroll(
     now: i64,
 ) -> Result<usize, EnrollError> {
     for e in devices {
-        check_enrollment(e)?;
+        e.check()?;
     }
     db.transaction(|db| {
         let mut added = 0;
@@ -94,16 +94,21 @@ pub fn enroll(
     })
 }
 
-fn check_enrollment(e: &Enrollment) -> Result<(), EnrollError> {
-    if e.device.is_empty() || e.device.len() > 256 || e.device.chars().any(char::is_control) {
-        return Err(EnrollError::BadDevice(e.device.clone()));
+impl Enrollment {
+    /// Whether the device id and the key have the form enrolment takes ([`enroll`] checks
+    /// every one before it writes any).
+    pub fn check(&self) -> Result<(), EnrollError> {
+        let device = &self.device;
+        if device.is_empty() || device.len() > 256 || device.chars().any(char::is_control) {
+            return Err(EnrollError::BadDevice(device.clone()));
+        }
+        if self.key.len() != 64 || !self.key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(EnrollError::BadKey {
+                device: device.clone(),
+            });
+        }
+        Ok(())
     }
-    if e.key.len() != 64 || !e.key.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(EnrollError::BadKey {
-            device: e.device.clone(),
-        });
-    }
-    Ok(())
 }
 
 /// The key enrolled for `device`, lower-case hex, if it is enrolled.

@@ -1,10 +1,14 @@
 //! The `fleet` collector as the tests run it: `fleet serve` on a free port of 127.0.0.1
-//! (stopped when the value drops), and its other commands with a deadline.
+//! (stopped when the value drops), its other commands with a deadline, the two databases
+//! it runs on (a SQLite file, a fresh PostgreSQL database), and its tables read directly.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::run::{bin, run_bounded, Run};
 
@@ -71,4 +75,96 @@ pub fn fleet(args: &[&str]) -> Run {
         Command::new(bin("fleet")).args(args),
         Duration::from_secs(120),
     )
+}
+
+/// A SQLite database for `fleet` in `dir`: a path, created on first use.
+pub fn sqlite_db(dir: &Path) -> String {
+    dir.join("fleet.db").display().to_string()
+}
+
+/// A fresh, empty PostgreSQL database on the server `FLEET_TEST_POSTGRES` names (the URL
+/// `scripts/postgres-for-tests.sh start DIR` prints; tests/run-all.sh sets it), with a
+/// name no other test uses; its URL. Panics without that server: the PostgreSQL tests are
+/// never skipped.
+pub fn postgres_db() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let server = std::env::var("FLEET_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "FLEET_TEST_POSTGRES is not set: start a server with \
+             `scripts/postgres-for-tests.sh start DIR` and export the URL it prints \
+             (tests/run-all.sh does both)"
+        )
+    });
+    let server = server.trim_end_matches('/');
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let name = format!(
+        "fleet_test_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut client = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("connecting to {server} (FLEET_TEST_POSTGRES): {e}"));
+    // The name is made of letters, digits and underscores only: safe to put in the SQL.
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+    format!("{server}/{name}")
+}
+
+/// The tables where a report's effects land, each as its rows (sorted), read with SQL:
+/// compared before and after a refusal, they show that it stored nothing.
+pub fn db_rows(db: &str) -> BTreeMap<&'static str, Vec<String>> {
+    let mut conn = fleet::db::Db::open(db).expect("open the fleet database");
+    ["devices", "reports", "events", "rollout", "schema_version"]
+        .into_iter()
+        .map(|table| {
+            let rows = conn
+                .query(&format!("SELECT * FROM {table}"), &[])
+                .expect("read a table");
+            let mut rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+            rows.sort();
+            (table, rows)
+        })
+        .collect()
+}
+
+/// POSTs `body` as JSON to the collector; the status and the JSON answer.
+pub fn post_report(server: &FleetServer, body: &[u8]) -> (u16, serde_json::Value) {
+    let sent = ureq::post(&server.reports_url())
+        .set("Content-Type", "application/json")
+        .timeout(Duration::from_secs(30))
+        .send_bytes(body);
+    let response = match sent {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(e) => panic!("posting a report: {e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().expect("answer text");
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("answer {text:?}: {e}"));
+    (status, value)
+}
+
+/// Makes each named test function `fn NAME(db: &str, dir: &Path)` into two tests,
+/// `NAME::sqlite` and `NAME::postgres`: the same test against a SQLite file in a fresh
+/// temporary folder and against a fresh PostgreSQL database ([`postgres_db`]).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                let dir = ::tempfile::tempdir().unwrap();
+                super::$name(&$crate::sqlite_db(dir.path()), dir.path());
+            }
+            #[test]
+            fn postgres() {
+                let dir = ::tempfile::tempdir().unwrap();
+                super::$name(&$crate::postgres_db(), dir.path());
+            }
+        }
+    )*};
 }

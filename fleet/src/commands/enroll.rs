@@ -3,7 +3,8 @@
 //!
 //! A file holds one device a line: `DEVICE KEY`, or a JSON object with `device` and
 //! `public_key` (or `key`); blank lines and lines starting with `#` are skipped. A line
-//! that is neither is an error naming its number, and nothing is enrolled.
+//! that is neither, or whose id or key is malformed, is an error naming its number, and
+//! nothing is enrolled.
 
 use std::path::PathBuf;
 
@@ -93,6 +94,10 @@ fn read_file(path: &std::path::Path) -> Result<Vec<Enrollment>> {
                 n + 1
             );
         };
+        // A bad id or key is named by its line too, like a line of the wrong shape.
+        enrollment
+            .check()
+            .with_context(|| format!("{} line {}", path.display(), n + 1))?;
         devices.push(enrollment);
     }
     if devices.is_empty() {

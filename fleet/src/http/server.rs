@@ -4,7 +4,8 @@
 //! Invariant: a request head is at most [`MAX_HEAD`] bytes and must arrive within
 //! [`READ_TIMEOUT`] of each read; a body needs a `Content-Length` (no chunked bodies) of at
 //! most the route's bound, checked before a byte of it is read, so a 100 MB body costs the
-//! server one answer and a closed connection; a whole request must arrive within
+//! server one answer, at most [`LINGER_BYTES`] read and dropped (so that the close does not
+//! reset the answer away), and a closed connection; a whole request must arrive within
 //! [`REQUEST_TIME`] of its first byte; at most [`MAX_CONNECTIONS`] connections are
 //! served at once, the rest are answered 503 and closed.
 
@@ -23,6 +24,11 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest time one request may take to arrive, head and body, once its first byte came:
 /// a client that trickles bytes cannot hold a connection for longer.
 pub const REQUEST_TIME: Duration = Duration::from_secs(60);
+/// Longest time a refused request's unread body is still read (and dropped), after the
+/// answer.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes of a refused request's body read (and dropped) after the answer.
+const LINGER_BYTES: usize = 1024 * 1024;
 
 /// A request, its body read whole.
 #[derive(Debug)]
@@ -131,8 +137,25 @@ fn connection(
     }
 }
 
+/// A connection's stream (plain or TLS) and the socket under it, for its timeouts.
+trait Socket: Read + Write {
+    fn socket(&self) -> &TcpStream;
+}
+
+impl Socket for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Socket for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn socket(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
 /// Serves requests on one connection until it closes or asks to.
-fn requests(mut stream: impl Read + Write, handler: &dyn Handler) -> std::io::Result<()> {
+fn requests(mut stream: impl Socket, handler: &dyn Handler) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     loop {
         let mut started = None;
@@ -150,7 +173,7 @@ fn requests(mut stream: impl Read + Write, handler: &dyn Handler) -> std::io::Re
                 400,
                 &serde_json::json!({"outcome": "bad_request", "detail": "not an HTTP/1.1 request"}),
             );
-            return write_response(&mut stream, &answer, false);
+            return refuse(&mut stream, &answer);
         };
         buffer.drain(..head_len);
         if head.chunked {
@@ -158,11 +181,11 @@ fn requests(mut stream: impl Read + Write, handler: &dyn Handler) -> std::io::Re
                 411,
                 &serde_json::json!({"outcome": "length_required", "detail": "send a Content-Length, not a chunked body"}),
             );
-            return write_response(&mut stream, &answer, false);
+            return refuse(&mut stream, &answer);
         }
         let (path, query) = split_target(&head.target);
         if head.content_length > handler.max_body(&head.method, &path) {
-            return write_response(&mut stream, &handler.too_large(), false);
+            return refuse(&mut stream, &handler.too_large());
         }
         if head.expect_continue {
             stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
@@ -181,6 +204,31 @@ fn requests(mut stream: impl Read + Write, handler: &dyn Handler) -> std::io::Re
             return Ok(());
         }
     }
+}
+
+/// Answers a request whose body is not read, then reads what the client still sends for at
+/// most [`LINGER`] and [`LINGER_BYTES`], dropping it, before the connection closes: a socket
+/// closed with unread bytes sends a reset, which can destroy the answer before the client
+/// reads it (a device would see a broken pipe instead of 413 or 411).
+fn refuse(stream: &mut impl Socket, answer: &Response) -> std::io::Result<()> {
+    write_response(stream, answer, false)?;
+    let deadline = Instant::now() + LINGER;
+    let mut chunk = [0u8; 16 * 1024];
+    let mut left = LINGER_BYTES;
+    while left > 0 {
+        let Some(wait) = deadline.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        if wait.is_zero() {
+            break;
+        }
+        stream.socket().set_read_timeout(Some(wait))?;
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
+    Ok(())
 }
 
 /// What the server needs of a request head.
