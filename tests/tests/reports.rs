@@ -2,8 +2,10 @@
 //! export, reports sent after the work to a collector on 127.0.0.1, and a dead collector
 //! that changes nothing a device installs.
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Duration;
 
 use e2e_tests::{
     apply, assert_current_complete, closed_port, policy_for, publish_policy, scene,
@@ -55,7 +57,11 @@ fn outbox_files(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .filter(|e| e.file_name() != "counters.json")
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.ends_with(".json") && !name.starts_with('.') && name != "counters.json"
+                })
                 .count()
         })
         .unwrap_or(0)
@@ -84,20 +90,29 @@ fn keygen_makes_a_private_key_and_prints_only_its_public_half() {
     assert!(!json.stdout.contains(secret_line));
 }
 
+/// The device's outbox as `[report]` in its config bounds it.
+fn device_outbox(s: &Scene) -> Outbox {
+    let config = updater::config::Config::load(&s.config).unwrap();
+    Outbox::open(&config.report_outbox_path(), config.report_bounds()).unwrap()
+}
+
+/// `n` events appended through the library the updater uses; their sequence numbers.
+fn append_failed(outbox: &Outbox, n: usize, what: &str) -> Vec<u64> {
+    let time = UtcTime::from_unix(1_800_000_000).unwrap();
+    (0..n)
+        .map(|i| outbox.append(Event::failed(&format!("{what} {i}")), time).unwrap())
+        .collect()
+}
+
 #[test]
 fn a_bounded_outbox_keeps_the_newest_and_its_export_verifies() {
-    let s = scene(&policy_for("1.0.0", ""), "\n[report]\nmax_events = 100\n");
+    let s = scene(&policy_for("1.0.0", ""), "\n[report]\nmax_events = 600\n");
     let outbox_dir = s.device.tmp.path().join("outbox");
-    // 1,000 events into an outbox of 100, through the library the updater uses.
-    let outbox = Outbox::open(&outbox_dir, 100).unwrap();
-    let time = UtcTime::from_unix(1_800_000_000).unwrap();
-    for n in 0..1000 {
-        outbox
-            .append(Event::failed(&format!("event {n}")), time)
-            .unwrap();
-    }
-    assert_eq!(outbox_files(&outbox_dir), 100);
-    let file = s.device.tmp.path().join("carried/report.json");
+    // 1,000 events into an outbox of 600.
+    let outbox = device_outbox(&s);
+    let given = append_failed(&outbox, 1000, "event");
+    assert_eq!(outbox_files(&outbox_dir), 600);
+    let file = s.device.tmp.path().join("carried/report.jsonl");
     std::fs::create_dir(file.parent().unwrap()).unwrap();
     let run = updater_with(
         &s,
@@ -105,29 +120,40 @@ fn a_bounded_outbox_keeps_the_newest_and_its_export_verifies() {
     )
     .ok();
     let printed: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    assert_eq!(printed["events"], 100);
-    assert_eq!(printed["dropped"], 900);
-    let bytes = std::fs::read(&file).unwrap();
-    let report = verify(&bytes, MAX).unwrap();
-    let seqs: Vec<u64> = report.events().iter().map(|r| r.seq).collect();
-    assert_eq!(seqs, (900..1000).collect::<Vec<_>>());
-    assert_eq!(report.dropped(), 900);
-    assert_eq!(report.device(), "02:00:00:00:00:01");
-    assert_eq!(report.events()[0].event, Event::failed("event 900"));
-    assert_eq!(printed["id"], report.id());
+    assert_eq!(printed["events"], 600);
+    assert_eq!(printed["reports"], 3);
+    assert_eq!(printed["dropped"], 400);
+    assert_eq!(printed["first_seq"], given[400]);
+    assert_eq!(printed["last_seq"], given[999]);
+    // JSON lines: one signed report per line, each as a collector takes it over HTTP.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    let reports: Vec<VerifiedReport> = lines
+        .iter()
+        .map(|l| verify(l.as_bytes(), updater::limits::MAX_REPORT_BYTES).unwrap())
+        .collect();
+    let sizes: Vec<usize> = reports.iter().map(|r| r.events().len()).collect();
+    assert_eq!(sizes, [256, 256, 88]);
+    let seqs: Vec<u64> = reports
+        .iter()
+        .flat_map(|r| r.events().iter().map(|e| e.seq))
+        .collect();
+    assert_eq!(seqs, given[400..]);
+    assert!(reports.iter().all(|r| r.dropped() == 400));
+    assert_eq!(reports[0].device(), "02:00:00:00:00:01");
+    assert_eq!(reports[0].events()[0].event, Event::failed("event 400"));
     // Signed by the device's key, as keygen prints it.
     let keygen = updater_with(&s, &["keygen", "--json"]).ok();
     let key: serde_json::Value = serde_json::from_str(keygen.stdout.trim()).unwrap();
-    assert_eq!(report.key(), key["public_key"].as_str().unwrap());
+    assert_eq!(reports[0].key(), key["public_key"].as_str().unwrap());
     // A flipped byte in the middle (inside the events) is refused.
+    let bytes = lines[0].as_bytes().to_vec();
     let mut tampered = bytes.clone();
     let at = tampered.len() / 2;
     tampered[at] ^= 0x01;
     assert!(verify(&tampered, MAX).is_err());
-    let reason = "event 950";
-    let edited = String::from_utf8(bytes.clone())
-        .unwrap()
-        .replace(reason, "event 951");
+    let edited = lines[0].replace("event 450", "event 451");
     assert_eq!(
         verify(edited.as_bytes(), MAX).unwrap_err(),
         ReportError::BadSignature
@@ -139,8 +165,11 @@ fn a_bounded_outbox_keeps_the_newest_and_its_export_verifies() {
     assert!(run.stdout.contains("nothing written"), "{run:#?}");
     assert!(!again.exists());
     // Numbering goes on after the export; the drop total is a running one.
-    assert_eq!(outbox.append(Event::failed("later"), time).unwrap(), 1000);
-    assert_eq!(outbox.pending(10).unwrap().dropped, 900);
+    assert_eq!(
+        outbox.append(Event::failed("later"), UtcTime::now()).unwrap(),
+        given[999] + 1
+    );
+    assert_eq!(outbox.pending(10).unwrap().dropped, 400);
 }
 
 /// A collector that nothing answers for: the device installs what it installs without
@@ -243,8 +272,18 @@ fn reports_reach_a_collector_and_leave_the_outbox() {
     assert_eq!(outbox_files(&outbox_dir), 0);
 }
 
-/// A device whose collector was away: what waited (1,200 events from before, then a
-/// check's own) is delivered once the collector is back, in reports of at most MAX_EVENTS_PER_POST events,
+/// Lets the device send again now: as if the backoff after a failed send had passed.
+fn backoff_passed(s: &Scene) {
+    let path = s.device.tmp.path().join("outbox/counters.json");
+    let mut counters: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(counters["retry_after"].is_string(), "{counters}");
+    counters["retry_after"] = "2000-01-01T00:00:00Z".into();
+    std::fs::write(&path, counters.to_string()).unwrap();
+}
+
+/// A device offline for 1,000 events keeps them within its default bounds, then delivers
+/// them all once the collector is back, in reports of at most MAX_EVENTS_PER_POST events,
 /// every event once, in order.
 #[test]
 fn events_kept_while_the_collector_is_away_are_all_delivered_once_back() {
@@ -253,17 +292,13 @@ fn events_kept_while_the_collector_is_away_are_all_delivered_once_back() {
         closed_port()
     );
     let s = scene(&policy_for("1.0.0", ""), &away);
-    let outbox = Outbox::open(&s.device.tmp.path().join("outbox"), 10_000).unwrap();
-    let time = UtcTime::from_unix(1_800_000_000).unwrap();
-    for n in 0..1200 {
-        outbox
-            .append(Event::failed(&format!("offline {n}")), time)
-            .unwrap();
-    }
+    let outbox = device_outbox(&s);
+    let given = append_failed(&outbox, 1000, "offline");
     apply(&s.device, &s.config).ok();
-    let waiting = outbox.pending(usize::MAX).unwrap().records;
-    let last = waiting.last().unwrap().seq;
-    assert_eq!(waiting.len() as u64, last + 1);
+    let waiting = outbox.pending(usize::MAX).unwrap();
+    assert_eq!(waiting.dropped, 0, "the default bounds dropped events");
+    assert!(waiting.records.len() > 1000);
+    let last = waiting.records.last().unwrap().seq;
 
     let collector = RecordingCollector::start(200);
     let config = std::fs::read_to_string(&s.config).unwrap();
@@ -272,27 +307,148 @@ fn events_kept_while_the_collector_is_away_are_all_delivered_once_back() {
         &format!("\n[report]\nurls = [\"{}\"]\n", collector.url()),
     );
     std::fs::write(&s.config, back).unwrap();
+    backoff_passed(&s);
     apply(&s.device, &s.config).ok();
     let reports: Vec<VerifiedReport> = collector
         .bodies()
         .iter()
-        .map(|b| verify(b, MAX).unwrap())
+        .map(|b| verify(b, updater::limits::MAX_REPORT_BYTES).unwrap())
         .collect();
     assert!(reports
         .iter()
-        .all(|r| r.events().len() <= updater::limits::MAX_EVENTS_PER_POST));
+        .all(|r| r.events().len() <= updater::limits::MAX_EVENTS_PER_POST && r.dropped() == 0));
     let seqs: Vec<u64> = reports
         .iter()
         .flat_map(|r| r.events().iter().map(|e| e.seq))
         .collect();
     // Everything up to the second check's inventory, each once, in order.
-    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
-    assert!(seqs.len() as u64 > last + 1);
+    let expected: Vec<u64> = (given[0]..given[0] + seqs.len() as u64).collect();
+    assert_eq!(seqs, expected);
+    assert!(*seqs.last().unwrap() > last);
     assert_eq!(
         reports.len(),
         seqs.len().div_ceil(updater::limits::MAX_EVENTS_PER_POST)
     );
     assert_eq!(outbox_files(&s.device.tmp.path().join("outbox")), 0);
+}
+
+/// A collector that refuses a report for good (409: it will never take these bytes) does
+/// not block the outbox: the events are dropped and counted, with one line saying so. One
+/// that fails for now (503) keeps them.
+#[test]
+fn a_permanent_refusal_drops_the_report_and_a_passing_one_keeps_it() {
+    let unavailable = RecordingCollector::start(503);
+    let s = scene(
+        &policy_for("1.0.0", ""),
+        &format!("\n[report]\nurls = [\"{}\"]\n", unavailable.url()),
+    );
+    let run = apply(&s.device, &s.config).ok();
+    assert!(run.stderr.contains("HTTP 503"), "{run:#?}");
+    assert!(!run.stderr.contains("dropped"), "{run:#?}");
+    let outbox_dir = s.device.tmp.path().join("outbox");
+    assert_eq!(outbox_files(&outbox_dir), 8);
+    assert_eq!(unavailable.bodies().len(), 1);
+
+    let refusing = RecordingCollector::start(409);
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, config.replace(&unavailable.url(), &refusing.url())).unwrap();
+    backoff_passed(&s);
+    let run = apply(&s.device, &s.config).ok();
+    let dropped: Vec<&str> = run.stderr.lines().filter(|l| l.contains("dropped")).collect();
+    assert_eq!(dropped.len(), 1, "{run:#?}");
+    assert!(
+        dropped[0].contains("report events dropped: every collector refused their report for good")
+            && dropped[0].contains("HTTP 409"),
+        "{run:#?}"
+    );
+    assert_eq!(outbox_files(&outbox_dir), 0);
+    let outbox = device_outbox(&s);
+    let drops = outbox.pending(1).unwrap().dropped;
+    assert!(drops >= 10, "{drops}");
+    let bodies = refusing.bodies();
+    let refused = verify(&bodies[0], MAX).unwrap();
+    assert_eq!(refused.events().len() as u64, drops);
+
+    // The next report carries the drop total.
+    let taking = RecordingCollector::start(208);
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, config.replace(&refusing.url(), &taking.url())).unwrap();
+    apply(&s.device, &s.config).ok();
+    let next = verify(&taking.bodies()[0], MAX).unwrap();
+    assert_eq!(next.dropped(), drops);
+    assert_eq!(outbox_files(&outbox_dir), 0, "a 208 is a delivery");
+}
+
+/// After a failed send the device waits (with jitter) before posting again; the events
+/// are still recorded meanwhile; once the wait passed, it posts again.
+#[test]
+fn after_a_failed_send_the_next_waits_for_the_backoff() {
+    let failing = RecordingCollector::start(503);
+    let s = scene(
+        &policy_for("1.0.0", ""),
+        &format!("\n[report]\nurls = [\"{}\"]\n", failing.url()),
+    );
+    let run = apply(&s.device, &s.config).ok();
+    assert!(run.stderr.contains("next try not before"), "{run:#?}");
+    assert_eq!(failing.bodies().len(), 1);
+    let outbox_dir = s.device.tmp.path().join("outbox");
+    let after_first = outbox_files(&outbox_dir);
+    apply(&s.device, &s.config).ok();
+    assert_eq!(failing.bodies().len(), 1, "posted during the backoff");
+    assert!(outbox_files(&outbox_dir) > after_first, "events not recorded");
+    backoff_passed(&s);
+    apply(&s.device, &s.config).ok();
+    assert_eq!(failing.bodies().len(), 2);
+}
+
+/// A collector URL with credentials: no message shows them.
+#[test]
+fn failure_messages_never_show_url_credentials() {
+    let port = closed_port();
+    let s = scene(
+        &policy_for("1.0.0", ""),
+        &format!("\n[report]\nurls = [\"http://fleet-user:s3cret-pass@127.0.0.1:{port}/reports\"]\n"),
+    );
+    let run = apply(&s.device, &s.config).ok();
+    assert!(
+        run.stderr.contains(&format!("http://127.0.0.1:{port}/reports")),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("s3cret") && !run.stderr.contains("fleet-user"), "{run:#?}");
+    assert!(!run.stdout.contains("s3cret"), "{run:#?}");
+}
+
+/// A device whose key file was lost refuses to make a new one on its own (no collector
+/// would know it) and says what to do; `keygen --replace` makes the new one.
+#[test]
+fn a_lost_device_key_is_refused_until_keygen_replace() {
+    let s = scene(&policy_for("1.0.0", ""), "\n[report]\n");
+    let key_file = s.device.tmp.path().join("device.key");
+    let first = updater_with(&s, &["keygen", "--json"]).ok();
+    let first: serde_json::Value = serde_json::from_str(first.stdout.trim()).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    let file = s.device.tmp.path().join("export.jsonl");
+    append_failed(&device_outbox(&s), 1, "event");
+    let before_export = e2e_tests::tree_state(s.device.tmp.path());
+    let refused = updater_with(&s, &["report", "--export", file.to_str().unwrap()]);
+    assert_ne!(refused.code, Some(0));
+    assert!(
+        refused.stderr.contains(&format!(
+            "the device key {} is missing, but this device signed its reports with key {}",
+            key_file.display(),
+            first["public_key"].as_str().unwrap()
+        )) && refused.stderr.contains("run `updater keygen --replace`"),
+        "{refused:#?}"
+    );
+    assert_eq!(e2e_tests::tree_state(s.device.tmp.path()), before_export);
+    assert!(!key_file.exists() && !file.exists());
+    let replaced = updater_with(&s, &["keygen", "--replace", "--json"]).ok();
+    let replaced: serde_json::Value = serde_json::from_str(replaced.stdout.trim()).unwrap();
+    assert_ne!(replaced["public_key"], first["public_key"]);
+    assert_eq!(replaced["replaced"], true);
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    updater_with(&s, &["report", "--export", file.to_str().unwrap()]).ok();
 }
 
 /// A collector that takes the connection and never answers: the install is the same as
@@ -314,4 +470,75 @@ fn a_silent_collector_changes_nothing_an_install_does() {
     assert!(run.stderr.contains("reports not sent"), "{run:#?}");
     assert_eq!(outbox_files(&s.device.tmp.path().join("outbox")), 8);
     drop(silent);
+}
+
+/// The record files waiting in `dir`, by sequence number.
+fn waiting_seqs(dir: &Path) -> BTreeSet<u64> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let digits = name.strip_suffix(".json")?;
+            (digits.len() == 20).then(|| digits.parse().ok()).flatten()
+        })
+        .collect()
+}
+
+/// Killed (SIGKILL) at random moments while sending a large outbox to a slow collector,
+/// then let finish: keyed by (device key, seq) as a collector stores them, every event
+/// that was ever waiting arrived, none was dropped, and the outbox ends empty.
+#[test]
+fn killed_at_random_while_sending_no_event_is_lost() {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    let collector = RecordingCollector::slow(200, Duration::from_millis(120));
+    let toml = format!(
+        "\n[report]\nurls = [\"{}\"]\nmax_events = 5000\nmax_bytes = 67108864\n",
+        collector.url()
+    );
+    let s = scene(&policy_for("1.0.0", ""), &toml);
+    let outbox_dir = s.device.tmp.path().join("outbox");
+    let given = append_failed(&device_outbox(&s), 3000, "queued");
+    let mut seen: BTreeSet<u64> = given.iter().copied().collect();
+    let seed = RandomState::new().hash_one(0u8);
+    eprintln!("kill moments seeded with {seed}");
+    for round in 0..6u64 {
+        let wait = (seed.rotate_left(round as u32 * 10) % 2000) + 100;
+        let mut child = e2e_tests::spawn(&s.config, "apply", None);
+        std::thread::sleep(Duration::from_millis(wait));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        seen.extend(waiting_seqs(&outbox_dir));
+    }
+    let end = apply(&s.device, &s.config);
+    assert!(end.code.is_some(), "{end:#?}");
+    assert!(waiting_seqs(&outbox_dir).is_empty(), "{end:#?}");
+    let reports: Vec<VerifiedReport> = collector
+        .bodies()
+        .iter()
+        .map(|b| verify(b, updater::limits::MAX_REPORT_BYTES).unwrap())
+        .collect();
+    let mut stored: BTreeSet<(String, u64)> = BTreeSet::new();
+    let mut received = 0usize;
+    for report in &reports {
+        assert_eq!(report.dropped(), 0);
+        for record in report.events() {
+            stored.insert((report.key().to_owned(), record.seq));
+            received += 1;
+        }
+    }
+    let keys: BTreeSet<&str> = reports.iter().map(|r| r.key()).collect();
+    assert_eq!(keys.len(), 1);
+    let stored_seqs: BTreeSet<u64> = stored.iter().map(|(_, seq)| *seq).collect();
+    let lost: Vec<&u64> = seen.difference(&stored_seqs).collect();
+    assert!(lost.is_empty(), "{} events lost: {lost:?}", lost.len());
+    // Every stored event was appended: the queued ones, or the runs' own, numbered after.
+    assert!(stored_seqs.iter().all(|s| seen.contains(s) || *s > given[2999]));
+    eprintln!(
+        "{} reports, {received} events received, {} stored once by (key, seq), {} appended by the runs",
+        reports.len(),
+        stored.len(),
+        stored.len() - given.len()
+    );
 }
