@@ -2,10 +2,8 @@
 //! export, reports sent after the work to a collector on 127.0.0.1, and a dead collector
 //! that changes nothing a device installs.
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
 
 use e2e_tests::{
     apply, assert_current_complete, closed_port, policy_for, publish_policy, scene,
@@ -100,7 +98,11 @@ fn device_outbox(s: &Scene) -> Outbox {
 fn append_failed(outbox: &Outbox, n: usize, what: &str) -> Vec<u64> {
     let time = UtcTime::from_unix(1_800_000_000).unwrap();
     (0..n)
-        .map(|i| outbox.append(Event::failed(&format!("{what} {i}")), time).unwrap())
+        .map(|i| {
+            outbox
+                .append(Event::failed(&format!("{what} {i}")), time)
+                .unwrap()
+        })
         .collect()
 }
 
@@ -166,7 +168,9 @@ fn a_bounded_outbox_keeps_the_newest_and_its_export_verifies() {
     assert!(!again.exists());
     // Numbering goes on after the export; the drop total is a running one.
     assert_eq!(
-        outbox.append(Event::failed("later"), UtcTime::now()).unwrap(),
+        outbox
+            .append(Event::failed("later"), UtcTime::now())
+            .unwrap(),
         given[999] + 1
     );
     assert_eq!(outbox.pending(10).unwrap().dropped, 400);
@@ -351,10 +355,18 @@ fn a_permanent_refusal_drops_the_report_and_a_passing_one_keeps_it() {
 
     let refusing = RecordingCollector::start(409);
     let config = std::fs::read_to_string(&s.config).unwrap();
-    std::fs::write(&s.config, config.replace(&unavailable.url(), &refusing.url())).unwrap();
+    std::fs::write(
+        &s.config,
+        config.replace(&unavailable.url(), &refusing.url()),
+    )
+    .unwrap();
     backoff_passed(&s);
     let run = apply(&s.device, &s.config).ok();
-    let dropped: Vec<&str> = run.stderr.lines().filter(|l| l.contains("dropped")).collect();
+    let dropped: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("dropped"))
+        .collect();
     assert_eq!(dropped.len(), 1, "{run:#?}");
     assert!(
         dropped[0].contains("report events dropped: every collector refused their report for good")
@@ -395,7 +407,10 @@ fn after_a_failed_send_the_next_waits_for_the_backoff() {
     let after_first = outbox_files(&outbox_dir);
     apply(&s.device, &s.config).ok();
     assert_eq!(failing.bodies().len(), 1, "posted during the backoff");
-    assert!(outbox_files(&outbox_dir) > after_first, "events not recorded");
+    assert!(
+        outbox_files(&outbox_dir) > after_first,
+        "events not recorded"
+    );
     backoff_passed(&s);
     apply(&s.device, &s.config).ok();
     assert_eq!(failing.bodies().len(), 2);
@@ -407,14 +422,20 @@ fn failure_messages_never_show_url_credentials() {
     let port = closed_port();
     let s = scene(
         &policy_for("1.0.0", ""),
-        &format!("\n[report]\nurls = [\"http://fleet-user:s3cret-pass@127.0.0.1:{port}/reports\"]\n"),
+        &format!(
+            "\n[report]\nurls = [\"http://fleet-user:s3cret-pass@127.0.0.1:{port}/reports\"]\n"
+        ),
     );
     let run = apply(&s.device, &s.config).ok();
     assert!(
-        run.stderr.contains(&format!("http://127.0.0.1:{port}/reports")),
+        run.stderr
+            .contains(&format!("http://127.0.0.1:{port}/reports")),
         "{run:#?}"
     );
-    assert!(!run.stderr.contains("s3cret") && !run.stderr.contains("fleet-user"), "{run:#?}");
+    assert!(
+        !run.stderr.contains("s3cret") && !run.stderr.contains("fleet-user"),
+        "{run:#?}"
+    );
     assert!(!run.stdout.contains("s3cret"), "{run:#?}");
 }
 
@@ -470,75 +491,4 @@ fn a_silent_collector_changes_nothing_an_install_does() {
     assert!(run.stderr.contains("reports not sent"), "{run:#?}");
     assert_eq!(outbox_files(&s.device.tmp.path().join("outbox")), 8);
     drop(silent);
-}
-
-/// The record files waiting in `dir`, by sequence number.
-fn waiting_seqs(dir: &Path) -> BTreeSet<u64> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let digits = name.strip_suffix(".json")?;
-            (digits.len() == 20).then(|| digits.parse().ok()).flatten()
-        })
-        .collect()
-}
-
-/// Killed (SIGKILL) at random moments while sending a large outbox to a slow collector,
-/// then let finish: keyed by (device key, seq) as a collector stores them, every event
-/// that was ever waiting arrived, none was dropped, and the outbox ends empty.
-#[test]
-fn killed_at_random_while_sending_no_event_is_lost() {
-    use std::collections::hash_map::RandomState;
-    use std::hash::BuildHasher;
-    let collector = RecordingCollector::slow(200, Duration::from_millis(120));
-    let toml = format!(
-        "\n[report]\nurls = [\"{}\"]\nmax_events = 5000\nmax_bytes = 67108864\n",
-        collector.url()
-    );
-    let s = scene(&policy_for("1.0.0", ""), &toml);
-    let outbox_dir = s.device.tmp.path().join("outbox");
-    let given = append_failed(&device_outbox(&s), 3000, "queued");
-    let mut seen: BTreeSet<u64> = given.iter().copied().collect();
-    let seed = RandomState::new().hash_one(0u8);
-    eprintln!("kill moments seeded with {seed}");
-    for round in 0..6u64 {
-        let wait = (seed.rotate_left(round as u32 * 10) % 2000) + 100;
-        let mut child = e2e_tests::spawn(&s.config, "apply", None);
-        std::thread::sleep(Duration::from_millis(wait));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        seen.extend(waiting_seqs(&outbox_dir));
-    }
-    let end = apply(&s.device, &s.config);
-    assert!(end.code.is_some(), "{end:#?}");
-    assert!(waiting_seqs(&outbox_dir).is_empty(), "{end:#?}");
-    let reports: Vec<VerifiedReport> = collector
-        .bodies()
-        .iter()
-        .map(|b| verify(b, updater::limits::MAX_REPORT_BYTES).unwrap())
-        .collect();
-    let mut stored: BTreeSet<(String, u64)> = BTreeSet::new();
-    let mut received = 0usize;
-    for report in &reports {
-        assert_eq!(report.dropped(), 0);
-        for record in report.events() {
-            stored.insert((report.key().to_owned(), record.seq));
-            received += 1;
-        }
-    }
-    let keys: BTreeSet<&str> = reports.iter().map(|r| r.key()).collect();
-    assert_eq!(keys.len(), 1);
-    let stored_seqs: BTreeSet<u64> = stored.iter().map(|(_, seq)| *seq).collect();
-    let lost: Vec<&u64> = seen.difference(&stored_seqs).collect();
-    assert!(lost.is_empty(), "{} events lost: {lost:?}", lost.len());
-    // Every stored event was appended: the queued ones, or the runs' own, numbered after.
-    assert!(stored_seqs.iter().all(|s| seen.contains(s) || *s > given[2999]));
-    eprintln!(
-        "{} reports, {received} events received, {} stored once by (key, seq), {} appended by the runs",
-        reports.len(),
-        stored.len(),
-        stored.len() - given.len()
-    );
 }

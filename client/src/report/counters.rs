@@ -18,18 +18,18 @@ use crate::datetime::UtcTime;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Counters {
-    pub next_seq: u64,
+    pub(crate) next_seq: u64,
     /// Events deleted unsent, ever: never decremented.
-    pub dropped: u64,
+    pub(crate) dropped: u64,
     /// Failed sends since the last one that got through.
     #[serde(default)]
-    pub failures: u32,
+    pub(crate) failures: u32,
     /// No send is tried before this time.
     #[serde(default)]
-    pub retry_after: Option<UtcTime>,
+    pub(crate) retry_after: Option<UtcTime>,
     /// The public half (hex) of the device key the outbox's reports were signed with.
     #[serde(default)]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
 }
 
 /// The shortest wait after a failed send, doubled per further failure.
@@ -40,7 +40,7 @@ const BACKOFF_MAX_SECONDS: i64 = 3600;
 impl Counters {
     /// The counters of an outbox whose file is missing, whose highest waiting record is
     /// `highest`, at `now_micros` (see the invariant above).
-    pub fn recovered(highest: Option<u64>, now_micros: u64) -> Counters {
+    pub(crate) fn recovered(highest: Option<u64>, now_micros: u64) -> Counters {
         let after_records = highest.map_or(0, |h| h.saturating_add(1));
         Counters {
             next_seq: after_records.max(now_micros),
@@ -51,7 +51,7 @@ impl Counters {
     /// Notes a failed send at `now`: the next is not tried before now + min(30 s ×
     /// 2^failures, 1 h), scaled by a factor in [0.5, 1.5) drawn from `random`, so a fleet
     /// that lost its collector at once does not come back at once.
-    pub fn send_failed(&mut self, now: UtcTime, random: u32) -> UtcTime {
+    pub(crate) fn send_failed(&mut self, now: UtcTime, random: u32) -> UtcTime {
         let at = now.plus_seconds(backoff_seconds(self.failures, random));
         self.failures = self.failures.saturating_add(1);
         self.retry_after = Some(at);
@@ -59,7 +59,7 @@ impl Counters {
     }
 
     /// Notes a send that got through: the backoff starts over.
-    pub fn send_succeeded(&mut self) {
+    pub(crate) fn send_succeeded(&mut self) {
         self.failures = 0;
         self.retry_after = None;
     }
@@ -90,7 +90,10 @@ mod tests {
             let base = (30i64 << failures.min(7)).min(3600);
             for random in [0u32, 1, 499, 500, 999, 1000, u32::MAX] {
                 let wait = backoff_seconds(failures, random);
-                assert!(wait * 2 >= base && wait * 2 < base * 3, "{failures} {random}");
+                assert!(
+                    wait * 2 >= base && wait * 2 < base * 3,
+                    "{failures} {random}"
+                );
             }
         }
         assert_eq!(backoff_seconds(0, 500), 30);

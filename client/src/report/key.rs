@@ -41,10 +41,16 @@ pub enum KeyError {
     #[error("the device key {path} has mode {mode:o}: others than its owner may use it; refused (chmod 600 it)")]
     Permissions { path: PathBuf, mode: u32 },
     #[error("the device key {path} is owned by user {owner}, not by this user ({user}); refused")]
-    Owner { path: PathBuf, owner: u32, user: u32 },
-    #[error("the device key {path} is missing, but this device signed its reports with key \
+    Owner {
+        path: PathBuf,
+        owner: u32,
+        user: u32,
+    },
+    #[error(
+        "the device key {path} is missing, but this device signed its reports with key \
              {public}: a new key would not be enrolled; run `updater keygen --replace` and \
-             enroll the new key with the collector (re-enroll the device)")]
+             enroll the new key with the collector (re-enroll the device)"
+    )]
     Lost { path: PathBuf, public: String },
     #[error(transparent)]
     Outbox(#[from] OutboxError),

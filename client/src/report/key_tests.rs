@@ -109,7 +109,10 @@ fn an_unsafe_key_file_is_refused() {
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let before = tree(dir.path());
     let refused = DeviceKey::load_or_create(&link, &outbox).unwrap_err();
-    assert!(matches!(&refused, KeyError::Symlink { path } if path == &link), "{refused:?}");
+    assert!(
+        matches!(&refused, KeyError::Symlink { path } if path == &link),
+        "{refused:?}"
+    );
     assert_eq!(tree(dir.path()), before);
 
     let folder = dir.path().join("folder.key");

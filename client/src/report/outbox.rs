@@ -98,7 +98,8 @@ impl Outbox {
         let mut counters = self.counters(&waiting)?;
         let seq = counters.next_seq;
         let record = Record { seq, time, event };
-        let bytes = serde_json::to_vec(&record).map_err(|e| self.corrupt(COUNTERS, &e.to_string()))?;
+        let bytes =
+            serde_json::to_vec(&record).map_err(|e| self.corrupt(COUNTERS, &e.to_string()))?;
         if bytes.len() as u64 > MAX_EVENT_FILE_BYTES {
             return Err(OutboxError::TooLarge {
                 bytes: bytes.len(),

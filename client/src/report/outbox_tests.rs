@@ -25,7 +25,9 @@ fn seqs(pending: &Pending) -> Vec<u64> {
 fn a_full_outbox_keeps_the_newest_and_counts_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(dir.path(), events(10)).unwrap();
-    let given: Vec<u64> = (0..25).map(|n| outbox.append(event(n), time()).unwrap()).collect();
+    let given: Vec<u64> = (0..25)
+        .map(|n| outbox.append(event(n), time()).unwrap())
+        .collect();
     assert!(given.windows(2).all(|w| w[1] == w[0] + 1), "{given:?}");
     let pending = outbox.pending(100).unwrap();
     assert_eq!(seqs(&pending), given[15..]);
@@ -44,7 +46,9 @@ fn a_full_outbox_keeps_the_newest_and_counts_the_rest() {
 fn a_damaged_record_is_dropped_not_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(dir.path(), events(10)).unwrap();
-    let given: Vec<u64> = (0..3).map(|n| outbox.append(event(n), time()).unwrap()).collect();
+    let given: Vec<u64> = (0..3)
+        .map(|n| outbox.append(event(n), time()).unwrap())
+        .collect();
     std::fs::write(dir.path().join(file_name(given[1])), b"{\"seq\": ").unwrap();
     let pending = outbox.pending(10).unwrap();
     assert_eq!(seqs(&pending), [given[0], given[2]]);
@@ -68,7 +72,10 @@ fn writers_at_once_get_distinct_numbers() {
             })
         })
         .collect();
-    let mut given: Vec<u64> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let mut given: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
     given.sort_unstable();
     given.dedup();
     assert_eq!(given.len(), 320);
@@ -84,7 +91,9 @@ fn writers_at_once_get_distinct_numbers() {
 fn a_lost_counters_file_never_reuses_a_number() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(dir.path(), events(10)).unwrap();
-    let given: Vec<u64> = (0..5).map(|n| outbox.append(event(n), time()).unwrap()).collect();
+    let given: Vec<u64> = (0..5)
+        .map(|n| outbox.append(event(n), time()).unwrap())
+        .collect();
     outbox.delivered(given[4]).unwrap();
     std::fs::remove_file(dir.path().join(COUNTERS)).unwrap();
     let next = outbox.append(event(5), time()).unwrap();
@@ -102,7 +111,9 @@ fn the_byte_bound_drops_the_oldest() {
         max_bytes: 10 * block,
     };
     let outbox = Outbox::open(dir.path(), bounds).unwrap();
-    let given: Vec<u64> = (0..25).map(|n| outbox.append(event(n), time()).unwrap()).collect();
+    let given: Vec<u64> = (0..25)
+        .map(|n| outbox.append(event(n), time()).unwrap())
+        .collect();
     let pending = outbox.pending(usize::MAX).unwrap();
     assert_eq!(seqs(&pending), given[15..]);
     assert_eq!(pending.dropped, 15);
@@ -133,7 +144,9 @@ fn an_oversize_record_is_refused_unwritten() {
 fn a_refused_report_leaves_and_is_counted_as_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(dir.path(), events(10)).unwrap();
-    let given: Vec<u64> = (0..4).map(|n| outbox.append(event(n), time()).unwrap()).collect();
+    let given: Vec<u64> = (0..4)
+        .map(|n| outbox.append(event(n), time()).unwrap())
+        .collect();
     assert_eq!(outbox.refused(given[2]).unwrap(), 3);
     let pending = outbox.pending(10).unwrap();
     assert_eq!(seqs(&pending), [given[3]]);

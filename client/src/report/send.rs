@@ -204,7 +204,11 @@ pub fn without_userinfo(text: &str) -> String {
             .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
             .unwrap_or(tail.len());
         let authority = &tail[..end];
-        out.push_str(authority.rsplit_once('@').map_or(authority, |(_, host)| host));
+        out.push_str(
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host),
+        );
         rest = &tail[end..];
     }
     out.push_str(rest);

@@ -111,7 +111,9 @@ impl Recorder {
                     Ok(at) => format!("; next try not before {at}"),
                     Err(_) => String::new(),
                 };
-                eprintln!("updater: warning: reports not sent (kept for the next check): {e}{when}");
+                eprintln!(
+                    "updater: warning: reports not sent (kept for the next check): {e}{when}"
+                );
                 noted.map(|_| ())
             }
             None => outbox.send_succeeded(),

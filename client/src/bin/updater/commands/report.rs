@@ -24,7 +24,10 @@ pub(crate) fn export(settings: &Settings, file: &Path, json: bool) -> Result<()>
     let pending = outbox.pending(usize::MAX)?;
     let (Some(first), Some(last)) = (pending.records.first(), pending.records.last()) else {
         if json {
-            println!("{}", serde_json::json!({"file": null, "reports": 0, "events": 0}));
+            println!(
+                "{}",
+                serde_json::json!({"file": null, "reports": 0, "events": 0})
+            );
         } else {
             println!("no events waiting; nothing written");
         }
@@ -41,7 +44,10 @@ pub(crate) fn export(settings: &Settings, file: &Path, json: bool) -> Result<()>
         let bytes = report.to_bytes()?;
         if bytes.len() > MAX_REPORT_BYTES {
             // Cannot happen: each event file is bounded so that a full report fits.
-            bail!("a report of {} bytes is past the {MAX_REPORT_BYTES} limit", bytes.len());
+            bail!(
+                "a report of {} bytes is past the {MAX_REPORT_BYTES} limit",
+                bytes.len()
+            );
         }
         lines.extend_from_slice(&bytes);
         lines.push(b'\n');
