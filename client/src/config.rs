@@ -28,7 +28,8 @@
 //! urls = ["https://fleet.example.com/reports"]   # posted in order after each check
 //! key = "/var/lib/updater/device.key"            # default: beside [paths] metadata
 //! outbox = "/var/lib/updater/outbox"             # default: beside [paths] metadata
-//! max_events = 10000
+//! max_events = 2000                              # oldest dropped (and counted) past it
+//! max_bytes = 4194304                            # disk the waiting events take (blocks)
 //! ```
 
 use std::collections::BTreeSet;
@@ -85,10 +86,19 @@ pub struct ReportConfig {
     /// Most events kept waiting; past it the oldest are dropped (and counted).
     #[serde(default = "default_max_events")]
     pub max_events: usize,
+    /// Most disk the waiting events take, counted in allocated blocks; past it the oldest
+    /// are dropped (and counted).
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
 }
 
 fn default_max_events() -> usize {
-    10_000
+    2_000
+}
+
+/// 4 MiB: 1,024 events of one 4 KiB block each (a typical event is a few hundred bytes).
+fn default_max_bytes() -> u64 {
+    4 * 1024 * 1024
 }
 
 /// `[install]`: commands run around an install (each an argv list), and their time limit.
@@ -180,10 +190,11 @@ impl Config {
         let urls = config.report.iter().flat_map(|r| &r.urls);
         if let Some(url) = urls.into_iter().find(|u| !report_url_allowed(u)) {
             return Err(format!(
-                "{}: [report] url {url}: reports go over https (plain http only to this \
+                "{}: [report] url {}: reports go over https (plain http only to this \
                  machine: 127.0.0.1, [::1], localhost): a collector's answer decides which \
                  events leave the outbox, and they name the device",
-                path.display()
+                path.display(),
+                crate::report::send::without_userinfo(url)
             ));
         }
         Ok(config)
@@ -211,8 +222,18 @@ impl Config {
     pub fn report(&self) -> ReportConfig {
         self.report.clone().unwrap_or(ReportConfig {
             max_events: default_max_events(),
+            max_bytes: default_max_bytes(),
             ..ReportConfig::default()
         })
+    }
+
+    /// What the outbox keeps, as `[report]` bounds it.
+    pub fn report_bounds(&self) -> crate::report::Bounds {
+        let report = self.report();
+        crate::report::Bounds {
+            max_events: report.max_events,
+            max_bytes: report.max_bytes,
+        }
     }
 
     /// The device key's file: `[report] key`, else `device.key` beside the metadata folder.
@@ -352,7 +373,8 @@ mod tests {
             config.report_outbox_path(),
             Path::new("/var/lib/updater/outbox")
         );
-        assert_eq!(config.report().max_events, 10_000);
+        assert_eq!(config.report().max_events, 2_000);
+        assert_eq!(config.report().max_bytes, 4 * 1024 * 1024);
         assert!(config.report().urls.is_empty());
     }
 }

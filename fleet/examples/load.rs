@@ -37,7 +37,11 @@ fn main() -> Result<()> {
 }
 
 fn events(n: u64, device: &str) -> Result<Vec<Event>> {
-    let release = Release::new(if n % 2 == 0 { "2.0.0" } else { "2.1.0" })?;
+    let release = Release::new(if n.is_multiple_of(2) {
+        "2.0.0"
+    } else {
+        "2.1.0"
+    })?;
     Ok(vec![
         Event::Checked {
             action: CheckAction::Install,

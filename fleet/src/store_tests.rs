@@ -5,7 +5,7 @@ use updater::report::{parse, DeviceKey, Event, Record, SignedReport};
 fn setup() -> (tempfile::TempDir, Db, DeviceKey) {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path().join("fleet.db").to_str().unwrap()).unwrap();
-    let (key, _) = DeviceKey::load_or_create(&dir.path().join("device.key")).unwrap();
+    let key = DeviceKey::generate().unwrap();
     (dir, db, key)
 }
 
@@ -63,8 +63,8 @@ fn stored_once_and_never_replayed() {
 
 #[test]
 fn another_key_is_refused_unless_replaced() {
-    let (dir, mut db, key) = setup();
-    let (other, _) = DeviceKey::load_or_create(&dir.path().join("other.key")).unwrap();
+    let (_dir, mut db, key) = setup();
+    let other = DeviceKey::generate().unwrap();
     let enrol = |k: &DeviceKey| Enrollment {
         device: "kiosk-1".into(),
         key: k.public_hex(),

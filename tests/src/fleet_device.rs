@@ -4,7 +4,6 @@
 
 use std::ops::RangeInclusive;
 
-use tempfile::TempDir;
 use updater::conventions::Release;
 use updater::datetime::UtcTime;
 use updater::report::event::CheckAction;
@@ -16,19 +15,14 @@ use crate::fleet;
 pub struct TestDevice {
     pub id: String,
     pub key: DeviceKey,
-    _dir: TempDir,
 }
 
 impl TestDevice {
     /// A device named `id` with a new key.
     pub fn new(id: &str) -> TestDevice {
-        let dir = tempfile::tempdir().unwrap();
-        let (key, made) = DeviceKey::load_or_create(&dir.path().join("report.key")).unwrap();
-        assert!(made);
         TestDevice {
             id: id.to_owned(),
-            key,
-            _dir: dir,
+            key: DeviceKey::generate().unwrap(),
         }
     }
 

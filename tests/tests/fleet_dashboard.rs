@@ -105,7 +105,14 @@ fn rollout(n: usize, start: i64, now: i64) -> Vec<(i64, Event)> {
     let wave2 = now - DAY + n as i64 * 1800;
     let inv = (
         start - HOUR,
-        inventory("1.0.0", if n % 2 == 0 { "x86_64" } else { "armv7" }),
+        inventory(
+            "1.0.0",
+            if n.is_multiple_of(2) {
+                "x86_64"
+            } else {
+                "armv7"
+            },
+        ),
     );
     match n {
         // Wave 1: installed.
@@ -238,7 +245,7 @@ fn enrolled_fleet(tmp: &Path, db: &str, now: i64) -> (FleetServer, Vec<DeviceKey
     std::fs::write(&policy_file, policy(now)).unwrap();
     let mut keys = Vec::new();
     for n in 1..=20 {
-        let (key, _) = DeviceKey::load_or_create(&tmp.join(format!("{n}.key"))).unwrap();
+        let key = DeviceKey::generate().unwrap();
         fleet(&["enroll", "--db", db, &device_id(n), &key.public_hex()]).ok();
         keys.push(key);
     }

@@ -116,9 +116,43 @@ impl Event {
     }
 }
 
+/// Most groups an `inventory` event lists.
+pub const MAX_INVENTORY_GROUPS: usize = 64;
+/// Longest group name an `inventory` event carries, in bytes: 64 of them and the other
+/// texts at their bound still fit one event file.
+pub const MAX_GROUP_TEXT_BYTES: usize = 128;
+
+impl Event {
+    /// An `inventory` event, bounded: at most [`MAX_INVENTORY_GROUPS`] groups of at most
+    /// [`MAX_GROUP_TEXT_BYTES`] each, platform and version cut like any free text.
+    pub fn inventory(
+        running: Option<Release>,
+        platform: &str,
+        groups: impl IntoIterator<Item = String>,
+        free_bytes: Option<u64>,
+        updater_version: &str,
+    ) -> Event {
+        Event::Inventory {
+            running,
+            platform: bounded_text(platform),
+            groups: groups
+                .into_iter()
+                .take(MAX_INVENTORY_GROUPS)
+                .map(|g| cut(&g, MAX_GROUP_TEXT_BYTES))
+                .collect(),
+            free_bytes,
+            updater_version: bounded_text(updater_version),
+        }
+    }
+}
+
 /// `text`, cut at a character boundary to at most the bound.
 fn bounded_text(text: &str) -> String {
-    let limit = crate::limits::MAX_EVENT_TEXT_BYTES;
+    cut(text, crate::limits::MAX_EVENT_TEXT_BYTES)
+}
+
+/// `text`, cut at a character boundary to at most `limit` bytes.
+fn cut(text: &str, limit: usize) -> String {
     if text.len() <= limit {
         return text.to_owned();
     }
@@ -157,5 +191,33 @@ mod tests {
             panic!()
         };
         assert!(cut.len() <= crate::limits::MAX_EVENT_TEXT_BYTES && cut.len() > 2000);
+    }
+
+    /// However many and however long the groups, an inventory fits one event file.
+    #[test]
+    fn an_inventory_is_bounded_when_made() {
+        let long = "g".repeat(10_000);
+        let groups = (0..1000).map(|n| format!("{n}{long}"));
+        let event = Event::inventory(None, &long, groups, Some(1), &long);
+        let Event::Inventory {
+            platform,
+            groups,
+            updater_version,
+            ..
+        } = event.clone()
+        else {
+            panic!()
+        };
+        assert_eq!(groups.len(), MAX_INVENTORY_GROUPS);
+        assert!(groups.iter().all(|g| g.len() == MAX_GROUP_TEXT_BYTES));
+        let limit = crate::limits::MAX_EVENT_TEXT_BYTES;
+        assert_eq!((platform.len(), updater_version.len()), (limit, limit));
+        let record = Record {
+            seq: u64::MAX,
+            time: UtcTime::from_unix(1_800_000_000).unwrap(),
+            event,
+        };
+        let bytes = serde_json::to_vec(&record).unwrap().len() as u64;
+        assert!(bytes <= crate::limits::MAX_EVENT_FILE_BYTES, "{bytes}");
     }
 }

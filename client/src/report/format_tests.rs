@@ -8,7 +8,12 @@ use serde_json::Value;
 
 fn key() -> (tempfile::TempDir, DeviceKey) {
     let dir = tempfile::tempdir().unwrap();
-    let (key, _) = DeviceKey::load_or_create(&dir.path().join("device.key")).unwrap();
+    let bounds = crate::report::Bounds {
+        max_events: 10,
+        max_bytes: u64::MAX,
+    };
+    let outbox = crate::report::Outbox::open(&dir.path().join("outbox"), bounds).unwrap();
+    let (key, _) = DeviceKey::load_or_create(&dir.path().join("device.key"), &outbox).unwrap();
     (dir, key)
 }
 

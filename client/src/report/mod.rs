@@ -11,6 +11,7 @@
 //!   then [`ParsedReport::verify`] to check one.
 //! - [`send`]: posting the outbox to the configured collectors.
 
+mod counters;
 pub mod event;
 pub mod format;
 pub mod key;
@@ -20,4 +21,4 @@ pub mod send;
 pub use event::{Event, Record};
 pub use format::{parse, ParsedReport, ReportError, SignedReport, VerifiedReport};
 pub use key::{DeviceKey, KeyError};
-pub use outbox::{Outbox, OutboxError};
+pub use outbox::{Bounds, Outbox, OutboxError};

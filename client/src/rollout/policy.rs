@@ -126,7 +126,7 @@ pub use parser::parse;
 
 /// Basis points as a percent for people: `12.5%`.
 pub fn show_share(share: u32) -> String {
-    if share % 100 == 0 {
+    if share.is_multiple_of(100) {
         format!("{}%", share / 100)
     } else {
         format!("{}%", f64::from(share) / 100.0)

@@ -137,7 +137,7 @@ impl Output {
     }
 
     fn write_chunk(&mut self, chunk: &mut Chunk) -> std::io::Result<bool> {
-        if self.direct && chunk.len % DIRECT_ALIGN != 0 {
+        if self.direct && !chunk.len.is_multiple_of(DIRECT_ALIGN) {
             self.file.write_all(chunk.padded())?;
             Ok(true)
         } else {

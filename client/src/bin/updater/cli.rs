@@ -126,17 +126,21 @@ pub(crate) enum Command {
     /// The device's report key (`[report] key`): made if missing, mode 0600; prints only
     /// its public half (needs --config).
     Keygen {
-        /// One JSON object: key_file, public_key, created.
+        /// Make a new key in place of the one there (or a lost one), atomically; the
+        /// device must be enrolled again with its new public key.
+        #[arg(long)]
+        replace: bool,
+        /// One JSON object: key_file, public_key, created, replaced.
         #[arg(long)]
         json: bool,
     },
-    /// Write every waiting report event to FILE as one signed report, then remove them
-    /// from the outbox (needs --config).
+    /// Write every waiting report event to FILE as signed reports, one per line (JSON
+    /// lines), then remove them from the outbox (needs --config).
     Report {
         /// The file to write (atomically).
         #[arg(long, value_name = "FILE")]
         export: PathBuf,
-        /// One JSON object: file, id, events, first_seq, last_seq, dropped.
+        /// One JSON object: file, reports, events, first_seq, last_seq, dropped.
         #[arg(long)]
         json: bool,
     },

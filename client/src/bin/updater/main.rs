@@ -39,7 +39,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Run => commands::run::run(cli, &settings),
         Command::Status { json } => commands::status::run(&settings, *json),
         Command::Rollback => commands::rollback::run(&settings),
-        Command::Keygen { json } => commands::keygen::run(&settings, *json),
+        Command::Keygen { replace, json } => commands::keygen::run(&settings, *replace, *json),
         Command::Report { export, json } => commands::report::export(&settings, export, *json),
         Command::Targets => commands::targets::run(cli, &settings),
     }

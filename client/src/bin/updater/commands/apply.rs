@@ -78,13 +78,13 @@ fn check(cli: &Cli, settings: &Settings, recorder: &Recorder, now: UtcTime) -> R
 
 /// What the device is and runs, as an `inventory` event.
 fn inventory(config: &Config) -> Event {
-    Event::Inventory {
-        running: config.running_release().ok().flatten(),
-        platform: config.device.platform.clone(),
-        groups: config.device.groups.iter().cloned().collect(),
-        free_bytes: updater::install::free_bytes(&config.paths.install).ok(),
-        updater_version: env!("CARGO_PKG_VERSION").to_owned(),
-    }
+    Event::inventory(
+        config.running_release().ok().flatten(),
+        &config.device.platform,
+        config.device.groups.iter().cloned(),
+        updater::install::free_bytes(&config.paths.install).ok(),
+        env!("CARGO_PKG_VERSION"),
+    )
 }
 
 /// The events of an install's outcome: installed, or failed its trial and rolled back.

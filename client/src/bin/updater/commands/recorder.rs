@@ -4,12 +4,14 @@
 //! Invariant: nothing here can fail its caller. Every method returns `()`; a failure (an
 //! unwritable outbox, a dead collector) is one line on stderr, and the update goes on
 //! exactly as it would without reports. Without a `[report]` section it does nothing.
+//! After a failed send, none is tried before the outbox's `retry_after` (backoff with
+//! jitter); events are still recorded meanwhile.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use updater::datetime::UtcTime;
-use updater::report::send::{Collectors, SENDING_TIME};
+use updater::report::send::{Collectors, Delivery, SENDING_TIME};
 use updater::report::{DeviceKey, Event, Outbox};
 
 use crate::cli::Settings;
@@ -30,8 +32,7 @@ impl Recorder {
     pub(crate) fn new(settings: &Settings) -> Recorder {
         let configured = settings.config.as_ref().filter(|c| c.report.is_some());
         let outbox = configured.and_then(|config| {
-            let report = config.report();
-            Outbox::open(&config.report_outbox_path(), report.max_events)
+            Outbox::open(&config.report_outbox_path(), config.report_bounds())
                 .map_err(|e| eprintln!("updater: warning: reports off: {e}"))
                 .ok()
         });
@@ -70,23 +71,55 @@ impl Recorder {
         if self.urls.is_empty() || budget.is_zero() {
             return;
         }
-        let sent = DeviceKey::load_or_create(&self.key)
-            .map_err(|e| e.to_string())
-            .and_then(|(key, _)| {
-                let collectors = Collectors::new(&self.urls, self.ca_file.as_deref())
-                    .map_err(|e| e.to_string())?;
-                collectors
-                    .deliver(
-                        outbox,
-                        &key,
-                        device,
-                        updater::limits::MAX_EVENTS_PER_POST,
-                        budget,
-                    )
-                    .map_err(|e| e.to_string())
-            });
-        if let Err(e) = sent {
-            eprintln!("updater: warning: reports not sent (kept for the next check): {e}");
+        match outbox.retry_after() {
+            Ok(Some(at)) if at > UtcTime::now() => return,
+            Ok(_) => {}
+            Err(e) => eprintln!("updater: warning: report backoff unreadable: {e}"),
+        }
+        let key = match DeviceKey::load_or_create(&self.key, outbox) {
+            Ok((key, _)) => key,
+            Err(e) => {
+                eprintln!("updater: warning: reports not sent (kept for the next check): {e}");
+                return;
+            }
+        };
+        let delivery = match Collectors::new(&self.urls, self.ca_file.as_deref()) {
+            Ok(collectors) => {
+                let batch = updater::limits::MAX_EVENTS_PER_POST;
+                collectors.deliver(outbox, &key, device, batch, budget)
+            }
+            Err(e) => Delivery {
+                stopped: Some(e),
+                ..Delivery::default()
+            },
+        };
+        self.after(outbox, delivery);
+    }
+
+    /// Says what a send dropped or why it stopped, and keeps the backoff.
+    fn after(&self, outbox: &Outbox, delivery: Delivery) {
+        for (count, why) in &delivery.refused {
+            eprintln!(
+                "updater: warning: {count} report events dropped: every collector refused \
+                 their report for good ({why})"
+            );
+        }
+        let noted = match delivery.stopped {
+            Some(e) => {
+                let noted = outbox.send_failed(UtcTime::now());
+                let when = match &noted {
+                    Ok(at) => format!("; next try not before {at}"),
+                    Err(_) => String::new(),
+                };
+                eprintln!(
+                    "updater: warning: reports not sent (kept for the next check): {e}{when}"
+                );
+                noted.map(|_| ())
+            }
+            None => outbox.send_succeeded(),
+        };
+        if let Err(e) = noted {
+            eprintln!("updater: warning: report backoff not recorded: {e}");
         }
     }
 }
