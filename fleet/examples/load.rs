@@ -63,6 +63,7 @@ fn events(n: u64, device: &str) -> Result<Vec<Event>> {
         Event::Inventory {
             running: Some(release),
             platform: "armv7".into(),
+            channel: "stable".into(),
             groups: vec!["lobby".into()],
             free_bytes: Some(2_000_000_000),
             updater_version: "0.1.0".into(),

@@ -171,6 +171,7 @@ impl DeviceView {
             Event::Inventory {
                 running,
                 platform,
+                channel,
                 groups,
                 free_bytes,
                 updater_version,
@@ -178,6 +179,7 @@ impl DeviceView {
                 let device = &mut self.device;
                 device.running = running.as_ref().map(|r| r.as_str().to_owned());
                 device.platform = Some(platform.clone());
+                device.channel = Some(channel.clone());
                 device.groups = groups.clone();
                 device.free_bytes = free_bytes.and_then(|b| i64::try_from(b).ok());
                 device.updater_version = Some(updater_version.clone());

@@ -64,6 +64,7 @@ pub fn records(seqs: RangeInclusive<u64>) -> Vec<Record> {
             Event::Inventory {
                 running: Some(Release::new("1.0.0").unwrap()),
                 platform: "arm64".into(),
+                channel: "stable".into(),
                 groups: vec!["lab".into()],
                 free_bytes: Some(1_000_000 + seq),
                 updater_version: "0.1.0".into(),

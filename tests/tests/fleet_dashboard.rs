@@ -68,6 +68,7 @@ fn inventory(running: &str, platform: &str) -> Event {
     Event::Inventory {
         running: Some(release(running)),
         platform: platform.to_owned(),
+        channel: "stable".into(),
         groups: vec!["kiosks".to_owned()],
         free_bytes: Some(1 << 30),
         updater_version: "0.1.0".to_owned(),

@@ -51,6 +51,8 @@ pub enum Event {
     Inventory {
         running: Option<Release>,
         platform: String,
+        /// The policy channel the device follows.
+        channel: String,
         groups: Vec<String>,
         free_bytes: Option<u64>,
         updater_version: String,
@@ -128,6 +130,7 @@ impl Event {
     pub fn inventory(
         running: Option<Release>,
         platform: &str,
+        channel: &str,
         groups: impl IntoIterator<Item = String>,
         free_bytes: Option<u64>,
         updater_version: &str,
@@ -135,6 +138,7 @@ impl Event {
         Event::Inventory {
             running,
             platform: bounded_text(platform),
+            channel: bounded_text(channel),
             groups: groups
                 .into_iter()
                 .take(MAX_INVENTORY_GROUPS)
@@ -198,7 +202,7 @@ mod tests {
     fn an_inventory_is_bounded_when_made() {
         let long = "g".repeat(10_000);
         let groups = (0..1000).map(|n| format!("{n}{long}"));
-        let event = Event::inventory(None, &long, groups, Some(1), &long);
+        let event = Event::inventory(None, &long, &long, groups, Some(1), &long);
         let Event::Inventory {
             platform,
             groups,

@@ -81,6 +81,7 @@ fn inventory(config: &Config) -> Event {
     Event::inventory(
         config.running_release().ok().flatten(),
         &config.device.platform,
+        &config.device.channel,
         config.device.groups.iter().cloned(),
         updater::install::free_bytes(&config.paths.install).ok(),
         env!("CARGO_PKG_VERSION"),

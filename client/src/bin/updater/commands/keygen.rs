@@ -20,7 +20,9 @@ pub(crate) fn run(settings: &Settings, replace: bool, json: bool) -> Result<()> 
         DeviceKey::load_or_create(&path, &outbox)?
     };
     if json {
+        // The device id too, so these lines enroll as they are (`fleet enroll --file`).
         let value = serde_json::json!({
+            "device": config.device_id().ok(),
             "key_file": path.display().to_string(),
             "public_key": key.public_hex(),
             "created": created,
