@@ -29,7 +29,9 @@
 //! key = "/var/lib/updater/device.key"            # default: beside [paths] metadata
 //! outbox = "/var/lib/updater/outbox"             # default: beside [paths] metadata
 //! max_events = 2000                              # oldest dropped (and counted) past it
-//! max_bytes = 4194304                            # disk the waiting events take (blocks)
+//! max_bytes = 8388608                            # disk the waiting events take (blocks)
+//! client_cert = "/etc/updater/client.pem"        # if the collector asks for one
+//! client_key = "/etc/updater/client.key"
 //! ```
 
 use std::collections::BTreeSet;
@@ -90,15 +92,19 @@ pub struct ReportConfig {
     /// are dropped (and counted).
     #[serde(default = "default_max_bytes")]
     pub max_bytes: u64,
+    /// A client certificate chain (PEM, leaf first) and its key, for collectors that ask
+    /// for one (`fleet serve --client-ca`); both or neither.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 fn default_max_events() -> usize {
     2_000
 }
 
-/// 4 MiB: 1,024 events of one 4 KiB block each (a typical event is a few hundred bytes).
+/// 8 MiB: 2,048 events of one 4 KiB block each (a typical event is a few hundred bytes).
 fn default_max_bytes() -> u64 {
-    4 * 1024 * 1024
+    8 * 1024 * 1024
 }
 
 /// `[install]`: commands run around an install (each an argv list), and their time limit.
@@ -186,6 +192,14 @@ impl Config {
                 "{}: [repository] needs at least one metadata and one targets mirror",
                 path.display()
             ));
+        }
+        if let Some(report) = &config.report {
+            if report.client_cert.is_some() != report.client_key.is_some() {
+                return Err(format!(
+                    "{}: [report] client_cert and client_key go together",
+                    path.display()
+                ));
+            }
         }
         let urls = config.report.iter().flat_map(|r| &r.urls);
         if let Some(url) = urls.into_iter().find(|u| !report_url_allowed(u)) {
@@ -374,7 +388,7 @@ mod tests {
             Path::new("/var/lib/updater/outbox")
         );
         assert_eq!(config.report().max_events, 2_000);
-        assert_eq!(config.report().max_bytes, 4 * 1024 * 1024);
+        assert_eq!(config.report().max_bytes, 8 * 1024 * 1024);
         assert!(config.report().urls.is_empty());
     }
 }

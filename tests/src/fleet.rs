@@ -168,3 +168,26 @@ macro_rules! on_both_databases {
         }
     )*};
 }
+
+/// A CA, and a server certificate (127.0.0.1) and a client certificate it signs, made with
+/// the `openssl` command in `dir`.
+pub fn make_test_certificates(dir: &Path) {
+    let script = r#"set -e
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=fleet-test-ca
+for who in server client; do
+  openssl req $ec -keyout $who.key -out $who.csr -subj /CN=$who
+done
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > server.cnf
+printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' > client.cnf
+for who in server client; do
+  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem -days 2 -extfile $who.cnf
+done
+"#;
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl: {out:#?}");
+}

@@ -230,8 +230,16 @@ fn http_error(e: ureq::Error) -> FetchError {
     }
 }
 
-/// Public web roots, plus the certificates in `extra_ca`.
+/// Public web roots, plus the certificates in `extra_ca`; no client certificate.
 pub(crate) fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    Ok(tls_builder(extra_ca)?.with_no_client_auth())
+}
+
+/// The TLS client configuration trusting public web roots and `extra_ca`, before its client
+/// certificate (if any) is chosen.
+pub(crate) fn tls_builder(
+    extra_ca: Option<&Path>,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {
@@ -256,8 +264,7 @@ pub(crate) fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_root_certificates(roots))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use updater::datetime::UtcTime;
-use updater::report::send::{Collectors, Delivery, SENDING_TIME};
+use updater::report::send::{ClientIdentity, Collectors, Delivery, SENDING_TIME};
 use updater::report::{DeviceKey, Event, Outbox};
 
 use crate::cli::Settings;
@@ -25,6 +25,7 @@ pub(crate) struct Recorder {
     key: PathBuf,
     urls: Vec<String>,
     ca_file: Option<PathBuf>,
+    identity: Option<ClientIdentity>,
 }
 
 impl Recorder {
@@ -41,6 +42,13 @@ impl Recorder {
             key: configured.map(|c| c.report_key_path()).unwrap_or_default(),
             urls: configured.map(|c| c.report().urls).unwrap_or_default(),
             ca_file: settings.ca_file.clone(),
+            identity: configured.and_then(|c| {
+                let report = c.report();
+                Some(ClientIdentity {
+                    cert: report.client_cert?,
+                    key: report.client_key?,
+                })
+            }),
         }
     }
 
@@ -83,16 +91,17 @@ impl Recorder {
                 return;
             }
         };
-        let delivery = match Collectors::new(&self.urls, self.ca_file.as_deref()) {
-            Ok(collectors) => {
-                let batch = updater::limits::MAX_EVENTS_PER_POST;
-                collectors.deliver(outbox, &key, device, batch, budget)
-            }
-            Err(e) => Delivery {
-                stopped: Some(e),
-                ..Delivery::default()
-            },
-        };
+        let delivery =
+            match Collectors::new(&self.urls, self.ca_file.as_deref(), self.identity.as_ref()) {
+                Ok(collectors) => {
+                    let batch = updater::limits::MAX_EVENTS_PER_POST;
+                    collectors.deliver(outbox, &key, device, batch, budget)
+                }
+                Err(e) => Delivery {
+                    stopped: Some(e),
+                    ..Delivery::default()
+                },
+            };
         self.after(outbox, delivery);
     }
 
