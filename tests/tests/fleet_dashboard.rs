@@ -101,20 +101,22 @@ fn story(n: usize, start: i64, now: i64) -> Vec<(i64, Event)> {
     events
 }
 
+/// Device `n`'s first inventory, an hour before the rollout starts: 1.0.0, on a platform
+/// that alternates between devices.
+fn first_inventory(n: usize, start: i64) -> (i64, Event) {
+    let platform = if n.is_multiple_of(2) {
+        "x86_64"
+    } else {
+        "armv7"
+    };
+    (start - HOUR, inventory("1.0.0", platform))
+}
+
+/// Device `n`'s part in the rollout of 2.0.0, by the state it must end in.
 fn rollout(n: usize, start: i64, now: i64) -> Vec<(i64, Event)> {
     let wave1 = start + 2 * HOUR + n as i64 * 600;
     let wave2 = now - DAY + n as i64 * 1800;
-    let inv = (
-        start - HOUR,
-        inventory(
-            "1.0.0",
-            if n.is_multiple_of(2) {
-                "x86_64"
-            } else {
-                "armv7"
-            },
-        ),
-    );
+    let inv = first_inventory(n, start);
     match n {
         // Wave 1: installed.
         1..=4 => vec![
