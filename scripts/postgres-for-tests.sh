@@ -9,6 +9,8 @@
 # for the tests of this machine), its socket in DIR/socket and its log in DIR/log, on a free
 # port, and waits (at most 60 s) until it answers. As root, the server runs as the `postgres`
 # user, which then owns DIR. The tests read the URL from FLEET_TEST_POSTGRES.
+# The tests' server runs with fsync=off (a throwaway cluster: speed over durability);
+# PG_DURABLE=1 keeps PostgreSQL's default (fsync on), as the load benchmark measures it.
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -16,6 +18,8 @@ usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 action=$1
 dir=$2
 
+durability="-c fsync=off"
+[ "${PG_DURABLE:-0}" = 1 ] && durability=""
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
   echo "$0: no PostgreSQL in /usr/lib/postgresql/*/bin: run scripts/install-deps.sh" >&2
@@ -51,7 +55,7 @@ case "$action" in
     for _ in 1 2 3; do
       port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
       if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $port -k $dir/socket -c fsync=off" start >/dev/null; then
+        -o "-h 127.0.0.1 -p $port -k $dir/socket $durability" start >/dev/null; then
         break
       fi
       port=
