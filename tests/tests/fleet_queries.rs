@@ -151,6 +151,12 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 fn questions_have_one_answer(db: &str, _dir: &Path) {
     let server = FleetServer::start(db, &[]);
     fleet_of_five(&server, db);
+    device_filters(&server, db);
+    summary_per_wave_and_over_time(&server, db);
+    failures_and_bad_questions(&server, db);
+}
+
+fn device_filters(server: &FleetServer, db: &str) {
     let silent = T.to_string();
     for (args, query, expected) in [
         (
@@ -183,14 +189,16 @@ fn questions_have_one_answer(db: &str, _dir: &Path) {
             &["d4", "d5"],
         ),
     ] {
-        assert_eq!(listed(&server, db, &args, query), set(expected), "{args:?}");
+        assert_eq!(listed(server, db, &args, query), set(expected), "{args:?}");
     }
+}
 
+fn summary_per_wave_and_over_time(server: &FleetServer, db: &str) {
     // The summary, per wave; silence counts the device still waiting (its news is old).
     let cli = fleet(&["summary", "--db", db, "2.0.0", "--timeline", "--json"]).ok();
     let mut cli: Value = serde_json::from_str(cli.stdout.trim()).unwrap();
     let timeline = cli.as_object_mut().unwrap().remove("timeline").unwrap();
-    let mut api = get(&server, "v1/releases/2.0.0/summary");
+    let mut api = get(server, "v1/releases/2.0.0/summary");
     for answer in [&mut cli, &mut api] {
         answer.as_object_mut().unwrap().remove("silent_since");
     }
@@ -209,7 +217,7 @@ fn questions_have_one_answer(db: &str, _dir: &Path) {
     // Over time: each change once, the counts cumulative.
     assert_eq!(
         timeline,
-        get(&server, "v1/releases/2.0.0/timeline")["points"]
+        get(server, "v1/releases/2.0.0/timeline")["points"]
     );
     let count = |p: &Value, k: &str| p[k].as_u64().unwrap();
     let points: Vec<(i64, [u64; 4])> = timeline
@@ -231,11 +239,13 @@ fn questions_have_one_answer(db: &str, _dir: &Path) {
         (32, [3, 1, 1, 1]),
     ];
     assert_eq!(points, expected);
+}
 
+fn failures_and_bad_questions(server: &FleetServer, db: &str) {
     // The failures, with their reasons; the releases reported about.
     let cli = fleet(&["failures", "--db", db, "--release", "2.0.0", "--json"]).ok();
     let cli: Value = serde_json::from_str(cli.stdout.trim()).unwrap();
-    assert_eq!(cli, get(&server, "v1/failures?release=2.0.0"));
+    assert_eq!(cli, get(server, "v1/failures?release=2.0.0"));
     let failure = &cli["failures"][0];
     assert_eq!(
         (
@@ -247,7 +257,7 @@ fn questions_have_one_answer(db: &str, _dir: &Path) {
     );
     assert_eq!(cli["failures"].as_array().unwrap().len(), 1);
     assert_eq!(
-        get(&server, "v1/releases")["releases"],
+        get(server, "v1/releases")["releases"],
         serde_json::json!(["2.0.0"])
     );
 
