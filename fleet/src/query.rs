@@ -144,6 +144,33 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The names of the counts, in the order of [`Counts::values`]: the columns of every
+    /// table that shows them (the CLI's, the page's) and the keys of the JSON.
+    pub const NAMES: [&'static str; 8] = [
+        "devices",
+        "waiting",
+        "eligible",
+        "downloading",
+        "installed",
+        "failed",
+        "rolled_back",
+        "silent",
+    ];
+
+    /// The counts, in the order of [`Counts::NAMES`].
+    pub fn values(&self) -> [u64; 8] {
+        [
+            self.devices,
+            self.waiting,
+            self.eligible,
+            self.downloading,
+            self.installed,
+            self.failed,
+            self.rolled_back,
+            self.silent,
+        ]
+    }
+
     fn add(&mut self, state: State, n: u64, silent: u64) {
         self.devices += n;
         match state {

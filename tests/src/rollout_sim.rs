@@ -123,19 +123,10 @@ pub fn check(sim: &Sim, now: UtcTime, before: Option<Known>) -> (Option<Known>, 
 /// The summary's counts for `known` devices, as `fleet summary --json` words them. Every
 /// device has just reported, so none is silent.
 pub fn counts<'a>(known: impl Iterator<Item = &'a Known>) -> Value {
-    let mut c: BTreeMap<&str, u64> = [
-        "devices",
-        "waiting",
-        "eligible",
-        "downloading",
-        "installed",
-        "failed",
-        "rolled_back",
-        "silent",
-    ]
-    .into_iter()
-    .map(|k| (k, 0))
-    .collect();
+    let mut c: BTreeMap<&str, u64> = ::fleet::query::Counts::NAMES
+        .into_iter()
+        .map(|k| (k, 0))
+        .collect();
     for k in known {
         *c.get_mut("devices").unwrap() += 1;
         *c.get_mut(k.state).unwrap() += 1;

@@ -19,16 +19,7 @@ use updater::report::{DeviceKey, Event, Record, SignedReport};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
-const COLUMNS: [&str; 8] = [
-    "devices",
-    "waiting",
-    "eligible",
-    "downloading",
-    "installed",
-    "failed",
-    "rolled_back",
-    "silent",
-];
+const COLUMNS: [&str; 8] = fleet::query::Counts::NAMES;
 const SCRIPT_REASON: &str = "<script>alert('pwned')</script> health check exited 3";
 
 fn release(name: &str) -> Release {

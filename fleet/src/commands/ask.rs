@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Args;
 use fleet::db::Db;
-use fleet::query::{self, DeviceFilter};
+use fleet::query::{self, Counts, DeviceFilter};
 
 use crate::DbArg;
 
@@ -117,32 +117,20 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
         "release {} ({} enrolled devices not running it)",
         summary.release, summary.not_running
     );
-    println!(
-        "{:<10} {:>8} {:>8} {:>8} {:>11} {:>9} {:>7} {:>11} {:>7}",
-        "",
-        "devices",
-        "waiting",
-        "eligible",
-        "downloading",
-        "installed",
-        "failed",
-        "rolled back",
-        "silent"
-    );
+    let widths = [8, 8, 8, 11, 9, 7, 11, 7];
+    let mut header = format!("{:<10}", "");
+    for (name, width) in Counts::NAMES.iter().zip(widths) {
+        header.push_str(&format!(" {:>width$}", name.replace('_', " ")));
+    }
+    println!("{header}");
     let mut rows = vec![("all".to_owned(), &summary.total)];
     rows.extend(summary.waves.iter().map(|(w, c)| (format!("wave {w}"), c)));
     for (label, c) in rows {
-        println!(
-            "{label:<10} {:>8} {:>8} {:>8} {:>11} {:>9} {:>7} {:>11} {:>7}",
-            c.devices,
-            c.waiting,
-            c.eligible,
-            c.downloading,
-            c.installed,
-            c.failed,
-            c.rolled_back,
-            c.silent
-        );
+        let mut line = format!("{label:<10}");
+        for (value, width) in c.values().iter().zip(widths) {
+            line.push_str(&format!(" {value:>width$}"));
+        }
+        println!("{line}");
     }
     for p in timeline.unwrap_or_default() {
         let at = updater::datetime::UtcTime::from_unix(p.time)

@@ -16,17 +16,6 @@ use updater::rollout::policy::{Policy, Wave};
 use crate::db::{Db, DbError};
 use crate::query::{self, Counts, DeviceFilter, Point, Summary};
 
-const COLUMNS: [&str; 8] = [
-    "devices",
-    "waiting",
-    "eligible",
-    "downloading",
-    "installed",
-    "failed",
-    "rolled_back",
-    "silent",
-];
-
 /// The page for the release `?release=` names (the newest one reported about otherwise).
 pub fn page(
     db: &mut Db,
@@ -119,7 +108,7 @@ fn release_section(
         summary.not_running
     );
     html.push_str("<table id=\"summary\"><tr><th></th>");
-    for c in COLUMNS {
+    for c in Counts::NAMES {
         let _ = write!(html, "<th class=\"n {c}\">{}</th>", c.replace('_', " "));
     }
     html.push_str("</tr>");
@@ -138,18 +127,9 @@ fn release_section(
 }
 
 fn counts_row(html: &mut String, label: &str, id: &str, c: &Counts) {
-    let values = [
-        c.devices,
-        c.waiting,
-        c.eligible,
-        c.downloading,
-        c.installed,
-        c.failed,
-        c.rolled_back,
-        c.silent,
-    ];
+    let values = c.values();
     let _ = write!(html, "<tr><th>{}</th>", esc(label));
-    for (name, value) in COLUMNS.iter().zip(values) {
+    for (name, value) in Counts::NAMES.iter().zip(values) {
         let _ = write!(
             html,
             "<td class=\"n\" id=\"{}-{}\">{value}</td>",
