@@ -56,6 +56,15 @@ impl FleetServer {
         }
     }
 
+    /// `fleet serve` over HTTPS with the certificates [`make_test_certificates`] made in
+    /// `certs`, requiring client certificates from its CA.
+    pub fn start_tls(db: &str, certs: &Path) -> FleetServer {
+        let path = |name: &str| certs.join(name).display().to_string();
+        let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+        let extra = ["--tls-cert", &cert, "--tls-key", &key, "--client-ca", &ca];
+        FleetServer::start(db, &extra)
+    }
+
     /// Where devices post: `…/v1/reports`.
     pub fn reports_url(&self) -> String {
         format!("{}v1/reports", self.url)

@@ -22,6 +22,22 @@ pub fn policy_for(release: &str, extra: &str) -> String {
     )
 }
 
+/// A policy moving channel `stable` to 2.0.0 in two waves: `first_percent` at `first`,
+/// ramping to everyone at `second` (times as the policy writes them).
+pub fn two_wave_policy(first: &str, first_percent: u32, second: &str) -> String {
+    format!(
+        r#"<policy>
+  <channel name="stable">
+    <target release="2.0.0">
+      <wave start="{first}" percent="{first_percent}"/>
+      <wave start="{second}" percent="100"/>
+    </target>
+  </channel>
+</policy>
+"#
+    )
+}
+
 /// Publishes a new policy with the policy, snapshot and timestamp keys.
 pub fn publish_policy(r: &DemoRepo, xml: &str) {
     r.set_policy(xml).ok();

@@ -152,17 +152,7 @@ fn https_with_client_certificates(db: &str, dir: &Path) {
     let device = TestDevice::new("device-a");
     device.enroll(db);
     let path = |name: &str| dir.join(name).display().to_string();
-    let server = FleetServer::start(
-        db,
-        &[
-            "--tls-cert",
-            &path("server.pem"),
-            "--tls-key",
-            &path("server.key"),
-            "--client-ca",
-            &path("ca.pem"),
-        ],
-    );
+    let server = FleetServer::start_tls(db, dir);
     assert!(
         server.url.starts_with("https://127.0.0.1:"),
         "{}",

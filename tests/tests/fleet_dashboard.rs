@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use e2e_tests::{fleet, run_bounded, workspace_root, FleetServer};
+use e2e_tests::{fleet, run_bounded, two_wave_policy, workspace_root, FleetServer};
 use serde_json::Value;
 use updater::conventions::Release;
 use updater::datetime::UtcTime;
@@ -29,19 +29,7 @@ fn release(name: &str) -> Release {
 /// The policy: wave 1 (30 %) three days ago, ramping to wave 2 (100 %) tomorrow.
 fn policy(now: i64) -> String {
     let at = |t: i64| UtcTime::from_unix(t).unwrap().to_string();
-    format!(
-        r#"<policy>
-  <channel name="stable">
-    <target release="2.0.0">
-      <wave start="{}" percent="30"/>
-      <wave start="{}" percent="100"/>
-    </target>
-  </channel>
-</policy>
-"#,
-        at(now - 3 * DAY),
-        at(now + DAY)
-    )
+    two_wave_policy(&at(now - 3 * DAY), 30, &at(now + DAY))
 }
 
 fn checked(action: CheckAction, wave: u64, eligible_at: i64) -> Event {

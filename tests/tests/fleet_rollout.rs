@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 
 use e2e_tests::{
-    assert_collector, check, corrupt_mirror, counts, each, fleet, DemoRepo, Device, FleetServer,
-    Known, Sim, StaticServer,
+    assert_collector, check, corrupt_mirror, counts, each, fleet, two_wave_policy, DemoRepo,
+    Device, FleetServer, Known, Sim, StaticServer,
 };
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -188,17 +188,7 @@ impl Scene {
     /// 2.0.0 in two waves: 30% at t1, ramping to everyone at t2.
     fn publish_two(&self) {
         let (t1, t2) = (self.waves[0].start, self.waves[1].start);
-        let policy = format!(
-            r#"<policy>
-  <channel name="stable">
-    <target release="2.0.0">
-      <wave start="{t1}" percent="{FIRST_WAVE}"/>
-      <wave start="{t2}" percent="100"/>
-    </target>
-  </channel>
-</policy>
-"#
-        );
+        let policy = two_wave_policy(&t1.to_string(), FIRST_WAVE, &t2.to_string());
         e2e_tests::publish_policy(&self.repo, &policy);
     }
 

@@ -50,17 +50,7 @@ fn a_device_presents_its_client_certificate_to_a_collector_that_asks() {
     make_test_certificates(dir.path());
     let db = sqlite_db(dir.path());
     let path = |name: &str| dir.path().join(name).display().to_string();
-    let server = FleetServer::start(
-        &db,
-        &[
-            "--tls-cert",
-            &path("server.pem"),
-            "--tls-key",
-            &path("server.key"),
-            "--client-ca",
-            &path("ca.pem"),
-        ],
-    );
+    let server = FleetServer::start_tls(&db, dir.path());
     let mut seen = Vec::new();
     for with_cert in [true, false] {
         let s = reporting_scene(&server.reports_url(), dir.path(), with_cert);
