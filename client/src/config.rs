@@ -391,4 +391,21 @@ mod tests {
         assert_eq!(config.report().max_bytes, 8 * 1024 * 1024);
         assert!(config.report().urls.is_empty());
     }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.toml");
+        let base = "[device]\nplatform = \"armv7\"\nchannel = \"stable\"\n[repository]\nmetadata = [\"m\"]\ntargets = [\"t\"]\n[paths]\nmetadata = \"a\"\ndownloads = \"b\"\ninstall = \"c\"\n[report]\n";
+        std::fs::write(&path, format!("{base}client_cert = \"c.pem\"\n")).unwrap();
+        let refused = Config::load(&path).unwrap_err();
+        assert!(
+            refused.ends_with("[report] client_cert and client_key go together"),
+            "{refused}"
+        );
+        let both = format!("{base}client_cert = \"c.pem\"\nclient_key = \"c.key\"\n");
+        std::fs::write(&path, both).unwrap();
+        let report = Config::load(&path).unwrap().report();
+        assert_eq!(report.client_key.as_deref(), Some(Path::new("c.key")));
+    }
 }
