@@ -7,6 +7,8 @@
 //! platform = "armv7"
 //! channel = "stable"
 //! groups = ["lab"]
+//! identity = "/var/lib/updater/identity.txt"  # decrypts encrypted artifacts; default:
+//!                              # beside [paths] metadata; `updater keygen` makes it
 //!
 //! [repository]
 //! metadata = ["https://updates.example.com/metadata", "/mnt/usb/repo/metadata"]
@@ -147,6 +149,9 @@ pub struct DeviceConfig {
     pub channel: String,
     #[serde(default)]
     pub groups: BTreeSet<String>,
+    /// The device's decryption identity, an age identity file (`updater keygen` makes it;
+    /// default: `identity.txt` beside the metadata folder).
+    pub identity: Option<PathBuf>,
 }
 
 fn auto() -> String {
@@ -255,6 +260,15 @@ impl Config {
         self.report()
             .key
             .unwrap_or_else(|| self.beside_metadata("device.key"))
+    }
+
+    /// The decryption identity's file: `[device] identity`, else `identity.txt` beside the
+    /// metadata folder.
+    pub fn identity_path(&self) -> PathBuf {
+        self.device
+            .identity
+            .clone()
+            .unwrap_or_else(|| self.beside_metadata("identity.txt"))
     }
 
     /// The outbox folder: `[report] outbox`, else `outbox` beside the metadata folder.

@@ -9,11 +9,13 @@
 //! - [`fetch`]: transports (HTTP(S), local folders, archives), mirror failover, and the
 //!   store of trusted metadata. Moves bytes; trusts nothing.
 //! - [`update`]: the TUF workflow over fetched bytes, and downloads checked as they arrive.
+//! - [`decrypt`]: encrypted artifacts, decrypted only after their ciphertext matched the
+//!   index, and used only once their plaintext matched it too; the device's identity.
 //! - [`rollout`]: the signed policy and the pure decision of whether and when to move.
 //! - [`install`]: staging, the confined extractor, the journal, switching and rollback.
 //! - [`report`]: signed device reports (events, the outbox, the key); they only observe.
-//! - [`config`], [`fs`], [`limits`]: the device's settings, file-system helpers shared by
-//!   every layer, and every size bound in one list.
+//! - [`config`], [`fs`], [`limits`], [`secret_file`]: the device's settings, file-system
+//!   helpers shared by every layer, every size bound in one list, and private key files.
 //!
 //! The `updater` binary (`src/bin/updater/`) is a thin command layer over these.
 //! `ARCHITECTURE.md` at the top of the repository draws the flow from a mirror to an
@@ -21,6 +23,7 @@
 
 pub mod config;
 pub mod conventions;
+pub mod decrypt;
 mod error;
 pub mod fetch;
 pub mod fs;
@@ -28,6 +31,7 @@ pub mod install;
 pub mod limits;
 pub mod report;
 pub mod rollout;
+pub mod secret_file;
 pub mod update;
 
 pub use error::{Error, Result};

@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
 use updater::conventions::name_budget;
-use updater::conventions::{check_label, release_target_name, ArtifactKind};
+use updater::conventions::{check_label, release_target_name, ArtifactKind, Encrypted};
 use updater::hash::FileDigest;
 use updater::metadata::{Hashes, HexDigest, TargetInfo};
 use updater::names::TargetName;
 
 use crate::catalogue::{Place, Published, StagedReleases, TargetMap};
+use crate::encrypt::{encrypt_file, take_encrypted, Encryption};
 use crate::ingest::copy_and_hash;
 use crate::parallel;
 use crate::progress::Progress;
@@ -60,13 +61,29 @@ pub struct AddSummary {
 
 /// The files of `dir` and their target names, every name checked against the name budget
 /// before anything is written.
-fn collect_files(dir: &Path, release: &Release) -> Result<Vec<SourceFile>> {
+fn collect_files(
+    dir: &Path,
+    release: &Release,
+    encryption: Encryption<'_>,
+) -> Result<Vec<SourceFile>> {
     let mut files = Vec::new();
-    for file in release_files(dir)? {
+    for mut file in release_files(dir)? {
+        if let Encryption::Already(_) = encryption {
+            // `app.bin.age` is installed as `app.bin`.
+            if let Some(plain) = file.relative.strip_suffix(".age") {
+                file.relative = plain.to_owned();
+            }
+        }
         // Refused before anything is written: a bundle no device can unpack.
         let kind = ArtifactKind::of_file(&file.relative)
             .with_context(|| format!("refusing {}", file.path.display()))?;
         let name = release_target_name(&release.version, &release.platform, &file.relative);
+        if files.iter().any(|f: &SourceFile| f.name.as_str() == name) {
+            bail!(
+                "{} would be installed as {name}, like another file of the folder: rename one",
+                file.path.display()
+            );
+        }
         let fits = TargetName::new(name.clone())
             .map_err(|e| e.to_string())
             .and_then(|n| {
@@ -90,30 +107,43 @@ fn collect_files(dir: &Path, release: &Release) -> Result<Vec<SourceFile>> {
     Ok(files)
 }
 
-fn target_info(digest: &FileDigest, release: &Release, kind: ArtifactKind) -> TargetInfo {
+fn target_info(
+    digest: &FileDigest,
+    release: &Release,
+    kind: ArtifactKind,
+    encrypted: Option<&Encrypted>,
+) -> TargetInfo {
+    let mut custom = json!({
+        "release": release.version,
+        "platform": release.platform,
+        "kind": kind.as_str(),
+    });
+    if let Some(encrypted) = encrypted {
+        custom["encrypted"] = json!(encrypted);
+    }
     TargetInfo {
         length: digest.length,
         hashes: Hashes::from([
             ("sha256".to_owned(), HexDigest(digest.sha256.0.to_vec())),
             ("sha512".to_owned(), HexDigest(digest.sha512.0.to_vec())),
         ]),
-        custom: Some(
-            json!({
-                "release": release.version,
-                "platform": release.platform,
-                "kind": kind.as_str(),
-            })
-            .into(),
-        ),
+        custom: Some(custom.into()),
     }
 }
 
-/// Adds the files of `dir` as `release`. Adding the same release again with the same bytes
-/// changes nothing; with different bytes (or a different set of files) it is refused:
-/// a published release never changes.
-pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result<AddSummary> {
+/// Adds the files of `dir` as `release`, encrypted to `encrypt_to` if given. Adding the
+/// same release again with the same bytes (and recipients) changes nothing; with different
+/// bytes (or a different set of files, or other recipients) it is refused: a published
+/// release never changes.
+pub fn add(
+    ws: &Workspace,
+    dir: &Path,
+    release: &Release,
+    encryption: Encryption<'_>,
+    quiet: bool,
+) -> Result<AddSummary> {
     ws.check_exists()?;
-    let files = collect_files(dir, release)?;
+    let files = collect_files(dir, release, encryption)?;
     crate::catalogue::migrate_staged(ws)?;
     let mut index = release_so_far(ws, &StagedReleases::new(ws), release)?;
     let prefix = release_target_name(&release.version, &release.platform, "");
@@ -133,12 +163,29 @@ pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result
             .iter()
             .map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
             .sum();
-        let progress = Progress::bytes(total, "hashing", quiet);
+        let doing = match encryption {
+            Encryption::To(_) => "encrypting",
+            _ => "hashing",
+        };
+        let progress = Progress::bytes(total, doing, quiet);
         let numbered: Vec<(usize, &SourceFile)> = files.iter().enumerate().collect();
         // Two files per core: while one waits for its O_DIRECT writes, the other hashes.
         let results = parallel::map(&numbered, 2, true, |(i, file)| {
-            copy_and_hash(&file.path, &incoming.join(i.to_string()), &progress)
-                .with_context(|| format!("reading {}", file.path.display()))
+            let dest = incoming.join(i.to_string());
+            match encryption {
+                Encryption::None => copy_and_hash(&file.path, &dest, &progress)
+                    .map(|digest| (digest, None))
+                    .map_err(anyhow::Error::from),
+                Encryption::To(recipients) => {
+                    encrypt_file(&file.path, &dest, recipients, &progress)
+                        .map(|(encrypted, digest)| (digest, Some(encrypted)))
+                }
+                Encryption::Already(identity) => {
+                    take_encrypted(&file.path, &dest, identity, &progress)
+                        .map(|(encrypted, digest)| (digest, Some(encrypted)))
+                }
+            }
+            .with_context(|| format!("reading {}", file.path.display()))
         });
         progress.finish();
         let mut digests = Vec::with_capacity(files.len());
@@ -153,7 +200,7 @@ pub fn add(ws: &Workspace, dir: &Path, release: &Release, quiet: bool) -> Result
         let new: BTreeMap<&TargetName, TargetInfo> = files
             .iter()
             .zip(&digests)
-            .map(|(f, d)| (&f.name, target_info(d, release, f.kind)))
+            .map(|(f, (d, e))| (&f.name, target_info(d, release, f.kind, e.as_ref())))
             .collect();
         if !existing.is_empty() {
             check_same_release(release, &existing, &new)?;
@@ -259,8 +306,8 @@ fn check_same_release(
     for (name, info) in new {
         match existing.get(*name) {
             None => differs(format!("{name} is new"))?,
-            Some(old) if old.hashes != info.hashes || old.length != info.length => {
-                differs(format!("{name} has different bytes"))?
+            Some(old) if !same_content(name, old, info)? => {
+                differs(format!("{name} has different bytes or recipients"))?
             }
             Some(_) => {}
         }
@@ -271,4 +318,17 @@ fn check_same_release(
         }
     }
     Ok(())
+}
+
+/// Whether two listings of `name` hold the same release file: the same bytes, or, both
+/// encrypted, the same plaintext to the same recipients (age encryption is randomised, so
+/// the same file encrypted twice never gives the same bytes).
+fn same_content(name: &TargetName, old: &TargetInfo, new: &TargetInfo) -> Result<bool> {
+    Ok(
+        match (Encrypted::listed(name, old)?, Encrypted::listed(name, new)?) {
+            (Some(old), Some(new)) => old == new,
+            (None, None) => old.hashes == new.hashes && old.length == new.length,
+            _ => false,
+        },
+    )
 }

@@ -5,6 +5,7 @@
 pub mod add;
 pub mod archive_metadata;
 pub mod catalogue;
+pub mod encrypt;
 pub mod export;
 mod ingest;
 pub mod init;

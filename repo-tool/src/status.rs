@@ -33,10 +33,25 @@ impl RoleStatus {
     }
 }
 
+/// One platform of a live or staged release, and who may read it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ReleaseStatus {
+    pub release: String,
+    pub platform: String,
+    /// Staged by `repo add`, not yet signed.
+    pub staged: bool,
+    pub files: usize,
+    /// How many recipients its encrypted files are encrypted to (the most any file is;
+    /// `repo add` encrypts every file of a platform to the same list); `None`: not encrypted.
+    pub recipients: Option<u64>,
+}
+
 /// What the repository holds, published and staged.
 #[derive(Debug)]
 pub struct RepoStatus {
     pub roles: Vec<RoleStatus>,
+    /// The live releases (newest in the catalogue's slots) and the staged ones, per platform.
+    pub releases: Vec<ReleaseStatus>,
     pub staged_changes: usize,
     /// A policy staged by `repo policy set` that is not the published one.
     pub policy_staged: bool,
@@ -152,6 +167,7 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
     };
     Ok(RepoStatus {
         roles,
+        releases: releases(ws)?,
         staged_changes,
         policy_staged,
     })
@@ -161,4 +177,49 @@ pub fn status(ws: &Workspace) -> Result<RepoStatus> {
 fn staged_release_files(ws: &Workspace) -> Result<usize> {
     let staged = crate::catalogue::StagedReleases::new(ws).all()?;
     Ok(staged.values().map(|files| files.len()).sum())
+}
+
+/// Each live and staged release, per platform, with the recipients it is encrypted to.
+fn releases(ws: &Workspace) -> Result<Vec<ReleaseStatus>> {
+    let mut found = Vec::new();
+    let published = crate::catalogue::Published::load(ws)?;
+    for (release, role) in published.live() {
+        let files = published.files(ws, role.name.as_str())?;
+        found.extend(per_platform(&release.to_string(), false, &files));
+    }
+    for (release, files) in crate::catalogue::StagedReleases::new(ws).all()? {
+        found.extend(per_platform(&release.to_string(), true, &files));
+    }
+    Ok(found)
+}
+
+/// The files of one release, grouped by platform (`custom.platform`).
+fn per_platform(
+    release: &str,
+    staged: bool,
+    files: &crate::catalogue::TargetMap,
+) -> Vec<ReleaseStatus> {
+    let mut platforms: BTreeMap<String, ReleaseStatus> = BTreeMap::new();
+    for (name, info) in files {
+        let platform = info
+            .custom
+            .as_ref()
+            .and_then(|c| c.get("platform"))
+            .and_then(|p| p.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let entry = platforms
+            .entry(platform.clone())
+            .or_insert_with(|| ReleaseStatus {
+                release: release.to_owned(),
+                platform,
+                staged,
+                files: 0,
+                recipients: None,
+            });
+        entry.files += 1;
+        if let Ok(Some(encrypted)) = updater::conventions::Encrypted::listed(name, info) {
+            entry.recipients = entry.recipients.max(Some(encrypted.recipients));
+        }
+    }
+    platforms.into_values().collect()
 }

@@ -4,12 +4,14 @@
 //! ([`release_target_name`]), which artifact kinds exist and which bundles a device can unpack ([`BundleFormat`]),
 //! the names a server stores and a client fetches a target by ([`served`]), which target
 //! names every client can fetch ([`name_budget`]), how a policy's device ids and groups
-//! match a device's ([`matching_form`]), and the policy's role and file names.
+//! match a device's ([`matching_form`]), how an encrypted artifact is recorded
+//! ([`Encrypted`]), and the policy's role and file names.
 //!
 //! Invariant: a value `repo` accepts here is one the device accepts and handles, and a value
 //! either side refuses is refused by both, with the same sentence.
 
 mod device_name;
+pub mod encrypted;
 mod kind;
 mod label;
 mod layout;
@@ -18,6 +20,7 @@ mod release;
 pub mod served;
 
 pub use device_name::matching_form;
+pub use encrypted::{Encrypted, EncryptedError};
 pub use kind::{ArtifactKind, BundleFormat, KindError};
 pub use label::{check_label, MAX_LABEL};
 pub(crate) use layout::ReleaseTarget;

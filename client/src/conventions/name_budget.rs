@@ -134,6 +134,17 @@ pub fn partial_file_name(name: &TargetName, content_hex: &str) -> String {
     format!("{PARTIAL_PREFIX}{content_hex}.{}", &hash[..32])
 }
 
+/// Marks the decrypted copy of an encrypted download.
+pub const PLAIN_PREFIX: &str = ".%plain.";
+
+/// The hidden file the decrypted copy of an encrypted download of `name` is kept in, once
+/// its plaintext matched the index: `.%plain.<content>.<name>` as [`partial_file_name`], with
+/// `content_hex` the start of the plaintext's expected SHA-512.
+pub fn plain_file_name(name: &TargetName, content_hex: &str) -> String {
+    let hash = name_hash(name);
+    format!("{PLAIN_PREFIX}{content_hex}.{}", &hash[..32])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conventions::name_budget::local_file_name;
 use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
+use crate::conventions::{Encrypted, EncryptedError};
 use crate::datetime::UtcTime;
 use crate::fs::{sync_dir, write_atomic};
 use crate::install::unpack::UnpackLimits;
@@ -43,6 +44,7 @@ use crate::metadata::TargetInfo;
 use crate::names::TargetName;
 use crate::rollout::policy::Release;
 use crate::update::artifact::TargetHash;
+use std::borrow::Cow;
 
 use hooks::run_hook;
 pub use journal::MAX_TRIALS;
@@ -131,6 +133,24 @@ impl Artifact<'_> {
     pub fn local(&self) -> PathBuf {
         self.downloads.join(local_file_name(self.name))
     }
+
+    /// What the index says it is encrypted to, if it is encrypted (`custom.encrypted`).
+    pub fn encrypted(&self) -> Result<Option<Encrypted>, EncryptedError> {
+        Encrypted::listed(self.name, self.info)
+    }
+
+    /// The copy the installer reads, and the listing it must match: the download itself, or
+    /// for an encrypted artifact its decrypted copy ([`crate::decrypt::plain_path`], written
+    /// only once it matched) and the plaintext the index recorded.
+    pub fn installed_copy(&self) -> Result<(PathBuf, Cow<'_, TargetInfo>), EncryptedError> {
+        Ok(match self.encrypted()? {
+            None => (self.local(), Cow::Borrowed(self.info)),
+            Some(encrypted) => (
+                crate::decrypt::plain_path(self.downloads, self.name, &encrypted),
+                Cow::Owned(encrypted.plaintext()),
+            ),
+        })
+    }
 }
 
 /// Why an install did not happen, or was undone.
@@ -144,6 +164,8 @@ pub enum InstallError {
     Unpack(#[from] crate::install::unpack::UnpackError),
     #[error("{0}")]
     Kind(#[from] KindError),
+    #[error("{0}")]
+    Encrypted(#[from] EncryptedError),
     #[error("{0}")]
     Artifact(#[from] crate::Error),
     #[error("not enough free space in {dir}: {needed} bytes needed, {free} free")]

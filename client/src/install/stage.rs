@@ -102,15 +102,15 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
         fs::create_dir_all(parent).map_err(|e| io_err(parent.display(), e))?;
     }
     let what = artifact.name.as_str();
-    let hash = TargetHash::for_target(what, artifact.info)?;
-    let local = artifact.local();
+    let (local, info) = artifact.installed_copy()?;
+    let hash = TargetHash::for_target(what, &info)?;
     let mut input = crate::fs::open_regular(&local)?;
     let mut output = File::options()
         .write(true)
         .create_new(true)
         .open(dest)
         .map_err(|e| io_err(dest.display(), e))?;
-    hash.check_copy(what, &local, &mut input, &mut output, artifact.info)?;
+    hash.check_copy(what, &local, &mut input, &mut output, &info)?;
     Ok(())
 }
 
@@ -118,10 +118,10 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
 /// rewound, for unpacking exactly what was checked.
 fn open_checked(artifact: &Artifact) -> Result<File, InstallError> {
     let what = artifact.name.as_str();
-    let hash = TargetHash::for_target(what, artifact.info)?;
-    let local = artifact.local();
+    let (local, info) = artifact.installed_copy()?;
+    let hash = TargetHash::for_target(what, &info)?;
     let mut input = crate::fs::open_regular(&local)?;
-    hash.check_copy(what, &local, &mut input, &mut io::sink(), artifact.info)?;
+    hash.check_copy(what, &local, &mut input, &mut io::sink(), &info)?;
     input.rewind().map_err(|e| io_err(local.display(), e))?;
     Ok(input)
 }

@@ -10,8 +10,6 @@
 //! rather than silently replaced by a new key no collector has enrolled. Key bytes never
 //! reach a message: errors name only the file.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
@@ -19,12 +17,17 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signer, SigningKey};
 
 use crate::report::outbox::{Outbox, OutboxError};
+use crate::secret_file::{read_secret, write_secret, SecretFileError};
+
+/// What errors call this file.
+const WHAT: &str = "the device key";
 
 /// Why the device key could not be read or made.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read the device key {path}: {source}")]
-    Read { path: PathBuf, source: crate::Error },
+    /// Unreadable, or not a file only this user can use.
+    #[error(transparent)]
+    File(#[from] SecretFileError),
     #[error("{path} is not an ed25519 private key in PKCS#8 PEM")]
     NotKey { path: PathBuf },
     #[error("cannot create the device key {path}: {source}")]
@@ -34,18 +37,6 @@ pub enum KeyError {
     },
     #[error("the system's random generator failed: {0}")]
     Random(String),
-    #[error("the device key {path} is a symbolic link; refused (use the key file itself)")]
-    Symlink { path: PathBuf },
-    #[error("the device key {path} is {kind}, not a regular file; refused")]
-    NotRegular { path: PathBuf, kind: &'static str },
-    #[error("the device key {path} has mode {mode:o}: others than its owner may use it; refused (chmod 600 it)")]
-    Permissions { path: PathBuf, mode: u32 },
-    #[error("the device key {path} is owned by user {owner}, not by this user ({user}); refused")]
-    Owner {
-        path: PathBuf,
-        owner: u32,
-        user: u32,
-    },
     #[error(
         "the device key {path} is missing, but this device signed its reports with key \
              {public}: a new key would not be enrolled; run `updater keygen --replace` and \
@@ -71,20 +62,10 @@ impl DeviceKey {
     /// Reads the key at `path`: a regular file, not a symbolic link, owned by this user,
     /// mode 0600 or tighter.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let file = open_private(path)?;
-        let read = |source: std::io::Error| KeyError::Read {
-            path: path.to_owned(),
-            source: crate::Error::io(path, source),
-        };
-        let limit = crate::limits::MAX_KEY_FILE_BYTES;
-        let mut bytes = Vec::new();
-        file.take(limit + 1).read_to_end(&mut bytes).map_err(read)?;
+        let bytes = read_secret(WHAT, path, crate::limits::MAX_KEY_FILE_BYTES)?;
         let not_key = || KeyError::NotKey {
             path: path.to_owned(),
         };
-        if bytes.len() as u64 > limit {
-            return Err(not_key());
-        }
         let text = std::str::from_utf8(&bytes).map_err(|_| not_key())?;
         let signing = SigningKey::from_pkcs8_pem(text).map_err(|_| not_key())?;
         Ok(DeviceKey { signing })
@@ -138,7 +119,7 @@ impl DeviceKey {
         Ok(key)
     }
 
-    /// Writes the private key in PKCS#8 PEM to `path` (see [`write_private`]).
+    /// Writes the private key in PKCS#8 PEM to `path` (see [`write_secret`]).
     fn write(&self, path: &Path, replace: bool) -> Result<(), KeyError> {
         let create = |source| KeyError::Create {
             path: path.to_owned(),
@@ -148,7 +129,7 @@ impl DeviceKey {
             .signing
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|e| create(std::io::Error::other(e.to_string())))?;
-        write_private(path, pem.as_bytes(), replace).map_err(create)
+        write_secret(path, pem.as_bytes(), replace).map_err(create)
     }
 
     /// A new key held in memory only: for simulated devices (benchmarks, tests) that sign
@@ -170,73 +151,6 @@ impl DeviceKey {
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
-}
-
-/// Opens the key file at `path` for reading if it is safe to trust: not a symbolic link
-/// (`O_NOFOLLOW`, so none can be swapped in after a check), a regular file, owned by this
-/// user, with no group or other permission bits (checked on the open handle).
-fn open_private(path: &Path) -> Result<std::fs::File, KeyError> {
-    let path_buf = || path.to_owned();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(path)
-        .map_err(|source| match source.raw_os_error() {
-            Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
-                KeyError::Symlink { path: path_buf() }
-            }
-            _ => KeyError::Read {
-                path: path_buf(),
-                source: crate::Error::io(path, source),
-            },
-        })?;
-    crate::fs::check_regular(&file).map_err(|kind| KeyError::NotRegular {
-        path: path_buf(),
-        kind,
-    })?;
-    let meta = file.metadata().map_err(|source| KeyError::Read {
-        path: path_buf(),
-        source: crate::Error::io(path, source),
-    })?;
-    if meta.mode() & 0o077 != 0 {
-        return Err(KeyError::Permissions {
-            path: path_buf(),
-            mode: meta.mode() & 0o7777,
-        });
-    }
-    let user = rustix::process::geteuid().as_raw();
-    if meta.uid() != user {
-        return Err(KeyError::Owner {
-            path: path_buf(),
-            owner: meta.uid(),
-            user,
-        });
-    }
-    Ok(file)
-}
-
-/// Writes `bytes` as the file `path`, mode 0600 from its creation: a temporary file made
-/// with `O_EXCL` and mode 0600 beside it, synced, then linked to `path` (refused if `path`
-/// exists, unless `replace`: then renamed over it in one step), and the folder synced.
-fn write_private(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".device-key.")
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    if replace {
-        tmp.persist(path).map_err(|e| e.error)?;
-    } else {
-        tmp.persist_noclobber(path).map_err(|e| e.error)?;
-    }
-    crate::fs::sync_dir(dir)
 }
 
 #[cfg(test)]

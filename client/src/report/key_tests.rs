@@ -110,7 +110,7 @@ fn an_unsafe_key_file_is_refused() {
     let before = tree(dir.path());
     let refused = DeviceKey::load_or_create(&link, &outbox).unwrap_err();
     assert!(
-        matches!(&refused, KeyError::Symlink { path } if path == &link),
+        matches!(&refused, KeyError::File(SecretFileError::Symlink { path, .. }) if path == &link),
         "{refused:?}"
     );
     assert_eq!(tree(dir.path()), before);
@@ -119,14 +119,14 @@ fn an_unsafe_key_file_is_refused() {
     std::fs::create_dir(&folder).unwrap();
     let refused = DeviceKey::load(&folder).unwrap_err();
     assert!(
-        matches!(&refused, KeyError::NotRegular { path, kind: "a directory" } if path == &folder),
+        matches!(&refused, KeyError::File(SecretFileError::NotRegular { path, kind: "a directory", .. }) if path == &folder),
         "{refused:?}"
     );
 
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
     let refused = DeviceKey::load(&real).unwrap_err();
     assert!(
-        matches!(&refused, KeyError::Permissions { path, mode: 0o640 } if path == &real),
+        matches!(&refused, KeyError::File(SecretFileError::Permissions { path, mode: 0o640, .. }) if path == &real),
         "{refused:?}"
     );
     assert_eq!(
@@ -145,7 +145,7 @@ fn an_unsafe_key_file_is_refused() {
         std::os::unix::fs::chown(&real, Some(4242), None).unwrap();
         let refused = DeviceKey::load(&real).unwrap_err();
         assert!(
-            matches!(&refused, KeyError::Owner { path, owner: 4242, user: 0 } if path == &real),
+            matches!(&refused, KeyError::File(SecretFileError::Owner { path, owner: 4242, user: 0, .. }) if path == &real),
             "{refused:?}"
         );
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use repo_tool::rotate::{name_of, progress};
-use repo_tool::status::{status, RoleStatus};
+use repo_tool::status::{status, ReleaseStatus, RoleStatus};
 use repo_tool::workspace::Workspace;
 use updater::datetime::UtcTime;
 
@@ -48,6 +48,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
             if signers.is_empty() { "nobody".to_owned() } else { signers.join(", ") }
         );
     }
+    print_releases(&report.releases);
     if report.policy_staged {
         println!("a staged policy.xml is not yet signed (repo sign with the policy key)");
     }
@@ -62,6 +63,32 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         Some(code) => Ok(ExitCode::from(code)),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The live and staged releases, per platform, and who they are encrypted to.
+fn print_releases(releases: &[ReleaseStatus]) {
+    if releases.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "{:<16} {:<12} {:>6}  encrypted to",
+        "release", "platform", "files"
+    );
+    for r in releases {
+        let staged = if r.staged { " (staged)" } else { "" };
+        let to = match r.recipients {
+            Some(n) => format!("{n} recipient(s)"),
+            None => "not encrypted".to_owned(),
+        };
+        println!(
+            "{:<16} {:<12} {:>6}  {to}",
+            format!("{}{staged}", r.release),
+            r.platform,
+            r.files
+        );
+    }
+    println!();
 }
 
 /// One role's line, and its problems below it.

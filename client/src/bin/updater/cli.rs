@@ -123,14 +123,24 @@ pub(crate) enum Command {
     },
     /// Switch back to the previous release by hand (needs --config).
     Rollback,
-    /// The device's report key (`[report] key`): made if missing, mode 0600; prints only
-    /// its public half (needs --config).
+    /// The device's keys, each made if missing, mode 0600: its report key (`[report] key`,
+    /// ed25519) and its decryption identity (`[device] identity`, X25519, an age identity
+    /// file); prints only their public halves (needs --config).
     Keygen {
-        /// Make a new key in place of the one there (or a lost one), atomically; the
-        /// device must be enrolled again with its new public key.
+        /// Make new keys in place of the ones there (or lost ones), atomically; the device
+        /// must be enrolled again, and releases encrypted to its new recipient.
         #[arg(long)]
         replace: bool,
-        /// One JSON object: key_file, public_key, created, replaced.
+        /// One JSON object: device, key_file, public_key, created, replaced,
+        /// identity_file, recipient, identity_created.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who this device is: its id and report key (a line `fleet enroll --file` reads), and
+    /// its recipient (`age1…`, a line for a recipients file, `repo add --encrypt-to`).
+    /// Makes nothing: run `keygen` first (needs --config).
+    Id {
+        /// One JSON object: device, public_key, recipient, platform, channel, groups.
         #[arg(long)]
         json: bool,
     },

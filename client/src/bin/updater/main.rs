@@ -40,6 +40,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Status { json } => commands::status::run(&settings, *json),
         Command::Rollback => commands::rollback::run(&settings),
         Command::Keygen { replace, json } => commands::keygen::run(&settings, *replace, *json),
+        Command::Id { json } => commands::id::run(&settings, *json),
         Command::Report { export, json } => commands::report::export(&settings, export, *json),
         Command::Targets => commands::targets::run(cli, &settings),
     }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use updater::config::Config;
 use updater::conventions::Release;
 use updater::datetime::UtcTime;
+use updater::decrypt::{decrypt_download, DeviceIdentity};
 use updater::fetch::mirrors::Mirrors;
 use updater::install::{release_artifacts, Artifact, Installer};
 use updater::install::{InstallError, State};
@@ -185,6 +186,7 @@ pub(crate) fn apply_once(
         &device.platform,
         recorder,
     )?;
+    decrypt_release(&artifacts, settings)?;
     if for_window {
         return Ok((
             format!(
@@ -232,12 +234,19 @@ fn download_release<'a>(
     let listed = index
         .artifacts(release, platform)
         .context("decide only installs releases the index holds")?;
-    let needed = listed
-        .iter()
-        .try_fold(0u64, |sum, (_, info)| sum.checked_add(info.length))
-        .context("the release's listed lengths add up to more than any disk")?;
-    Installer::check_space(downloads, needed)?;
     let artifacts = release_artifacts(listed, downloads);
+    // An encrypted artifact takes its length twice: the download, and its plaintext.
+    let mut needed = 0u64;
+    let mut plain = 0u64;
+    for artifact in &artifacts {
+        needed = needed
+            .checked_add(artifact.info.length)
+            .context(TOO_LARGE)?;
+        if let Some(encrypted) = artifact.encrypted()? {
+            plain = plain.checked_add(encrypted.length).context(TOO_LARGE)?;
+        }
+    }
+    Installer::check_space(downloads, needed.checked_add(plain).context(TOO_LARGE)?)?;
     let mut done = 0u64;
     for artifact in &artifacts {
         recorder.record(Event::Downloading {
@@ -264,9 +273,41 @@ fn download_release<'a>(
     Ok(artifacts)
 }
 
+const TOO_LARGE: &str = "the release's listed lengths add up to more than any disk";
+
+/// Decrypts each encrypted artifact of a downloaded release into its verified plaintext
+/// copy, with the device's identity (read only if the release has one).
+fn decrypt_release(artifacts: &[Artifact], settings: &Settings) -> Result<()> {
+    let mut identity = None;
+    for artifact in artifacts {
+        let Some(encrypted) = artifact.encrypted()? else {
+            continue;
+        };
+        let identity = match &mut identity {
+            Some(identity) => identity,
+            None => {
+                let config = settings
+                    .config
+                    .as_ref()
+                    .context("an encrypted release needs the device's --config")?;
+                identity.insert(DeviceIdentity::load(&config.identity_path())?)
+            }
+        };
+        decrypt_download(
+            artifact.name,
+            artifact.info,
+            &encrypted,
+            artifact.downloads,
+            identity,
+        )?;
+    }
+    Ok(())
+}
+
 /// Removes what `apply` downloaded (artifacts and partial downloads) from `dir`, once no
 /// install needs it. Only names the updater itself writes there are touched (a release
-/// artifact's flat name holds an encoded `/`, a partial starts `.%partial.`), never a
+/// artifact's flat name holds an encoded `/`, a partial starts `.%partial.`, a decrypted
+/// copy `.%plain.`), never a
 /// folder, never through a link, so a downloads path set to a shared folder loses nothing
 /// else.
 pub(crate) fn prune_downloads(dir: Option<&Path>) {
@@ -277,6 +318,7 @@ pub(crate) fn prune_downloads(dir: Option<&Path>) {
         let name = entry.file_name();
         let ours = name.to_str().is_some_and(|n| {
             n.starts_with(updater::conventions::name_budget::PARTIAL_PREFIX)
+                || n.starts_with(updater::conventions::name_budget::PLAIN_PREFIX)
                 || n.starts_with("releases%2F")
         });
         if ours && entry.file_type().is_ok_and(|t| t.is_file()) {

@@ -2,6 +2,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod download;
+pub(crate) mod id;
 pub(crate) mod init;
 pub(crate) mod keygen;
 pub(crate) mod plan;
