@@ -201,3 +201,77 @@ fn a_client_key_file_that_holds_no_key_is_named_never_shown() {
     );
     assert!(!run.stderr.contains("SECRET"), "{run:#?}");
 }
+
+/// `openssl s_server` serving `dir` over HTTPS, refusing at the handshake (a TLS alert,
+/// not an HTTP page) any client without a certificate from `ca`; killed on drop.
+struct HandshakeRefuser(std::process::Child, u16);
+
+impl HandshakeRefuser {
+    fn start(dir: &Path, pki: &Pki) -> HandshakeRefuser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("openssl")
+            .args([
+                "s_server",
+                "-quiet",
+                "-WWW",
+                "-Verify",
+                "1",
+                "-verify_return_error",
+            ])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .arg("-cert")
+            .arg(pki.device("server.pem"))
+            .arg("-key")
+            .arg(pki.device("server.key"))
+            .arg("-CAfile")
+            .arg(pki.device("ca.pem"))
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let server = HandshakeRefuser(child, port);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s_server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        server
+    }
+}
+
+impl Drop for HandshakeRefuser {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_refusal_at_the_handshake_is_read_from_the_servers_alert() {
+    let r = DemoRepo::signed();
+    let pki = Pki::new();
+    let server = HandshakeRefuser::start(&r.public(), &pki);
+    let url = format!("https://127.0.0.1:{}", server.1);
+    let (folder, device, config) = device_for(&r, &url, &repository_keys(&pki, None));
+    let missing = format!(
+        "the mirror {url}/metadata requires a client certificate and this device presented \
+         none: set [repository] client_cert and client_key (or --client-cert and --client-key)"
+    );
+    assert_refused(&folder, &device, &config, &[], &missing);
+    let other = (pki.other("client.pem"), pki.other("client.key"));
+    let keys = repository_keys(&pki, Some((&other.0, &other.1)));
+    let (folder, device, config) = device_for(&r, &url, &keys);
+    let untrusted = format!(
+        "the mirror {url}/metadata refused this device's client certificate (not issued by a \
+         CA it trusts, or expired or revoked): check [repository] client_cert and client_key"
+    );
+    assert_refused(&folder, &device, &config, &[], &untrusted);
+}

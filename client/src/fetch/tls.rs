@@ -178,25 +178,22 @@ impl ClientCertRefusal {
 }
 
 /// The TLS alert the server sent, if `error` (a failed request's) carries one: rustls puts
-/// its typed error inside the I/O error ureq reports.
+/// its typed error inside an I/O error, which ureq may wrap again in its own.
 pub(crate) fn received_alert(
     error: &(dyn std::error::Error + 'static),
 ) -> Option<AlertDescription> {
-    let mut next = Some(error);
-    while let Some(e) = next {
-        // `io::Error::source` skips the error it wraps, so that one is looked at directly.
-        let inner = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|inner| inner as &(dyn std::error::Error + 'static));
-        for candidate in [Some(e), inner].into_iter().flatten() {
-            if let Some(rustls::Error::AlertReceived(alert)) = candidate.downcast_ref() {
-                return Some(*alert);
-            }
-        }
-        next = e.source();
+    if let Some(rustls::Error::AlertReceived(alert)) = error.downcast_ref() {
+        return Some(*alert);
     }
-    None
+    // `io::Error::source` skips the error it wraps (it is that error's source), so an I/O
+    // error is looked into through what it wraps.
+    let wrapped = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref());
+    match wrapped {
+        Some(inner) => received_alert(inner),
+        None => received_alert(error.source()?),
+    }
 }
 
 #[cfg(test)]
