@@ -15,4 +15,5 @@ pub mod transport;
 pub use http::{HttpOptions, SpeedFloor};
 pub use local::LocalTransport;
 pub use location::for_location;
-pub use tls::{client_config, ClientCertRefusal, ClientIdentity, TlsSetupError};
+pub(crate) use tls::client_config;
+pub use tls::{ClientCertRefusal, ClientIdentity, TlsSetupError};

@@ -78,7 +78,7 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsSetupError> {
 
 /// The TLS client configuration trusting the public web roots and `extra_ca`, presenting
 /// `identity` to a server that asks for a client certificate (none without it).
-pub fn client_config(
+pub(crate) fn client_config(
     extra_ca: Option<&Path>,
     identity: Option<&ClientIdentity>,
 ) -> Result<rustls::ClientConfig, TlsSetupError> {
