@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing need beyond the Rust toolchain, on a fresh Debian
-# machine: the openssl command (tests make certificates and keys with it), PostgreSQL
+# machine: the openssl command (tests make certificates and keys with it), nginx, PostgreSQL
 # (scripts/postgres-for-tests.sh starts one for the fleet collector's tests), and
 # python-tuf 7 with cryptography (for ECDSA and RSA keys) and moto's S3 server (for repo
 # publish tests) in a local virtual environment,
@@ -23,6 +23,11 @@ fi
 # Debian's headless chromium opens the fleet dashboard in tests/tests/fleet_dashboard.rs.
 if ! command -v chromium >/dev/null; then
   apt-get update -qq && apt-get install -y -qq chromium
+fi
+# nginx serves a repository over HTTPS with client certificates in tests/tests/mirror_mtls.rs
+# (Debian installs it in /usr/sbin, which a user's PATH may lack).
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  apt-get update -qq && apt-get install -y -qq nginx
 fi
 # PostgreSQL: the fleet collector's tests run against a server scripts/postgres-for-tests.sh
 # starts (Debian's package puts initdb in /usr/lib/postgresql/*/bin).

@@ -14,6 +14,8 @@
 //! metadata = ["https://updates.example.com/metadata", "/mnt/usb/repo/metadata"]
 //! targets = ["https://updates.example.com/targets", "/mnt/usb/repo/targets"]
 //! ca_file = "/etc/updater/intranet-ca.pem"    # optional
+//! client_cert = "/etc/updater/device.pem"     # optional, for mirrors that ask for one
+//! client_key = "/etc/updater/device-key.pem"  #   (mutual TLS); both or neither
 //!
 //! [paths]
 //! metadata = "/var/lib/updater/metadata"
@@ -165,6 +167,10 @@ pub struct RepositoryConfig {
     pub metadata: Vec<String>,
     pub targets: Vec<String>,
     pub ca_file: Option<PathBuf>,
+    /// A client certificate chain (PEM, leaf first) and its key, presented to HTTPS
+    /// mirrors that ask for one (nginx's `ssl_verify_client on`); both or neither.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 /// `[paths]`.
@@ -195,6 +201,13 @@ impl Config {
         if config.repository.metadata.is_empty() || config.repository.targets.is_empty() {
             return Err(format!(
                 "{}: [repository] needs at least one metadata and one targets mirror",
+                path.display()
+            ));
+        }
+        let repository = &config.repository;
+        if repository.client_cert.is_some() != repository.client_key.is_some() {
+            return Err(format!(
+                "{}: [repository] client_cert and client_key go together",
                 path.display()
             ));
         }
@@ -421,5 +434,29 @@ mod tests {
         std::fs::write(&path, both).unwrap();
         let report = Config::load(&path).unwrap().report();
         assert_eq!(report.client_key.as_deref(), Some(Path::new("c.key")));
+    }
+
+    #[test]
+    fn a_mirror_client_certificate_needs_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.toml");
+        let head = "[device]\nplatform = \"armv7\"\nchannel = \"stable\"\n[repository]\nmetadata = [\"m\"]\ntargets = [\"t\"]\n";
+        let tail = "[paths]\nmetadata = \"a\"\ndownloads = \"b\"\ninstall = \"c\"\n";
+        for half in ["client_cert = \"d.pem\"\n", "client_key = \"d.key\"\n"] {
+            std::fs::write(&path, format!("{head}{half}{tail}")).unwrap();
+            let refused = Config::load(&path).unwrap_err();
+            assert_eq!(
+                refused,
+                format!(
+                    "{}: [repository] client_cert and client_key go together",
+                    path.display()
+                )
+            );
+        }
+        let both = "client_cert = \"d.pem\"\nclient_key = \"d.key\"\n";
+        std::fs::write(&path, format!("{head}{both}{tail}")).unwrap();
+        let repository = Config::load(&path).unwrap().repository;
+        assert_eq!(repository.client_cert.as_deref(), Some(Path::new("d.pem")));
+        assert_eq!(repository.client_key.as_deref(), Some(Path::new("d.key")));
     }
 }

@@ -181,9 +181,15 @@ macro_rules! on_both_databases {
 /// A CA, and a server certificate (127.0.0.1) and a client certificate it signs, made with
 /// the `openssl` command in `dir`.
 pub fn make_test_certificates(dir: &Path) {
+    make_test_certificates_of(dir, "fleet-test-ca");
+}
+
+/// [`make_test_certificates`] with a CA named `ca_name` (its common name): ca.pem/ca.key,
+/// server.pem/server.key (127.0.0.1), client.pem/client.key (client authentication).
+pub fn make_test_certificates_of(dir: &Path, ca_name: &str) {
     let script = r#"set -e
 ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=fleet-test-ca
+openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj "/CN=$1"
 for who in server client; do
   openssl req $ec -keyout $who.key -out $who.csr -subj /CN=$who
 done
@@ -194,7 +200,7 @@ for who in server client; do
 done
 "#;
     let out = Command::new("sh")
-        .args(["-c", script])
+        .args(["-c", script, "sh", ca_name])
         .current_dir(dir)
         .output()
         .unwrap();

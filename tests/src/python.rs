@@ -34,7 +34,14 @@ pub fn python_tuf_fetch(base: &str, root: &Path) -> BTreeMap<String, String> {
 /// [`python_tuf_fetch`] keeping python-tuf's trusted metadata in `work` (so that a later
 /// call refreshes from what an earlier one trusted, with python-tuf's rollback checks).
 pub fn python_tuf_fetch_in(base: &str, root: &Path, work: &Path) -> BTreeMap<String, String> {
-    python_tuf_run(base, root, work, &[]).1
+    python_tuf_run(base, root, work, &[], None).1
+}
+
+/// [`python_tuf_fetch`] from an HTTPS mirror whose certificate `ca` (a PEM file) vouches
+/// for: python-tuf uses the system's store, which `SSL_CERT_FILE` replaces.
+pub fn python_tuf_fetch_trusting(base: &str, root: &Path, ca: &Path) -> BTreeMap<String, String> {
+    let work = tempfile::tempdir().expect("tempdir");
+    python_tuf_run(base, root, work.path(), &[], Some(ca)).1
 }
 
 /// python-tuf (default configuration) refreshes and downloads just `names`: the limits it
@@ -45,7 +52,7 @@ pub fn python_tuf_get(
     names: &[String],
 ) -> (Value, BTreeMap<String, String>) {
     let work = tempfile::tempdir().expect("tempdir");
-    python_tuf_run(base, root, work.path(), names)
+    python_tuf_run(base, root, work.path(), names, None)
 }
 
 fn python_tuf_run(
@@ -53,16 +60,19 @@ fn python_tuf_run(
     root: &Path,
     work: &Path,
     names: &[String],
+    ca: Option<&Path>,
 ) -> (Value, BTreeMap<String, String>) {
-    let run = run_bounded(
-        Command::new(tuf_python())
-            .arg(workspace_root().join("tests/python/tuf_fetch.py"))
-            .arg(base)
-            .arg(root)
-            .arg(work)
-            .args(names),
-        Duration::from_secs(600),
-    );
+    let mut command = Command::new(tuf_python());
+    command
+        .arg(workspace_root().join("tests/python/tuf_fetch.py"))
+        .arg(base)
+        .arg(root)
+        .arg(work)
+        .args(names);
+    if let Some(ca) = ca {
+        command.env("SSL_CERT_FILE", ca);
+    }
+    let run = run_bounded(&mut command, Duration::from_secs(600));
     assert_eq!(
         run.code,
         Some(0),

@@ -3,10 +3,11 @@
 //! floor over a whole window is abandoned.
 
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::tls::{client_config, received_alert, ClientCertRefusal, ClientIdentity};
 use super::transport::{Body, FetchError, Transport};
 
 /// Settings for HTTP(S) mirrors.
@@ -18,6 +19,8 @@ pub struct HttpOptions {
     /// A PEM file of extra CA certificates trusted beside the public web roots (for an
     /// intranet mirror). There is deliberately no way to turn verification off.
     pub extra_ca: Option<PathBuf>,
+    /// The client certificate presented to a mirror that asks for one (mutual TLS).
+    pub client_identity: Option<ClientIdentity>,
     /// Longest time for a whole request, body included, checked before each read of the
     /// body (so it may be passed by at most one read timeout). `None` for targets, whose
     /// size is the owner's choice; the read timeout and the speed floor still apply.
@@ -53,6 +56,7 @@ impl Default for HttpOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             extra_ca: None,
+            client_identity: None,
             total_timeout: None,
             speed_floor: Some(SpeedFloor::default()),
         }
@@ -65,12 +69,16 @@ pub(crate) struct HttpTransport {
     agent: ureq::Agent,
     total_timeout: Option<Duration>,
     speed_floor: Option<SpeedFloor>,
+    /// Whether a client certificate is presented, to say what a refusal means.
+    presents_certificate: bool,
 }
 
 impl HttpTransport {
     /// A mirror at `base` (e.g. `https://updates.example.com/metadata`).
     pub fn new(base: &str, options: &HttpOptions) -> Result<Self, String> {
-        let tls = tls_config(options.extra_ca.as_deref())?;
+        let identity = options.client_identity.as_ref();
+        let tls =
+            client_config(options.extra_ca.as_deref(), identity).map_err(|e| e.to_string())?;
         // ureq 2 replaces the per-read timeout by its whole-request deadline when one is
         // set, even while waiting for the reply's first byte; so no ureq deadline is set and
         // the total time is kept by `Watched` instead. Connections are not pooled: a pooled
@@ -91,7 +99,34 @@ impl HttpTransport {
             agent,
             total_timeout: options.total_timeout,
             speed_floor: options.speed_floor,
+            presents_certificate: identity.is_some(),
         })
+    }
+
+    /// The typed failure of a request to this mirror. A refusal of the device's identity
+    /// (a TLS alert about its certificate, or nginx's HTTP 400 over HTTPS: see
+    /// [`ClientCertRefusal::from_https_400`]) names the mirror and what to set.
+    fn error(&self, e: ureq::Error) -> FetchError {
+        let refused = |refusal| FetchError::ClientCertificate {
+            mirror: self.base.clone(),
+            refusal,
+        };
+        match e {
+            ureq::Error::Status(403 | 404, _) => FetchError::NotFound,
+            ureq::Error::Status(400, _) if self.base.starts_with("https://") => {
+                refused(ClientCertRefusal::from_https_400(self.presents_certificate))
+            }
+            ureq::Error::Status(code, _) => FetchError::Status(code),
+            ureq::Error::Transport(t) => {
+                let refusal = received_alert(&t).and_then(|alert| {
+                    ClientCertRefusal::from_alert(alert, self.presents_certificate)
+                });
+                match refusal {
+                    Some(refusal) => refused(refusal),
+                    None => FetchError::Io(t.to_string()),
+                }
+            }
+        }
     }
 
     /// The body of `response` from `url`, watched from now on (see [`Watched`]).
@@ -175,7 +210,7 @@ impl Transport for HttpTransport {
                     start: 0,
                 })
             }
-            Err(e) => Err(http_error(e)),
+            Err(e) => Err(self.error(e)),
         }
     }
 
@@ -190,7 +225,7 @@ impl Transport for HttpTransport {
             .get(&url)
             .set("Range", &format!("bytes={offset}-"))
             .call()
-            .map_err(http_error)?;
+            .map_err(|e| self.error(e))?;
         let announced_length = response
             .header("Content-Length")
             .and_then(|v| v.trim().parse().ok());
@@ -220,51 +255,6 @@ impl Transport for HttpTransport {
     fn base(&self) -> &str {
         &self.base
     }
-}
-
-fn http_error(e: ureq::Error) -> FetchError {
-    match e {
-        ureq::Error::Status(403 | 404, _) => FetchError::NotFound,
-        ureq::Error::Status(code, _) => FetchError::Status(code),
-        ureq::Error::Transport(t) => FetchError::Io(t.to_string()),
-    }
-}
-
-/// Public web roots, plus the certificates in `extra_ca`; no client certificate.
-pub(crate) fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
-    Ok(tls_builder(extra_ca)?.with_no_client_auth())
-}
-
-/// The TLS client configuration trusting public web roots and `extra_ca`, before its client
-/// certificate (if any) is chosen.
-pub(crate) fn tls_builder(
-    extra_ca: Option<&Path>,
-) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = extra_ca {
-        use rustls_pki_types::pem::PemObject;
-        let pem = crate::fs::read_bounded(path, crate::limits::MAX_CA_FILE_BYTES)
-            .map_err(|e| format!("CA file: {e}"))?;
-        let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&pem);
-        let mut added = 0;
-        for cert in certs {
-            let cert =
-                cert.map_err(|e| format!("CA file {} is not valid PEM: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("CA file {}: {e}", path.display()))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(format!("CA file {} holds no certificate", path.display()));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots))
 }
 
 #[cfg(test)]

@@ -9,8 +9,11 @@ mod local;
 mod location;
 pub mod mirrors;
 pub mod store;
+mod tls;
 pub mod transport;
 
 pub use http::{HttpOptions, SpeedFloor};
 pub use local::LocalTransport;
 pub use location::for_location;
+pub(crate) use tls::client_config;
+pub use tls::{ClientCertRefusal, ClientIdentity, TlsSetupError};

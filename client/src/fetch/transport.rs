@@ -3,6 +3,7 @@
 //! only moves bytes; nothing it returns is trusted until the client has checked it against
 //! verified metadata.
 
+use super::tls::ClientCertRefusal;
 use super::SpeedFloor;
 use std::fmt;
 use std::io::{self, Read};
@@ -37,6 +38,12 @@ pub enum FetchError {
     /// A local mirror's file that is not served: it leads through a symbolic link or out
     /// of the mirror's folder, or is not a regular file. Nothing of it was read.
     Unsafe { path: String, reason: &'static str },
+    /// An HTTPS mirror turned the device down for its client certificate: none presented,
+    /// or one it does not accept. Asking again cannot help; another mirror may serve.
+    ClientCertificate {
+        mirror: String,
+        refusal: ClientCertRefusal,
+    },
 }
 
 impl FetchError {
@@ -52,7 +59,8 @@ impl FetchError {
             FetchError::NotFound
             | FetchError::TooLarge { .. }
             | FetchError::TooSlow { .. }
-            | FetchError::Unsafe { .. } => false,
+            | FetchError::Unsafe { .. }
+            | FetchError::ClientCertificate { .. } => false,
         }
     }
 
@@ -61,6 +69,7 @@ impl FetchError {
         match self {
             FetchError::TooSlow { url, .. } => Some(url),
             FetchError::Unsafe { path, .. } => Some(path),
+            FetchError::ClientCertificate { mirror, .. } => Some(mirror),
             _ => None,
         }
     }
@@ -93,6 +102,24 @@ impl fmt::Display for FetchError {
                 )
             }
             FetchError::Unsafe { path, reason } => write!(f, "{path}: refused: {reason}"),
+            FetchError::ClientCertificate {
+                mirror,
+                refusal: ClientCertRefusal::Missing,
+            } => write!(
+                f,
+                "the mirror {mirror} requires a client certificate and this device presented \
+                 none: set [repository] client_cert and client_key (or --client-cert and \
+                 --client-key)"
+            ),
+            FetchError::ClientCertificate {
+                mirror,
+                refusal: ClientCertRefusal::NotTrusted,
+            } => write!(
+                f,
+                "the mirror {mirror} refused this device's client certificate (not issued by \
+                 a CA it trusts, or expired or revoked): check [repository] client_cert and \
+                 client_key"
+            ),
         }
     }
 }

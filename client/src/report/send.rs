@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::fetch::{client_config, ClientIdentity, TlsSetupError};
 use crate::report::format::{ReportError, SignedReport};
 use crate::report::key::DeviceKey;
 use crate::report::outbox::{Outbox, OutboxError};
@@ -26,8 +27,8 @@ pub enum SendError {
     Report(#[from] ReportError),
     #[error("no collector took the report: {0}")]
     Refused(String),
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
 }
 
 /// What one call of [`Collectors::deliver`] did.
@@ -54,44 +55,6 @@ struct PostFailure {
     message: String,
 }
 
-/// The client certificate a collector may ask for (`[report] client_cert`, `client_key`).
-pub struct ClientIdentity {
-    pub cert: std::path::PathBuf,
-    pub key: std::path::PathBuf,
-}
-
-impl ClientIdentity {
-    /// The chain and key, read bounded; a file that holds neither is an error naming it
-    /// (never its bytes).
-    fn load(
-        &self,
-    ) -> Result<
-        (
-            Vec<rustls_pki_types::CertificateDer<'static>>,
-            rustls_pki_types::PrivateKeyDer<'static>,
-        ),
-        SendError,
-    > {
-        use rustls_pki_types::pem::PemObject;
-        let read = |path: &std::path::Path| {
-            crate::fs::read_bounded(path, crate::limits::MAX_CA_FILE_BYTES)
-                .map_err(|e| SendError::Tls(format!("client certificate: {e}")))
-        };
-        let bad = |path: &std::path::Path, what: &str| {
-            SendError::Tls(format!("{} holds no {what} in PEM", path.display()))
-        };
-        let chain: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(&read(&self.cert)?)
-            .collect::<Result<_, _>>()
-            .map_err(|_| bad(&self.cert, "certificate"))?;
-        if chain.is_empty() {
-            return Err(bad(&self.cert, "certificate"));
-        }
-        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&read(&self.key)?)
-            .map_err(|_| bad(&self.key, "private key"))?;
-        Ok((chain, key))
-    }
-}
-
 /// Time allowed to connect, and for each read or write, of a post.
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest a call sends, whatever budget it is given.
@@ -104,16 +67,7 @@ impl Collectors {
         extra_ca: Option<&std::path::Path>,
         identity: Option<&ClientIdentity>,
     ) -> Result<Self, SendError> {
-        let builder = crate::fetch::http::tls_builder(extra_ca).map_err(SendError::Tls)?;
-        let tls = match identity {
-            Some(identity) => {
-                let (chain, key) = identity.load()?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| SendError::Tls(format!("client certificate: {e}")))?
-            }
-            None => builder.with_no_client_auth(),
-        };
+        let tls = client_config(extra_ca, identity)?;
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(TIMEOUT)
             .timeout_read(TIMEOUT)

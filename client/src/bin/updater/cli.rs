@@ -10,7 +10,7 @@ use updater::config::Config;
 use updater::datetime::UtcTime;
 use updater::fetch::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
 use updater::fetch::store::MetadataStore;
-use updater::fetch::{for_location, HttpOptions, SpeedFloor};
+use updater::fetch::{for_location, ClientIdentity, HttpOptions, SpeedFloor};
 use updater::install::{Hooks, Installer};
 use updater::update::client::Client;
 
@@ -57,6 +57,13 @@ pub(crate) struct Cli {
     /// PEM file of extra CA certificates for HTTPS mirrors (public roots stay trusted).
     #[arg(long, global = true, value_name = "PEM")]
     pub(crate) ca_file: Option<PathBuf>,
+    /// PEM file of the client certificate chain (leaf first) presented to HTTPS mirrors
+    /// that ask for one (mutual TLS); needs --client-key. Overrides [repository] client_cert.
+    #[arg(long, global = true, value_name = "FILE", requires = "client_key")]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// PEM file of the private key of --client-cert. Overrides [repository] client_key.
+    #[arg(long, global = true, value_name = "FILE", requires = "client_cert")]
+    pub(crate) client_key: Option<PathBuf>,
     /// Seconds to wait for a connection.
     #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
     pub(crate) connect_timeout: u64,
@@ -176,6 +183,8 @@ pub(crate) struct Settings {
     pub(crate) target_urls: Vec<String>,
     pub(crate) target_dir: Option<PathBuf>,
     pub(crate) ca_file: Option<PathBuf>,
+    /// The client certificate presented to HTTPS mirrors, if any.
+    pub(crate) client_identity: Option<ClientIdentity>,
     pub(crate) config: Option<Config>,
 }
 
@@ -215,9 +224,25 @@ impl Settings {
                 .ca_file
                 .clone()
                 .or_else(|| config.as_ref().and_then(|c| c.repository.ca_file.clone())),
+            client_identity: client_identity(cli, config.as_ref()),
             config,
         })
     }
+}
+
+/// The flags' client certificate and key, else the config's (each comes as a pair: clap
+/// and [`Config::load`] refuse half of one).
+fn client_identity(cli: &Cli, config: Option<&Config>) -> Option<ClientIdentity> {
+    let pair = |cert: &Option<PathBuf>, key: &Option<PathBuf>| {
+        Some(ClientIdentity {
+            cert: cert.clone()?,
+            key: key.clone()?,
+        })
+    };
+    pair(&cli.client_cert, &cli.client_key).or_else(|| {
+        let repository = &config?.repository;
+        pair(&repository.client_cert, &repository.client_key)
+    })
 }
 
 pub(crate) fn mirrors(
@@ -233,6 +258,7 @@ pub(crate) fn mirrors(
         connect_timeout: Duration::from_secs(cli.connect_timeout),
         read_timeout: Duration::from_secs(cli.read_timeout),
         extra_ca: settings.ca_file.clone(),
+        client_identity: settings.client_identity.clone(),
         // Metadata files are small: a whole request must end within this. Targets may be
         // large and are bounded by the read timeout alone.
         total_timeout: (flag == "--metadata-url")

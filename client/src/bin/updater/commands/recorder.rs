@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use updater::datetime::UtcTime;
-use updater::report::send::{ClientIdentity, Collectors, Delivery, SENDING_TIME};
+use updater::fetch::ClientIdentity;
+use updater::report::send::{Collectors, Delivery, SENDING_TIME};
 use updater::report::{DeviceKey, Event, Outbox};
 
 use crate::cli::Settings;
