@@ -20,6 +20,11 @@ fi
 if ! command -v rsync >/dev/null; then
   apt-get update -qq && apt-get install -y -qq rsync
 fi
+# age (encrypt and decrypt) checks that `repo` and the device speak the standard age format
+# (tests/tests/encrypted.rs).
+if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq age
+fi
 # Debian's headless chromium opens the fleet dashboard in tests/tests/fleet_dashboard.rs.
 if ! command -v chromium >/dev/null; then
   apt-get update -qq && apt-get install -y -qq chromium
