@@ -19,7 +19,7 @@ pub enum SecretFileError {
     Read {
         what: &'static str,
         path: PathBuf,
-        source: crate::Error,
+        source: std::io::Error,
     },
     #[error("{what} {path} is a symbolic link; refused (use the key file itself)")]
     Symlink { what: &'static str, path: PathBuf },
@@ -65,7 +65,7 @@ pub(crate) fn read_secret(
         .map_err(|source| SecretFileError::Read {
             what,
             path: path.to_owned(),
-            source: crate::Error::io(path, source),
+            source,
         })?;
     if bytes.len() as u64 > limit {
         return Err(SecretFileError::TooLarge {
@@ -85,7 +85,7 @@ fn open_secret(what: &'static str, path: &Path) -> Result<std::fs::File, SecretF
     let read = |source| SecretFileError::Read {
         what,
         path: path_buf(),
-        source: crate::Error::io(path, source),
+        source,
     };
     let file = std::fs::OpenOptions::new()
         .read(true)

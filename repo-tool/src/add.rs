@@ -163,40 +163,7 @@ pub fn add(
             .iter()
             .map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
             .sum();
-        let doing = match encryption {
-            Encryption::To(_) => "encrypting",
-            _ => "hashing",
-        };
-        let progress = Progress::bytes(total, doing, quiet);
-        let numbered: Vec<(usize, &SourceFile)> = files.iter().enumerate().collect();
-        // Two files per core: while one waits for its O_DIRECT writes, the other hashes.
-        let results = parallel::map(&numbered, 2, true, |(i, file)| {
-            let dest = incoming.join(i.to_string());
-            match encryption {
-                Encryption::None => copy_and_hash(&file.path, &dest, &progress)
-                    .map(|digest| (digest, None))
-                    .map_err(anyhow::Error::from),
-                Encryption::To(recipients) => {
-                    encrypt_file(&file.path, &dest, recipients, &progress)
-                        .map(|(encrypted, digest)| (digest, Some(encrypted)))
-                }
-                Encryption::Already(identity) => {
-                    take_encrypted(&file.path, &dest, identity, &progress)
-                        .map(|(encrypted, digest)| (digest, Some(encrypted)))
-                }
-            }
-            .with_context(|| format!("reading {}", file.path.display()))
-        });
-        progress.finish();
-        let mut digests = Vec::with_capacity(files.len());
-        for result in results {
-            match result {
-                Some(Ok(d)) => digests.push(d),
-                Some(Err(e)) => return Err(e),
-                None => bail!("ingest stopped early"),
-            }
-        }
-
+        let digests = ingest(&files, &incoming, encryption, total, quiet)?;
         let new: BTreeMap<&TargetName, TargetInfo> = files
             .iter()
             .zip(&digests)
@@ -235,6 +202,48 @@ pub fn add(
     })();
     let _ = std::fs::remove_dir_all(&incoming);
     result
+}
+
+/// Reads each file once into `incoming/<i>`: copied and hashed, or encrypted, or (already
+/// encrypted) copied and opened to record its plaintext. Returns each copy's digests and,
+/// when encrypted, what the index records about its plaintext.
+fn ingest(
+    files: &[SourceFile],
+    incoming: &Path,
+    encryption: Encryption<'_>,
+    total: u64,
+    quiet: bool,
+) -> Result<Vec<(FileDigest, Option<Encrypted>)>> {
+    let doing = match encryption {
+        Encryption::To(_) => "encrypting",
+        _ => "hashing",
+    };
+    let progress = Progress::bytes(total, doing, quiet);
+    let numbered: Vec<(usize, &SourceFile)> = files.iter().enumerate().collect();
+    // Two files per core: while one waits for its O_DIRECT writes, the other hashes.
+    let results = parallel::map(&numbered, 2, true, |(i, file)| {
+        let dest = incoming.join(i.to_string());
+        match encryption {
+            Encryption::None => copy_and_hash(&file.path, &dest, &progress)
+                .map(|digest| (digest, None))
+                .map_err(anyhow::Error::from),
+            Encryption::To(recipients) => encrypt_file(&file.path, &dest, recipients, &progress)
+                .map(|(encrypted, digest)| (digest, Some(encrypted))),
+            Encryption::Already(identity) => take_encrypted(&file.path, &dest, identity, &progress)
+                .map(|(encrypted, digest)| (digest, Some(encrypted))),
+        }
+        .with_context(|| format!("reading {}", file.path.display()))
+    });
+    progress.finish();
+    let mut digests = Vec::with_capacity(files.len());
+    for result in results {
+        match result {
+            Some(Ok(d)) => digests.push(d),
+            Some(Err(e)) => return Err(e),
+            None => bail!("ingest stopped early"),
+        }
+    }
+    Ok(digests)
 }
 
 /// Every file of `release` so far, all platforms: staged, else as published (a release in

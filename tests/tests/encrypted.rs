@@ -27,6 +27,32 @@ fn assert_installed(device: &KeyedDevice, release: &Path) {
     assert!(notes.starts_with(MARKER));
 }
 
+/// python-tuf and tough read the repository as any other (the encrypted target is the
+/// ciphertext, verified by its signed hashes), and `updater id` names the recipient
+/// `keygen` made.
+fn assert_others_read_it(r: &DemoRepo, url: &str, device: &KeyedDevice) {
+    let served_secret = std::fs::read(r.artifact(SECRET)).unwrap();
+    let by_python = e2e_tests::python_tuf_fetch(url, &r.root_json());
+    assert_eq!(
+        by_python[SECRET],
+        updater::hash::Sha512::digest(&served_secret).to_hex()
+    );
+    let by_tough = e2e_tests::tough_read(r, Some(&[SECRET.to_owned()]));
+    assert_eq!(by_tough.read[SECRET], served_secret);
+    let id = device
+        .device
+        .updater(&[
+            "--config".as_ref(),
+            device.config.as_os_str(),
+            "id".as_ref(),
+            "--json".as_ref(),
+        ])
+        .ok();
+    let id: serde_json::Value = serde_json::from_str(id.stdout.trim()).unwrap();
+    assert_eq!(id["recipient"], device.recipient.as_str());
+    assert_eq!(id["device"], "dev-a");
+}
+
 #[test]
 fn a_release_encrypted_to_two_devices_installs_on_both_and_is_refused_by_a_third() {
     let work = tempfile::tempdir().unwrap();
@@ -74,29 +100,7 @@ fn a_release_encrypted_to_two_devices_installs_on_both_and_is_refused_by_a_third
         "{status:#?}"
     );
 
-    // python-tuf and tough read the repository as any other: the encrypted target is the
-    // ciphertext, verified by its signed hashes.
-    let served_secret = std::fs::read(r.artifact(SECRET)).unwrap();
-    let by_python = e2e_tests::python_tuf_fetch(&url, &r.root_json());
-    assert_eq!(
-        by_python[SECRET],
-        updater::hash::Sha512::digest(&served_secret).to_hex()
-    );
-    let by_tough = e2e_tests::tough_read(&r, Some(&[SECRET.to_owned()]));
-    assert_eq!(by_tough.read[SECRET], served_secret);
-    // `updater id` names the same recipient `keygen` made.
-    let id = devices[0]
-        .device
-        .updater(&[
-            "--config".as_ref(),
-            devices[0].config.as_os_str(),
-            "id".as_ref(),
-            "--json".as_ref(),
-        ])
-        .ok();
-    let id: serde_json::Value = serde_json::from_str(id.stdout.trim()).unwrap();
-    assert_eq!(id["recipient"], devices[0].recipient.as_str());
-    assert_eq!(id["device"], "dev-a");
+    assert_others_read_it(&r, &url, &devices[0]);
 
     for device in &devices[..2] {
         let run = device.apply().ok();

@@ -49,7 +49,9 @@ impl DeviceIdentity {
     /// one X25519 secret key line.
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
         let bytes = match read_secret(WHAT, path, crate::limits::MAX_KEY_FILE_BYTES) {
-            Err(SecretFileError::Read { source, .. }) if is_not_found(&source) => {
+            Err(SecretFileError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
                 return Err(IdentityError::Missing {
                     path: path.to_owned(),
                 })
@@ -130,10 +132,6 @@ impl DeviceIdentity {
             source,
         })
     }
-}
-
-fn is_not_found(error: &crate::Error) -> bool {
-    matches!(error, crate::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //!   scripts and health check passed; an interrupted trial is run again at the next start, at
 //!   most `MAX_TRIALS` times, then the release is rolled back and remembered as failed.
 
+mod artifact;
 mod hooks;
 mod journal;
 mod recover;
@@ -34,18 +35,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::conventions::name_budget::local_file_name;
-use crate::conventions::{ArtifactKind, KindError, ReleaseTarget};
-use crate::conventions::{Encrypted, EncryptedError};
+use crate::conventions::{ArtifactKind, EncryptedError, KindError};
 use crate::datetime::UtcTime;
 use crate::fs::{sync_dir, write_atomic};
 use crate::install::unpack::UnpackLimits;
-use crate::metadata::TargetInfo;
-use crate::names::TargetName;
 use crate::rollout::policy::Release;
 use crate::update::artifact::TargetHash;
-use std::borrow::Cow;
 
+pub use artifact::{release_artifacts, Artifact};
 use hooks::run_hook;
 pub use journal::MAX_TRIALS;
 use journal::{InstallJournal, InstallStep, Journal, RollbackJournal};
@@ -108,49 +105,6 @@ pub struct Hooks {
     pub installer: Option<Vec<String>>,
     /// Longest time any hook or script may take.
     pub timeout: Duration,
-}
-
-/// One artifact of the release, verified and on local disk: borrowed from the verified
-/// index it was planned from, so a release of 100,000 files is not held twice.
-#[derive(Clone, Copy, Debug)]
-pub struct Artifact<'a> {
-    pub name: &'a TargetName,
-    pub info: &'a TargetInfo,
-    /// Its path inside the release (`app.bin`, `share/data.txt`).
-    pub relative: &'a str,
-    /// The folder holding its verified download.
-    pub downloads: &'a Path,
-}
-
-impl Artifact<'_> {
-    /// What to do with it, as `repo add` recorded it; a kind the device cannot handle (a
-    /// bundle it cannot unpack) is refused with the sentence `repo add` uses.
-    pub fn kind(&self) -> Result<ArtifactKind, KindError> {
-        ArtifactKind::listed(self.name, self.info)
-    }
-
-    /// Its verified download, named as [`crate::update::client::Client::download`] names it.
-    pub fn local(&self) -> PathBuf {
-        self.downloads.join(local_file_name(self.name))
-    }
-
-    /// What the index says it is encrypted to, if it is encrypted (`custom.encrypted`).
-    pub fn encrypted(&self) -> Result<Option<Encrypted>, EncryptedError> {
-        Encrypted::listed(self.name, self.info)
-    }
-
-    /// The copy the installer reads, and the listing it must match: the download itself, or
-    /// for an encrypted artifact its decrypted copy ([`crate::decrypt::plain_path`], written
-    /// only once it matched) and the plaintext the index recorded.
-    pub fn installed_copy(&self) -> Result<(PathBuf, Cow<'_, TargetInfo>), EncryptedError> {
-        Ok(match self.encrypted()? {
-            None => (self.local(), Cow::Borrowed(self.info)),
-            Some(encrypted) => (
-                crate::decrypt::plain_path(self.downloads, self.name, &encrypted),
-                Cow::Owned(encrypted.plaintext()),
-            ),
-        })
-    }
 }
 
 /// Why an install did not happen, or was undone.
@@ -496,25 +450,6 @@ impl Installer {
         self.update_state(|s| s.last_result = Some(format!("rolled back by hand to {previous}")))?;
         Ok(previous)
     }
-}
-
-/// The artifacts of one release and platform from the index (`list`, in its order), with their
-/// paths inside the release (after `releases/<release>/<platform>/`), downloaded into `downloads`.
-pub fn release_artifacts<'a>(
-    list: &'a [(TargetName, TargetInfo)],
-    downloads: &'a Path,
-) -> Vec<Artifact<'a>> {
-    list.iter()
-        .map(|(name, info)| Artifact {
-            name,
-            info,
-            relative: ReleaseTarget::parse(name.as_str())
-                .ok()
-                .flatten()
-                .map_or("", |t| t.relative),
-            downloads,
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
 use super::*;
+use crate::conventions::name_budget::local_file_name;
+use crate::metadata::TargetInfo;
+use crate::names::TargetName;
 
 /// The listing of a `file` artifact holding `listed`, whose download in `dir` now holds
 /// `on_disk`.

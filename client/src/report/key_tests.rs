@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::report::Bounds;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 fn outbox(dir: &Path) -> Outbox {
     let bounds = Bounds {
