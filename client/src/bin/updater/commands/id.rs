@@ -33,10 +33,15 @@ pub(crate) fn run(settings: &Settings, json: bool) -> Result<()> {
         });
         println!("{value}");
     } else {
-        // The first line enrolls as it is (`fleet enroll --file`); the second is what a
-        // recipients file lists, with the device named in its comment.
-        println!("{device} {}", key.public_hex());
-        println!("{}  # {device}", identity.recipient());
+        println!("device    {device}");
+        println!(
+            "key       {}   (enroll: fleet enroll --db DB {device} KEY)",
+            key.public_hex()
+        );
+        println!(
+            "recipient {}   (a line of a release's recipients file, under a comment `# {device}`)",
+            identity.recipient()
+        );
     }
     Ok(())
 }
