@@ -37,9 +37,23 @@ impl KeyedDevice {
             ])
             .ok();
         let value: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+        let identity = PathBuf::from(value["identity_file"].as_str().expect("identity_file"));
+        // Private from its creation, and its secret never printed.
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&identity)
+                .expect("identity")
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        let text = std::fs::read_to_string(&identity).expect("identity");
+        let secret = text
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .expect("an age identity line");
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
         KeyedDevice {
             recipient: value["recipient"].as_str().expect("recipient").to_owned(),
-            identity: PathBuf::from(value["identity_file"].as_str().expect("identity_file")),
+            identity,
             device,
             config,
         }
