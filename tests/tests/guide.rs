@@ -1,7 +1,8 @@
-//! The README's Workflow, run word for word: its `sh` block is turned into a script that
-//! checks each command's exit code (0, or the `# exits N` its line announces), and run from
-//! the clone's root with the freshly built `repo` and `updater` first on `PATH`. Then every
-//! device the Workflow set up must be running release 2.0.0.
+//! The guide (docs/guide.md), run word for word: its `sh` blocks, in order, are turned into
+//! one script that checks each command's exit code (0, or the `# exits N` its line
+//! announces), and run from the clone's root with the freshly built `repo` and `updater`
+//! first on `PATH`. Then every device the guide set up must be running the release it
+//! ends on.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,31 +10,20 @@ use std::time::Duration;
 
 use e2e_tests::{bin, run_bounded, workspace_root};
 
-/// The first `sh` block after the `## Workflow` heading, with the line number of its first
-/// line in the README.
-fn workflow_block(readme: &str) -> (usize, Vec<String>) {
-    let lines: Vec<&str> = readme.lines().collect();
-    let heading = lines
-        .iter()
-        .position(|l| *l == "## Workflow")
-        .expect("README has a ## Workflow section");
-    let open = heading
-        + lines[heading..]
-            .iter()
-            .position(|l| *l == "```sh")
-            .expect("the Workflow has an sh block");
-    let close = open
-        + lines[open..]
-            .iter()
-            .position(|l| *l == "```")
-            .expect("the sh block ends");
-    (
-        open + 2,
-        lines[open + 1..close]
-            .iter()
-            .map(|l| l.to_string())
-            .collect(),
-    )
+/// Every line of every `sh` block of the guide, in order, with its line number.
+fn sh_blocks(guide: &str) -> Vec<(usize, String)> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for (i, line) in guide.lines().enumerate() {
+        match (inside, line) {
+            (false, "```sh") => inside = true,
+            (true, "```") => inside = false,
+            (true, _) => lines.push((i + 1, line.to_owned())),
+            _ => {}
+        }
+    }
+    assert!(!inside, "an sh block of the guide does not end");
+    lines
 }
 
 /// The exit code a command announces with `# exits N`, else 0.
@@ -46,14 +36,15 @@ fn expected_exit(command: &str) -> u8 {
         .unwrap_or(0)
 }
 
-/// The block as a bash script that stops at the first command whose exit code is not the
-/// one expected, naming its README line.
-fn checked_script(first_line: usize, block: &[String]) -> String {
+/// The lines as a bash script that stops at the first command whose exit code is not the
+/// one expected, naming its line in the guide.
+fn checked_script(block: &[(usize, String)]) -> String {
     let mut script = String::from("trap 'kill $(jobs -p) 2>/dev/null' EXIT\n");
     let mut heredoc_end: Option<String> = None;
     let mut command = String::new();
     let mut command_line = 0;
-    for (i, line) in block.iter().enumerate() {
+    for (number, line) in block {
+        let line = line.as_str();
         script.push_str(line);
         script.push('\n');
         if let Some(end) = &heredoc_end {
@@ -68,7 +59,7 @@ fn checked_script(first_line: usize, block: &[String]) -> String {
                 continue;
             }
             if command.is_empty() {
-                command_line = first_line + i;
+                command_line = *number;
             }
             command.push_str(line);
             command.push('\n');
@@ -87,7 +78,7 @@ fn checked_script(first_line: usize, block: &[String]) -> String {
         }
         let expected = expected_exit(&command);
         script.push_str(&format!(
-            "__rc=$?; if [ \"$__rc\" != {expected} ]; then echo \"README line {command_line}: exit $__rc, expected {expected}\" >&2; exit 1; fi\n"
+            "__rc=$?; if [ \"$__rc\" != {expected} ]; then echo \"docs/guide.md line {command_line}: exit $__rc, expected {expected}\" >&2; exit 1; fi\n"
         ));
         command.clear();
     }
@@ -105,12 +96,12 @@ fn running(dir: &Path, device: &str) -> PathBuf {
 }
 
 #[test]
-fn the_readme_workflow_runs_word_for_word() {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README");
-    let (first_line, block) = workflow_block(&readme);
+fn the_guide_runs_word_for_word() {
+    let guide = std::fs::read_to_string(workspace_root().join("docs/guide.md")).expect("guide");
+    let block = sh_blocks(&guide);
     let tmp = tempfile::tempdir().expect("tempdir");
     let script = tmp.path().join("workflow.sh");
-    std::fs::write(&script, checked_script(first_line, &block)).expect("write script");
+    std::fs::write(&script, checked_script(&block)).expect("write script");
     let scratch = tmp.path().join("tmp");
     std::fs::create_dir(&scratch).expect("mkdir");
 
@@ -130,21 +121,27 @@ fn the_readme_workflow_runs_word_for_word() {
         Duration::from_secs(300),
     );
     eprintln!("{}{}", run.stdout, run.stderr);
-    assert_eq!(run.code, Some(0), "the Workflow failed: {run:#?}");
+    assert_eq!(run.code, Some(0), "the guide failed: {run:#?}");
 
-    // mktemp -d made exactly one folder: the Workflow's.
+    // mktemp -d made exactly one folder: the guide's.
     let made: Vec<_> = std::fs::read_dir(&scratch)
         .expect("read scratch")
         .map(|e| e.expect("entry").path())
         .collect();
     assert_eq!(made.len(), 1, "{made:?}");
-    for device in ["kiosk-1", "kiosk-2", "site-1"] {
-        assert_eq!(
-            running(&made[0], device),
-            Path::new("releases/2.0.0"),
-            "{run:#?}"
-        );
+    // The served devices moved on to 2.1.0 (kiosk-2's encrypted to it); the air-gapped
+    // site stays on the archive's 2.0.0.
+    for (device, release) in [
+        ("kiosk-1", "releases/2.1.0"),
+        ("kiosk-2", "releases/2.1.0"),
+        ("site-1", "releases/2.0.0"),
+    ] {
+        assert_eq!(running(&made[0], device), Path::new(release), "{run:#?}");
     }
+    assert!(
+        run.stdout.contains("encrypted to 1 recipient(s)"),
+        "{run:#?}"
+    );
     // The air-gap export left the served repository's own timestamp as signed.
     assert!(
         run.stdout.contains("devices accept this archive until"),
@@ -154,7 +151,7 @@ fn the_readme_workflow_runs_word_for_word() {
 
 #[test]
 fn the_checked_script_stops_at_an_unexpected_exit() {
-    let block: Vec<String> = [
+    let block: Vec<(usize, String)> = [
         "true",
         "false   # exits 1",
         "cat <<'X'",
@@ -163,15 +160,17 @@ fn the_checked_script_stops_at_an_unexpected_exit() {
         "false",
     ]
     .iter()
-    .map(|s| s.to_string())
+    .enumerate()
+    .map(|(i, s)| (10 + i, s.to_string()))
     .collect();
     let tmp = tempfile::tempdir().expect("tempdir");
     let script = tmp.path().join("s.sh");
-    std::fs::write(&script, checked_script(10, &block)).expect("write");
+    std::fs::write(&script, checked_script(&block)).expect("write");
     let run = run_bounded(Command::new("bash").arg(&script), Duration::from_secs(30));
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert!(
-        run.stderr.contains("README line 15: exit 1, expected 0"),
+        run.stderr
+            .contains("docs/guide.md line 15: exit 1, expected 0"),
         "{run:#?}"
     );
 }
