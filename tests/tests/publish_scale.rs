@@ -6,44 +6,12 @@
 
 use std::process::Command;
 
-use e2e_tests::{read_json, DemoRepo, Device, Run, S3Request, S3};
+use e2e_tests::{read_json, run_measured, DemoRepo, Device, S3Request, S3};
 
 const GIB: u64 = 1 << 30;
 
 /// Peak RSS bound of `repo publish` (the figure).
 const MAX_PUBLISH_RSS_KIB: u64 = 64 * 1024;
-
-/// Runs `command` under `/usr/bin/time`: the run (panicking unless it succeeded) and its
-/// peak RSS in KiB.
-fn run_measured(command: Command) -> (Run, u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let rss = dir.path().join("rss");
-    let mut timed = Command::new("/usr/bin/time");
-    timed
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&rss)
-        .arg(command.get_program())
-        .args(command.get_args());
-    for (k, v) in command.get_envs() {
-        if let Some(v) = v {
-            timed.env(k, v);
-        }
-    }
-    let out = timed.output().expect("run /usr/bin/time");
-    let run = Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    let kib = std::fs::read_to_string(&rss)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    (run.ok(), kib)
-}
 
 /// The ETag the server keeps for `path` (`"<md5>-<parts>"` for a multipart upload) and the
 /// object's size, from a one-byte read (the bucket lets anyone GET, nothing else).
