@@ -32,7 +32,9 @@ use commands::EXIT_BAD_INPUT;
         repo verify myrepo --root myrepo/public/metadata/1.root.json\n\n\
         Exit codes: 0 success; 1 the repository failed verification; 2 bad arguments or input; \
         3 a role expires within --warn-days; 4 done, but something staged is not yet visible \
-        to devices (named on stderr). `status` and `verify` with --nagios use the monitoring-plugin         codes instead: 0 OK, 1 WARNING (expires within --warn-days), 2 CRITICAL (expired or         untrusted), 3 UNKNOWN (could not be read)."
+        to devices (named on stderr). `status` and `verify` with --nagios use the monitoring-plugin \
+        codes instead: 0 OK, 1 WARNING (expires within --warn-days), 2 CRITICAL (expired or \
+        untrusted), 3 UNKNOWN (could not be read)."
 )]
 struct Cli {
     #[command(subcommand)]
