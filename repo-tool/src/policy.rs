@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use updater::datetime::UtcTime;
 use updater::conventions::POLICY_ROLE;
+use updater::datetime::UtcTime;
 use updater::rollout::decide::Index;
 use updater::rollout::policy::{show_share, Channel, Policy, Target, Wave, MAX_POLICY_BYTES};
 
@@ -47,69 +47,70 @@ fn staged_index(ws: &Workspace) -> Result<Index> {
     Ok(record.index(staged.values().chain([&top.targets])))
 }
 
-/// A checked policy as data: field names are a wire format (docs/json.md), only ever added to.
+/// A checked policy as data, for serializing only: field names are a wire format
+/// (docs/json.md), only ever added to.
 #[derive(Debug, Serialize)]
 pub struct PolicySummary {
     /// How often devices check, as written in the policy (`6h`).
-    pub check_every: String,
+    check_every: String,
     /// The spread of checks, if any.
-    pub check_jitter: Option<String>,
+    check_jitter: Option<String>,
     /// The install window, if any.
-    pub window: Option<WindowSummary>,
+    window: Option<WindowSummary>,
     /// Every channel, by name.
-    pub channels: Vec<ChannelSummary>,
+    channels: Vec<ChannelSummary>,
 }
 
 /// The install window: the days it opens (`Mon`..`Sun`) and its hours, UTC.
 #[derive(Debug, Serialize)]
-pub struct WindowSummary {
-    pub days: Vec<&'static str>,
+struct WindowSummary {
+    days: Vec<&'static str>,
     /// `HH:MM`, UTC.
-    pub from: String,
+    from: String,
     /// `HH:MM`, UTC.
-    pub to: String,
+    to: String,
 }
 
 /// One channel of a checked policy.
 #[derive(Debug, Serialize)]
-pub struct ChannelSummary {
-    pub name: String,
-    pub halted: bool,
+struct ChannelSummary {
+    name: String,
+    halted: bool,
     /// `None`: devices on this channel stay where they are.
-    pub target: Option<TargetSummary>,
+    target: Option<TargetSummary>,
     /// Devices below `below` go to `release` first.
-    pub stepping_stones: Vec<SteppingStone>,
+    stepping_stones: Vec<SteppingStone>,
     /// Releases devices leave at once, for the target.
-    pub revoked: Vec<String>,
+    revoked: Vec<String>,
 }
 
 /// A channel's target release and its waves.
 #[derive(Debug, Serialize)]
-pub struct TargetSummary {
-    pub release: String,
+struct TargetSummary {
+    release: String,
     /// The platforms the next signing would publish the release for.
-    pub platforms: Vec<String>,
+    platforms: Vec<String>,
     /// Newer devices move back to it.
-    pub downgrade: bool,
+    downgrade: bool,
     /// The moment the waves were restarted from their first share.
-    pub restart: Option<UtcTime>,
-    pub early_devices: Vec<String>,
-    pub early_groups: Vec<String>,
-    pub waves: Vec<WaveSummary>,
+    restart: Option<UtcTime>,
+    early_devices: Vec<String>,
+    early_groups: Vec<String>,
+    waves: Vec<WaveSummary>,
 }
 
 /// From `start`, `share_basis_points` (0-10000) of the fleet is eligible.
 #[derive(Debug, Serialize)]
-pub struct WaveSummary {
-    pub start: UtcTime,
-    pub share_basis_points: u32,
+struct WaveSummary {
+    start: UtcTime,
+    share_basis_points: u32,
 }
 
 /// A stepping stone: devices below `below` go to `release` first.
 #[derive(Debug, Serialize)]
-pub struct SteppingStone {
-    pub below: String,
-    pub release: String,
+struct SteppingStone {
+    below: String,
+    release: String,
 }
 
 const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];

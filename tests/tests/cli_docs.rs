@@ -85,23 +85,32 @@ fn man_pages_and_completions_install_and_load() {
     for program in ["updater", "repo", "fleet"] {
         pages += check_pages(&man, program, &[]);
 
-        let script = prefix.join("share/bash-completion/completions").join(program);
+        let script = prefix
+            .join("share/bash-completion/completions")
+            .join(program);
         let out = Command::new("bash")
             .arg("-c")
-            .arg(format!("source '{}' && complete -p {program}", script.display()))
+            .arg(format!(
+                "source '{}' && complete -p {program}",
+                script.display()
+            ))
             .output()
             .unwrap();
         assert!(out.status.success(), "{program}: {out:?}");
         let line = String::from_utf8(out.stdout).unwrap();
         assert!(
-            line.trim_end().ends_with(&format!("-F _{program} {program}")),
+            line.trim_end()
+                .ends_with(&format!("-F _{program} {program}")),
             "{line}"
         );
-        let zsh = std::fs::read_to_string(prefix.join(format!("share/zsh/site-functions/_{program}")))
-            .unwrap();
+        let zsh =
+            std::fs::read_to_string(prefix.join(format!("share/zsh/site-functions/_{program}")))
+                .unwrap();
         assert!(zsh.starts_with(&format!("#compdef {program}")), "{zsh}");
         let fish = prefix.join(format!("share/fish/vendor_completions.d/{program}.fish"));
-        assert!(std::fs::read_to_string(fish).unwrap().contains(&format!("complete -c {program}")));
+        assert!(std::fs::read_to_string(fish)
+            .unwrap()
+            .contains(&format!("complete -c {program}")));
     }
     // One page per (sub)command, and nothing else in the folder.
     let files = std::fs::read_dir(&man).unwrap().count();

@@ -64,6 +64,38 @@ fn role_files(r: &DemoRepo) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Each role of `repo status --json` is the repository's file: version, expiry, threshold,
+/// and the keys root names for it, by the names `repo init` gave them.
+fn assert_roles_are_the_files(r: &DemoRepo, status: &Value) {
+    let root = read_json(&r.metadata("1.root.json"));
+    let roles = status["roles"].as_array().unwrap();
+    let names: Vec<&str> = roles.iter().map(|r| r["role"].as_str().unwrap()).collect();
+    assert_eq!(names, ["root", "targets", "snapshot", "timestamp"]);
+    for (role, file) in role_files(r) {
+        let got = roles.iter().find(|r| r["role"] == role).unwrap();
+        assert_eq!(got["version"], file["signed"]["version"], "{role}");
+        assert_eq!(got["expires"], file["signed"]["expires"], "{role}");
+        assert_eq!(got["expiry"], "valid", "{role}");
+        assert_eq!(got["threshold"], root["signed"]["roles"][role]["threshold"]);
+        assert_eq!(got["missing"], 0);
+        assert_eq!(got["problems"], serde_json::json!([]));
+        let keyids: Vec<&Value> = got["signed_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["keyid"])
+            .collect();
+        let expected: Vec<&Value> = root["signed"]["roles"][role]["keyids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(keyids, expected, "{role}");
+        // The admin's name for the key: its file's stem, as `repo init` was given it.
+        assert_eq!(got["signed_by"][0]["name"], role, "{role}");
+    }
+}
+
 #[test]
 fn status_json_is_the_repositorys_state() {
     let r = DemoRepo::signed();
@@ -87,37 +119,13 @@ fn status_json_is_the_repositorys_state() {
     let run = repo_on(&r, "status", &["--json"]).ok();
     let status = one_object(&run);
 
-    let root = read_json(&r.metadata("1.root.json"));
-    let roles = status["roles"].as_array().unwrap();
-    let names: Vec<&str> = roles.iter().map(|r| r["role"].as_str().unwrap()).collect();
-    assert_eq!(names, ["root", "targets", "snapshot", "timestamp"]);
-    for (role, file) in role_files(&r) {
-        let got = roles.iter().find(|r| r["role"] == role).unwrap();
-        assert_eq!(got["version"], file["signed"]["version"], "{role}");
-        assert_eq!(got["expires"], file["signed"]["expires"], "{role}");
-        assert_eq!(got["expiry"], "valid", "{role}");
-        assert_eq!(got["threshold"], root["signed"]["roles"][role]["threshold"]);
-        assert_eq!(got["missing"], 0);
-        assert_eq!(got["problems"], serde_json::json!([]));
-        let keyids: Vec<&Value> = got["signed_by"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| &s["keyid"])
-            .collect();
-        let expected: Vec<&Value> = root["signed"]["roles"][role]["keyids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(keyids, expected, "{role}");
-        // The admin's name for the key: its file's stem, as `repo init` was given it.
-        assert_eq!(got["signed_by"][0]["name"], role, "{role}");
-    }
+    assert_roles_are_the_files(&r, &status);
     assert_eq!(status["staged_root"], Value::Null);
     assert_eq!(status["warn_days"], 0);
     assert_eq!(status["policy_staged"], true);
-    assert!(text.stdout.contains("a staged policy.xml is not yet signed"));
+    assert!(text
+        .stdout
+        .contains("a staged policy.xml is not yet signed"));
 
     let releases = status["releases"].as_array().unwrap();
     let row = |release: &str, platform: &str| {
@@ -256,13 +264,7 @@ fn policy_check_json_is_the_checked_policy() {
     std::fs::write(&file, POLICY).unwrap();
     let path = file.to_str().unwrap();
 
-    let text = repo([
-        "policy",
-        "check",
-        r.path.to_str().unwrap(),
-        path,
-    ])
-    .ok();
+    let text = repo(["policy", "check", r.path.to_str().unwrap(), path]).ok();
     assert!(text.stdout.contains("policy is valid"), "{text:#?}");
     let run = repo(["policy", "check", r.path.to_str().unwrap(), path, "--json"]).ok();
     let checked = one_object(&run);
@@ -326,7 +328,11 @@ fn nagios_codes_are_ok_warning_critical_unknown() {
     let root = root.to_str().unwrap();
 
     // OK: every role valid beyond the window; the next to expire is named.
-    let line = nagios(repo_on(&r, "status", &["--nagios"]), 0, "REPO OK - 4 role(s)");
+    let line = nagios(
+        repo_on(&r, "status", &["--nagios"]),
+        0,
+        "REPO OK - 4 role(s)",
+    );
     assert!(line.contains("next to expire: timestamp in "), "{line}");
     // `verify` counts every role that verified, the catalogue's among them.
     let line = nagios(
@@ -348,7 +354,11 @@ fn nagios_codes_are_ok_warning_critical_unknown() {
         .to_owned();
     assert!(line.ends_with(&format!(" at {expires}")), "{line}");
     nagios(
-        repo_on(&r, "verify", &["--root", root, "--nagios", "--warn-days", "2"]),
+        repo_on(
+            &r,
+            "verify",
+            &["--root", root, "--nagios", "--warn-days", "2"],
+        ),
         1,
         "REPO WARNING - timestamp expires in ",
     );
@@ -369,7 +379,10 @@ fn nagios_codes_are_ok_warning_critical_unknown() {
         3,
         "REPO UNKNOWN - could not read the trusted root ",
     );
+}
 
+#[test]
+fn nagios_is_critical_for_an_expired_role_and_default_codes_stay() {
     // CRITICAL: a timestamp that expired (devices refuse it).
     let r = DemoRepo::init_with(&["--expires", "timestamp=2s"]);
     r.add("1.0.0", "armv7").ok();
@@ -386,7 +399,11 @@ fn nagios_codes_are_ok_warning_critical_unknown() {
     );
     let root = r.root_json();
     nagios(
-        repo_on(&r, "verify", &["--root", root.to_str().unwrap(), "--nagios"]),
+        repo_on(
+            &r,
+            "verify",
+            &["--root", root.to_str().unwrap(), "--nagios"],
+        ),
         2,
         "REPO CRITICAL - repository ",
     );

@@ -71,14 +71,20 @@ fn under_systemd_each_line_carries_its_priority() {
 
     // An unreachable mirror: the mirror given up is <4>, the failed check <3>, every line
     // of stderr prefixed.
-    let dead = ["--metadata-url", "http://127.0.0.1:9/metadata", "--retries", "0"];
+    let dead = [
+        "--metadata-url",
+        "http://127.0.0.1:9/metadata",
+        "--retries",
+        "0",
+    ];
     let args: Vec<&str> = dead.iter().copied().chain(["apply"]).collect();
     let (code, out, err) = updater(&s, dir.path(), Some("this stream"), &args);
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.lines().any(|l| l.starts_with("<4>")), "{err}");
     assert!(err.lines().any(|l| l.starts_with("<3>")), "{err}");
     assert!(
-        err.lines().all(|l| l.starts_with("<3>") || l.starts_with("<4>")),
+        err.lines()
+            .all(|l| l.starts_with("<3>") || l.starts_with("<4>")),
         "{err}"
     );
     assert!(!err.contains("updater: "), "{err}");

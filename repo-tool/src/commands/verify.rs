@@ -44,8 +44,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode> {
-    let root_bytes = match updater::fs::read_bounded(&args.root, updater::limits::MAX_ROOT_BYTES)
-    {
+    let root_bytes = match updater::fs::read_bounded(&args.root, updater::limits::MAX_ROOT_BYTES) {
         Ok(bytes) => bytes,
         Err(e) if args.nagios => {
             let line = format!(

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use updater::cli_docs::Shell;
 use updater::config::Config;
 use updater::datetime::UtcTime;
 use updater::fetch::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
 use updater::fetch::store::MetadataStore;
 use updater::fetch::{for_location, ClientIdentity, HttpOptions, SpeedFloor};
-use updater::cli_docs::Shell;
 use updater::install::{Hooks, Installer};
 use updater::update::client::Client;
 

@@ -92,7 +92,7 @@ fn connected_to_journal() -> bool {
         return false;
     };
     let is_it = |stat: rustix::io::Result<rustix::fs::Stat>| {
-        stat.is_ok_and(|s| s.st_dev as u64 == dev && s.st_ino as u64 == ino)
+        stat.is_ok_and(|s| s.st_dev == dev && s.st_ino == ino)
     };
     is_it(rustix::fs::fstat(std::io::stdout())) || is_it(rustix::fs::fstat(std::io::stderr()))
 }
