@@ -25,6 +25,10 @@ fi
 if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
   apt-get update -qq && apt-get install -y -qq age
 fi
+# man (Debian's man-db) renders the generated man pages in tests/tests/cli_docs.rs.
+if ! command -v man >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq man-db
+fi
 # Debian's headless chromium opens the fleet dashboard in tests/tests/fleet_dashboard.rs.
 if ! command -v chromium >/dev/null; then
   apt-get update -qq && apt-get install -y -qq chromium

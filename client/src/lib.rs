@@ -16,11 +16,14 @@
 //! - [`report`]: signed device reports (events, the outbox, the key); they only observe.
 //! - [`config`], [`fs`], [`limits`], [`secret_file`]: the device's settings, file-system
 //!   helpers shared by every layer, every size bound in one list, and private key files.
+//! - [`cli_docs`]: shell completions and man pages of the three programs, from their clap
+//!   definitions.
 //!
 //! The `updater` binary (`src/bin/updater/`) is a thin command layer over these.
 //! `ARCHITECTURE.md` at the top of the repository draws the flow from a mirror to an
 //! installed release.
 
+pub mod cli_docs;
 pub mod config;
 pub mod conventions;
 pub mod decrypt;

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use updater::cli_docs::{write_completions, write_manpages, Shell};
 
 mod commands;
 
@@ -54,6 +56,17 @@ enum Command {
     Summary(commands::ask::SummaryArgs),
     /// The devices that failed or rolled back a release, and why.
     Failures(commands::ask::FailuresArgs),
+    /// Print the shell completion script for SHELL on stdout (bash: save it as
+    /// /usr/share/bash-completion/completions/fleet; scripts/install-docs.sh does it).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: Shell,
+    },
+    /// Write one man page per command into DIR (fleet.1, fleet-serve.1, ...).
+    Manpage {
+        /// The folder to write the pages into (created if missing).
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +78,17 @@ fn main() -> ExitCode {
         Command::Devices(args) => commands::ask::devices(&args),
         Command::Summary(args) => commands::ask::summary(&args),
         Command::Failures(args) => commands::ask::failures(&args),
+        Command::Completions { shell } => {
+            write_completions(Cli::command(), shell, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Manpage { dir } => write_manpages(Cli::command(), &dir)
+            .with_context(|| format!("writing man pages into {}", dir.display()))
+            .map(|written| {
+                for page in written {
+                    println!("{}", page.display());
+                }
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

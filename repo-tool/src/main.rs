@@ -32,7 +32,9 @@ use commands::EXIT_BAD_INPUT;
         repo verify myrepo --root myrepo/public/metadata/1.root.json\n\n\
         Exit codes: 0 success; 1 the repository failed verification; 2 bad arguments or input; \
         3 a role expires within --warn-days; 4 done, but something staged is not yet visible \
-        to devices (named on stderr)."
+        to devices (named on stderr). `status` and `verify` with --nagios use the monitoring-plugin \
+        codes instead: 0 OK, 1 WARNING (expires within --warn-days), 2 CRITICAL (expired or \
+        untrusted), 3 UNKNOWN (could not be read)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -83,8 +85,14 @@ enum Command {
     /// expiry, and every artifact's length and hashes.
     Verify(commands::verify::Args),
     /// Show each role's version, expiry and signatures present and missing, and a staged
-    /// root's progress. Exit 3 if a role expires within --warn-days, 1 if one has expired.
+    /// root's progress. Exit 3 if a role expires within --warn-days, 1 if one has expired
+    /// (--nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). --json: one object (docs/json.md).
     Status(commands::status::Args),
+    /// Print the shell completion script for SHELL on stdout (bash: save it as
+    /// /usr/share/bash-completion/completions/repo; scripts/install-docs.sh does it).
+    Completions(commands::docs::CompletionsArgs),
+    /// Write one man page per command and subcommand into DIR (repo.1, repo-status.1, ...).
+    Manpage(commands::docs::ManpageArgs),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +113,8 @@ fn main() -> ExitCode {
         Command::Prune(args) => commands::prune::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Status(args) => commands::status::run(args),
+        Command::Completions(args) => commands::docs::completions(args),
+        Command::Manpage(args) => commands::docs::manpage(args),
     };
     match done {
         Ok(code) => code,

@@ -5,21 +5,37 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 use updater::conventions::POLICY_ROLE;
+use updater::datetime::UtcTime;
 use updater::rollout::decide::Index;
 use updater::rollout::policy::{show_share, Channel, Policy, Target, Wave, MAX_POLICY_BYTES};
 
 use crate::sign::check_policy_against;
 use crate::workspace::Workspace;
 
+/// A policy that passed `check`: its preview in words, and the same as data for `--json`.
+#[derive(Debug)]
+pub struct CheckedPolicy {
+    /// The preview `repo policy check` prints, for people.
+    pub preview: String,
+    /// The schedule and, per channel, who is eligible from when (docs/json.md).
+    pub summary: PolicySummary,
+}
+
 /// Checks `file` against the staged index of `ws`. The outer error is for input that could
 /// not be read at all; the inner one is the policy's refusal.
-pub fn check(ws: &Workspace, file: &Path) -> Result<Result<String>> {
+pub fn check(ws: &Workspace, file: &Path) -> Result<Result<CheckedPolicy>> {
     ws.check_exists()?;
     let index = staged_index(ws)?;
     let xml = updater::fs::read_bounded(file, MAX_POLICY_BYTES)
         .with_context(|| format!("reading {}", file.display()))?;
-    Ok(check_policy_against(&xml, &index).map(|policy| preview(&policy, &index)))
+    Ok(
+        check_policy_against(&xml, &index).map(|policy| CheckedPolicy {
+            preview: preview(&policy, &index),
+            summary: summary(&policy, &index),
+        }),
+    )
 }
 
 /// The releases and platforms the next signing would publish: those published, those
@@ -29,6 +45,132 @@ fn staged_index(ws: &Workspace) -> Result<Index> {
     let staged = crate::catalogue::StagedReleases::new(ws).all()?;
     let top = ws.staged_targets()?;
     Ok(record.index(staged.values().chain([&top.targets])))
+}
+
+/// A checked policy as data, for serializing only: field names are a wire format
+/// (docs/json.md), only ever added to.
+#[derive(Debug, Serialize)]
+pub struct PolicySummary {
+    /// How often devices check, as written in the policy (`6h`).
+    check_every: String,
+    /// The spread of checks, if any.
+    check_jitter: Option<String>,
+    /// The install window, if any.
+    window: Option<WindowSummary>,
+    /// Every channel, by name.
+    channels: Vec<ChannelSummary>,
+}
+
+/// The install window: the days it opens (`Mon`..`Sun`) and its hours, UTC.
+#[derive(Debug, Serialize)]
+struct WindowSummary {
+    days: Vec<&'static str>,
+    /// `HH:MM`, UTC.
+    from: String,
+    /// `HH:MM`, UTC.
+    to: String,
+}
+
+/// One channel of a checked policy.
+#[derive(Debug, Serialize)]
+struct ChannelSummary {
+    name: String,
+    halted: bool,
+    /// `None`: devices on this channel stay where they are.
+    target: Option<TargetSummary>,
+    /// Devices below `below` go to `release` first.
+    stepping_stones: Vec<SteppingStone>,
+    /// Releases devices leave at once, for the target.
+    revoked: Vec<String>,
+}
+
+/// A channel's target release and its waves.
+#[derive(Debug, Serialize)]
+struct TargetSummary {
+    release: String,
+    /// The platforms the next signing would publish the release for.
+    platforms: Vec<String>,
+    /// Newer devices move back to it.
+    downgrade: bool,
+    /// The moment the waves were restarted from their first share.
+    restart: Option<UtcTime>,
+    early_devices: Vec<String>,
+    early_groups: Vec<String>,
+    waves: Vec<WaveSummary>,
+}
+
+/// From `start`, `share_basis_points` (0-10000) of the fleet is eligible.
+#[derive(Debug, Serialize)]
+struct WaveSummary {
+    start: UtcTime,
+    share_basis_points: u32,
+}
+
+/// A stepping stone: devices below `below` go to `release` first.
+#[derive(Debug, Serialize)]
+struct SteppingStone {
+    below: String,
+    release: String,
+}
+
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+fn hh_mm(minutes: u32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The policy as data, for `repo policy check --json`.
+fn summary(policy: &Policy, index: &Index) -> PolicySummary {
+    PolicySummary {
+        check_every: policy.check_every.to_string(),
+        check_jitter: policy.check_jitter.map(|j| j.to_string()),
+        window: policy.window.as_ref().map(|w| WindowSummary {
+            days: DAYS
+                .iter()
+                .zip(w.days)
+                .filter_map(|(d, on)| on.then_some(*d))
+                .collect(),
+            from: hh_mm(w.from),
+            to: hh_mm(w.to),
+        }),
+        channels: policy
+            .channels
+            .values()
+            .map(|c| ChannelSummary {
+                name: c.name.clone(),
+                halted: c.halt,
+                target: c.target.as_ref().map(|t| TargetSummary {
+                    release: t.release.to_string(),
+                    platforms: index
+                        .platforms(&t.release)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                    downgrade: t.downgrade,
+                    restart: t.restart,
+                    early_devices: t.early_devices.iter().cloned().collect(),
+                    early_groups: t.early_groups.iter().cloned().collect(),
+                    waves: t
+                        .waves
+                        .iter()
+                        .map(|w| WaveSummary {
+                            start: w.start,
+                            share_basis_points: w.share,
+                        })
+                        .collect(),
+                }),
+                stepping_stones: c
+                    .vias
+                    .iter()
+                    .map(|v| SteppingStone {
+                        below: v.below.to_string(),
+                        release: v.release.to_string(),
+                    })
+                    .collect(),
+                revoked: c.revoked.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+    }
 }
 
 /// Copies `file` to the repository's staged policy, atomically.
@@ -59,7 +201,6 @@ fn write_schedule(out: &mut String, policy: &Policy) {
         policy.check_every
     );
     if let Some(w) = &policy.window {
-        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
         let days: Vec<&str> = DAYS
             .iter()
             .zip(w.days)

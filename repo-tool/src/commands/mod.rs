@@ -4,6 +4,8 @@
 //! --help`) and the parsing of `ROLE=VALUE` and key file arguments.
 
 pub(crate) mod add;
+pub(crate) mod docs;
+pub(crate) mod expiry;
 pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod keygen;
@@ -26,13 +28,13 @@ use anyhow::{anyhow, Result};
 use repo_tool::init::ROLES;
 use repo_tool::keys::PrivateKey;
 use repo_tool::workspace::Workspace;
-use updater::datetime::UtcTime;
 
 /// Exit code when the repository fails verification.
 pub(crate) const EXIT_UNTRUSTED: u8 = 1;
 /// Exit code for bad arguments or input that could not be used.
 pub(crate) const EXIT_BAD_INPUT: u8 = 2;
-/// A role expires within the warning window: for monitoring checks.
+/// A role expires within the warning window (`--warn-days`; `--nagios` has its own codes,
+/// see `expiry`).
 pub(crate) const EXIT_EXPIRING: u8 = 3;
 /// `repo sign`/`merge` published what it could, but staged work is still not visible to
 /// devices (the message says what and how to finish it).
@@ -50,30 +52,10 @@ pub(crate) fn unfinished_exit(ws: &Workspace) -> Result<ExitCode> {
     Ok(ExitCode::from(EXIT_UNFINISHED))
 }
 
-/// Prints a warning for each role expired or expiring within `warn_days` of `now`, and
-/// returns the exit code a monitoring check should see.
-pub(crate) fn expiry_warnings<'a>(
-    roles: impl Iterator<Item = (&'a str, UtcTime)>,
-    now: UtcTime,
-    warn_days: i64,
-) -> Option<u8> {
-    let horizon = now.plus_seconds(warn_days.saturating_mul(86_400));
-    let mut code = None;
-    for (role, expires) in roles {
-        if expires <= now {
-            eprintln!("error: {role} expired at {expires}");
-            code = Some(EXIT_UNTRUSTED);
-        } else if expires <= horizon {
-            let minutes = (expires.unix() - now.unix()) / 60;
-            eprintln!(
-                "warning: {role} expires at {expires} (in {}h{:02}m): re-sign it",
-                minutes / 60,
-                minutes % 60
-            );
-            code = code.or(Some(EXIT_EXPIRING));
-        }
-    }
-    code
+/// Prints `value` as one JSON object on one line of stdout (`--json`; docs/json.md).
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
 }
 
 /// `ROLE=VALUE`, with ROLE one of the repository's roles.

@@ -1,14 +1,17 @@
 //! `repo policy check|set|keys`: validate and stage a rollout policy, or change the policy
 //! role's keys. A refused policy exits 1, like a repository that fails verification.
+//! `check --json` prints the verdict and the preview as one object (docs/json.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
+use repo_tool::policy::PolicySummary;
 use repo_tool::workspace::Workspace;
+use serde::Serialize;
 
-use super::EXIT_UNTRUSTED;
+use super::{print_json, EXIT_UNTRUSTED};
 
 #[derive(Subcommand)]
 pub(crate) enum PolicyCommand {
@@ -16,7 +19,7 @@ pub(crate) enum PolicyCommand {
     /// device or group named twice; no device left with nowhere to go) and preview, per
     /// channel, which share of the fleet is eligible from when. Exit 1 if the policy is
     /// refused.
-    Check(FileArgs),
+    Check(CheckArgs),
     /// Check FILE as `check` does, then stage it as REPO's policy; `repo sign` with the
     /// policy key(s) publishes it.
     Set(SetArgs),
@@ -27,11 +30,15 @@ pub(crate) enum PolicyCommand {
 }
 
 #[derive(clap::Args)]
-pub(crate) struct FileArgs {
+pub(crate) struct CheckArgs {
     /// The repository folder.
     repo: PathBuf,
     /// The policy.xml to check.
     file: PathBuf,
+    /// Print one JSON object: the verdict and, for a valid policy, its schedule and channels
+    /// (docs/json.md); exit codes are unchanged.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -65,9 +72,28 @@ pub(crate) fn run(command: PolicyCommand) -> Result<ExitCode> {
     }
 }
 
-fn check(args: FileArgs) -> Result<ExitCode> {
-    match repo_tool::policy::check(&Workspace::new(&args.repo), &args.file)? {
-        Ok(preview) => print!("{preview}"),
+/// `repo policy check --json`: field names are a wire format (docs/json.md).
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    valid: bool,
+    /// Why the policy is refused (`null` when valid).
+    error: Option<String>,
+    /// The schedule and channels (`null` when refused).
+    policy: Option<&'a PolicySummary>,
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode> {
+    let checked = repo_tool::policy::check(&Workspace::new(&args.repo), &args.file)?;
+    if args.json {
+        print_json(&CheckJson {
+            valid: checked.is_ok(),
+            error: checked.as_ref().err().map(|e| format!("{e:#}")),
+            policy: checked.as_ref().ok().map(|c| &c.summary),
+        })?;
+    }
+    match checked {
+        Ok(checked) if !args.json => print!("{}", checked.preview),
+        Ok(_) => {}
         Err(refusal) => {
             eprintln!("error: {refusal:#}");
             return Ok(ExitCode::from(EXIT_UNTRUSTED));
@@ -79,9 +105,9 @@ fn check(args: FileArgs) -> Result<ExitCode> {
 fn set(args: SetArgs) -> Result<ExitCode> {
     let ws = Workspace::new(&args.repo);
     match repo_tool::policy::check(&ws, &args.file)? {
-        Ok(preview) => {
+        Ok(checked) => {
             repo_tool::policy::stage(&ws, &args.file)?;
-            print!("{preview}");
+            print!("{}", checked.preview);
             println!(
                 "staged as {}; publish it with `repo sign {} --key POLICY_KEY --key SNAPSHOT_KEY --key TIMESTAMP_KEY`",
                 ws.staged_policy_file().display(),

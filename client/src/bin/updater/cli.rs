@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use updater::cli_docs::Shell;
 use updater::config::Config;
 use updater::datetime::UtcTime;
 use updater::fetch::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
@@ -13,6 +14,8 @@ use updater::fetch::store::MetadataStore;
 use updater::fetch::{for_location, ClientIdentity, HttpOptions, SpeedFloor};
 use updater::install::{Hooks, Installer};
 use updater::update::client::Client;
+
+use crate::log::LogFormat;
 
 #[derive(Parser)]
 #[command(
@@ -87,6 +90,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true, default_value_t = 2, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_RETRIES)))]
     pub(crate) retries: u32,
+    /// How progress, warnings and errors are written: `journald` prefixes each line with
+    /// its priority (<3> error, <4> warning, <6> info); `auto` does so when systemd connected
+    /// the output to the journal (JOURNAL_STREAM), else writes plain lines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
+    pub(crate) log_format: LogFormat,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -109,6 +117,17 @@ pub(crate) enum Command {
     Download,
     /// Refresh, then list every target the verified index offers.
     Targets,
+    /// Print the shell completion script for SHELL on stdout (bash: save it as
+    /// /usr/share/bash-completion/completions/updater; scripts/install-docs.sh does it).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: Shell,
+    },
+    /// Write one man page per command into DIR (updater.1, updater-apply.1, ...).
+    Manpage {
+        /// The folder to write the pages into (created if missing).
+        dir: PathBuf,
+    },
     /// One update, start to end (needs --config): finish or undo an interrupted install,
     /// refresh, decide, download and verify the release's artifacts, then stage, switch,
     /// health-check and commit, or roll back.
@@ -274,7 +293,7 @@ pub(crate) fn mirrors(
         .collect::<Result<Vec<_>>>()?;
     let retry = RetryPolicy::with_attempts(cli.retries.saturating_add(1));
     Ok(Mirrors::new(transports, retry)
-        .reporting(|failure| eprintln!("updater: warning: {failure}; mirror given up")))
+        .reporting(|failure| crate::log::warning(&format!("{failure}; mirror given up"))))
 }
 
 pub(crate) fn refreshed_client(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Client> {

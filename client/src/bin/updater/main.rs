@@ -6,27 +6,46 @@
 
 mod cli;
 mod commands;
+mod log;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
-use clap::Parser;
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
+use updater::cli_docs::{write_completions, write_manpages};
 use updater::datetime::UtcTime;
 
 use cli::{Cli, Command, Settings};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    log::init(cli.log_format);
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("updater: {e:#}");
+            log::error(&format!("{e:#}"));
             ExitCode::from(1)
         }
     }
 }
 
 fn run(cli: &Cli) -> Result<()> {
+    // These describe the program, not a device: no settings needed.
+    match &cli.command {
+        Command::Completions { shell } => {
+            write_completions(Cli::command(), *shell, &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Manpage { dir } => {
+            let written = write_manpages(Cli::command(), dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+            for page in written {
+                println!("{}", page.display());
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     let settings = Settings::from_cli(cli)?;
     match &cli.command {
         Command::Init { root, force } => commands::init::run(&settings.metadata_dir, root, *force),
@@ -43,5 +62,6 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Id { json } => commands::id::run(&settings, *json),
         Command::Report { export, json } => commands::report::export(&settings, export, *json),
         Command::Targets => commands::targets::run(cli, &settings),
+        Command::Completions { .. } | Command::Manpage { .. } => Ok(()),
     }
 }

@@ -52,11 +52,11 @@ fn check(cli: &Cli, settings: &Settings, recorder: &Recorder, now: UtcTime) -> R
     let installer = installer(settings)?;
     for done in installer.recover()? {
         recorder.record(Event::recovered(&done));
-        println!("{done}");
+        crate::log::info(&done.to_string());
     }
     match apply_once(cli, settings, &installer, recorder, now) {
         Ok((message, plan)) => {
-            println!("{message}");
+            crate::log::info(&message);
             let wake = next_wake(&plan, now, random_u64());
             installer.update_state(|s| {
                 s.last_check = Some(now);

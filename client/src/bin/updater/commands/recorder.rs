@@ -35,7 +35,7 @@ impl Recorder {
         let configured = settings.config.as_ref().filter(|c| c.report.is_some());
         let outbox = configured.and_then(|config| {
             Outbox::open(&config.report_outbox_path(), config.report_bounds())
-                .map_err(|e| eprintln!("updater: warning: reports off: {e}"))
+                .map_err(|e| crate::log::warning(&format!("reports off: {e}")))
                 .ok()
         });
         Recorder {
@@ -57,7 +57,7 @@ impl Recorder {
     pub(crate) fn record(&self, event: Event) {
         if let Some(outbox) = &self.outbox {
             if let Err(e) = outbox.append(event, UtcTime::now()) {
-                eprintln!("updater: warning: report event not recorded: {e}");
+                crate::log::warning(&format!("report event not recorded: {e}"));
             }
         }
     }
@@ -83,12 +83,12 @@ impl Recorder {
         match outbox.retry_after() {
             Ok(Some(at)) if at > UtcTime::now() => return,
             Ok(_) => {}
-            Err(e) => eprintln!("updater: warning: report backoff unreadable: {e}"),
+            Err(e) => crate::log::warning(&format!("report backoff unreadable: {e}")),
         }
         let key = match DeviceKey::load_or_create(&self.key, outbox) {
             Ok((key, _)) => key,
             Err(e) => {
-                eprintln!("updater: warning: reports not sent (kept for the next check): {e}");
+                crate::log::warning(&format!("reports not sent (kept for the next check): {e}"));
                 return;
             }
         };
@@ -109,10 +109,10 @@ impl Recorder {
     /// Says what a send dropped or why it stopped, and keeps the backoff.
     fn after(&self, outbox: &Outbox, delivery: Delivery) {
         for (count, why) in &delivery.refused {
-            eprintln!(
-                "updater: warning: {count} report events dropped: every collector refused \
-                 their report for good ({why})"
-            );
+            crate::log::warning(&format!(
+                "{count} report events dropped: every collector refused their report for good \
+                 ({why})"
+            ));
         }
         let noted = match delivery.stopped {
             Some(e) => {
@@ -121,15 +121,15 @@ impl Recorder {
                     Ok(at) => format!("; next try not before {at}"),
                     Err(_) => String::new(),
                 };
-                eprintln!(
-                    "updater: warning: reports not sent (kept for the next check): {e}{when}"
-                );
+                crate::log::warning(&format!(
+                    "reports not sent (kept for the next check): {e}{when}"
+                ));
                 noted.map(|_| ())
             }
             None => outbox.send_succeeded(),
         };
         if let Err(e) = noted {
-            eprintln!("updater: warning: report backoff not recorded: {e}");
+            crate::log::warning(&format!("report backoff not recorded: {e}"));
         }
     }
 }

@@ -29,7 +29,7 @@ pub(crate) fn run(cli: &Cli, settings: &Settings) -> Result<()> {
                 wake
             }
             Err(e) => {
-                eprintln!("updater: {e:#}");
+                crate::log::error(&format!("{e:#}"));
                 failures = failures.saturating_add(1);
                 after_failure(failures, now, random_u64())
             }
