@@ -216,6 +216,14 @@ fn header_recipients(path: &Path) -> Result<(u64, String)> {
             header.push('\n');
         }
     }
+    // The scan stopped at the bound with no end in sight: a header that big is refused
+    // (a device would try its identity on every stanza), not called unfinished.
+    if std::fs::metadata(path)?.len() >= MAX_RECIPIENTS_FILE {
+        bail!(
+            "its age header is larger than {MAX_RECIPIENTS_FILE} bytes (room for about \
+             10,000 recipients): encrypt the release to fewer recipients"
+        );
+    }
     bail!("its age header does not end")
 }
 
