@@ -68,3 +68,10 @@ pub fn listed_roles_limit() -> usize {
     }
     MAX_LISTED_ROLES
 }
+
+/// Most recipients a release is encrypted to (`repo add --encrypt-to`): a device tries its
+/// identity on each stanza of an age header, an X25519 exchange each.
+pub const MAX_RECIPIENTS: u64 = 10_000;
+/// Largest age header a device reads before decrypting: room for [`MAX_RECIPIENTS`] X25519
+/// stanzas of 98 bytes each, and the header's first and last lines.
+pub const MAX_AGE_HEADER_BYTES: u64 = 1024 * 1024;

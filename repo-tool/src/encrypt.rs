@@ -19,6 +19,7 @@ use anyhow::{bail, Context, Result};
 use updater::conventions::encrypted::AGE;
 use updater::conventions::Encrypted;
 use updater::hash::{FileDigest, Sha256, Sha512Hasher, StreamHash};
+use updater::limits::MAX_RECIPIENTS;
 use updater::metadata::HexDigest;
 
 use crate::progress::Progress;
@@ -68,6 +69,14 @@ impl Recipients {
         }
         lines.sort();
         lines.dedup();
+        if lines.len() as u64 > MAX_RECIPIENTS {
+            bail!(
+                "{} lists {} recipients, more than {MAX_RECIPIENTS}: a device would try its \
+                 identity on each; encrypt to groups of devices sharing an identity instead",
+                path.display(),
+                lines.len()
+            );
+        }
         if lines.is_empty() {
             bail!(
                 "{} lists no recipients: a release encrypted to no one could never be \
@@ -151,7 +160,8 @@ pub(crate) fn take_encrypted(
     progress: &Progress,
 ) -> Result<(Encrypted, FileDigest)> {
     let ciphertext = crate::ingest::copy_and_hash(source, dest, progress)?;
-    let (recipients, stanzas) = header_recipients(dest)?;
+    // The scan devices run: what `repo` accepts here, every device can open.
+    let header = updater::decrypt::read_header(File::open(dest)?)?;
     let file = std::io::BufReader::new(File::open(dest)?);
     let decryptor =
         age::Decryptor::new_buffered(file).map_err(|e| anyhow::anyhow!("not an age file: {e}"))?;
@@ -179,52 +189,10 @@ pub(crate) fn take_encrypted(
         format: AGE.to_owned(),
         length,
         sha512: HexDigest(hash.finish().0.to_vec()),
-        recipients,
-        recipients_sha256: HexDigest(Sha256::digest(stanzas.as_bytes()).0.to_vec()),
+        recipients: header.recipients,
+        recipients_sha256: HexDigest(Sha256::digest(header.stanzas.as_bytes()).0.to_vec()),
     };
     Ok((encrypted, ciphertext))
-}
-
-/// The number of X25519 recipient stanzas in the header of the age file at `path`, and
-/// their lines; refuses a header with other stanzas (a passphrase, a plugin): devices
-/// decrypt with X25519 identities only.
-fn header_recipients(path: &Path) -> Result<(u64, String)> {
-    let mut header = String::new();
-    let file = std::io::BufReader::new(File::open(path)?);
-    // A header is a few hundred bytes per recipient; 4 MiB is room for 10,000.
-    let mut lines = std::io::BufRead::lines(file.take(MAX_RECIPIENTS_FILE));
-    match lines.next() {
-        Some(Ok(first)) if first == "age-encryption.org/v1" => {}
-        _ => bail!("not an age file (it does not start with age-encryption.org/v1)"),
-    }
-    let mut count = 0u64;
-    for line in lines {
-        let line = line.map_err(|_| anyhow::anyhow!("its age header is not text"))?;
-        if line.starts_with("---") {
-            return Ok((count, header));
-        }
-        if let Some(stanza) = line.strip_prefix("-> ") {
-            if !stanza.starts_with("X25519 ") {
-                bail!(
-                    "it is encrypted to a {:?} recipient; devices decrypt only with X25519 \
-                     identities (age1… recipients)",
-                    stanza.split(' ').next().unwrap_or_default()
-                );
-            }
-            count += 1;
-            header.push_str(&line);
-            header.push('\n');
-        }
-    }
-    // The scan stopped at the bound with no end in sight: a header that big is refused
-    // (a device would try its identity on every stanza), not called unfinished.
-    if std::fs::metadata(path)?.len() >= MAX_RECIPIENTS_FILE {
-        bail!(
-            "its age header is larger than {MAX_RECIPIENTS_FILE} bytes (room for about \
-             10,000 recipients): encrypt the release to fewer recipients"
-        );
-    }
-    bail!("its age header does not end")
 }
 
 /// Encrypts `source` to `recipients` into the new file `dest`. Returns what the index

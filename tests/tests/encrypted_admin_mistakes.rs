@@ -169,7 +169,7 @@ fn files_encrypted_beforehand_that_devices_cannot_use_are_refused_and_the_reposi
         &huge,
         &["--already-encrypted", escrow],
         &format!(
-            "error: reading {}: its age header is larger than 4194304 bytes (room for about 10,000 recipients): encrypt the release to fewer recipients",
+            "error: reading {}: its age header is larger than 1048576 bytes (room for about 10000 recipients): encrypt the release to fewer recipients",
             huge.join("app.bin.age").display()
         ),
     );

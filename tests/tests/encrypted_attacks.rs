@@ -74,10 +74,33 @@ fn a_signed_passphrase_file_is_refused_even_by_a_listed_device() {
     refused_on(
         &s.a,
         &format!(
-            "target {APP} is encrypted to 1 recipient(s), and this device ({}) is not one of them",
-            s.a.recipient
+            "target {APP}: no device can decrypt it (it is encrypted to a \"scrypt\" recipient; devices decrypt only with X25519 identities (age1… recipients)); refused, nothing was installed"
         ),
     );
+}
+
+/// A signed age file whose header holds a million stanzas: a device would try its identity
+/// on each (an hour of CPU); it reads at most MAX_AGE_HEADER_BYTES of header and refuses.
+#[test]
+fn a_signed_age_file_with_a_huge_header_is_refused_before_decrypting() {
+    let s = AttackScene::staged();
+    let app = std::fs::read(s.release.join("app.bin")).unwrap();
+    let mut huge = b"age-encryption.org/v1\n".to_vec();
+    let stanza = format!("-> X25519 {}\n{}\n", "A".repeat(43), "B".repeat(43));
+    for _ in 0..20_000 {
+        huge.extend_from_slice(stanza.as_bytes());
+    }
+    huge.extend_from_slice(&app);
+    s.replace_staged(APP, &huge);
+    publish_release(&s.r);
+    let started = std::time::Instant::now();
+    refused_on(
+        &s.a,
+        &format!(
+            "target {APP}: no device can decrypt it (its age header is larger than 1048576 bytes (room for about 10000 recipients): encrypt the release to fewer recipients); refused, nothing was installed"
+        ),
+    );
+    eprintln!("refused in {:?}", started.elapsed());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Decrypting encrypted artifacts, in the one order that is safe: the ciphertext's length
 //! and hash against the signed index first ([`CheckedCiphertext`], the only input
-//! [`decrypt`] takes), then age decryption with the device's identity, streamed in 64 KiB
+//! [`decrypt`] takes), then its age header, bounded ([`read_header`]), then age decryption with the device's identity, streamed in 64 KiB
 //! chunks, then the plaintext's length and SHA-512 against what the index recorded
 //! (`custom.encrypted`). Only a plaintext that matched is renamed to its place; until then
 //! it is a temporary file the installer never reads.
@@ -8,12 +8,14 @@
 //! Invariant: no byte is decrypted that the index did not sign, no decrypted byte is used
 //! that the index did not sign, and memory stays flat in the artifact's size.
 
+mod header;
 mod identity;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+pub use header::{read_header, AgeHeader, HeaderError};
 pub use identity::{DeviceIdentity, IdentityError};
 
 use crate::conventions::name_budget::{plain_file_name, PLAIN_PREFIX};
@@ -37,9 +39,12 @@ pub enum DecryptError {
     /// The signed ciphertext is not an age file this identity can read to its end.
     #[error("target {name}: its signed bytes do not decrypt as an age file ({reason}); refused, nothing was installed")]
     Damaged { name: String, reason: String },
+    /// No device can open it: a header too large, or not for X25519 identities.
+    #[error("target {name}: no device can decrypt it ({reason}); refused, nothing was installed")]
+    Unusable { name: String, reason: HeaderError },
     /// Decrypted, but not to the plaintext the index recorded.
-    #[error("target {name}: the decrypted bytes are not the ones the index signed ({source}); refused, nothing was installed")]
-    Plaintext { name: String, source: Error },
+    #[error("target {name}: the decrypted bytes are not the ones the index signed ({reason}); refused, nothing was installed")]
+    Plaintext { name: String, reason: Error },
     #[error(transparent)]
     Refused(#[from] Error),
 }
@@ -104,7 +109,14 @@ pub fn decrypt(
         name: name.as_str().to_owned(),
         reason,
     };
-    let input = BufReader::with_capacity(crate::hash::STREAM_CHUNK, ciphertext.file);
+    // The header first, bounded, from the checked handle; then back to its start for age.
+    let mut file = ciphertext.file;
+    read_header(&mut file).map_err(|reason| DecryptError::Unusable {
+        name: name.as_str().to_owned(),
+        reason,
+    })?;
+    file.rewind().map_err(|e| damaged(e.to_string()))?;
+    let input = BufReader::with_capacity(crate::hash::STREAM_CHUNK, file);
     let decryptor = age::Decryptor::new_buffered(input).map_err(|e| damaged(e.to_string()))?;
     let recipient: &dyn age::Identity = identity.age();
     let reader = decryptor
@@ -131,9 +143,9 @@ pub fn decrypt(
     let plain = encrypted.plaintext();
     let hash = TargetHash::for_target(name.as_str(), &plain)?;
     hash.check(name.as_str(), &plain, length, &digest)
-        .map_err(|source| DecryptError::Plaintext {
+        .map_err(|reason| DecryptError::Plaintext {
             name: name.as_str().to_owned(),
-            source,
+            reason,
         })?;
     tmp.as_file().sync_all().map_err(|e| io(tmp.path(), e))?;
     tmp.persist(dest).map_err(|e| io(dest, e.error))?;
