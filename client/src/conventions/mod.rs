@@ -24,10 +24,10 @@ pub mod served;
 pub use device_name::matching_form;
 pub use encrypted::{Encrypted, EncryptedError};
 pub use kind::{ArtifactKind, BundleFormat, KindError};
-pub use mode::{FileMode, ModeError};
 pub use label::{check_label, MAX_LABEL};
 pub(crate) use layout::ReleaseTarget;
 pub use layout::{release_folder, release_target_name, LayoutError, RELEASES};
+pub use mode::{FileMode, ModeError};
 pub use release::Release;
 
 /// The delegated role that alone may sign the rollout policy.

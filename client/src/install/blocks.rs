@@ -19,7 +19,11 @@ impl Installer {
 
     /// Holds the device where it is from `since`, for `reason`; returns the hold it
     /// replaced, if it was held already.
-    pub fn hold(&self, since: UtcTime, reason: Option<String>) -> Result<Option<Held>, InstallError> {
+    pub fn hold(
+        &self,
+        since: UtcTime,
+        reason: Option<String>,
+    ) -> Result<Option<Held>, InstallError> {
         let before = self.state()?.held;
         self.update_state(|s| s.held = Some(Held { since, reason }))?;
         Ok(before)

@@ -13,8 +13,8 @@ use updater::install::{release_artifacts, Artifact, Installer};
 use updater::install::{InstallError, State};
 use updater::report::Event;
 use updater::rollout::decide::{decide, Action, Decision, Device, Index, Waiting};
-use updater::rollout::index::{gather, releases_for, Wanted};
 use updater::rollout::hold::{held, Hold};
+use updater::rollout::index::{gather, releases_for, Wanted};
 use updater::rollout::retry::{not_again, FailedTrial};
 use updater::rollout::wake::{next_wake, WakePlan};
 use updater::update::client::{Client, Listing};
@@ -139,7 +139,10 @@ pub(crate) fn locally(decision: Decision, state: &State, policy_sha256: &str) ->
         since: h.since,
         reason: h.reason.as_deref(),
     });
-    held(not_again(decision, failed_trial(state), policy_sha256), hold)
+    held(
+        not_again(decision, failed_trial(state), policy_sha256),
+        hold,
+    )
 }
 
 pub(crate) fn apply_once(
@@ -167,7 +170,11 @@ pub(crate) fn apply_once(
     let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
         .context("the signed index refused")?;
     let state = installer.state()?;
-    let decision = locally(decide(&policy, &index, &device, now), &state, &policy_sha256);
+    let decision = locally(
+        decide(&policy, &index, &device, now),
+        &state,
+        &policy_sha256,
+    );
     let wait = WakePlan::new(&policy, &decision);
     recorder.record(Event::checked(&decision));
     let running = device

@@ -37,7 +37,11 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTim
         State::default()
     });
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
-    let decision = locally(decide(&policy, &index, &device, now), &state, &policy_sha256);
+    let decision = locally(
+        decide(&policy, &index, &device, now),
+        &state,
+        &policy_sha256,
+    );
     if json {
         let mut value = serde_json::to_value(&decision)?;
         if let Some(object) = value.as_object_mut() {
@@ -47,7 +51,9 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTim
             let failed_at = state.failed.as_ref().and_then(|f| f.at);
             let (blocked_since, unblock) = match decision.waiting_for {
                 Some(Waiting::Failed) => (failed_at, Some("updater retry")),
-                Some(Waiting::Hold) => (state.held.as_ref().map(|h| h.since), Some("updater unhold")),
+                Some(Waiting::Hold) => {
+                    (state.held.as_ref().map(|h| h.since), Some("updater unhold"))
+                }
                 _ => (None, None),
             };
             object.insert(
