@@ -6,12 +6,13 @@
 //! publication made, so the repository is left as it was.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
 use updater::conventions::name_budget;
-use updater::conventions::{check_label, release_target_name, ArtifactKind, Encrypted};
+use updater::conventions::{check_label, release_target_name, ArtifactKind, Encrypted, FileMode};
 use updater::hash::FileDigest;
 use updater::metadata::{Hashes, HexDigest, TargetInfo};
 use updater::names::TargetName;
@@ -49,6 +50,8 @@ struct SourceFile {
     path: PathBuf,
     name: TargetName,
     kind: ArtifactKind,
+    /// The mode devices install it with, from its permission bits (the conventions' rule).
+    mode: FileMode,
 }
 
 /// What `repo add` did.
@@ -98,25 +101,33 @@ fn collect_files(
                 file.path.display()
             )
         })?;
+        let bits = std::fs::metadata(&file.source)
+            .with_context(|| format!("reading {}", file.source.display()))?
+            .permissions()
+            .mode();
         files.push(SourceFile {
             path: file.source,
             kind,
             name,
+            mode: FileMode::of_permissions(bits),
         });
     }
     Ok(files)
 }
 
+/// The index entry of one file: its digests, and in `custom` its release, platform, kind,
+/// the mode devices install it with and, if encrypted, its plaintext.
 fn target_info(
     digest: &FileDigest,
     release: &Release,
-    kind: ArtifactKind,
+    file: &SourceFile,
     encrypted: Option<&Encrypted>,
 ) -> TargetInfo {
     let mut custom = json!({
         "release": release.version,
         "platform": release.platform,
-        "kind": kind.as_str(),
+        "kind": file.kind.as_str(),
+        "mode": file.mode.as_str(),
     });
     if let Some(encrypted) = encrypted {
         custom["encrypted"] = json!(encrypted);
@@ -132,9 +143,10 @@ fn target_info(
 }
 
 /// Adds the files of `dir` as `release`, encrypted to `encrypt_to` if given. Adding the
-/// same release again with the same bytes (and recipients) changes nothing; with different
-/// bytes (or a different set of files, or other recipients) it is refused: a published
-/// release never changes.
+/// same release again with the same bytes (and recipients, and modes) changes nothing; with
+/// different bytes (or a different set of files, other recipients, or a file that became
+/// executable or stopped being so) it is refused: a published release never changes, and a
+/// device installs a file's mode as part of its content.
 pub fn add(
     ws: &Workspace,
     dir: &Path,
@@ -167,7 +179,7 @@ pub fn add(
         let new: BTreeMap<&TargetName, TargetInfo> = files
             .iter()
             .zip(&digests)
-            .map(|(f, (d, e))| (&f.name, target_info(d, release, f.kind, e.as_ref())))
+            .map(|(f, (d, e))| (&f.name, target_info(d, release, f, e.as_ref())))
             .collect();
         if !existing.is_empty() {
             check_same_release(release, &existing, &new)?;
@@ -317,6 +329,13 @@ fn check_same_release(
             None => differs(format!("{name} is new"))?,
             Some(old) if !same_content(name, old, info)? => {
                 differs(format!("{name} has different bytes or recipients"))?
+            }
+            Some(old) if FileMode::listed(name, old)? != FileMode::listed(name, info)? => {
+                differs(format!(
+                    "{name} has a different mode ({} now, {} in the index)",
+                    FileMode::listed(name, info)?.as_str(),
+                    FileMode::listed(name, old)?.as_str()
+                ))?
             }
             Some(_) => {}
         }

@@ -21,6 +21,7 @@ mod publication;
 pub mod publish;
 mod published;
 mod release_dir;
+pub mod remove;
 pub mod rotate;
 pub mod sign;
 pub mod signer;

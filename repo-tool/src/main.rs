@@ -72,6 +72,10 @@ enum Command {
     /// a folder (file:///path): artifacts first, timestamp.json last; unchanged files skipped.
     /// S3 settings come from AWS_* variables (AWS_ENDPOINT, AWS_ALLOW_HTTP for a local server).
     Publish(commands::publish::Args),
+    /// Unstage a release (or one --platform of it) added by mistake and not signed yet: the
+    /// repository is left as it was before `repo add`. A published release never changes:
+    /// `repo retire` it instead.
+    Remove(commands::remove::Args),
     /// Stage releases to leave the catalogue: the next `repo sign` with the targets keys
     /// removes their roles (devices never see a dangling one); their files stay served
     /// until `repo prune`.
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Command::Mirror(args) => commands::mirror::run(args),
         Command::Publish(args) => commands::publish::run(args),
         Command::Timestamp(args) => commands::timestamp::run(args),
+        Command::Remove(args) => commands::remove::run(args),
         Command::Retire(args) => commands::retire::run(args),
         Command::Prune(args) => commands::prune::run(args),
         Command::Verify(args) => commands::verify::run(args),

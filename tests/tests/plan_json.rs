@@ -69,6 +69,9 @@ fn plan(device: &Device, config: &Path, now: &str) -> Value {
         "wave",
         "bucket",
         "reason",
+        "blocked_since",
+        "hold_reason",
+        "unblock",
     ]
     .into_iter()
     .collect();

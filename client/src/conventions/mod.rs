@@ -2,6 +2,7 @@
 //! two programs cannot drift apart: what a release or platform label may be and how releases
 //! order ([`check_label`], [`Release`]), where a release's files sit among the target names
 //! ([`release_target_name`]), which artifact kinds exist and which bundles a device can unpack ([`BundleFormat`]),
+//! which file modes a plain artifact is installed with ([`FileMode`]),
 //! the names a server stores and a client fetches a target by ([`served`]), which target
 //! names every client can fetch ([`name_budget`]), how a policy's device ids and groups
 //! match a device's ([`matching_form`]), how an encrypted artifact is recorded
@@ -15,6 +16,7 @@ pub mod encrypted;
 mod kind;
 mod label;
 mod layout;
+mod mode;
 pub mod name_budget;
 mod release;
 pub mod served;
@@ -25,6 +27,7 @@ pub use kind::{ArtifactKind, BundleFormat, KindError};
 pub use label::{check_label, MAX_LABEL};
 pub(crate) use layout::ReleaseTarget;
 pub use layout::{release_folder, release_target_name, LayoutError, RELEASES};
+pub use mode::{FileMode, ModeError};
 pub use release::Release;
 
 /// The delegated role that alone may sign the rollout policy.

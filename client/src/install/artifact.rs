@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::conventions::name_budget::local_file_name;
-use crate::conventions::{ArtifactKind, Encrypted, EncryptedError, KindError, ReleaseTarget};
+use crate::conventions::{
+    ArtifactKind, Encrypted, EncryptedError, FileMode, KindError, ModeError, ReleaseTarget,
+};
 use crate::metadata::TargetInfo;
 use crate::names::TargetName;
 
@@ -27,6 +29,12 @@ impl Artifact<'_> {
     /// bundle it cannot unpack) is refused with the sentence `repo add` uses.
     pub fn kind(&self) -> Result<ArtifactKind, KindError> {
         ArtifactKind::listed(self.name, self.info)
+    }
+
+    /// The mode it is installed with, as `repo add` recorded it (`custom.mode`; none means
+    /// 0644); a mode outside 0644 and 0755 is refused.
+    pub fn mode(&self) -> Result<FileMode, ModeError> {
+        FileMode::listed(self.name, self.info)
     }
 
     /// Its verified download, named as [`crate::update::client::Client::download`] names it.

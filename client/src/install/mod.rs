@@ -6,7 +6,8 @@
 //! INSTALL/previous              symlink to the release kept for rollback
 //! INSTALL/.staging/<release>/   a release being assembled; never pointed at
 //! INSTALL/journal.json          the operation in progress (see `journal`)
-//! INSTALL/state.json            what `updater status` reports
+//! INSTALL/state.json            what `updater status` reports, the failed release not to
+//!                               try again, and the owner's hold (see `blocks`)
 //! ```
 //!
 //! Invariants, each held at every instant so that a kill anywhere leaves a usable device:
@@ -21,6 +22,7 @@
 //!   most `MAX_TRIALS` times, then the release is rolled back and remembered as failed.
 
 mod artifact;
+mod blocks;
 mod hooks;
 mod journal;
 mod recover;
@@ -35,7 +37,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::conventions::{ArtifactKind, EncryptedError, KindError};
+use crate::conventions::{ArtifactKind, EncryptedError, KindError, ModeError};
 use crate::datetime::UtcTime;
 use crate::fs::{sync_dir, write_atomic};
 use crate::install::unpack::UnpackLimits;
@@ -56,6 +58,17 @@ pub struct Failed {
     pub release: Release,
     pub policy_sha256: String,
     pub reason: String,
+    /// When it failed (by this device's clock); absent in records of older versions.
+    #[serde(default)]
+    pub at: Option<UtcTime>,
+}
+
+/// A hold the device's owner put on it (`updater hold`): nothing is installed until
+/// `updater unhold`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub since: UtcTime,
+    pub reason: Option<String>,
 }
 
 /// `state.json`: what `updater status` shows.
@@ -69,6 +82,7 @@ pub struct State {
     pub next_check: Option<UtcTime>,
     pub last_error: Option<String>,
     pub failed: Option<Failed>,
+    pub held: Option<Held>,
 }
 
 impl State {
@@ -118,6 +132,8 @@ pub enum InstallError {
     Unpack(#[from] crate::install::unpack::UnpackError),
     #[error("{0}")]
     Kind(#[from] KindError),
+    #[error("{0}")]
+    Mode(#[from] ModeError),
     #[error("{0}")]
     Encrypted(#[from] EncryptedError),
     #[error("{0}")]
@@ -400,6 +416,7 @@ impl Installer {
                 release: release.clone(),
                 policy_sha256: journal.policy_sha256.clone(),
                 reason: reason.clone(),
+                at: Some(UtcTime::now()),
             });
         })?;
         self.end_journal()?;

@@ -4,6 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::Seek;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use super::*;
@@ -96,8 +97,11 @@ impl Installer {
     }
 }
 
-/// Copies a verified download into the release, checking its bytes as they pass.
+/// Copies a verified download into the release, checking its bytes as they pass, as a file
+/// of the mode the index records (0644 or 0755). The mode is set on the created handle,
+/// never by path, and does not depend on the umask.
 fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
+    let mode = artifact.mode()?;
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).map_err(|e| io_err(parent.display(), e))?;
     }
@@ -108,7 +112,11 @@ fn copy_checked(artifact: &Artifact, dest: &Path) -> Result<(), InstallError> {
     let mut output = File::options()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(dest)
+        .map_err(|e| io_err(dest.display(), e))?;
+    output
+        .set_permissions(fs::Permissions::from_mode(mode.bits()))
         .map_err(|e| io_err(dest.display(), e))?;
     hash.check_copy(what, &local, &mut input, &mut output, &info)?;
     Ok(())

@@ -58,8 +58,10 @@ pub enum Waiting {
     /// The channel is halted: nothing moves until the admin lifts the halt.
     Halt,
     /// `release` failed its trial on this device under this very policy: it is not tried
-    /// again until the policy changes.
+    /// again until the policy changes (or `updater retry`).
     Failed,
+    /// The device's owner holds it where it is (`updater hold`) until `updater unhold`.
+    Hold,
 }
 
 /// The decision and its reason. Its JSON form (`updater plan --json`) is stable: the keys

@@ -1,7 +1,9 @@
 //! A release that failed its trial on this device is not tried again under the same policy:
 //! the decision to move to it becomes a decision to stay, waiting for a new policy. One rule
-//! for `apply` (which acts on it) and `plan` (which announces it), so both say the same.
+//! for `apply` (which acts on it) and `plan` (which announces it), so both say the same:
+//! when it failed, and that `updater retry` clears the block on this device alone.
 
+use crate::datetime::UtcTime;
 use crate::rollout::decide::{Action, Decision, Waiting};
 use crate::rollout::policy::Release;
 
@@ -12,6 +14,8 @@ pub struct FailedTrial<'a> {
     /// SHA-256 (hex) of the `policy.xml` the release was tried under.
     pub policy_sha256: &'a str,
     pub reason: &'a str,
+    /// When it failed; unknown in records older versions wrote.
+    pub at: Option<UtcTime>,
 }
 
 /// `decision`, unless it moves to a release that failed on this device under the policy
@@ -34,12 +38,14 @@ pub fn not_again(
         .running
         .as_ref()
         .map_or("nothing".to_owned(), |r| r.to_string());
+    let when = failed.at.map(|at| format!(" at {at}")).unwrap_or_default();
     Decision {
         action: Action::Stay,
         at: None,
         waiting_for: Some(Waiting::Failed),
         reason: format!(
-            "staying on {running}: {} failed on this device ({}); it is not tried again until the policy changes",
+            "staying on {running}: {} failed on this device{when} ({}); it is not tried again \
+             until the policy changes, or until `updater retry` clears the block on this device",
             failed.release, failed.reason
         ),
         ..decision

@@ -14,6 +14,7 @@ pub(crate) mod mirror;
 pub(crate) mod policy;
 pub(crate) mod prune;
 pub(crate) mod publish;
+pub(crate) mod remove;
 pub(crate) mod retire;
 pub(crate) mod root;
 pub(crate) mod sign;

@@ -147,8 +147,23 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Switch back to the previous release by hand (needs --config).
+    /// Switch back to the previous release by hand (needs --config). The next apply moves
+    /// to the policy's target again: `hold` after `rollback` keeps the device on the older
+    /// release.
     Rollback,
+    /// Clear this device's block on a release that failed its trial here, so the next apply
+    /// tries it again under the same policy (needs --config). Says so when there is none.
+    Retry,
+    /// Keep this device on the release it runs, whatever the policy says: apply and run
+    /// install nothing, and plan says why, until `unhold` (needs --config).
+    Hold {
+        /// Why, shown by plan, apply and status.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// End a `hold`: the next apply follows the policy again (needs --config). Says so when
+    /// the device was not held.
+    Unhold,
     /// The device's keys, each made if missing, mode 0600: its report key (`[report] key`,
     /// ed25519) and its decryption identity (`[device] identity`, X25519, an age identity
     /// file); prints only their public halves (needs --config).
@@ -184,8 +199,8 @@ pub(crate) enum Command {
     /// (needs --config).
     Plan {
         /// Print the decision as one JSON object (stable keys: device, platform, channel,
-        /// running, action, release, at, waiting_for, wave, bucket, reason; see
-        /// docs/plan-json.md).
+        /// running, action, release, at, waiting_for, wave, bucket, reason, blocked_since,
+        /// hold_reason, unblock; see docs/plan-json.md).
         #[arg(long)]
         json: bool,
         /// Decide as if it were TIME (YYYY-MM-DDTHH:MM:SSZ), for previews and tests; the

@@ -12,7 +12,8 @@ use updater::fetch::mirrors::Mirrors;
 use updater::install::{release_artifacts, Artifact, Installer};
 use updater::install::{InstallError, State};
 use updater::report::Event;
-use updater::rollout::decide::{decide, Action, Device, Index, Waiting};
+use updater::rollout::decide::{decide, Action, Decision, Device, Index, Waiting};
+use updater::rollout::hold::{held, Hold};
 use updater::rollout::index::{gather, releases_for, Wanted};
 use updater::rollout::retry::{not_again, FailedTrial};
 use updater::rollout::wake::{next_wake, WakePlan};
@@ -126,7 +127,22 @@ pub(crate) fn failed_trial(state: &State) -> Option<FailedTrial<'_>> {
         release: &f.release,
         policy_sha256: &f.policy_sha256,
         reason: &f.reason,
+        at: f.at,
     })
+}
+
+/// The decision under this device's local blocks: a release that failed here under this
+/// policy is not tried again, and a held device stays where it is. `plan` and `apply` both
+/// decide through here, so they say the same.
+pub(crate) fn locally(decision: Decision, state: &State, policy_sha256: &str) -> Decision {
+    let hold = state.held.as_ref().map(|h| Hold {
+        since: h.since,
+        reason: h.reason.as_deref(),
+    });
+    held(
+        not_again(decision, failed_trial(state), policy_sha256),
+        hold,
+    )
 }
 
 pub(crate) fn apply_once(
@@ -154,9 +170,9 @@ pub(crate) fn apply_once(
     let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
         .context("the signed index refused")?;
     let state = installer.state()?;
-    let decision = not_again(
+    let decision = locally(
         decide(&policy, &index, &device, now),
-        failed_trial(&state),
+        &state,
         &policy_sha256,
     );
     let wait = WakePlan::new(&policy, &decision);

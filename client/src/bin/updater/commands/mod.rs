@@ -2,6 +2,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod download;
+pub(crate) mod hold;
 pub(crate) mod id;
 pub(crate) mod init;
 pub(crate) mod keygen;
@@ -9,6 +10,7 @@ pub(crate) mod plan;
 pub(crate) mod recorder;
 pub(crate) mod refresh;
 pub(crate) mod report;
+pub(crate) mod retry;
 pub(crate) mod rollback;
 pub(crate) mod run;
 pub(crate) mod status;

@@ -3,12 +3,11 @@
 use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
 use updater::install::State;
-use updater::rollout::decide::{decide, Device};
+use updater::rollout::decide::{decide, Device, Waiting};
 use updater::rollout::index::{gather, releases_for, Wanted};
-use updater::rollout::retry::not_again;
 
 use crate::cli::{mirrors, refreshed_client, Cli, Settings};
-use crate::commands::apply::failed_trial;
+use crate::commands::apply::locally;
 
 pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTime>) -> Result<()> {
     let config = settings
@@ -31,15 +30,16 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTim
     let wanted = releases_for(&policy, &device.channel);
     let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
         .context("the signed index refused")?;
-    // The release that failed here under this very policy is announced as `apply` treats it.
+    // The release that failed here under this very policy, and a hold, are announced as
+    // `apply` treats them.
     let state = State::read(&config.paths.install).unwrap_or_else(|e| {
         eprintln!("updater: warning: {e}");
         State::default()
     });
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
-    let decision = not_again(
+    let decision = locally(
         decide(&policy, &index, &device, now),
-        failed_trial(&state),
+        &state,
         &policy_sha256,
     );
     if json {
@@ -47,6 +47,24 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTim
         if let Some(object) = value.as_object_mut() {
             object.insert("device".into(), device.id.clone().into());
             object.insert("platform".into(), device.platform.clone().into());
+            // What blocks it locally, when, and the command that lifts the block.
+            let failed_at = state.failed.as_ref().and_then(|f| f.at);
+            let (blocked_since, unblock) = match decision.waiting_for {
+                Some(Waiting::Failed) => (failed_at, Some("updater retry")),
+                Some(Waiting::Hold) => {
+                    (state.held.as_ref().map(|h| h.since), Some("updater unhold"))
+                }
+                _ => (None, None),
+            };
+            object.insert(
+                "blocked_since".into(),
+                blocked_since.map(|t| t.to_string()).into(),
+            );
+            object.insert(
+                "hold_reason".into(),
+                state.held.as_ref().and_then(|h| h.reason.clone()).into(),
+            );
+            object.insert("unblock".into(), unblock.into());
         }
         println!("{value}");
     } else {

@@ -17,6 +17,9 @@ pub(crate) fn run(settings: &Settings) -> Result<()> {
     let from = installer.link("current")?;
     let release = installer.rollback()?;
     println!("rolled back: now running {release}");
+    println!(
+        "the next apply moves to the policy's target again; `updater hold --reason TEXT` keeps this device on {release}"
+    );
     if let Some(from) = from {
         recorder.record(Event::RolledBack {
             release: from,

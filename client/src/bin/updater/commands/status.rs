@@ -34,9 +34,17 @@ pub(crate) fn run(settings: &Settings, json: bool) -> Result<()> {
         );
         println!("last error: {}", show(state.last_error));
         if let Some(f) = state.failed {
+            let when = f.at.map(|t| format!(" at {t}")).unwrap_or_default();
             println!(
-                "failed:     {} ({}); not retried until the policy changes",
+                "failed:     {}{when} ({}); not retried until the policy changes or `updater retry`",
                 f.release, f.reason
+            );
+        }
+        if let Some(h) = state.held {
+            let why = h.reason.map(|r| format!(": {r}")).unwrap_or_default();
+            println!(
+                "held:       since {}{why}; `updater unhold` lets it move",
+                h.since
             );
         }
     }
