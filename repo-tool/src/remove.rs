@@ -96,9 +96,17 @@ pub fn remove(ws: &Workspace, release: &str, platform: Option<&str>) -> Result<R
         publication.commit()?;
     }
 
-    // Then the artifact files `repo add` wrote for those names, and folders left empty.
+    remove_artifacts(ws, &chosen)?;
+    Ok(Removed {
+        files: chosen.len(),
+        platforms: platforms_of(&chosen, &release).into_iter().collect(),
+    })
+}
+
+/// Removes the artifact files `repo add` wrote for `chosen`, and folders they leave empty.
+fn remove_artifacts(ws: &Workspace, chosen: &TargetMap) -> Result<()> {
     let base = ws.staged_artifacts_dir();
-    for (name, info) in &chosen {
+    for (name, info) in chosen {
         for served in Workspace::served_paths(&base, name, &info.hashes) {
             match std::fs::remove_file(&served) {
                 Ok(()) => {}
@@ -115,10 +123,7 @@ pub fn remove(ws: &Workspace, release: &str, platform: Option<&str>) -> Result<R
         }
     }
     updater::fs::sync_dir(&base).with_context(|| format!("syncing {}", base.display()))?;
-    Ok(Removed {
-        files: chosen.len(),
-        platforms: platforms_of(&chosen, &release).into_iter().collect(),
-    })
+    Ok(())
 }
 
 /// Removes `dir` if it is an empty folder; says whether it did.
