@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::fetch::mirrors::{MirrorFailure, Serves};
+use crate::fetch::transport::FetchError;
 use crate::names::TargetName;
 
 /// A refusal: the metadata or artifact must not be used.
@@ -34,13 +36,67 @@ pub enum Error {
     Internal(&'static str),
     #[error("target {name}: its search reaches the limit of {limit} delegated roles before the role that lists it, so a device would not find it")]
     SearchLimit { name: TargetName, limit: usize },
-    #[error("{what}: not found on any mirror")]
-    NotFound { what: String },
-    #[error("{what}: could not be fetched ({})", .failures.join("; "))]
-    Fetch { what: String, failures: Vec<String> },
+    /// A mirror answered that it has no such file (and none delivered it).
+    #[error("{what}: not found on any mirror ({}){}", listed(.failures), Serves::not_found_hint(*.serves))]
+    NotFound {
+        what: String,
+        serves: Option<Serves>,
+        failures: Vec<MirrorFailure>,
+    },
+    /// No mirror delivered the file, and none said it has none: each mirror once, with its
+    /// attempts and its last failure.
+    #[error("{what}: could not be fetched ({}){}", listed(.failures), fetch_hint(*.serves, .failures))]
+    Fetch {
+        what: String,
+        serves: Option<Serves>,
+        failures: Vec<MirrorFailure>,
+    },
+}
+
+/// Each mirror's failure, `; `-separated.
+fn listed(failures: &[MirrorFailure]) -> String {
+    let words: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+    words.join("; ")
+}
+
+/// The next step after a failed fetch, when every mirror only failed to answer.
+fn fetch_hint(serves: Option<Serves>, failures: &[MirrorFailure]) -> String {
+    if failures.iter().all(|f| unreached(&f.error)) {
+        Serves::unreachable_hint(serves)
+    } else {
+        String::new()
+    }
+}
+
+/// Whether a mirror's failure only says that it could not be reached or would not serve,
+/// nothing about bytes it sent: the network, a server's trouble, a missing file, or the
+/// mirror turning down this device's certificate. A file larger than its limit or a local
+/// mirror's unsafe path is a refusal of what the mirror offered.
+fn unreached(error: &FetchError) -> bool {
+    match error {
+        FetchError::NotFound
+        | FetchError::Status(_)
+        | FetchError::TimedOut(_)
+        | FetchError::Io(_)
+        | FetchError::TooSlow { .. }
+        | FetchError::ClientCertificate { .. } => true,
+        FetchError::TooLarge { .. } | FetchError::Unsafe { .. } => false,
+    }
 }
 
 impl Error {
+    /// Whether this failure is only that the file could not be fetched (no mirror reached,
+    /// or none had it), with nothing refused: a device offline or pointed at the wrong URL,
+    /// not bytes that failed verification. The device's exit code tells the two apart.
+    pub fn could_not_fetch(&self) -> bool {
+        match self {
+            Error::NotFound { failures, .. } | Error::Fetch { failures, .. } => {
+                failures.iter().all(|f| unreached(&f.error))
+            }
+            _ => false,
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

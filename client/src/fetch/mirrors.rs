@@ -5,7 +5,11 @@
 //! the next mirror is asked. A copy the caller refuses (it fails verification) also moves on
 //! to the next mirror: a mirror that serves bad bytes must not stop a device that another
 //! mirror could serve.
+//!
+//! A file no mirror delivered fails once, naming each mirror once: its URL, how many
+//! attempts it had and how the last one ended ([`MirrorFailure`]), never one line per retry.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -82,15 +86,93 @@ impl From<Error> for Attempt {
     }
 }
 
+/// Which part of a repository a set of mirrors serves: a failure then names the setting to
+/// check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// The metadata folder (`--metadata-url`, `[repository] metadata`).
+    Metadata,
+    /// The targets folder (`--target-base-url`, `[repository] targets`).
+    Targets,
+}
+
+impl Serves {
+    /// The folder's usual last name, the device's flag and its config key.
+    fn setting(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Serves::Metadata => ("metadata", "--metadata-url", "[repository] metadata"),
+            Serves::Targets => ("targets", "--target-base-url", "[repository] targets"),
+        }
+    }
+
+    /// The next step when the mirrors answered that they have no such file.
+    pub(crate) fn not_found_hint(serves: Option<Serves>) -> String {
+        match serves {
+            Some(Serves::Metadata) => {
+                let (folder, flag, key) = Serves::Metadata.setting();
+                format!(
+                    ": is the metadata URL right? It names the folder that holds timestamp.json, \
+                     usually ending in /{folder} (check {flag}, or {key} in the config)"
+                )
+            }
+            Some(Serves::Targets) => {
+                let (folder, flag, key) = Serves::Targets.setting();
+                format!(
+                    ": is the targets URL right? It names the folder that holds the targets, \
+                     usually ending in /{folder} (check {flag}, or {key} in the config); \
+                     otherwise the repository lists a file it has not uploaded"
+                )
+            }
+            None => String::new(),
+        }
+    }
+
+    /// The next step when no mirror could be reached.
+    pub(crate) fn unreachable_hint(serves: Option<Serves>) -> String {
+        match serves.map(Serves::setting) {
+            Some((folder, flag, key)) => format!(
+                ": no mirror could be reached; nothing was refused: check the network and \
+                 that the {folder} mirrors are up (the URLs come from {flag}, or {key} in the config)"
+            ),
+            None => ": no mirror could be reached; nothing was refused".into(),
+        }
+    }
+}
+
+/// How one mirror failed to deliver a file, after all its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorFailure {
+    /// Where the file was asked for on this mirror.
+    pub url: String,
+    /// Attempts made, the first included.
+    pub attempts: u32,
+    /// How the last attempt ended.
+    pub error: FetchError,
+}
+
+impl fmt::Display for MirrorFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.error.location() {
+            Some(_) => write!(f, "{}", self.error)?,
+            None => write!(f, "{}: {}", self.url, self.error)?,
+        }
+        if self.attempts > 1 {
+            write!(f, " ({} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
 /// Mirrors of one part of a repository (its metadata, or its targets), in order of preference.
 pub struct Mirrors {
     mirrors: Vec<Box<dyn Transport>>,
     retry: RetryPolicy,
+    serves: Option<Serves>,
     on_give_up: Option<Box<Report>>,
 }
 
-/// Told of each mirror given up, with the failure in words.
-type Report = dyn Fn(&str) + Send + Sync;
+/// Told of each mirror given up when a later one served the file.
+type Report = dyn Fn(&MirrorFailure) + Send + Sync;
 
 impl Mirrors {
     /// Mirrors asked in the order given.
@@ -98,14 +180,23 @@ impl Mirrors {
         Mirrors {
             mirrors,
             retry,
+            serves: None,
             on_give_up: None,
         }
     }
 
-    /// Calls `report` with the failure each time a mirror is given up for a file it could
-    /// not deliver (not for a file it says it does not have), so that an abandoned mirror is
-    /// seen even when the next one serves.
-    pub fn reporting(mut self, report: impl Fn(&str) + Send + Sync + 'static) -> Self {
+    /// Says which part of the repository these mirrors serve, so that a failure names the
+    /// setting to check.
+    pub fn serving(mut self, serves: Serves) -> Self {
+        self.serves = Some(serves);
+        self
+    }
+
+    /// Calls `report` with each mirror given up for a file it could not deliver (not for a
+    /// file it says it does not have) when a later mirror served it, so that an abandoned
+    /// mirror is seen even then. When none serves, the error names every mirror instead:
+    /// each failure is told once.
+    pub fn reporting(mut self, report: impl Fn(&MirrorFailure) + Send + Sync + 'static) -> Self {
         self.on_give_up = Some(Box::new(report));
         self
     }
@@ -145,13 +236,11 @@ impl Mirrors {
         offset: &dyn Fn() -> u64,
         mut attempt: impl FnMut(Body) -> Result<T, Attempt>,
     ) -> Result<T> {
-        let mut failures = Vec::new();
+        let mut failures: Vec<MirrorFailure> = Vec::new();
         let mut refusal = None;
-        // Whether some mirror answered that it has no such file (a typed answer, never
-        // read back from the words of a failure).
-        let mut said_not_found = false;
         for mirror in &self.mirrors {
             let attempts = self.retry.attempts.clamp(1, MAX_RETRIES + 1);
+            let mut last = None;
             for n in 0..attempts {
                 if n > 0 {
                     std::thread::sleep(self.retry.delay(n));
@@ -161,45 +250,60 @@ impl Mirrors {
                     .map_err(Attempt::Fetch)
                     .and_then(&mut attempt);
                 match result {
-                    Ok(value) => return Ok(value),
+                    Ok(value) => {
+                        self.report_given_up(&failures);
+                        return Ok(value);
+                    }
                     Err(Attempt::Refused(e)) => {
+                        // This mirror answered; its refusal is what the caller hears.
                         refusal = Some(e);
+                        last = None;
                         break;
                     }
                     Err(Attempt::Fetch(e)) => {
                         let transient = e.is_transient();
-                        let not_found = e == FetchError::NotFound;
-                        said_not_found |= not_found;
-                        let failure = match e.location() {
-                            Some(_) => e.to_string(),
-                            None => format!("{}/{path}: {e}", mirror.base()),
-                        };
-                        let giving_up = !transient || n + 1 == attempts;
-                        if let (true, Some(report)) = (giving_up, &self.on_give_up) {
-                            if !not_found {
-                                report(&failure);
-                            }
-                        }
-                        failures.push(failure);
+                        last = Some(MirrorFailure {
+                            url: format!("{}/{path}", mirror.base()),
+                            attempts: n + 1,
+                            error: e,
+                        });
                         if !transient {
                             break;
                         }
                     }
                 }
             }
+            failures.extend(last);
         }
         if let Some(e) = refusal {
             return Err(e);
         }
         // A mirror that says "no such file" has answered; others may only have failed to
         // answer. The root probe needs exactly this: no reachable mirror has a newer root.
-        if said_not_found {
-            return Err(Error::NotFound { what: what.into() });
+        // (A typed answer, never read back from the words of a failure.)
+        let what = what.to_owned();
+        let serves = self.serves;
+        if failures.iter().any(|f| f.error == FetchError::NotFound) {
+            return Err(Error::NotFound {
+                what,
+                serves,
+                failures,
+            });
         }
         Err(Error::Fetch {
-            what: what.into(),
+            what,
+            serves,
             failures,
         })
+    }
+
+    /// Tells the reporter of each mirror given up before one served.
+    fn report_given_up(&self, failures: &[MirrorFailure]) {
+        if let Some(report) = &self.on_give_up {
+            for failure in failures.iter().filter(|f| f.error != FetchError::NotFound) {
+                report(failure);
+            }
+        }
     }
 }
 
@@ -278,9 +382,11 @@ mod tests {
             let (a, _) = mirror(vec![Err(FetchError::Io(words.into()))]);
             let mirrors = Mirrors::new(vec![a], quick());
             match mirrors.fetch("2.root.json", "2.root.json", 100, Ok) {
-                Err(Error::Fetch { what, failures }) => {
+                Err(Error::Fetch { what, failures, .. }) => {
                     assert_eq!(what, "2.root.json");
-                    assert_eq!(failures.len(), 3, "{failures:?}");
+                    // One line for the mirror, with its three attempts.
+                    assert_eq!(failures.len(), 1, "{failures:?}");
+                    assert_eq!(failures[0].attempts, 3);
                 }
                 other => panic!("{words}: {other:?}"),
             }
@@ -341,13 +447,49 @@ mod tests {
         let reported = Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = reported.clone();
         let mirrors = Mirrors::new(vec![a, b], quick())
-            .reporting(move |f| seen.lock().unwrap().push(f.to_owned()));
+            .reporting(move |f| seen.lock().unwrap().push(f.to_string()));
         assert_eq!(mirrors.fetch("f", "f", 100, Ok).unwrap(), b"good");
         assert_eq!(a_calls.load(Ordering::SeqCst), 1);
         assert_eq!(
             *reported.lock().unwrap(),
             ["http://a/f: abandoned: 3 bytes in 30.0 s (0.1 bytes/s), below the floor of 1024 bytes/s over 30 s"]
         );
+    }
+
+    #[test]
+    fn retries_collapse_into_one_line_per_mirror_naming_each_url() {
+        let (a, _) = mirror(vec![Err(FetchError::Io("connection refused".into()))]);
+        let (b, _) = mirror(vec![Err(FetchError::NotFound)]);
+        let mirrors = Mirrors::new(vec![a, b], quick()).serving(Serves::Metadata);
+        let err = mirrors
+            .fetch("timestamp.json", "timestamp.json", 100, Ok)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "timestamp.json: not found on any mirror (scripted/timestamp.json: connection \
+             refused (3 attempts); scripted/timestamp.json: not found): is the metadata URL \
+             right? It names the folder that holds timestamp.json, usually ending in /metadata \
+             (check --metadata-url, or [repository] metadata in the config)"
+        );
+        assert!(err.could_not_fetch());
+
+        let (a, _) = mirror(vec![Err(FetchError::Status(503))]);
+        let mirrors = Mirrors::new(vec![a], quick()).serving(Serves::Targets);
+        let err = mirrors.fetch("a.bin", "a.bin", 100, Ok).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a.bin: could not be fetched (scripted/a.bin: HTTP status 503 (3 attempts)): no \
+             mirror could be reached; nothing was refused: check the network and that the \
+             targets mirrors are up (the URLs come from --target-base-url, or [repository] \
+             targets in the config)"
+        );
+        assert!(err.could_not_fetch());
+
+        // Bytes over the limit are an answer refused, not an unreachable mirror.
+        let (a, _) = mirror(vec![Ok(b"far too long")]);
+        let mirrors = Mirrors::new(vec![a], quick());
+        let err = mirrors.fetch("a.bin", "a.bin", 4, Ok).unwrap_err();
+        assert!(!err.could_not_fetch(), "{err}");
     }
 
     #[test]

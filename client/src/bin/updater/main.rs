@@ -15,14 +15,34 @@ use updater::datetime::UtcTime;
 
 use cli::{Cli, Command, Settings};
 
+/// Something was refused (verification failed: a bad repository, or an attack), or any
+/// other failure.
+const REFUSED: u8 = 1;
+/// A file could not be fetched and nothing was refused: no mirror could be reached, or
+/// none had the file (offline, a mirror down, a wrong URL). Monitoring tells this from
+/// `REFUSED` by the code alone. (2 is clap's, for a bad command line.)
+const UNREACHED: u8 = 3;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("updater: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The exit code of a failure, from its typed cause (never from its words): the outermost
+/// client error in the chain decides.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let cause = e
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<updater::Error>());
+    match cause {
+        Some(cause) if cause.could_not_fetch() => UNREACHED,
+        _ => REFUSED,
     }
 }
 

@@ -13,12 +13,12 @@ use updater::install::{release_artifacts, Artifact, Installer};
 use updater::install::{InstallError, State};
 use updater::report::Event;
 use updater::rollout::decide::{decide, Action, Device, Index, Waiting};
-use updater::rollout::index::{gather, releases_for, Wanted};
+use updater::rollout::index::{gather, releases_for, GatherError, Wanted};
 use updater::rollout::retry::{not_again, FailedTrial};
 use updater::rollout::wake::{next_wake, WakePlan};
 use updater::update::client::{Client, Listing};
 
-use crate::cli::{installer, mirrors, refreshed_client, Cli, Settings};
+use crate::cli::{installer, mirrors, refreshed_client, refused_or_unreached, Cli, Settings};
 use crate::commands::recorder::Recorder;
 
 /// One `apply`; returns the moment `run` should wake next (the next check, or sooner when
@@ -146,13 +146,24 @@ pub(crate) fn apply_once(
     };
     let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
     let mut client = refreshed_client(cli, settings, now)?;
-    let xml = client.policy_xml(&targets).context("policy refused")?;
+    let xml = refused_or_unreached(
+        client.policy_xml(&targets),
+        "policy refused",
+        "could not fetch the signed policy (policy.xml) from the targets mirrors",
+    )?;
     let policy = updater::rollout::policy::parse(&xml)?;
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
     // Only the releases this device's channel can send it to: their roles, no others.
     let wanted = releases_for(&policy, &device.channel);
-    let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
-        .context("the signed index refused")?;
+    let index = match gather(&mut client.targets_source(), Wanted::Releases(&wanted)) {
+        Ok(index) => index,
+        Err(GatherError::Source(e)) => refused_or_unreached(
+            Err(e),
+            "the signed index refused",
+            "could not fetch the signed index",
+        )?,
+        Err(e) => return Err(anyhow::Error::new(e).context("the signed index refused")),
+    };
     let state = installer.state()?;
     let decision = not_again(
         decide(&policy, &index, &device, now),

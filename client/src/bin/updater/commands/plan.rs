@@ -4,10 +4,10 @@ use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
 use updater::install::State;
 use updater::rollout::decide::{decide, Device};
-use updater::rollout::index::{gather, releases_for, Wanted};
+use updater::rollout::index::{gather, releases_for, GatherError, Wanted};
 use updater::rollout::retry::not_again;
 
-use crate::cli::{mirrors, refreshed_client, Cli, Settings};
+use crate::cli::{mirrors, refreshed_client, refused_or_unreached, Cli, Settings};
 use crate::commands::apply::failed_trial;
 
 pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTime>) -> Result<()> {
@@ -25,12 +25,23 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTim
     };
     let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
     let mut client = refreshed_client(cli, settings, now)?;
-    let xml = client.policy_xml(&targets).context("policy refused")?;
+    let xml = refused_or_unreached(
+        client.policy_xml(&targets),
+        "policy refused",
+        "could not fetch the signed policy (policy.xml) from the targets mirrors",
+    )?;
     let policy = updater::rollout::policy::parse(&xml)?;
     // Only the releases this device's channel can send it to: their roles, no others.
     let wanted = releases_for(&policy, &device.channel);
-    let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
-        .context("the signed index refused")?;
+    let index = match gather(&mut client.targets_source(), Wanted::Releases(&wanted)) {
+        Ok(index) => index,
+        Err(GatherError::Source(e)) => refused_or_unreached(
+            Err(e),
+            "the signed index refused",
+            "could not fetch the signed index",
+        )?,
+        Err(e) => return Err(anyhow::Error::new(e).context("the signed index refused")),
+    };
     // The release that failed here under this very policy is announced as `apply` treats it.
     let state = State::read(&config.paths.install).unwrap_or_else(|e| {
         eprintln!("updater: warning: {e}");
