@@ -314,7 +314,11 @@ impl Client {
             .as_ref()
             .and_then(|d| d.roles.iter().find(|r| r.name == role))
             .ok_or_else(|| {
-                refuse("the repository has no signed policy (targets delegates no policy role)")
+                refuse(
+                    "the repository has no signed policy (targets delegates no policy role): \
+                     publish one with `repo policy set REPO FILE`, then `repo sign REPO` with the \
+                     targets, policy, snapshot and timestamp keys",
+                )
             })?;
         if !delegated.covers(&name) {
             return Err(refuse(
@@ -323,7 +327,8 @@ impl Client {
         }
         if self.trusted.snapshot().role_meta(&role).is_none() {
             return Err(refuse(
-                "the repository has not published a policy yet (snapshot lists no policy role)",
+                "the repository has not published a policy yet (snapshot lists no policy \
+                 role): `repo sign REPO` with the policy, snapshot and timestamp keys",
             ));
         }
         self.load_targets(&role, &RoleName::targets())?;

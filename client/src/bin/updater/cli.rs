@@ -195,6 +195,11 @@ pub(crate) struct Settings {
 impl Settings {
     pub(crate) fn from_cli(cli: &Cli) -> Result<Self> {
         let config = match &cli.config {
+            Some(path) if !path.exists() => bail!(
+                "the device's config file {} does not exist: give --config the device's \
+                 configuration file (TOML; see the README's \"Device configuration\")",
+                path.display()
+            ),
             Some(path) => Some(Config::load(path).map_err(anyhow::Error::msg)?),
             None => None,
         };

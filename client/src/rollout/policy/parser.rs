@@ -175,7 +175,10 @@ impl<'a> Parser<'a> {
         let raw_name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
         let parent = self.open.last().copied().unwrap_or("");
         let Some((expected_parent, allowed)) = schema(&raw_name) else {
-            return Err(self.error(format!("unknown element <{raw_name}>")));
+            return Err(self.error(format!(
+                "unknown element <{raw_name}>: {}",
+                elements_inside(parent)
+            )));
         };
         if expected_parent != parent {
             let place = if parent.is_empty() {
@@ -212,7 +215,17 @@ impl<'a> Parser<'a> {
                 .map(|a| a.trim_start_matches('!'))
                 .find(|a| *a == key)
             else {
-                return Err(self.error(format!("<{element}> has no attribute {key:?}")));
+                let known: Vec<String> = allowed
+                    .iter()
+                    .map(|a| format!("{:?}", a.trim_start_matches('!')))
+                    .collect();
+                let known = match known.is_empty() {
+                    true => "it has none".to_owned(),
+                    false => format!("its attributes are {}", known.join(", ")),
+                };
+                return Err(self.error(format!(
+                    "<{element}> has no attribute {key:?}: {known}"
+                )));
             };
             let value = attr
                 .unescape_value()
@@ -475,11 +488,26 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Every element of the schema.
+const NAMES: [&str; 10] = [
+    "policy", "check", "window", "channel", "target", "via", "revoked", "halt", "early", "wave",
+];
+
 fn schema_name(name: &str) -> &'static str {
-    const NAMES: [&str; 10] = [
-        "policy", "check", "window", "channel", "target", "via", "revoked", "halt", "early", "wave",
-    ];
     NAMES.iter().find(|n| **n == name).copied().unwrap_or("")
+}
+
+/// The elements allowed inside `parent`, in words: what a misspelt element should have been.
+fn elements_inside(parent: &str) -> String {
+    let names: Vec<String> = NAMES
+        .iter()
+        .filter(|n| schema(n).is_some_and(|(p, _)| p == parent))
+        .map(|n| format!("<{n}>"))
+        .collect();
+    match parent {
+        "" => format!("the top element is {}", names.join(", ")),
+        _ => format!("inside <{parent}> the elements are {}", names.join(", ")),
+    }
 }
 
 /// Attribute `key` of an element, empty when absent (required ones are checked before).
