@@ -70,8 +70,9 @@ fn fetch_hint(serves: Option<Serves>, failures: &[MirrorFailure]) -> String {
 
 /// Whether a mirror's failure only says that it could not be reached or would not serve,
 /// nothing about bytes it sent: the network, a server's trouble, a missing file, or the
-/// mirror turning down this device's certificate. A file larger than its limit or a local
-/// mirror's unsafe path is a refusal of what the mirror offered.
+/// mirror turning down this device's certificate (a slow mirror too: slowness is no proof
+/// of an attack). A file larger than its limit, a local mirror's unsafe path, or resumed
+/// bytes that did not match is a refusal of what the mirror offered.
 fn unreached(error: &FetchError) -> bool {
     match error {
         FetchError::NotFound
@@ -80,7 +81,9 @@ fn unreached(error: &FetchError) -> bool {
         | FetchError::Io(_)
         | FetchError::TooSlow { .. }
         | FetchError::ClientCertificate { .. } => true,
-        FetchError::TooLarge { .. } | FetchError::Unsafe { .. } => false,
+        FetchError::TooLarge { .. }
+        | FetchError::Unsafe { .. }
+        | FetchError::ResumedMismatch(_) => false,
     }
 }
 

@@ -34,7 +34,7 @@ fn naming(file: &Path, refusal: anyhow::Error) -> anyhow::Error {
         Some(PolicyError { line, message }) => {
             anyhow!("{} line {line}: {message}", file.display())
         }
-        None => refusal.context(file.display().to_string()),
+        None => refusal,
     }
 }
 

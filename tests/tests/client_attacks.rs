@@ -234,12 +234,10 @@ fn endless_metadata_is_cut_off_at_its_limit() {
         &["--log", &log_path, "--endless", "timestamp.json"],
     );
     let before = s.device.state();
-    s.device
-        .refresh(&[&hostile.url()])
-        .fails_with(
-            1,
-            "refresh refused: timestamp.json: could not be fetched (http://127.0.0.1",
-        );
+    s.device.refresh(&[&hostile.url()]).fails_with(
+        1,
+        "refresh refused: timestamp.json: could not be fetched (http://127.0.0.1",
+    );
     let run = s.device.refresh(&[&hostile.url()]);
     assert!(
         run.stderr.contains("larger than its limit of 16384 bytes"),

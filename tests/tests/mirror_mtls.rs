@@ -89,7 +89,9 @@ fn assert_refused(parent: &TempDir, device: &Device, config: &Path, flags: &[&st
     // The mirror turned the device down: nothing was refused by the device (exit 3).
     let run = run.fails_with(
         3,
-        &format!("refresh could not fetch the metadata: 2.root.json: could not be fetched ({message})"),
+        &format!(
+            "refresh could not fetch the metadata: 2.root.json: could not be fetched ({message})"
+        ),
     );
     let after = tree_state(parent.path());
     let install = device.install_dir();

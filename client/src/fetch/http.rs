@@ -257,7 +257,6 @@ impl Transport for HttpTransport {
     }
 }
 
-
 /// A transport failure in words, without the URL ureq puts first: the mirror's failure
 /// names the URL once itself.
 fn transport_words(t: &ureq::Transport) -> String {

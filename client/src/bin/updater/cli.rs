@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use updater::config::Config;
 use updater::datetime::UtcTime;
-use updater::Error;
 use updater::fetch::mirrors::{Mirrors, RetryPolicy, Serves, MAX_RETRIES};
 use updater::fetch::store::MetadataStore;
 use updater::fetch::{for_location, ClientIdentity, HttpOptions, SpeedFloor};
 use updater::install::{Hooks, Installer};
 use updater::update::client::Client;
+use updater::Error;
 
 #[derive(Parser)]
 #[command(

@@ -223,9 +223,7 @@ impl<'a> Parser<'a> {
                     true => "it has none".to_owned(),
                     false => format!("its attributes are {}", known.join(", ")),
                 };
-                return Err(self.error(format!(
-                    "<{element}> has no attribute {key:?}: {known}"
-                )));
+                return Err(self.error(format!("<{element}> has no attribute {key:?}: {known}")));
             };
             let value = attr
                 .unescape_value()
