@@ -362,8 +362,9 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
             "metadata missing",
             String::new(),
             "not name.startswith('metadata/')",
-            // Nothing refused: the archive has no such file, and the exit says so (3).
-            3,
+            // Nothing refused: the archive has no such file, and the message says so
+            // (`refresh` and `download` exit 1 for any failure, as the TUF client protocol has it).
+            1,
             format!(
                 "refresh could not fetch the metadata: timestamp.json: not found on any mirror \
                  ({}/metadata/timestamp.json: not found): is the metadata URL right? It names \

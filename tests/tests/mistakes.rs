@@ -8,7 +8,9 @@
 //! over a newer root, partial publishes) are not repeated here.
 //!
 //! The device's exit codes: 1 refused (or any other failure), 3 could not fetch with
-//! nothing refused; `offline_and_refused_exit_differently` holds the two side by side.
+//! nothing refused (`apply`, `plan`, `targets`; `init`, `refresh` and `download` keep the
+//! TUF client protocol's 1 for every failure); `offline_and_refused_exit_differently` holds
+//! the two side by side.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -75,6 +77,22 @@ impl World {
                 install.display()
             ),
         )
+    }
+
+    /// A device config (as `Device::configure` writes it) whose metadata mirrors are the
+    /// `/metadata` folders of `bases`, in order.
+    fn tmp_config(&self, bases: &[&str]) -> PathBuf {
+        let config = self
+            .device
+            .configure("02:00:00:00:00:01", bases[0], None, "");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let list: Vec<String> = bases.iter().map(|b| format!("\"{b}/metadata\"")).collect();
+        let text = text.replace(
+            &format!("metadata = [\"{}/metadata\"]", bases[0]),
+            &format!("metadata = [{}]", list.join(", ")),
+        );
+        std::fs::write(&config, text).unwrap();
+        config
     }
 
     /// `updater --metadata-dir DEVICE ARGS`.
@@ -164,6 +182,12 @@ fn rows(w: &World) -> Vec<Row> {
         &url,
         "channel = \"stable\"",
     );
+    let offline_config = w.config(
+        "offline.toml",
+        &offline,
+        &format!("{url}/targets"),
+        "channel = \"stable\"",
+    );
     let typo_config = w.config(
         "typo.toml",
         &format!("{url}/metadata"),
@@ -207,7 +231,9 @@ fn rows(w: &World) -> Vec<Row> {
             name: "metadata URL without /metadata",
             program: "updater",
             args: w.updater(&[&"--metadata-url", &url, &"refresh"]),
-            code: 3,
+            // `refresh` and `download` exit 1 for any failure (the TUF client protocol's
+            // rule); the words say what it was.
+            code: 1,
             says: vec![
                 format!("{url}/timestamp.json: not found"),
                 "is the metadata URL right?".into(),
@@ -255,7 +281,7 @@ fn rows(w: &World) -> Vec<Row> {
                 &dev.target_dir,
                 &"download",
             ]),
-            code: 3,
+            code: 1,
             says: vec![
                 format!("{app}: not found on any mirror ({url}/releases/2.0.0/armv7/"),
                 "--target-base-url".into(),
@@ -265,7 +291,13 @@ fn rows(w: &World) -> Vec<Row> {
         Row {
             name: "offline mirror",
             program: "updater",
-            args: w.updater(&[&"--metadata-url", &offline, &"--retries", &"1", &"refresh"]),
+            args: vec![
+                "--config".into(),
+                offline_config.into(),
+                "--retries".into(),
+                "1".into(),
+                "plan".into(),
+            ],
             code: 3,
             says: vec![
                 format!("refresh could not fetch the metadata: 2.root.json: could not be fetched ({offline}/2.root.json: "),
@@ -599,13 +631,28 @@ fn run(program: &str, args: &[OsString]) -> Run {
 #[test]
 fn offline_and_refused_exit_differently() {
     let w = World::new();
-    // Offline: a mirror on a closed port. Nothing was refused: exit 3.
+    // Offline: the metadata mirror is a closed port. Nothing was refused: `apply` exits 3,
+    // in one line naming the URL and its attempts.
     let offline = format!("http://127.0.0.1:{}", closed_port());
-    let run = w.device.refresh(&[&offline]);
-    let run = run.fails_with(3, &format!("{offline}/metadata/2.root.json: "));
+    let offline_config = w.device.configure("02:00:00:00:00:01", &offline, None, "");
+    let run = e2e_tests::apply(&w.device, &offline_config).fails_with(
+        3,
+        &format!(
+            "updater: refresh could not fetch the metadata: 2.root.json: could not be fetched \
+             ({offline}/metadata/2.root.json: "
+        ),
+    );
     assert!(run.stderr.contains("(3 attempts)"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("no mirror could be reached; nothing was refused"),
+        "{run:#?}"
+    );
     assert_eq!(run.stderr.lines().count(), 1, "one line: {run:#?}");
-    // Refused: the served timestamp is tampered with (one byte of its signature). Exit 1.
+    assert_eq!(w.device.running(), None);
+
+    // Refused: the served timestamp is tampered with (one character of its signature).
+    // `apply` exits 1, and installs nothing.
     let timestamp = w.repo.metadata("timestamp.json");
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&timestamp).unwrap()).unwrap();
@@ -613,14 +660,22 @@ fn offline_and_refused_exit_differently() {
     let flipped = if sig.starts_with('0') { "1" } else { "0" };
     json["signatures"][0]["sig"] = format!("{flipped}{}", &sig[1..]).into();
     std::fs::write(&timestamp, serde_json::to_vec(&json).unwrap()).unwrap();
-    let before = w.device.state();
-    w.device.refresh(&[&w.server.url()]).fails_with(
+    let served = w.server.url();
+    let config = w.device.configure("02:00:00:00:00:01", &served, None, "");
+    let metadata_before = tree_state(&w.device.metadata_dir);
+    e2e_tests::apply(&w.device, &config).fails_with(
         1,
-        "refresh refused: timestamp: 0 of 1 required signatures are valid",
+        "updater: refresh refused: timestamp: 0 of 1 required signatures are valid",
     );
-    assert_eq!(before, w.device.state());
-    // A mirror down and another serving the tampered file: refused wins (exit 1).
+    assert_eq!(metadata_before, tree_state(&w.device.metadata_dir));
+    assert_eq!(w.device.running(), None);
+
+    // A mirror down and another serving the tampered file: the refusal is what counts.
+    let both = w.tmp_config(&[&offline, &served]);
+    e2e_tests::apply(&w.device, &both).fails_with(1, "updater: refresh refused: timestamp: ");
+
+    // `refresh` keeps the TUF client protocol's exit 1 for either, its words still apart.
     w.device
-        .refresh(&[&offline, &w.server.url()])
-        .fails_with(1, "refresh refused: timestamp: ");
+        .refresh(&[&offline])
+        .fails_with(1, "refresh could not fetch the metadata: ");
 }

@@ -29,8 +29,10 @@ use updater::Error;
         be repeated, and take http://, https://, file:// URLs or a local folder.\n\n\
         Exit codes: 0 success; 1 refused (metadata, the policy or an artifact failed \
         verification: a bad repository or an attack) or another failure; 2 bad command line; \
-        3 could not fetch: no mirror could be reached or none had the file, and nothing was \
-        refused (offline, a mirror down, or a wrong URL).",
+        3 (apply, plan, targets) could not fetch: no mirror could be reached or none had the \
+        file, and nothing was refused (offline, a mirror down, or a wrong URL). init, refresh \
+        and download keep the tuf-conformance protocol's 1 for every failure; their message \
+        still says \"could not fetch\" or \"refused\".",
     after_help = "Examples:\n  \
         updater --metadata-dir /var/lib/updater/metadata init /etc/updater/root.json\n  \
         updater --metadata-dir M --metadata-url https://updates.example.com/metadata refresh\n  \

@@ -20,7 +20,8 @@ use cli::{Cli, Command, Settings};
 const REFUSED: u8 = 1;
 /// A file could not be fetched and nothing was refused: no mirror could be reached, or
 /// none had the file (offline, a mirror down, a wrong URL). Monitoring tells this from
-/// `REFUSED` by the code alone. (2 is clap's, for a bad command line.)
+/// `REFUSED` by the code alone. (2 is clap's, for a bad command line.) Not for the
+/// commands of the tuf-conformance client protocol, which must exit 1 on any failure.
 const UNREACHED: u8 = 3;
 
 fn main() -> ExitCode {
@@ -29,14 +30,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("updater: {e:#}");
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(exit_code(&cli.command, &e))
         }
     }
 }
 
 /// The exit code of a failure, from its typed cause (never from its words): the outermost
-/// client error in the chain decides.
-fn exit_code(e: &anyhow::Error) -> u8 {
+/// client error in the chain decides. `init`, `refresh` and `download` are the
+/// tuf-conformance protocol's, whose every failure is 1; their message still says which.
+fn exit_code(command: &Command, e: &anyhow::Error) -> u8 {
+    if matches!(
+        command,
+        Command::Init { .. } | Command::Refresh | Command::Download
+    ) {
+        return REFUSED;
+    }
     let cause = e
         .chain()
         .find_map(|cause| cause.downcast_ref::<updater::Error>());
