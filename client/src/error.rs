@@ -34,13 +34,44 @@ pub enum Error {
     Internal(&'static str),
     #[error("target {name}: its search reaches the limit of {limit} delegated roles before the role that lists it, so a device would not find it")]
     SearchLimit { name: TargetName, limit: usize },
-    #[error("{what}: not found on any mirror")]
-    NotFound { what: String },
-    #[error("{what}: could not be fetched ({})", .failures.join("; "))]
-    Fetch { what: String, failures: Vec<String> },
+    /// A mirror answered that it has no such file (and none delivered it).
+    #[error("{what}: not found on any mirror ({}){}", .failures.mirrors.join("; "), .failures.hint)]
+    NotFound {
+        what: String,
+        failures: FetchFailures,
+    },
+    /// No mirror delivered the file, and none said it has none: each mirror once, with its
+    /// attempts and its last failure.
+    #[error("{what}: could not be fetched ({}){}", .failures.mirrors.join("; "), .failures.hint)]
+    Fetch {
+        what: String,
+        failures: FetchFailures,
+    },
+}
+
+/// Why no mirror delivered a file, as the fetch layer judged it (`fetch::mirrors`), kept
+/// here in words and one verdict so that this base module needs none of its types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchFailures {
+    /// Each mirror once: where the file was asked for, the attempts, the last failure.
+    pub mirrors: Vec<String>,
+    /// Whether every mirror only failed to answer or had no such file: nothing refused.
+    pub unreached: bool,
+    /// The next step, starting `: `, or empty.
+    pub hint: String,
 }
 
 impl Error {
+    /// Whether this failure is only that the file could not be fetched (no mirror reached,
+    /// or none had it), with nothing refused: a device offline or pointed at the wrong URL,
+    /// not bytes that failed verification. The device's exit code tells the two apart.
+    pub fn could_not_fetch(&self) -> bool {
+        match self {
+            Error::NotFound { failures, .. } | Error::Fetch { failures, .. } => failures.unreached,
+            _ => false,
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

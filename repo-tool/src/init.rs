@@ -208,7 +208,12 @@ fn refuse_non_empty(ws: &Workspace) -> Result<()> {
     if ws.root().exists() {
         let empty = ws.root().is_dir() && std::fs::read_dir(ws.root())?.next().is_none();
         if !empty {
-            bail!("{} already exists and is not empty", ws.root().display());
+            bail!(
+                "{} already exists and is not empty: `repo init` makes a new repository; give a \
+                 new or empty folder (an existing repository is changed with `repo add`, \
+                 `repo root edit` and `repo sign`)",
+                ws.root().display()
+            );
         }
     }
     Ok(())

@@ -4,12 +4,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
 use updater::conventions::POLICY_ROLE;
 use updater::datetime::UtcTime;
 use updater::rollout::decide::Index;
-use updater::rollout::policy::{show_share, Channel, Policy, Target, Wave, MAX_POLICY_BYTES};
+use updater::rollout::policy::{
+    show_share, Channel, Policy, PolicyError, Target, Wave, MAX_POLICY_BYTES,
+};
 
 use crate::sign::check_policy_against;
 use crate::workspace::Workspace;
@@ -30,12 +32,24 @@ pub fn check(ws: &Workspace, file: &Path) -> Result<Result<CheckedPolicy>> {
     let index = staged_index(ws)?;
     let xml = updater::fs::read_bounded(file, MAX_POLICY_BYTES)
         .with_context(|| format!("reading {}", file.display()))?;
-    Ok(
-        check_policy_against(&xml, &index).map(|policy| CheckedPolicy {
+    Ok(check_policy_against(&xml, &index)
+        .map(|policy| CheckedPolicy {
             preview: preview(&policy, &index),
             summary: summary(&policy, &index),
-        }),
-    )
+        })
+        .map_err(|refusal| naming(file, refusal)))
+}
+
+/// The refusal of the policy in `file`, naming that file (and its line) rather than the
+/// name it will have when published.
+fn naming(file: &Path, refusal: anyhow::Error) -> anyhow::Error {
+    match refusal.downcast_ref::<PolicyError>() {
+        Some(PolicyError { line: 0, message }) => anyhow!("{}: {message}", file.display()),
+        Some(PolicyError { line, message }) => {
+            anyhow!("{} line {line}: {message}", file.display())
+        }
+        None => refusal,
+    }
 }
 
 /// The releases and platforms the next signing would publish: those published, those

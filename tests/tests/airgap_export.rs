@@ -154,7 +154,7 @@ fn export_can_hold_only_the_newest_releases() {
         .ok();
     device
         .download(&[&m], &[APP], &[])
-        .fails_with(1, "not found on any mirror");
+        .fails_with(1, &format!("{APP}: not found on any mirror ({m}/targets/"));
 }
 
 #[test]

@@ -356,17 +356,28 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
         sig = ts['signatures'][0]['sig']\n\
         ts['signatures'][0]['sig'] = ('0' if sig[0] != '0' else '1') + sig[1:]\n\
         reg('metadata/timestamp.json', json.dumps(ts).encode())";
-    let cases: Vec<(&str, String, &str, String)> = vec![
+    // Each case: what, the script, which members to keep, the exit code and the message.
+    let cases: Vec<(&str, String, &str, i32, String)> = vec![
         (
             "metadata missing",
             String::new(),
             "not name.startswith('metadata/')",
-            "refresh refused: timestamp.json: not found on any mirror".into(),
+            // Nothing refused: the archive has no such file, and the message says so
+            // (`refresh` and `download` exit 1 for any failure, as the TUF client protocol has it).
+            1,
+            format!(
+                "refresh could not fetch the metadata: timestamp.json: not found on any mirror \
+                 ({}/metadata/timestamp.json: not found): is the metadata URL right? It names \
+                 the folder that holds timestamp.json, usually ending in /metadata (check \
+                 --metadata-url, or [repository] metadata in the config)",
+                archive.display()
+            ),
         ),
         (
             "forged timestamp",
             forge.into(),
             "True",
+            1,
             "refresh refused: timestamp: 0 of 1 required signatures are valid \
              (key 81319263: the signature does not match the signed bytes)"
                 .into(),
@@ -375,6 +386,7 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
             "symlink chain climbing out",
             "sym('p/q', '..')\nsym('p/q/u1', '..')\nreg('p/q/u1/x', b'escaped')".into(),
             "True",
+            1,
             format!(
                 "{}: refused: archive member \"p/q\": symbolic links are not allowed",
                 archive.display()
@@ -384,6 +396,7 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
             "\"..\" member",
             "reg('../escape.txt', b'escaped')".into(),
             "True",
+            1,
             format!(
                 "{}: refused: archive member \"../escape.txt\": \"..\" is not allowed",
                 archive.display()
@@ -393,13 +406,14 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
             "absolute member",
             format!("reg({:?}, b'escaped')", format!("{world}/abs.txt")),
             "True",
+            1,
             format!(
                 "{}: refused: archive member \"{world}/abs.txt\": absolute names are not allowed",
                 archive.display()
             ),
         ),
     ];
-    for (what, script, keep, message) in cases {
+    for (what, script, keep, code, message) in cases {
         hostile_archive(&exported, &archive, &script, keep);
         for args in [
             refresh_args(&archive),
@@ -407,7 +421,7 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
         ] {
             let before = site.outside_metadata();
             let watched = site.run(&args);
-            let run = watched.run.fails_with(1, &message);
+            let run = watched.run.fails_with(code, &message);
             assert_eq!(run.stderr, format!("updater: {message}\n"), "{what}");
             assert!(
                 watched.seen_in_tmpdir.is_empty(),

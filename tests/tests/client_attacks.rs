@@ -234,9 +234,10 @@ fn endless_metadata_is_cut_off_at_its_limit() {
         &["--log", &log_path, "--endless", "timestamp.json"],
     );
     let before = s.device.state();
-    s.device
-        .refresh(&[&hostile.url()])
-        .fails_with(1, "timestamp.json: could not be fetched (http://127.0.0.1");
+    s.device.refresh(&[&hostile.url()]).fails_with(
+        1,
+        "refresh refused: timestamp.json: could not be fetched (http://127.0.0.1",
+    );
     let run = s.device.refresh(&[&hostile.url()]);
     assert!(
         run.stderr.contains("larger than its limit of 16384 bytes"),
@@ -275,8 +276,10 @@ fn stalled_download_times_out() {
         &[FIRMWARE],
         &["--read-timeout", "2", "--retries", "1"],
     );
+    // A stalled mirror is one that could not be reached: one line for it, with its attempts.
     let run = run.fails_with(1, &format!("{FIRMWARE}: could not be fetched"));
     assert!(run.stderr.contains("timed out"), "{run:#?}");
+    assert!(run.stderr.contains("(2 attempts)"), "{run:#?}");
     // Nothing in place; what arrived is kept aside, hidden, to resume from next time.
     let mut after = s.device.state();
     let partials: Vec<String> = after

@@ -86,9 +86,12 @@ fn assert_refused(parent: &TempDir, device: &Device, config: &Path, flags: &[&st
     let mut args: Vec<&std::ffi::OsStr> = flags.iter().map(|f| f.as_ref()).collect();
     args.extend(["--config".as_ref(), config.as_os_str(), "apply".as_ref()]);
     let run = device.updater(&args);
+    // The mirror turned the device down: nothing was refused by the device (exit 3).
     let run = run.fails_with(
-        1,
-        &format!("refresh refused: 2.root.json: could not be fetched ({message})"),
+        3,
+        &format!(
+            "refresh could not fetch the metadata: 2.root.json: could not be fetched ({message})"
+        ),
     );
     let after = tree_state(parent.path());
     let install = device.install_dir();

@@ -123,7 +123,7 @@ impl HttpTransport {
                 });
                 match refusal {
                     Some(refusal) => refused(refusal),
-                    None => FetchError::Io(t.to_string()),
+                    None => FetchError::Io(transport_words(&t)),
                 }
             }
         }
@@ -255,6 +255,20 @@ impl Transport for HttpTransport {
     fn base(&self) -> &str {
         &self.base
     }
+}
+
+/// A transport failure in words, without the URL ureq puts first: the mirror's failure
+/// names the URL once itself.
+fn transport_words(t: &ureq::Transport) -> String {
+    let mut words = t.kind().to_string();
+    if let Some(message) = t.message() {
+        words.push_str(": ");
+        words.push_str(message);
+    }
+    if let Some(source) = std::error::Error::source(t) {
+        words.push_str(&format!(": {source}"));
+    }
+    words
 }
 
 #[cfg(test)]

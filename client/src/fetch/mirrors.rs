@@ -5,10 +5,14 @@
 //! the next mirror is asked. A copy the caller refuses (it fails verification) also moves on
 //! to the next mirror: a mirror that serves bad bytes must not stop a device that another
 //! mirror could serve.
+//!
+//! A file no mirror delivered fails once, naming each mirror once: its URL, how many
+//! attempts it had and how the last one ended ([`MirrorFailure`]), never one line per retry.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FetchFailures, Result};
 use crate::fetch::transport::{Body, FetchError, Transport};
 
 /// Most retries of one mirror. Each attempt is bounded (connect and read timeouts, the
@@ -82,15 +86,93 @@ impl From<Error> for Attempt {
     }
 }
 
+/// Which part of a repository a set of mirrors serves: a failure then names the setting to
+/// check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// The metadata folder (`--metadata-url`, `[repository] metadata`).
+    Metadata,
+    /// The targets folder (`--target-base-url`, `[repository] targets`).
+    Targets,
+}
+
+impl Serves {
+    /// The folder's usual last name, the device's flag and its config key.
+    fn setting(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Serves::Metadata => ("metadata", "--metadata-url", "[repository] metadata"),
+            Serves::Targets => ("targets", "--target-base-url", "[repository] targets"),
+        }
+    }
+
+    /// The next step when the mirrors answered that they have no such file.
+    pub(crate) fn not_found_hint(serves: Option<Serves>) -> String {
+        match serves {
+            Some(Serves::Metadata) => {
+                let (folder, flag, key) = Serves::Metadata.setting();
+                format!(
+                    ": is the metadata URL right? It names the folder that holds timestamp.json, \
+                     usually ending in /{folder} (check {flag}, or {key} in the config)"
+                )
+            }
+            Some(Serves::Targets) => {
+                let (folder, flag, key) = Serves::Targets.setting();
+                format!(
+                    ": is the targets URL right? It names the folder that holds the targets, \
+                     usually ending in /{folder} (check {flag}, or {key} in the config); \
+                     otherwise the repository lists a file it has not uploaded"
+                )
+            }
+            None => String::new(),
+        }
+    }
+
+    /// The next step when no mirror could be reached.
+    pub(crate) fn unreachable_hint(serves: Option<Serves>) -> String {
+        match serves.map(Serves::setting) {
+            Some((folder, flag, key)) => format!(
+                ": no mirror could be reached; nothing was refused: check the network and \
+                 that the {folder} mirrors are up (the URLs come from {flag}, or {key} in the config)"
+            ),
+            None => ": no mirror could be reached; nothing was refused".into(),
+        }
+    }
+}
+
+/// How one mirror failed to deliver a file, after all its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorFailure {
+    /// Where the file was asked for on this mirror.
+    pub url: String,
+    /// Attempts made, the first included.
+    pub attempts: u32,
+    /// How the last attempt ended.
+    pub error: FetchError,
+}
+
+impl fmt::Display for MirrorFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.error.location() {
+            Some(_) => write!(f, "{}", self.error)?,
+            None => write!(f, "{}: {}", self.url, self.error)?,
+        }
+        if self.attempts > 1 {
+            write!(f, " ({} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
 /// Mirrors of one part of a repository (its metadata, or its targets), in order of preference.
 pub struct Mirrors {
     mirrors: Vec<Box<dyn Transport>>,
     retry: RetryPolicy,
+    serves: Option<Serves>,
     on_give_up: Option<Box<Report>>,
 }
 
-/// Told of each mirror given up, with the failure in words.
-type Report = dyn Fn(&str) + Send + Sync;
+/// Told of each mirror given up when a later one served the file.
+type Report = dyn Fn(&MirrorFailure) + Send + Sync;
 
 impl Mirrors {
     /// Mirrors asked in the order given.
@@ -98,14 +180,23 @@ impl Mirrors {
         Mirrors {
             mirrors,
             retry,
+            serves: None,
             on_give_up: None,
         }
     }
 
-    /// Calls `report` with the failure each time a mirror is given up for a file it could
-    /// not deliver (not for a file it says it does not have), so that an abandoned mirror is
-    /// seen even when the next one serves.
-    pub fn reporting(mut self, report: impl Fn(&str) + Send + Sync + 'static) -> Self {
+    /// Says which part of the repository these mirrors serve, so that a failure names the
+    /// setting to check.
+    pub fn serving(mut self, serves: Serves) -> Self {
+        self.serves = Some(serves);
+        self
+    }
+
+    /// Calls `report` with each mirror given up for a file it could not deliver (not for a
+    /// file it says it does not have) when a later mirror served it, so that an abandoned
+    /// mirror is seen even then. When none serves, the error names every mirror instead:
+    /// each failure is told once.
+    pub fn reporting(mut self, report: impl Fn(&MirrorFailure) + Send + Sync + 'static) -> Self {
         self.on_give_up = Some(Box::new(report));
         self
     }
@@ -145,13 +236,11 @@ impl Mirrors {
         offset: &dyn Fn() -> u64,
         mut attempt: impl FnMut(Body) -> Result<T, Attempt>,
     ) -> Result<T> {
-        let mut failures = Vec::new();
+        let mut failures: Vec<MirrorFailure> = Vec::new();
         let mut refusal = None;
-        // Whether some mirror answered that it has no such file (a typed answer, never
-        // read back from the words of a failure).
-        let mut said_not_found = false;
         for mirror in &self.mirrors {
             let attempts = self.retry.attempts.clamp(1, MAX_RETRIES + 1);
+            let mut last = None;
             for n in 0..attempts {
                 if n > 0 {
                     std::thread::sleep(self.retry.delay(n));
@@ -161,207 +250,75 @@ impl Mirrors {
                     .map_err(Attempt::Fetch)
                     .and_then(&mut attempt);
                 match result {
-                    Ok(value) => return Ok(value),
+                    Ok(value) => {
+                        self.report_given_up(&failures);
+                        return Ok(value);
+                    }
                     Err(Attempt::Refused(e)) => {
+                        // This mirror answered; its refusal is what the caller hears.
                         refusal = Some(e);
+                        last = None;
                         break;
                     }
                     Err(Attempt::Fetch(e)) => {
                         let transient = e.is_transient();
-                        let not_found = e == FetchError::NotFound;
-                        said_not_found |= not_found;
-                        let failure = match e.location() {
-                            Some(_) => e.to_string(),
-                            None => format!("{}/{path}: {e}", mirror.base()),
-                        };
-                        let giving_up = !transient || n + 1 == attempts;
-                        if let (true, Some(report)) = (giving_up, &self.on_give_up) {
-                            if !not_found {
-                                report(&failure);
-                            }
-                        }
-                        failures.push(failure);
+                        last = Some(MirrorFailure {
+                            url: format!("{}/{path}", mirror.base()),
+                            attempts: n + 1,
+                            error: e,
+                        });
                         if !transient {
                             break;
                         }
                     }
                 }
             }
+            failures.extend(last);
         }
         if let Some(e) = refusal {
             return Err(e);
         }
         // A mirror that says "no such file" has answered; others may only have failed to
         // answer. The root probe needs exactly this: no reachable mirror has a newer root.
-        if said_not_found {
-            return Err(Error::NotFound { what: what.into() });
+        // (A typed answer, never read back from the words of a failure.)
+        let what = what.to_owned();
+        let unreached = failures.iter().all(|f| f.error.is_unreached());
+        let mirrors = failures.iter().map(|f| f.to_string()).collect();
+        if failures.iter().any(|f| f.error == FetchError::NotFound) {
+            let hint = Serves::not_found_hint(self.serves);
+            return Err(Error::NotFound {
+                what,
+                failures: FetchFailures {
+                    mirrors,
+                    unreached,
+                    hint,
+                },
+            });
         }
+        let hint = match unreached {
+            true => Serves::unreachable_hint(self.serves),
+            false => String::new(),
+        };
         Err(Error::Fetch {
-            what: what.into(),
-            failures,
+            what,
+            failures: FetchFailures {
+                mirrors,
+                unreached,
+                hint,
+            },
         })
+    }
+
+    /// Tells the reporter of each mirror given up before one served.
+    fn report_given_up(&self, failures: &[MirrorFailure]) {
+        if let Some(report) = &self.on_give_up {
+            for failure in failures.iter().filter(|f| f.error != FetchError::NotFound) {
+                report(failure);
+            }
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-    use std::sync::Arc;
-
-    struct Scripted {
-        answers: Vec<Result<&'static [u8], FetchError>>,
-        calls: Arc<AtomicU32>,
-    }
-
-    impl Transport for Scripted {
-        fn open(&self, _path: &str) -> Result<Body, FetchError> {
-            let n = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
-            let answer = self.answers[n.min(self.answers.len() - 1)].clone();
-            answer.map(|bytes| Body {
-                reader: Box::new(bytes),
-                announced_length: None,
-                start: 0,
-            })
-        }
-        fn base(&self) -> &str {
-            "scripted"
-        }
-    }
-
-    fn mirror(
-        answers: Vec<Result<&'static [u8], FetchError>>,
-    ) -> (Box<dyn Transport>, Arc<AtomicU32>) {
-        let calls = Arc::new(AtomicU32::new(0));
-        let t = Scripted {
-            answers,
-            calls: calls.clone(),
-        };
-        (Box::new(t), calls)
-    }
-
-    fn quick() -> RetryPolicy {
-        RetryPolicy {
-            attempts: 3,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-        }
-    }
-
-    #[test]
-    fn transient_errors_are_retried_then_next_mirror_serves() {
-        let (a, a_calls) = mirror(vec![Err(FetchError::Status(500))]);
-        let (b, b_calls) = mirror(vec![Ok(b"good")]);
-        let mirrors = Mirrors::new(vec![a, b], quick());
-        let got = mirrors.fetch("f", "f", 100, Ok).unwrap();
-        assert_eq!(got, b"good");
-        assert_eq!(a_calls.load(Ordering::SeqCst), 3);
-        assert_eq!(b_calls.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn not_found_is_not_retried_and_reported_as_such() {
-        let (a, a_calls) = mirror(vec![Err(FetchError::NotFound)]);
-        let (b, _) = mirror(vec![Err(FetchError::NotFound)]);
-        let mirrors = Mirrors::new(vec![a, b], quick());
-        let err = mirrors.fetch("2.root.json", "2.root.json", 100, Ok);
-        assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
-        assert_eq!(a_calls.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn only_a_typed_not_found_makes_a_file_missing() {
-        // Failures whose words end as a "not found" once did: a resolver's message, or a
-        // broken connection, read as "the mirror has no such file". For the root probe that
-        // meant "no newer root exists", and a rotation was silently skipped.
-        for words in ["dns: not found", "resolve mirror.example: not found"] {
-            let (a, _) = mirror(vec![Err(FetchError::Io(words.into()))]);
-            let mirrors = Mirrors::new(vec![a], quick());
-            match mirrors.fetch("2.root.json", "2.root.json", 100, Ok) {
-                Err(Error::Fetch { what, failures }) => {
-                    assert_eq!(what, "2.root.json");
-                    assert_eq!(failures.len(), 3, "{failures:?}");
-                }
-                other => panic!("{words}: {other:?}"),
-            }
-        }
-        // One mirror that answers "no such file" is an answer, whatever the others did.
-        let (a, _) = mirror(vec![Err(FetchError::Status(500))]);
-        let (b, _) = mirror(vec![Err(FetchError::NotFound)]);
-        let mirrors = Mirrors::new(vec![a, b], quick());
-        let err = mirrors.fetch("2.root.json", "2.root.json", 100, Ok);
-        assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
-        // Server errors alone are not.
-        let (a, _) = mirror(vec![Err(FetchError::Status(500))]);
-        let mirrors = Mirrors::new(vec![a], quick());
-        let err = mirrors.fetch("2.root.json", "2.root.json", 100, Ok);
-        assert!(matches!(err, Err(Error::Fetch { .. })), "{err:?}");
-    }
-
-    #[test]
-    fn a_refused_copy_moves_on_and_the_refusal_is_reported() {
-        let (a, _) = mirror(vec![Ok(b"bad")]);
-        let (b, _) = mirror(vec![Ok(b"good")]);
-        let mirrors = Mirrors::new(vec![a, b], quick());
-        let check = |bytes: Vec<u8>| {
-            if bytes == b"good" {
-                Ok(())
-            } else {
-                Err(Error::Internal("refused"))
-            }
-        };
-        assert!(mirrors.fetch("f", "f", 100, check).is_ok());
-        let (c, _) = mirror(vec![Ok(b"bad")]);
-        let mirrors = Mirrors::new(vec![c], quick());
-        assert!(matches!(
-            mirrors.fetch("f", "f", 100, check),
-            Err(Error::Internal("refused"))
-        ));
-    }
-
-    #[test]
-    fn attempts_are_capped_and_a_slow_mirror_is_not_asked_again() {
-        let (a, a_calls) = mirror(vec![Err(FetchError::Io("reset".into()))]);
-        let retry = RetryPolicy {
-            attempts: u32::MAX,
-            ..quick()
-        };
-        let mirrors = Mirrors::new(vec![a], retry);
-        assert!(mirrors.fetch("f", "f", 100, Ok).is_err());
-        assert_eq!(a_calls.load(Ordering::SeqCst), MAX_RETRIES + 1);
-
-        let slow = FetchError::TooSlow {
-            url: "http://a/f".into(),
-            received: 3,
-            elapsed: Duration::from_secs(30),
-            floor: crate::fetch::SpeedFloor::default(),
-        };
-        let (a, a_calls) = mirror(vec![Err(slow)]);
-        let (b, _) = mirror(vec![Ok(b"good")]);
-        let reported = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = reported.clone();
-        let mirrors = Mirrors::new(vec![a, b], quick())
-            .reporting(move |f| seen.lock().unwrap().push(f.to_owned()));
-        assert_eq!(mirrors.fetch("f", "f", 100, Ok).unwrap(), b"good");
-        assert_eq!(a_calls.load(Ordering::SeqCst), 1);
-        assert_eq!(
-            *reported.lock().unwrap(),
-            ["http://a/f: abandoned: 3 bytes in 30.0 s (0.1 bytes/s), below the floor of 1024 bytes/s over 30 s"]
-        );
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let policy = RetryPolicy {
-            attempts: 5,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(300),
-        };
-        for _ in 0..20 {
-            let first = policy.delay(1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let late = policy.delay(10);
-            assert!(late >= Duration::from_millis(150) && late <= Duration::from_millis(300));
-        }
-    }
-}
+#[path = "mirrors_tests.rs"]
+mod tests;

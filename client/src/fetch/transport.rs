@@ -26,6 +26,10 @@ pub enum FetchError {
     TimedOut(String),
     /// Connecting or reading failed, or the bytes could not be used as a resumed part.
     Io(String),
+    /// The bytes resumed after a saved part did not match what the index lists: the saved
+    /// part is discarded and the file asked for again whole. Bytes that failed
+    /// verification, so a refusal, not an unreachable mirror.
+    ResumedMismatch(String),
     /// The body arrived slower than the speed floor over a whole window: abandoned.
     TooSlow {
         url: String,
@@ -52,7 +56,7 @@ impl FetchError {
     pub(crate) fn is_transient(&self) -> bool {
         match self {
             FetchError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
-            FetchError::Io(_) | FetchError::TimedOut(_) => true,
+            FetchError::Io(_) | FetchError::TimedOut(_) | FetchError::ResumedMismatch(_) => true,
             // A slow mirror already had a whole window to prove itself; asking it again
             // would multiply the time a hostile one holds the device. The bytes that did
             // arrive are kept, and the next mirror resumes from them.
@@ -61,6 +65,25 @@ impl FetchError {
             | FetchError::TooSlow { .. }
             | FetchError::Unsafe { .. }
             | FetchError::ClientCertificate { .. } => false,
+        }
+    }
+
+    /// Whether this only says that the mirror could not be reached or would not serve,
+    /// nothing about bytes it sent: the network, a server's trouble, a missing file, or the
+    /// mirror turning down this device's certificate (a slow mirror too: slowness is no
+    /// proof of an attack). A file larger than its limit, a local mirror's unsafe path, or
+    /// resumed bytes that did not match is a refusal of what the mirror offered.
+    pub(crate) fn is_unreached(&self) -> bool {
+        match self {
+            FetchError::NotFound
+            | FetchError::Status(_)
+            | FetchError::TimedOut(_)
+            | FetchError::Io(_)
+            | FetchError::TooSlow { .. }
+            | FetchError::ClientCertificate { .. } => true,
+            FetchError::TooLarge { .. }
+            | FetchError::Unsafe { .. }
+            | FetchError::ResumedMismatch(_) => false,
         }
     }
 
@@ -84,7 +107,7 @@ impl fmt::Display for FetchError {
             FetchError::TooLarge { limit } => write!(f, "larger than its limit of {limit} bytes"),
             FetchError::Status(code) => write!(f, "HTTP status {code}"),
             FetchError::TimedOut(reason) => write!(f, "timed out: {reason}"),
-            FetchError::Io(reason) => f.write_str(reason),
+            FetchError::Io(reason) | FetchError::ResumedMismatch(reason) => f.write_str(reason),
             FetchError::TooSlow {
                 url,
                 received,

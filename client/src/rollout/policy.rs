@@ -120,6 +120,7 @@ impl std::error::Error for PolicyError {}
 
 mod channels;
 mod parser;
+mod schema;
 mod values;
 
 pub use parser::parse;

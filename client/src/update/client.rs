@@ -299,33 +299,11 @@ impl Client {
             .map_err(|_| Error::Internal("policy.xml is a valid target name"))?;
         let role = RoleName::new(POLICY_ROLE)
             .map_err(|_| Error::Internal("policy is a valid role name"))?;
+        self.check_policy_role(&name, &role)?;
         let refuse = |reason: &str| Error::Target {
             name: name.clone(),
             reason: reason.to_owned(),
         };
-        let top = self.trusted.targets();
-        if top.targets.contains_key(&name) {
-            return Err(refuse(
-                "listed by the top-level targets role; only the delegated policy role may sign the policy",
-            ));
-        }
-        let delegated = top
-            .delegations
-            .as_ref()
-            .and_then(|d| d.roles.iter().find(|r| r.name == role))
-            .ok_or_else(|| {
-                refuse("the repository has no signed policy (targets delegates no policy role)")
-            })?;
-        if !delegated.covers(&name) {
-            return Err(refuse(
-                "the policy role's delegation does not cover policy.xml",
-            ));
-        }
-        if self.trusted.snapshot().role_meta(&role).is_none() {
-            return Err(refuse(
-                "the repository has not published a policy yet (snapshot lists no policy role)",
-            ));
-        }
         self.load_targets(&role, &RoleName::targets())?;
         let info = self
             .trusted
@@ -372,6 +350,44 @@ impl Client {
         // Only a cache: failing to keep it costs one download next time.
         let _ = crate::fs::write_atomic(&kept, &bytes);
         Ok(bytes)
+    }
+
+    /// Checks that only the delegated `role` can list the policy file `name`: not the
+    /// top-level targets role, a delegation that covers it, and a published role.
+    fn check_policy_role(&self, name: &TargetName, role: &RoleName) -> Result<()> {
+        let refuse = |reason: &str| Error::Target {
+            name: name.clone(),
+            reason: reason.to_owned(),
+        };
+        let top = self.trusted.targets();
+        if top.targets.contains_key(name) {
+            return Err(refuse(
+                "listed by the top-level targets role; only the delegated policy role may sign the policy",
+            ));
+        }
+        let delegated = top
+            .delegations
+            .as_ref()
+            .and_then(|d| d.roles.iter().find(|r| &r.name == role))
+            .ok_or_else(|| {
+                refuse(
+                    "the repository has no signed policy (targets delegates no policy role): \
+                     publish one with `repo policy set REPO FILE`, then `repo sign REPO` with the \
+                     targets, policy, snapshot and timestamp keys",
+                )
+            })?;
+        if !delegated.covers(name) {
+            return Err(refuse(
+                "the policy role's delegation does not cover policy.xml",
+            ));
+        }
+        if self.trusted.snapshot().role_meta(role).is_none() {
+            return Err(refuse(
+                "the repository has not published a policy yet (snapshot lists no policy \
+                 role): `repo sign REPO` with the policy, snapshot and timestamp keys",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -59,6 +59,15 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         Some(text) => UtcTime::parse(text).map_err(|e| anyhow!(e))?,
         None => UtcTime::now(),
     };
+    // A --root that is no root at all is the file's fault, not the repository's.
+    if let Err(e) = updater::trusted::verify_self_signed_root(&root_bytes) {
+        eprintln!(
+            "error: --root {} is not a root signed by its own keys ({e}): give the root.json \
+             devices trust (the repository's public/metadata/1.root.json, or the newest N.root.json)",
+            args.root.display()
+        );
+        return Ok(ExitCode::from(EXIT_UNTRUSTED));
+    }
     let served = served_dir(&args.repo);
     let quiet = args.quiet || args.json || args.nagios;
     let outcome = verify_repository(&served, &root_bytes, now, quiet);

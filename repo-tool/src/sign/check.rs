@@ -77,7 +77,8 @@ pub(crate) fn check_policy_against(
     }
     if !missing.is_empty() {
         bail!(
-            "policy names releases the index does not hold: {}",
+            "policy names releases the index does not hold: {}: stage each with `repo add REPO \
+             DIR --release VERSION --platform PLATFORM` first, or correct the policy",
             missing.join(", ")
         );
     }

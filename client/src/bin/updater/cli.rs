@@ -9,11 +9,12 @@ use clap::{Parser, Subcommand};
 use updater::cli_docs::Shell;
 use updater::config::Config;
 use updater::datetime::UtcTime;
-use updater::fetch::mirrors::{Mirrors, RetryPolicy, MAX_RETRIES};
+use updater::fetch::mirrors::{Mirrors, RetryPolicy, Serves, MAX_RETRIES};
 use updater::fetch::store::MetadataStore;
 use updater::fetch::{for_location, ClientIdentity, HttpOptions, SpeedFloor};
 use updater::install::{Hooks, Installer};
 use updater::update::client::Client;
+use updater::Error;
 
 use crate::log::LogFormat;
 
@@ -29,7 +30,12 @@ use crate::log::LogFormat;
         metadata folder so that older files are refused on later runs.\n\n\
         Mirrors are tried in the order given: `--metadata-url` and `--target-base-url` may each \
         be repeated, and take http://, https://, file:// URLs or a local folder.\n\n\
-        Exit codes: 0 success; 1 anything refused or failed; 2 bad command line.",
+        Exit codes: 0 success; 1 refused (metadata, the policy or an artifact failed \
+        verification: a bad repository or an attack) or another failure; 2 bad command line; \
+        3 (apply, plan, targets) could not fetch: no mirror could be reached or none had the \
+        file, and nothing was refused (offline, a mirror down, or a wrong URL). init, refresh \
+        and download keep the tuf-conformance protocol's 1 for every failure; their message \
+        still says \"could not fetch\" or \"refused\".",
     after_help = "Examples:\n  \
         updater --metadata-dir /var/lib/updater/metadata init /etc/updater/root.json\n  \
         updater --metadata-dir M --metadata-url https://updates.example.com/metadata refresh\n  \
@@ -225,6 +231,11 @@ pub(crate) struct Settings {
 impl Settings {
     pub(crate) fn from_cli(cli: &Cli) -> Result<Self> {
         let config = match &cli.config {
+            Some(path) if !path.exists() => bail!(
+                "the device's config file {} does not exist: give --config the device's \
+                 configuration file (TOML; see the README's \"Device configuration\")",
+                path.display()
+            ),
             Some(path) => Some(Config::load(path).map_err(anyhow::Error::msg)?),
             None => None,
         };
@@ -307,14 +318,43 @@ pub(crate) fn mirrors(
         .map(|l| for_location(l, &options).map_err(anyhow::Error::msg))
         .collect::<Result<Vec<_>>>()?;
     let retry = RetryPolicy::with_attempts(cli.retries.saturating_add(1));
+    let serves = match flag {
+        "--metadata-url" => Serves::Metadata,
+        _ => Serves::Targets,
+    };
     Ok(Mirrors::new(transports, retry)
-        .reporting(|failure| crate::log::warning(&format!("{failure}; mirror given up"))))
+        .serving(serves)
+        .reporting(|failure| {
+            crate::log::warning(&format!("{failure}; mirror given up, the next one served"))
+        }))
 }
 
 pub(crate) fn refreshed_client(cli: &Cli, settings: &Settings, now: UtcTime) -> Result<Client> {
     let store = MetadataStore::open(&settings.metadata_dir)?;
     let metadata = mirrors(cli, settings, &settings.metadata_urls, "--metadata-url")?;
-    Client::open(store, metadata, now).context("refresh refused")
+    refused_or_unreached(
+        Client::open(store, metadata, now),
+        "refresh refused",
+        "refresh could not fetch the metadata",
+    )
+}
+
+/// `result` with the context that says which it was: `refused` when something was refused,
+/// `unreached` when a file only could not be fetched (the exit code tells the two apart too:
+/// see `main.rs`).
+pub(crate) fn refused_or_unreached<T>(
+    result: Result<T, Error>,
+    refused: &'static str,
+    unreached: &'static str,
+) -> Result<T> {
+    result.map_err(|e| {
+        let context = if e.could_not_fetch() {
+            unreached
+        } else {
+            refused
+        };
+        anyhow::Error::new(e).context(context)
+    })
 }
 
 pub(crate) fn installer(settings: &Settings) -> Result<Installer> {

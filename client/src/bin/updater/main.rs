@@ -17,6 +17,15 @@ use updater::datetime::UtcTime;
 
 use cli::{Cli, Command, Settings};
 
+/// Something was refused (verification failed: a bad repository, or an attack), or any
+/// other failure.
+const REFUSED: u8 = 1;
+/// A file could not be fetched and nothing was refused: no mirror could be reached, or
+/// none had the file (offline, a mirror down, a wrong URL). Monitoring tells this from
+/// `REFUSED` by the code alone. (2 is clap's, for a bad command line.) Not for the
+/// commands of the tuf-conformance client protocol, which must exit 1 on any failure.
+const UNREACHED: u8 = 3;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     log::init(cli.log_format);
@@ -24,8 +33,27 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error(&format!("{e:#}"));
-            ExitCode::from(1)
+            ExitCode::from(exit_code(&cli.command, &e))
         }
+    }
+}
+
+/// The exit code of a failure, from its typed cause (never from its words): the outermost
+/// client error in the chain decides. `init`, `refresh` and `download` are the
+/// tuf-conformance protocol's, whose every failure is 1; their message still says which.
+fn exit_code(command: &Command, e: &anyhow::Error) -> u8 {
+    if matches!(
+        command,
+        Command::Init { .. } | Command::Refresh | Command::Download
+    ) {
+        return REFUSED;
+    }
+    let cause = e
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<updater::Error>());
+    match cause {
+        Some(cause) if cause.could_not_fetch() => UNREACHED,
+        _ => REFUSED,
     }
 }
 

@@ -6,29 +6,12 @@ use std::collections::BTreeMap;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use super::schema::{elements_inside, schema, schema_name};
 use super::values::{parse_clock, parse_days, parse_percent};
 use super::*;
 use crate::conventions::{check_label, matching_form};
 use crate::datetime::UtcTime;
 use crate::rollout::period::Period;
-
-/// Where each element may appear, and which attributes it takes (required ones marked by
-/// a leading `!`).
-fn schema(element: &str) -> Option<(&'static str, &'static [&'static str])> {
-    Some(match element {
-        "policy" => ("", &[]),
-        "check" => ("policy", &["!every", "jitter"]),
-        "window" => ("policy", &["days", "!from", "!to"]),
-        "channel" => ("policy", &["!name", "platforms"]),
-        "target" => ("channel", &["!release", "downgrade", "restart"]),
-        "via" => ("channel", &["!release", "!below"]),
-        "revoked" => ("channel", &["!release"]),
-        "halt" => ("channel", &[]),
-        "early" => ("target", &["device", "group"]),
-        "wave" => ("target", &["!start", "!percent"]),
-        _ => return None,
-    })
-}
 
 /// Parses and checks a policy.
 pub fn parse(bytes: &[u8]) -> Result<Policy, PolicyError> {
@@ -175,7 +158,10 @@ impl<'a> Parser<'a> {
         let raw_name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
         let parent = self.open.last().copied().unwrap_or("");
         let Some((expected_parent, allowed)) = schema(&raw_name) else {
-            return Err(self.error(format!("unknown element <{raw_name}>")));
+            return Err(self.error(format!(
+                "unknown element <{raw_name}>: {}",
+                elements_inside(parent)
+            )));
         };
         if expected_parent != parent {
             let place = if parent.is_empty() {
@@ -212,7 +198,15 @@ impl<'a> Parser<'a> {
                 .map(|a| a.trim_start_matches('!'))
                 .find(|a| *a == key)
             else {
-                return Err(self.error(format!("<{element}> has no attribute {key:?}")));
+                let known: Vec<String> = allowed
+                    .iter()
+                    .map(|a| format!("{:?}", a.trim_start_matches('!')))
+                    .collect();
+                let known = match known.is_empty() {
+                    true => "it has none".to_owned(),
+                    false => format!("its attributes are {}", known.join(", ")),
+                };
+                return Err(self.error(format!("<{element}> has no attribute {key:?}: {known}")));
             };
             let value = attr
                 .unescape_value()
@@ -473,13 +467,6 @@ impl<'a> Parser<'a> {
             early_repeats: self.early_repeats,
         })
     }
-}
-
-fn schema_name(name: &str) -> &'static str {
-    const NAMES: [&str; 10] = [
-        "policy", "check", "window", "channel", "target", "via", "revoked", "halt", "early", "wave",
-    ];
-    NAMES.iter().find(|n| **n == name).copied().unwrap_or("")
 }
 
 /// Attribute `key` of an element, empty when absent (required ones are checked before).

@@ -186,7 +186,10 @@ fn lines_are_counted_right_however_far_into_a_large_policy() {
     let e = error_of(&big.replace("<halt/>", "<hlat/>"));
     assert_eq!(
         (e.line, e.message.as_str()),
-        (30_019, "unknown element <hlat>")
+        (
+            30_019,
+            "unknown element <hlat>: inside <channel> the elements are <target>, <via>, <revoked>, <halt>"
+        )
     );
     let e = error_of(&big.replace("percent=\"50\"", "percent=\"5\""));
     assert_eq!(e.line, 30_011, "{e}");

@@ -119,7 +119,7 @@ fn receive(
         // Whatever was saved is not this target: never resume from it.
         discard(partial);
         if body.start > 0 {
-            return Err(Attempt::Fetch(FetchError::Io(format!(
+            return Err(Attempt::Fetch(FetchError::ResumedMismatch(format!(
                 "the bytes resumed after {} did not match ({e}); saved part discarded",
                 body.start
             ))));

@@ -14,12 +14,12 @@ use updater::install::{InstallError, State};
 use updater::report::Event;
 use updater::rollout::decide::{decide, Action, Decision, Device, Index, Waiting};
 use updater::rollout::hold::{held, Hold};
-use updater::rollout::index::{gather, releases_for, Wanted};
+use updater::rollout::index::{gather, releases_for, GatherError, Wanted};
 use updater::rollout::retry::{not_again, FailedTrial};
 use updater::rollout::wake::{next_wake, WakePlan};
 use updater::update::client::{Client, Listing};
 
-use crate::cli::{installer, mirrors, refreshed_client, Cli, Settings};
+use crate::cli::{installer, mirrors, refreshed_client, refused_or_unreached, Cli, Settings};
 use crate::commands::recorder::Recorder;
 
 /// One `apply`; returns the moment `run` should wake next (the next check, or sooner when
@@ -162,13 +162,12 @@ pub(crate) fn apply_once(
     };
     let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
     let mut client = refreshed_client(cli, settings, now)?;
-    let xml = client.policy_xml(&targets).context("policy refused")?;
+    let xml = signed_policy(&mut client, &targets)?;
     let policy = updater::rollout::policy::parse(&xml)?;
     let policy_sha256 = updater::hash::Sha256::digest(&xml).to_hex();
     // Only the releases this device's channel can send it to: their roles, no others.
     let wanted = releases_for(&policy, &device.channel);
-    let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
-        .context("the signed index refused")?;
+    let index = gathered(&mut client, Wanted::Releases(&wanted))?;
     let state = installer.state()?;
     let decision = locally(
         decide(&policy, &index, &device, now),
@@ -222,6 +221,30 @@ pub(crate) fn apply_once(
         format!("installed {release}, was {running} ({})", decision.reason),
         wait,
     ))
+}
+
+/// The signed policy's bytes from the targets mirrors; a failure says whether it was
+/// refused or could not be fetched.
+pub(crate) fn signed_policy(client: &mut Client, targets: &Mirrors) -> Result<Vec<u8>> {
+    refused_or_unreached(
+        client.policy_xml(targets),
+        "policy refused",
+        "could not fetch the signed policy (policy.xml) from the targets mirrors",
+    )
+}
+
+/// The releases `wanted` from the signed index, gathered through the delegation walker; a
+/// failure says whether the index was refused or could not be fetched.
+pub(crate) fn gathered(client: &mut Client, wanted: Wanted<'_>) -> Result<Index> {
+    match gather(&mut client.targets_source(), wanted) {
+        Ok(index) => Ok(index),
+        Err(GatherError::Source(e)) => refused_or_unreached(
+            Err(e),
+            "the signed index refused",
+            "could not fetch the signed index",
+        ),
+        Err(e) => Err(anyhow::Error::new(e).context("the signed index refused")),
+    }
 }
 
 /// The downloads folder, made if missing, as an absolute path: the release's scripts run

@@ -4,10 +4,10 @@ use anyhow::{Context, Result};
 use updater::datetime::UtcTime;
 use updater::install::State;
 use updater::rollout::decide::{decide, Device, Waiting};
-use updater::rollout::index::{gather, releases_for, Wanted};
+use updater::rollout::index::{releases_for, Wanted};
 
 use crate::cli::{mirrors, refreshed_client, Cli, Settings};
-use crate::commands::apply::locally;
+use crate::commands::apply::{gathered, locally, signed_policy};
 
 pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTime>) -> Result<()> {
     let config = settings
@@ -24,12 +24,11 @@ pub(crate) fn run(cli: &Cli, settings: &Settings, json: bool, now: Option<UtcTim
     };
     let targets = mirrors(cli, settings, &settings.target_urls, "--target-base-url")?;
     let mut client = refreshed_client(cli, settings, now)?;
-    let xml = client.policy_xml(&targets).context("policy refused")?;
+    let xml = signed_policy(&mut client, &targets)?;
     let policy = updater::rollout::policy::parse(&xml)?;
     // Only the releases this device's channel can send it to: their roles, no others.
     let wanted = releases_for(&policy, &device.channel);
-    let index = gather(&mut client.targets_source(), Wanted::Releases(&wanted))
-        .context("the signed index refused")?;
+    let index = gathered(&mut client, Wanted::Releases(&wanted))?;
     // The release that failed here under this very policy, and a hold, are announced as
     // `apply` treats them.
     let state = State::read(&config.paths.install).unwrap_or_else(|e| {
