@@ -20,7 +20,7 @@ use commands::EXIT_BAD_INPUT;
     long_about = "Build, sign and check a static TUF update repository, offline.\n\n\
         A repository folder holds the admin's settings and staged (unsigned) index, and a \
         public/ folder that is what gets served: metadata/ and targets/.\n\n\
-        Typical use (the README's Workflow has it all, three admins and devices included):\n  \
+        Typical use (docs/guide.md has it all, three admins and devices included):\n  \
         repo keygen keys/root   (and targets, policy, snapshot, timestamp)\n  \
         repo init myrepo --key root=keys/root.pub --key targets=keys/targets.pub \\\n      \
         --key policy=keys/policy.pub --key snapshot=keys/snapshot.pub \\\n      \

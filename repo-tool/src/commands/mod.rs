@@ -1,6 +1,6 @@
 //! One file per `repo` command: each holds its clap arguments and a `run` that turns them
 //! into a call of the library and its output, and returns the exit code. What they share
-//! lives here: the exit codes (documented in the README's Commands section and `repo
+//! lives here: the exit codes (documented in docs/reference/exit-codes.md and `repo
 //! --help`) and the parsing of `ROLE=VALUE` and key file arguments.
 
 pub(crate) mod add;

@@ -233,7 +233,7 @@ impl Settings {
         let config = match &cli.config {
             Some(path) if !path.exists() => bail!(
                 "the device's config file {} does not exist: give --config the device's \
-                 configuration file (TOML; see the README's \"Device configuration\")",
+                 configuration file (TOML; see docs/reference/updater.md, \"Device configuration\")",
                 path.display()
             ),
             Some(path) => Some(Config::load(path).map_err(anyhow::Error::msg)?),
