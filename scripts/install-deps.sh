@@ -16,7 +16,7 @@ fi
 if ! command -v faketime >/dev/null; then
   apt-get update -qq && apt-get install -y -qq faketime
 fi
-# rsync runs the README's mirroring command in tests/tests/publish.rs.
+# rsync runs the mirroring command of docs/reference/repo.md in tests/tests/publish.rs.
 if ! command -v rsync >/dev/null; then
   apt-get update -qq && apt-get install -y -qq rsync
 fi

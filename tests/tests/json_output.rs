@@ -241,7 +241,7 @@ fn verify_json_is_what_verified() {
     assert!(run.stderr.contains(error), "{run:#?}");
 }
 
-/// The README's policy: checks every 6h (jitter 30m), weekdays 02:00-04:00, 10%, 50%, 100%.
+/// The policy of docs/reference/policy.md: checks every 6h (jitter 30m), weekdays 02:00-04:00, 10%, 50%, 100%.
 const POLICY: &str = r#"<policy>
   <check every="6h" jitter="30m"/>
   <window days="mon-fri" from="02:00" to="04:00"/>

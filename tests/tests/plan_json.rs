@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use updater::rollout::decide::bucket;
 use updater::rollout::policy::Release;
 
-/// The README's example: weekdays 02:00-04:00, 10% on Monday 2026-11-23, 50% by Tuesday,
+/// The example of docs/plan-json.md: weekdays 02:00-04:00, 10% on Monday 2026-11-23, 50% by Tuesday,
 /// 100% by Thursday.
 fn readme_policy(extra: &str) -> String {
     format!(

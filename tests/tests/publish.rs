@@ -61,7 +61,7 @@ fn publish_to_s3_then_devices_and_python_tuf_update_and_a_killed_publish_stays_v
     python_tuf_reads(&base, &r.root_json());
 }
 
-/// The README's mirroring command: everything but timestamp.json (`-H`: each artifact's
+/// The mirroring command of docs/reference/repo.md: everything but timestamp.json (`-H`: each artifact's
 /// names stay hard links of one file), then timestamp.json (`-c`: a new one can have the
 /// old one's size and modification second), then only deletions of what is no longer served.
 const MIRROR_COMMAND: &str = "rsync -aH --exclude=/metadata/timestamp.json \"$SRC\" \"$DEST\" && rsync -ac \"$SRC/metadata/timestamp.json\" \"$DEST/metadata/\" && rsync -aH --delete --existing --ignore-existing \"$SRC\" \"$DEST\"";
