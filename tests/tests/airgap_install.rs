@@ -343,21 +343,21 @@ fn hostile_archive(source: &Path, out: &Path, script: &str, keep: &str) {
     ));
 }
 
-#[test]
-fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
-    let r = DemoRepo::signed();
-    let exported = export(&r, &[]);
-    let site = Site::new(&r.root_json());
-    let archive = site.usb.join("site.tar.gz");
-    let world = site.world.path().display().to_string();
-    let forge = "import json\n\
+/// A script for [`hostile_archive`]: the timestamp's signature with one character changed.
+const FORGE: &str = "import json\n\
         def keep(name, data):\n    return name != 'metadata/timestamp.json'\n\
         ts = json.loads(dict(members)['metadata/timestamp.json'])\n\
         sig = ts['signatures'][0]['sig']\n\
         ts['signatures'][0]['sig'] = ('0' if sig[0] != '0' else '1') + sig[1:]\n\
         reg('metadata/timestamp.json', json.dumps(ts).encode())";
-    // Each case: what, the script, which members to keep, the exit code and the message.
-    let cases: Vec<(&str, String, &str, i32, String)> = vec![
+
+/// One hostile archive: what, the script, which members to keep, the exit code and the message.
+type Case = (&'static str, String, &'static str, i32, String);
+
+/// The hostile archives, and what refusing each must say; `world` is the folder around the
+/// site, where an absolute member would land.
+fn hostile_cases(archive: &Path, world: &str) -> Vec<Case> {
+    vec![
         (
             "metadata missing",
             String::new(),
@@ -375,7 +375,7 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
         ),
         (
             "forged timestamp",
-            forge.into(),
+            FORGE.into(),
             "True",
             1,
             "refresh refused: timestamp: 0 of 1 required signatures are valid \
@@ -412,27 +412,48 @@ fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
                 archive.display()
             ),
         ),
-    ];
-    for (what, script, keep, code, message) in cases {
+    ]
+}
+
+/// `args` against the hostile archive are refused with exactly `message`, using no TMPDIR
+/// and writing nothing outside the device's metadata folder.
+fn assert_refused_writing_nothing(
+    site: &Site,
+    args: &[String],
+    what: &str,
+    code: i32,
+    message: &str,
+) {
+    let before = site.outside_metadata();
+    let watched = site.run(args);
+    let run = watched.run.fails_with(code, message);
+    assert_eq!(run.stderr, format!("updater: {message}\n"), "{what}");
+    assert!(
+        watched.seen_in_tmpdir.is_empty(),
+        "{what}: the updater used TMPDIR: {:?}",
+        watched.seen_in_tmpdir
+    );
+    assert_eq!(
+        before,
+        site.outside_metadata(),
+        "{what}: something was written outside the device's metadata folder: {run:#?}"
+    );
+}
+
+#[test]
+fn unsigned_archives_are_never_unpacked_refused_archives_write_nothing() {
+    let r = DemoRepo::signed();
+    let exported = export(&r, &[]);
+    let site = Site::new(&r.root_json());
+    let archive = site.usb.join("site.tar.gz");
+    let world = site.world.path().display().to_string();
+    for (what, script, keep, code, message) in hostile_cases(&archive, &world) {
         hostile_archive(&exported, &archive, &script, keep);
         for args in [
             refresh_args(&archive),
             download_args(&archive, &site.device),
         ] {
-            let before = site.outside_metadata();
-            let watched = site.run(&args);
-            let run = watched.run.fails_with(code, &message);
-            assert_eq!(run.stderr, format!("updater: {message}\n"), "{what}");
-            assert!(
-                watched.seen_in_tmpdir.is_empty(),
-                "{what}: the updater used TMPDIR: {:?}",
-                watched.seen_in_tmpdir
-            );
-            assert_eq!(
-                before,
-                site.outside_metadata(),
-                "{what}: something was written outside the device's metadata folder: {run:#?}"
-            );
+            assert_refused_writing_nothing(&site, &args, what, code, &message);
         }
     }
 }
