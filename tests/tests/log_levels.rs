@@ -69,34 +69,41 @@ fn under_systemd_each_line_carries_its_priority() {
         "{out}"
     );
 
-    // An unreachable mirror: the mirror given up is <4>, the failed check <3>, every line
-    // of stderr prefixed.
-    let dead = [
+    // A dead mirror before the good one: the mirror given up is a warning, <4>.
+    let dead = "http://127.0.0.1:9/metadata";
+    let good = metadata_url(&s);
+    let failover = [
         "--metadata-url",
-        "http://127.0.0.1:9/metadata",
+        dead,
+        "--metadata-url",
+        &good,
         "--retries",
         "0",
+        "apply",
     ];
-    let args: Vec<&str> = dead.iter().copied().chain(["apply"]).collect();
-    let (code, out, err) = updater(&s, dir.path(), Some("this stream"), &args);
-    assert_eq!(code, 1, "{out}{err}");
+    let (code, out, err) = updater(&s, dir.path(), Some("this stream"), &failover);
+    assert_eq!(code, 0, "{out}{err}");
     assert!(err.lines().any(|l| l.starts_with("<4>")), "{err}");
+    assert!(err.lines().all(|l| l.starts_with("<4>")), "{err}");
+    // Only the dead one: the check could not fetch (exit 3), an error, <3>, on every line.
+    let offline = ["--metadata-url", dead, "--retries", "0", "apply"];
+    let (code, out, err) = updater(&s, dir.path(), Some("this stream"), &offline);
+    assert_eq!(code, 3, "{out}{err}");
     assert!(err.lines().any(|l| l.starts_with("<3>")), "{err}");
-    assert!(
-        err.lines()
-            .all(|l| l.starts_with("<3>") || l.starts_with("<4>")),
-        "{err}"
-    );
+    assert!(err.lines().all(|l| l.starts_with("<3>")), "{err}");
     assert!(!err.contains("updater: "), "{err}");
 
     // The variable inherited, but the output goes elsewhere: plain lines as always.
-    let (code, out, err) = updater(&s, dir.path(), Some("1:1"), &args);
-    assert_eq!(code, 1, "{out}{err}");
+    let (code, out, err) = updater(&s, dir.path(), Some("1:1"), &failover);
+    assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains('<'), "{err}");
     assert!(
-        err.lines().any(|l| l.starts_with("updater: warning: ")),
+        err.lines().all(|l| l.starts_with("updater: warning: ")),
         "{err}"
     );
+    let (code, out, err) = updater(&s, dir.path(), Some("1:1"), &offline);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(!err.contains('<'), "{err}");
     assert!(err.lines().any(|l| l.starts_with("updater: ")), "{err}");
     let (code, out, _) = updater(&s, dir.path(), None, &["apply"]);
     assert_eq!(code, 0);
@@ -111,4 +118,12 @@ fn under_systemd_each_line_carries_its_priority() {
             .any(|l| l.starts_with("<6>running 1.0.0, the channel's target")),
         "{out}"
     );
+}
+
+/// The metadata URL the scene's device is configured with.
+fn metadata_url(s: &Scene) -> String {
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    let start = config.find("metadata = [\"").unwrap() + "metadata = [\"".len();
+    let end = start + config[start..].find('"').unwrap();
+    config[start..end].to_owned()
 }
