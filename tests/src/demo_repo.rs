@@ -79,13 +79,7 @@ impl DemoRepo {
         r.add("1.0.0", "armv7").ok();
         r.add("2.0.0", "armv7").ok();
         r.set_policy(xml).ok();
-        r.sign_with(&[
-            example_key("targets.pem"),
-            example_key("policy.pem"),
-            example_key("snapshot.pem"),
-            example_key("timestamp.pem"),
-        ])
-        .ok();
+        r.sign_all().ok();
         r
     }
 
@@ -123,6 +117,16 @@ impl DemoRepo {
     pub fn sign(&self) -> Run {
         self.sign_with(&[
             example_key("targets.pem"),
+            example_key("snapshot.pem"),
+            example_key("timestamp.pem"),
+        ])
+    }
+
+    /// `repo sign` with every example online key: targets, policy, snapshot and timestamp.
+    pub fn sign_all(&self) -> Run {
+        self.sign_with(&[
+            example_key("targets.pem"),
+            example_key("policy.pem"),
             example_key("snapshot.pem"),
             example_key("timestamp.pem"),
         ])

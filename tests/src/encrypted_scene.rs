@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::demo_repo::{example_key, fixture_release, DemoRepo};
+use crate::demo_repo::{fixture_release, DemoRepo};
 use crate::device::Device;
 use crate::install_scene::policy_for;
 use crate::run::{repo, Run};
@@ -125,13 +125,7 @@ pub fn add_release(repo_dir: &Path, dir: &Path, extra: &[&str]) -> Run {
 /// Publishes what is staged with a policy sending channel stable to 2.0.0.
 pub fn publish_release(r: &DemoRepo) {
     r.set_policy(&policy_for("2.0.0", "")).ok();
-    r.sign_with(&[
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ])
-    .ok();
+    r.sign_all().ok();
 }
 
 /// Every file under `dir` that holds `needle`.

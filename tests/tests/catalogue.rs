@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use e2e_tests::{
-    apply, assert_current_complete, example_key, fixture_release, listed_file, plan_json,
-    policy_for, publish_policy, python_tuf_fetch, python_tuf_fetch_in, read_json, DemoRepo, Device,
+    apply, assert_current_complete, fixture_release, listed_file, plan_json, policy_for,
+    publish_policy, python_tuf_fetch, python_tuf_fetch_in, read_json, DemoRepo, Device,
     StaticServer,
 };
 use serde_json::Value;
@@ -142,13 +142,7 @@ fn a_device_installs_a_live_release_then_one_from_a_volume() {
     r.add("1.0.0", "armv7").ok();
     r.add("2.0.0", "armv7").ok();
     r.set_policy(&policy_for("2.0.0", "")).ok();
-    r.sign_with(&[
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ])
-    .ok();
+    r.sign_all().ok();
     let metadata = r.public().join("metadata");
     assert_eq!(
         delegated(&current(&metadata, "targets")),

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use e2e_tests::{
-    apply, example_key, listed_file, policy_for, publish_policy, python_tuf_fetch_in, read_json,
-    repo, tough_read, tree_state, DemoRepo, Device, StaticServer,
+    apply, listed_file, policy_for, publish_policy, python_tuf_fetch_in, read_json, repo,
+    tough_read, tree_state, DemoRepo, Device, StaticServer,
 };
 use serde_json::Value;
 use updater::hash::{Sha256, Sha512};
@@ -141,15 +141,6 @@ impl Scene {
     }
 }
 
-fn all_keys() -> [std::path::PathBuf; 4] {
-    [
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ]
-}
-
 /// A budget no number of bins can keep (each bin holds its envelope alone): `repo sign`
 /// fails with the reason before writing anything.
 #[test]
@@ -160,7 +151,7 @@ fn a_release_not_even_4096_bins_can_hold_is_refused_and_changes_nothing() {
     big_release(&source);
     r.add_dir(&source, "1.0.0", "armv7").ok();
     let before = tree_state(r.tmp.path());
-    r.sign_with(&all_keys()).fails_with(
+    r.sign_all().fails_with(
         2,
         &format!(
             "role live-01 lists {FILES} files: even in 4096 bins one would pass volume_bytes \
@@ -191,7 +182,7 @@ fn live_in_bins() -> (Scene, Vec<String>) {
         .collect();
     r.add_dir(&source, "1.0.0", "armv7").ok();
     r.set_policy(&policy_for("1.0.0", "")).ok();
-    r.sign_with(&all_keys()).ok();
+    r.sign_all().ok();
     let slot_bins = assert_split(&r.public().join("metadata"), "live-01", &names);
 
     let server = StaticServer::start(&r.public());
@@ -239,7 +230,7 @@ fn folded_into_a_volume(scene: &Scene, slot_bins: &[String]) -> Vec<String> {
     std::fs::write(small.join("app.bin"), b"the next release\n").unwrap();
     r.add_dir(&small, "1.0.1", "armv7").ok();
     r.set_policy(&policy_for("1.0.1", "")).ok();
-    r.sign_with(&all_keys()).ok();
+    r.sign_all().ok();
     let volume_bins = assert_split(&metadata, "volume-00001", &scene.names);
     let slot = current(&metadata, "live-01");
     assert!(bins_of(&slot).is_empty(), "{slot:#}");

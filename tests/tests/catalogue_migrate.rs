@@ -4,8 +4,8 @@
 //! root; python-tuf and `repo verify` read the result.
 
 use e2e_tests::{
-    apply, assert_current_complete, example_key, listed_file, policy_for, python_tuf_fetch,
-    read_json, workspace_root, DemoRepo, Device, StaticServer,
+    apply, assert_current_complete, listed_file, policy_for, python_tuf_fetch, read_json,
+    workspace_root, DemoRepo, Device, StaticServer,
 };
 
 #[test]
@@ -35,14 +35,7 @@ fn an_old_repository_migrates_and_devices_follow_without_a_new_root() {
 
     // One signing migrates: the releases leave the top-level targets for roles of their own.
     r.set_policy(&policy_for("2.0.0", "")).ok();
-    let run = r
-        .sign_with(&[
-            example_key("targets.pem"),
-            example_key("policy.pem"),
-            example_key("snapshot.pem"),
-            example_key("timestamp.pem"),
-        ])
-        .ok();
+    let run = r.sign_all().ok();
     assert!(
         run.stdout.contains("published live-01 version 1"),
         "{run:#?}"

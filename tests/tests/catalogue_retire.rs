@@ -51,13 +51,7 @@ fn three_releases() -> DemoRepo {
         .ok();
     }
     r.set_policy(&policy_for("1.0.2", "")).ok();
-    r.sign_with(&[
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ])
-    .ok();
+    r.sign_all().ok();
     r
 }
 

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use e2e_tests::{
-    example_key, fixture_release, plan_json, read_json, repo, tree_state, write_json, DemoRepo,
-    Device, Run, StaticServer,
+    fixture_release, plan_json, read_json, repo, tree_state, write_json, DemoRepo, Device, Run,
+    StaticServer,
 };
 use serde_json::Value;
 use updater::conventions::served::served_names;
@@ -34,13 +34,7 @@ fn policy_for(release: &str, extra: &str) -> String {
 /// Stages `xml` as the policy and publishes everything staged with all four online keys.
 fn publish(r: &DemoRepo, xml: &str) {
     r.set_policy(xml).ok();
-    r.sign_with(&[
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ])
-    .ok();
+    r.sign_all().ok();
 }
 
 /// `repo policy check` of `xml`.

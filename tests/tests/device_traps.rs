@@ -8,8 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use e2e_tests::{
-    apply, changed_paths, example_key, plan_json, policy_for, publish_policy, repo, scene,
-    tree_state, DemoRepo, Device, Run, Scene,
+    apply, changed_paths, plan_json, policy_for, publish_policy, repo, scene, tree_state, DemoRepo,
+    Device, Run, Scene,
 };
 
 /// `updater --config CONFIG ARGS...` on `device`.
@@ -21,13 +21,7 @@ fn updater(device: &Device, config: &Path, args: &[&str]) -> Run {
 
 /// Signs what is staged with every example key but root's.
 fn sign_all(r: &DemoRepo) {
-    r.sign_with(&[
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ])
-    .ok();
+    r.sign_all().ok();
 }
 
 fn mode_of(path: &Path) -> u32 {

@@ -3,7 +3,7 @@
 //! releases whose devices would be stuck; and early device ids and groups match under one
 //! rule (NFC, then Unicode lower case) on the device and in the policy.
 
-use e2e_tests::{example_key, fixture_release, repo, tree_state, DemoRepo, Device, StaticServer};
+use e2e_tests::{fixture_release, repo, tree_state, DemoRepo, Device, StaticServer};
 use serde_json::Value;
 use std::ffi::OsStr;
 
@@ -57,13 +57,8 @@ fn refused_by_sign(r: &DemoRepo, xml: &str, message: &str) {
     let staged = r.path.join("staged").join("policy.xml");
     std::fs::write(&staged, xml).unwrap();
     let before = tree_state(r.tmp.path());
-    r.sign_with(&[
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ])
-    .fails_with(2, &format!("the staged {}: {message}", staged.display()));
+    r.sign_all()
+        .fails_with(2, &format!("the staged {}: {message}", staged.display()));
     assert_eq!(before, tree_state(r.tmp.path()));
     std::fs::remove_file(staged).unwrap();
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use e2e_tests::{example_key, python_tuf_fetch, tree_state, DemoRepo, Device, StaticServer};
+use e2e_tests::{python_tuf_fetch, tree_state, DemoRepo, Device, StaticServer};
 use updater::hash::Sha512;
 use updater::names::percent_encode;
 
@@ -71,13 +71,7 @@ fn names_at_the_budget_download_with_the_updater_and_python_tuf() {
     write_release(&dir, &files);
     r.add_dir(&dir, "1.0.0", "armv7").ok();
     r.set_policy(&policy_for("1.0.0")).ok();
-    r.sign_with(&[
-        example_key("targets.pem"),
-        example_key("policy.pem"),
-        example_key("snapshot.pem"),
-        example_key("timestamp.pem"),
-    ])
-    .ok();
+    r.sign_all().ok();
     r.verify(&[]).ok();
     let server = StaticServer::start(&r.public());
     let names: Vec<String> = files.keys().map(|f| format!("{PREFIX}{f}")).collect();
