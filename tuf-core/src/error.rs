@@ -76,7 +76,13 @@ pub enum Error {
     },
     #[error("{role}: version {version} is already trusted; nothing new")]
     EqualVersion { role: RoleName, version: Version },
-    #[error("{role} expired at {expires} (checked at {now})")]
+    // Said by devices and by `repo verify`/`status` alike: either the repository was not
+    // re-signed in time or the clock that checked is wrong, and only the reader can tell.
+    #[error(
+        "{role} expired at {expires} (checked at {now}): if that time is right, the \
+         repository must be re-signed before anyone accepts it (`repo timestamp`, or \
+         `repo sign`); if it is wrong, set this machine's clock"
+    )]
     Expired {
         role: RoleName,
         expires: UtcTime,

@@ -208,6 +208,8 @@ pub fn device_config_rows(w: &World) -> Vec<Row> {
             says: vec![
                 "refresh refused: root expired at ".into(),
                 "(checked at 2099-01-01T00:00:00Z)".into(),
+                "the repository must be re-signed".into(),
+                "set this machine's clock".into(),
             ],
             unchanged: r.path.clone(),
         },
