@@ -20,8 +20,7 @@
 # Everything lives under $BENCH_DIR (default target/bench-catalogue), rebuilt each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light; } >/dev/null
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; } >/dev/null
+source scripts/bench-nginx.sh
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; } >/dev/null
 cargo build --release -q --bins
 repo=$PWD/target/release/repo
@@ -47,31 +46,8 @@ R=$bench/repo
   --sign $k/root.pem >/dev/null
 all_keys=(--key $k/targets.pem --key $k/policy.pem --key $k/snapshot.pem --key $k/timestamp.pem)
 
-# nginx on a free port of 127.0.0.1, logging each request's path and bytes sent.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$bench/nginx"
-cat > "$bench/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $bench/nginx/nginx.pid;
-error_log $bench/nginx/error.log;
-events { worker_connections 64; }
-http {
-  log_format bytes '\$request_uri \$status \$body_bytes_sent';
-  access_log $bench/nginx/access.log bytes;
-  client_body_temp_path $bench/nginx/body;
-  proxy_temp_path $bench/nginx/proxy;
-  fastcgi_temp_path $bench/nginx/fastcgi;
-  uwsgi_temp_path $bench/nginx/uwsgi;
-  scgi_temp_path $bench/nginx/scgi;
-  server { listen 127.0.0.1:$port; root $R/public; }
-}
-EOF
-nginx -c "$bench/nginx/nginx.conf" &
-nginx_pid=$!
+start_bench_nginx "$R/public" "$bench/nginx/access.log"
 trap 'kill $nginx_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
-base=http://127.0.0.1:$port
 log=$bench/nginx/access.log
 
 policy_to() {

@@ -25,8 +25,7 @@
 # staged and served copies, one device at a time); the devices are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light; } >/dev/null
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; } >/dev/null
+source scripts/bench-nginx.sh
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; } >/dev/null
 cargo build --release -q --bins
 repo=$PWD/target/release/repo
@@ -93,34 +92,8 @@ for mib in $sizes; do
   done
 done
 
-# nginx on a free port of 127.0.0.1, sendfile on, everything it writes under $bench.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$bench/nginx"
-cat > "$bench/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $bench/nginx/nginx.pid;
-error_log $bench/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path $bench/nginx/body;
-  proxy_temp_path $bench/nginx/proxy;
-  fastcgi_temp_path $bench/nginx/fastcgi;
-  uwsgi_temp_path $bench/nginx/uwsgi;
-  scgi_temp_path $bench/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    root $bench/repos;
-  }
-}
-EOF
-nginx -c "$bench/nginx/nginx.conf" &
-nginx_pid=$!
+start_bench_nginx "$bench/repos"
 trap 'kill $nginx_pid 2>/dev/null || true; rm -rf "$bench/device" "$bench/curl.out"' EXIT
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
-base=http://127.0.0.1:$port
 
 now() { date +%s.%N; }
 

@@ -22,6 +22,27 @@ pub fn policy_for(release: &str, extra: &str) -> String {
     )
 }
 
+/// The example policy of docs/reference/policy.md and docs/plan-json.md: checks every 6h
+/// (jitter 30m), weekdays 02:00-04:00, 2.0.0 to 10% on Monday 2026-11-23, 50% by Tuesday,
+/// 100% by Thursday; `extra` goes inside channel `stable`.
+pub fn reference_policy(extra: &str) -> String {
+    format!(
+        r#"<policy>
+  <check every="6h" jitter="30m"/>
+  <window days="mon-fri" from="02:00" to="04:00"/>
+  <channel name="stable">
+    <target release="2.0.0">
+      <wave start="2026-11-23T00:00:00Z" percent="10"/>
+      <wave start="2026-11-24T00:00:00Z" percent="50"/>
+      <wave start="2026-11-26T00:00:00Z" percent="100"/>
+    </target>
+    {extra}
+  </channel>
+</policy>
+"#
+    )
+}
+
 /// A policy moving channel `stable` to 2.0.0 in two waves: `first_percent` at `first`,
 /// ramping to everyone at `second` (times as the policy writes them).
 pub fn two_wave_policy(first: &str, first_percent: u32, second: &str) -> String {

@@ -7,7 +7,9 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
-use e2e_tests::{fixture_release, listed_file, read_json, repo, write_json, DemoRepo, Run};
+use e2e_tests::{
+    fixture_release, listed_file, read_json, reference_policy, repo, write_json, DemoRepo, Run,
+};
 use serde_json::Value;
 
 /// The one JSON object `run` printed on stdout.
@@ -241,27 +243,13 @@ fn verify_json_is_what_verified() {
     assert!(run.stderr.contains(error), "{run:#?}");
 }
 
-/// The policy of docs/reference/policy.md: checks every 6h (jitter 30m), weekdays 02:00-04:00, 10%, 50%, 100%.
-const POLICY: &str = r#"<policy>
-  <check every="6h" jitter="30m"/>
-  <window days="mon-fri" from="02:00" to="04:00"/>
-  <channel name="stable">
-    <target release="2.0.0">
-      <wave start="2026-11-23T00:00:00Z" percent="10"/>
-      <wave start="2026-11-24T00:00:00Z" percent="50"/>
-      <wave start="2026-11-26T00:00:00Z" percent="100"/>
-    </target>
-  </channel>
-</policy>
-"#;
-
 #[test]
 fn policy_check_json_is_the_checked_policy() {
     let r = DemoRepo::init();
     r.add("1.0.0", "armv7").ok();
     r.add("2.0.0", "armv7").ok();
     let file = r.tmp.path().join("policy.xml");
-    std::fs::write(&file, POLICY).unwrap();
+    std::fs::write(&file, reference_policy("")).unwrap();
     let path = file.to_str().unwrap();
 
     let text = repo(["policy", "check", r.path.to_str().unwrap(), path]).ok();
@@ -299,7 +287,7 @@ fn policy_check_json_is_the_checked_policy() {
     );
 
     // A target the index does not have: refused, exit 1, the refusal as without --json.
-    std::fs::write(&file, POLICY.replace("2.0.0", "9.9.9")).unwrap();
+    std::fs::write(&file, reference_policy("").replace("2.0.0", "9.9.9")).unwrap();
     let text = repo(["policy", "check", r.path.to_str().unwrap(), path]);
     assert_eq!(text.code, Some(1), "{text:#?}");
     let run = repo(["policy", "check", r.path.to_str().unwrap(), path, "--json"]);

@@ -6,30 +6,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use e2e_tests::{DemoRepo, Device, StaticServer};
+use e2e_tests::{reference_policy, DemoRepo, Device, StaticServer};
 use serde_json::{json, Value};
 use updater::rollout::decide::bucket;
 use updater::rollout::policy::Release;
-
-/// The example of docs/plan-json.md: weekdays 02:00-04:00, 10% on Monday 2026-11-23, 50% by Tuesday,
-/// 100% by Thursday.
-fn readme_policy(extra: &str) -> String {
-    format!(
-        r#"<policy>
-  <check every="6h" jitter="30m"/>
-  <window days="mon-fri" from="02:00" to="04:00"/>
-  <channel name="stable">
-    <target release="2.0.0">
-      <wave start="2026-11-23T00:00:00Z" percent="10"/>
-      <wave start="2026-11-24T00:00:00Z" percent="50"/>
-      <wave start="2026-11-26T00:00:00Z" percent="100"/>
-    </target>
-    {extra}
-  </channel>
-</policy>
-"#
-    )
-}
 
 /// A device id whose bucket for 2.0.0 lies in `range`.
 fn id_in(range: std::ops::Range<u32>) -> String {
@@ -92,7 +72,7 @@ fn meaning(v: &Value) -> Value {
 
 #[test]
 fn plan_json_gives_one_meaning_per_field() {
-    let r = DemoRepo::with_policy(&readme_policy(""));
+    let r = DemoRepo::with_policy(&reference_policy(""));
     let server = StaticServer::start(&r.public());
     let device = Device::trusting(&r.root_json());
     let first = id_in(0..1000);
@@ -134,7 +114,7 @@ fn plan_json_gives_one_meaning_per_field() {
 
 #[test]
 fn plan_json_says_a_halted_channel_waits_for_the_halt() {
-    let r = DemoRepo::with_policy(&readme_policy("<halt/>"));
+    let r = DemoRepo::with_policy(&reference_policy("<halt/>"));
     let server = StaticServer::start(&r.public());
     let device = Device::trusting(&r.root_json());
     let config = device.configure(&id_in(0..1000), &server.url(), Some("1.0.0"), "");
@@ -151,7 +131,7 @@ fn plan_json_says_a_halted_channel_waits_for_the_halt() {
 /// while the first wave's devices install.
 #[test]
 fn a_restarted_target_runs_its_ramp_again_from_the_restart() {
-    let restarted = readme_policy("").replace(
+    let restarted = reference_policy("").replace(
         r#"<target release="2.0.0">"#,
         r#"<target release="2.0.0" restart="2026-11-24T00:00:00Z">"#,
     );
@@ -159,7 +139,7 @@ fn a_restarted_target_runs_its_ramp_again_from_the_restart() {
         // Without a restart this bucket became eligible on Monday afternoon: it installs in
         // Tuesday's window.
         (
-            readme_policy(""),
+            reference_policy(""),
             json!(["install", "2.0.0", "2026-11-24T02:30:00Z", null, 2]),
         ),
         // Restarted on Tuesday at midnight, the ramp runs again: the same bucket is eligible
